@@ -1,0 +1,70 @@
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.ONESHELL:
+
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+BUILD_DIR ?= .aws-sam/build
+REGION ?= us-east-1
+# Lambda runs Python 3.13, so everything here does too: python3.13 from PATH if it works (pyenv's shim
+# fails while another version is global), else the newest 3.13 that pyenv installed.
+PYTHON313 ?= $(shell for candidate in python3.13 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1); do \
+	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$candidate"; break; }; done)
+
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml shared/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	"$(PYTHON313)" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create the virtualenv on Python 3.13 with every dependency
+
+.PHONY: test
+test: venv lint typecheck template ## Run every check and every test (what CI runs)
+	$(BIN)/pytest
+
+.PHONY: lint
+lint: venv ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: venv ## ruff: fix what can be fixed and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: typecheck
+typecheck: venv ## mypy (strict) on the whole tree
+	$(BIN)/mypy .
+
+.PHONY: template
+template: venv ## sam validate, sam validate --lint and sam build (no Docker needed)
+	$(BIN)/sam validate --region $(REGION)
+	$(BIN)/sam validate --lint --region $(REGION)
+	$(BIN)/sam build --build-dir $(BUILD_DIR) --region $(REGION)
+
+.PHONY: events
+events: venv ## Regenerate events/ with sam local generate-event
+	$(BIN)/python scripts/generate_events.py
+
+.PHONY: migrate
+migrate: venv ## Apply the database migrations to DATABASE_URL (default: the local SQLite file)
+	$(BIN)/waitroom migrate
+
+.PHONY: run
+run: venv ## Run the whole system locally
+	@echo "The local stack (make run) arrives with issue 3: the dev engine, the worker and the local API." >&2
+	exit 1
+
+.PHONY: clean
+clean: ## Remove the virtualenv, build output and local data
+	rm -rf $(VENV) .aws-sam .var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""Regenerate ``events/`` from ``sam local generate-event`` and shape each event like its route.
+
+Run with ``make events``. SAM's sample carries placeholders (cookies, sample headers, a JWT
+authorizer, a base64 body); each event here is edited into what API Gateway sends for its route,
+so that ``sam local invoke -e events/<name>.json`` and the tests use the very same files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+#: The IAM context API Gateway adds to a SigV4-signed request (the /complete route).
+IAM_AUTHORIZER = {
+    "iam": {
+        "accessKey": "AKIAEXAMPLE",
+        "accountId": "123456789012",
+        "callerId": "AROAEXAMPLE:worker",
+        "cognitoIdentity": None,
+        "principalOrgId": None,
+        "userArn": "arn:aws:sts::123456789012:assumed-role/waitroom-worker/worker",
+        "userId": "AROAEXAMPLE:worker",
+    }
+}
+
+
+def generate(method: str, path: str, body: Any | None) -> dict[str, Any]:
+    command = [
+        "sam",
+        "local",
+        "generate-event",
+        "apigateway",
+        "http-api-proxy",
+        "--method",
+        method,
+        "--path",
+        path.lstrip("/"),
+    ]
+    event: dict[str, Any] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    event["rawQueryString"] = ""
+    event.pop("cookies", None)
+    event.pop("queryStringParameters", None)
+    event.pop("stageVariables", None)
+    event["pathParameters"] = {}
+    event["headers"] = {"accept": "application/json", "host": event["requestContext"]["domainName"]}
+    event["requestContext"].pop("authentication", None)
+    event["requestContext"].pop("authorizer", None)
+    event["requestContext"]["requestId"] = "c0ffee00-0000-4000-8000-000000000000"
+    if body is None:
+        event.pop("body", None)
+        event["isBase64Encoded"] = False
+    else:
+        event["headers"]["content-type"] = "application/json"
+        event["body"] = json.dumps(body)
+        event["isBase64Encoded"] = False
+    return event
+
+
+def route(event: dict[str, Any], route_key: str) -> dict[str, Any]:
+    event["routeKey"] = route_key
+    event["requestContext"]["routeKey"] = route_key
+    return event
+
+
+def main() -> None:
+    start = route(
+        generate(
+            "POST",
+            "/api/process/start",
+            {
+                "processKey": "onboard-user",
+                "correlationId": "user-123",
+                "variables": {"userId": "user-123", "email": "user@example.com"},
+            },
+        ),
+        "POST /api/process/start",
+    )
+    status = route(generate("GET", "/api/process/status/user-123", None), "GET /api/process/status/{correlationId}")
+    status["pathParameters"] = {"correlationId": "user-123"}
+    status_all = route(generate("GET", "/api/process/status/all", None), "GET /api/process/status/all")
+    status_all["rawQueryString"] = "limit=20"
+    status_all["queryStringParameters"] = {"limit": "20"}
+    complete = route(
+        generate(
+            "POST",
+            "/api/process/complete",
+            {"correlationId": "user-123", "status": "ok", "data": {"success": True, "userId": "user-123"}},
+        ),
+        "POST /api/process/complete",
+    )
+    complete["requestContext"]["authorizer"] = IAM_AUTHORIZER
+    for name, event in {
+        "start": start,
+        "status": status,
+        "status-all": status_all,
+        "complete": complete,
+    }.items():
+        (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

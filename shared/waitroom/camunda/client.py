@@ -1,0 +1,307 @@
+"""A small Camunda 7 REST client on one ``requests`` session.
+
+Only the endpoints Waitroom calls; shapes as in the official OpenAPI definition
+(``camunda7-engine-rest-subset.openapi.json``). Failures become domain errors:
+
+* the request never reached Camunda (refused, DNS, connect timeout) → :class:`CamundaUnavailable`;
+* it may have reached Camunda but no answer came (read timeout, connection reset after sending)
+  → :class:`CamundaNoAnswer`, because for a start the instance may exist;
+* 404 → :class:`CamundaNotFound`; other 4xx → :class:`CamundaRejected`; 5xx → :class:`CamundaFailed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from waitroom.errors import CamundaFailed, CamundaRejected, CamundaUnavailable, WaitroomError
+from waitroom.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class CamundaNotFound(CamundaRejected):
+    """Camunda answered 404: no such definition, instance or task."""
+
+    code = "CAMUNDA_NOT_FOUND"
+
+
+class CamundaNoAnswer(WaitroomError):
+    """The request may have reached Camunda, but no answer came back."""
+
+    code = "CAMUNDA_NO_ANSWER"
+
+
+@dataclass(frozen=True)
+class FetchTopic:
+    topic_name: str
+    lock_duration_ms: int
+    variables: Sequence[str] | None = None
+
+
+class CamundaClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout_s: float = 3,
+        read_timeout_s: float = 10,
+        basic_auth: tuple[str, str] | None = None,
+        bearer_token: str | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout_s, read_timeout_s)
+        self.session = requests.Session()
+        # A connection that was never made may be tried again whatever the method: nothing was sent.
+        retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        if basic_auth is not None:
+            self.session.auth = basic_auth
+        elif bearer_token is not None:
+            self.session.headers["Authorization"] = f"Bearer {bearer_token}"
+        self.session.headers["Accept"] = "application/json"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CamundaClient:
+        basic = None
+        if settings.camunda_user and settings.camunda_password:
+            basic = (settings.camunda_user, settings.camunda_password.get_secret_value())
+        return cls(
+            str(settings.camunda_url),
+            connect_timeout_s=settings.camunda_connect_timeout_s,
+            read_timeout_s=settings.camunda_read_timeout_s,
+            basic_auth=basic,
+            bearer_token=settings.camunda_token.get_secret_value() if settings.camunda_token else None,
+        )
+
+    # --- transport -----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        files: Any = None,
+        data: Any = None,
+        read_timeout_s: float | None = None,
+    ) -> requests.Response:
+        timeout = self.timeout if read_timeout_s is None else (self.timeout[0], read_timeout_s)
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.request(
+                method, url, json=json, params=params, files=files, data=data, timeout=timeout
+            )
+        except requests.ConnectionError as exc:
+            if _never_sent(exc):
+                raise CamundaUnavailable(f"Camunda at {self.base_url} cannot be reached") from exc
+            raise CamundaNoAnswer(f"Camunda did not answer {method} {path}") from exc
+        except requests.Timeout as exc:
+            raise CamundaNoAnswer(f"Camunda did not answer {method} {path} in time") from exc
+        if response.status_code >= 400:
+            raise _error_for(response, method, path)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CamundaFailed(f"Camunda answered {method} {path} with something that is not JSON") from exc
+
+    # --- process instances ---------------------------------------------------------------------
+
+    def start_process(
+        self, key: str, *, business_key: str, variables: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """``POST /process-definition/key/{key}/start``; returns the ProcessInstanceWithVariablesDto."""
+        result: dict[str, Any] = self._json(
+            "POST",
+            f"/process-definition/key/{_segment(key)}/start",
+            json={"businessKey": business_key, "variables": dict(variables)},
+        )
+        return result
+
+    def get_process_instance(self, instance_id: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self._json("GET", f"/process-instance/{_segment(instance_id)}")
+        except CamundaNotFound:
+            return None
+        return result
+
+    def delete_process_instance(self, instance_id: str, *, skip_custom_listeners: bool = True) -> bool:
+        """Deletes a running instance. False when it no longer runs (ended or never existed)."""
+        try:
+            self._request(
+                "DELETE",
+                f"/process-instance/{_segment(instance_id)}",
+                params={"skipCustomListeners": str(skip_custom_listeners).lower(), "skipIoMappings": "true"},
+            )
+        except CamundaNotFound:
+            return False
+        return True
+
+    def get_historic_process_instance(self, instance_id: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self._json("GET", f"/history/process-instance/{_segment(instance_id)}")
+        except CamundaNotFound:
+            return None
+        return result
+
+    def list_incidents(self, *, process_instance_id: str | None = None) -> list[dict[str, Any]]:
+        params = {"processInstanceId": process_instance_id} if process_instance_id else None
+        result: list[dict[str, Any]] = self._json("GET", "/incident", params=params)
+        return result
+
+    # --- external tasks ------------------------------------------------------------------------
+
+    def fetch_and_lock(
+        self,
+        *,
+        worker_id: str,
+        topics: Sequence[FetchTopic],
+        max_tasks: int,
+        async_response_timeout_ms: int,
+    ) -> list[dict[str, Any]]:
+        """Long-polls for tasks; the read timeout covers Camunda's own wait plus the usual timeout."""
+        body = {
+            "workerId": worker_id,
+            "maxTasks": max_tasks,
+            "usePriority": True,
+            "asyncResponseTimeout": async_response_timeout_ms,
+            "topics": [
+                {
+                    "topicName": topic.topic_name,
+                    "lockDuration": topic.lock_duration_ms,
+                    **({"variables": list(topic.variables)} if topic.variables is not None else {}),
+                }
+                for topic in topics
+            ],
+        }
+        read_timeout_s = async_response_timeout_ms / 1000 + self.timeout[1]
+        result: list[dict[str, Any]] = self._json(
+            "POST", "/external-task/fetchAndLock", json=body, read_timeout_s=read_timeout_s
+        )
+        return result
+
+    def complete_task(
+        self, task_id: str, *, worker_id: str, variables: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        self._request(
+            "POST",
+            f"/external-task/{_segment(task_id)}/complete",
+            json={"workerId": worker_id, "variables": dict(variables or {})},
+        )
+
+    def report_failure(
+        self,
+        task_id: str,
+        *,
+        worker_id: str,
+        error_message: str,
+        error_details: str | None,
+        retries: int,
+        retry_timeout_ms: int,
+    ) -> None:
+        """``retries`` is required here on purpose: Camunda reads an omitted value as 0, an incident."""
+        self._request(
+            "POST",
+            f"/external-task/{_segment(task_id)}/failure",
+            json={
+                "workerId": worker_id,
+                "errorMessage": error_message,
+                "errorDetails": error_details,
+                "retries": retries,
+                "retryTimeout": retry_timeout_ms,
+            },
+        )
+
+    def report_bpmn_error(
+        self,
+        task_id: str,
+        *,
+        worker_id: str,
+        error_code: str,
+        error_message: str,
+        variables: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._request(
+            "POST",
+            f"/external-task/{_segment(task_id)}/bpmnError",
+            json={
+                "workerId": worker_id,
+                "errorCode": error_code,
+                "errorMessage": error_message,
+                "variables": dict(variables or {}),
+            },
+        )
+
+    def extend_lock(self, task_id: str, *, worker_id: str, new_duration_ms: int) -> None:
+        self._request(
+            "POST",
+            f"/external-task/{_segment(task_id)}/extendLock",
+            json={"workerId": worker_id, "newDuration": new_duration_ms},
+        )
+
+    def unlock(self, task_id: str) -> None:
+        self._request("POST", f"/external-task/{_segment(task_id)}/unlock")
+
+    # --- deployments ---------------------------------------------------------------------------
+
+    def create_deployment(
+        self, name: str, resources: Mapping[str, bytes], *, deploy_changed_only: bool = True
+    ) -> dict[str, Any]:
+        files = [
+            (file_name, (file_name, content, "application/octet-stream")) for file_name, content in resources.items()
+        ]
+        data = {
+            "deployment-name": name,
+            "deployment-source": "waitroom",
+            "enable-duplicate-filtering": "true",
+            "deploy-changed-only": str(deploy_changed_only).lower(),
+        }
+        result: dict[str, Any] = self._json("POST", "/deployment/create", files=files, data=data)
+        return result
+
+
+def _segment(value: str) -> str:
+    """A value made safe to sit in a URL path segment."""
+    return quote(value, safe="")
+
+
+def _never_sent(error: requests.ConnectionError) -> bool:
+    """Whether a connection error happened before the request could reach Camunda."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    # NameResolutionError is a NewConnectionError too.
+    return isinstance(reason, NewConnectionError)
+
+
+def _error_for(response: requests.Response, method: str, path: str) -> WaitroomError:
+    try:
+        body = response.json()
+        message = str(body.get("message") or body)
+        kind = str(body.get("type") or "")
+    except (ValueError, AttributeError):
+        message, kind = response.text[:500], ""
+    details = [{"camundaStatus": response.status_code, "camundaType": kind, "camundaMessage": message}]
+    if response.status_code == 404:
+        return CamundaNotFound(message, details=details)
+    if response.status_code < 500:
+        return CamundaRejected(f"Camunda rejected {method} {path}: {message}", details=details)
+    return CamundaFailed(f"Camunda failed on {method} {path}: {message}", details=details)

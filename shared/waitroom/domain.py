@@ -1,0 +1,80 @@
+"""The process record and its state machine, as the store keeps them."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ProcessStatus(StrEnum):
+    PENDING = "PENDING"
+    DONE = "DONE"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not ProcessStatus.PENDING
+
+
+FINAL_STATUSES = frozenset(status for status in ProcessStatus if status.is_final)
+
+
+def dump_json(value: Any) -> str:
+    """The one JSON encoding the store writes: compact, non-ASCII kept as is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def request_hash(process_key: str, variables: dict[str, Any]) -> str:
+    """A fingerprint of a start request, so that a repeated start can be told from a different one.
+
+    Keys are sorted so that the same variables in another order are the same request.
+    """
+    canonical = json.dumps(
+        {"processKey": process_key, "variables": variables},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewProcess:
+    correlation_id: str
+    process_key: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    correlation_id: str
+    status: ProcessStatus
+    process_key: str | None
+    payload_json: str | None
+    error_json: str | None
+    started_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    camunda_instance_id: str | None = None
+    request_hash: str | None = None
+
+    @functools.cached_property
+    def payload(self) -> Any:
+        return None if self.payload_json is None else json.loads(self.payload_json)
+
+    @functools.cached_property
+    def error(self) -> Any:
+        return None if self.error_json is None else json.loads(self.error_json)
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.completed_at is None:
+            return None
+        return round((self.completed_at - self.started_at).total_seconds() * 1000)

@@ -1,0 +1,237 @@
+"""HTTP glue for the API functions: the resolver, the one error-to-status mapping, and responses.
+
+Every error any route can raise leaves through :func:`error_response`, in the shape of DESIGN §2:
+``{"error": {"code": "SNAKE_CASE", "message": "...", "details": [...]}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from waitroom.camunda.client import CamundaNoAnswer
+from waitroom.domain import ProcessRecord, ProcessStatus
+from waitroom.errors import (
+    AlreadyFinished,
+    CamundaFailed,
+    CamundaRejected,
+    CamundaStartUnconfirmed,
+    CamundaUnavailable,
+    ConfigurationError,
+    CorrelationConflict,
+    InvalidRequest,
+    PayloadTooLarge,
+    ProcessDefinitionNotFound,
+    ProcessNotFound,
+    StartFailed,
+    StoreUnavailable,
+    WaitroomError,
+)
+from waitroom.observability import logger, metrics, tracer
+from waitroom.schemas import ProcessView, status_url
+from waitroom.settings import get_settings
+
+#: The one mapping from domain errors to HTTP statuses. The most specific class wins.
+STATUS_OF: dict[type[WaitroomError], HTTPStatus] = {
+    InvalidRequest: HTTPStatus.BAD_REQUEST,
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ProcessNotFound: HTTPStatus.NOT_FOUND,
+    ProcessDefinitionNotFound: HTTPStatus.NOT_FOUND,
+    CorrelationConflict: HTTPStatus.CONFLICT,
+    AlreadyFinished: HTTPStatus.CONFLICT,
+    CamundaRejected: HTTPStatus.BAD_GATEWAY,
+    CamundaFailed: HTTPStatus.BAD_GATEWAY,
+    CamundaNoAnswer: HTTPStatus.BAD_GATEWAY,
+    CamundaStartUnconfirmed: HTTPStatus.BAD_GATEWAY,
+    StartFailed: HTTPStatus.BAD_GATEWAY,
+    CamundaUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    StoreUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+#: A process's status → the HTTP status of a response that carries it.
+PROCESS_HTTP_STATUS = {
+    ProcessStatus.PENDING: HTTPStatus.ACCEPTED,
+    ProcessStatus.DONE: HTTPStatus.OK,
+    ProcessStatus.CANCELLED: HTTPStatus.OK,
+    ProcessStatus.ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+
+def status_of(error: WaitroomError) -> HTTPStatus:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def error_response(error: WaitroomError) -> Response[str]:
+    status = status_of(error)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.error("request failed", extra={"code": error.code, "reason": error.message})
+    else:
+        logger.info("request refused", extra={"code": error.code, "reason": error.message})
+    headers = {"Retry-After": str(get_settings().retry_after_s)} if status == HTTPStatus.SERVICE_UNAVAILABLE else None
+    return json_response(status, error_body(error.code, error.message, error.details), headers)
+
+
+def validation_response(error: RequestValidationError) -> Response[str]:
+    """pydantic's complaints as a 400 that names each field and the reason."""
+    details = []
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        field = ".".join(location) or "body"
+        reason = str(problem.get("msg", "invalid"))
+        if problem.get("type") == "json_invalid":
+            field, reason = (
+                "body",
+                f"malformed JSON: {problem.get('ctx', {}).get('error', 'cannot be parsed')}",
+            )
+        details.append({"field": field, "reason": reason})
+    summary = "; ".join(f"{detail['field']}: {detail['reason']}" for detail in details)
+    logger.info("request refused", extra={"code": InvalidRequest.code, "reason": summary})
+    return json_response(
+        HTTPStatus.BAD_REQUEST, error_body(InvalidRequest.code, f"invalid request: {summary}", details)
+    )
+
+
+def create_resolver() -> APIGatewayHttpResolver:
+    """The resolver of an API function, with validation and the error mapping installed."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    app.exception_handler(WaitroomError)(error_response)
+    app.exception_handler(RequestValidationError)(validation_response)
+
+    @app.not_found
+    def _no_route(_: NotFoundError) -> Response[str]:
+        event = app.current_event
+        return json_response(
+            HTTPStatus.NOT_FOUND,
+            error_body("ROUTE_NOT_FOUND", f"no route {event.http_method} {event.path}"),
+        )
+
+    app.exception_handler(Exception)(unexpected_error_response)
+    return app
+
+
+def unexpected_error_response(_: Exception) -> Response[str]:
+    logger.exception("unexpected error")
+    return json_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        error_body("INTERNAL_ERROR", "an unexpected error occurred; it has been logged"),
+    )
+
+
+def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resolve one API Gateway event, refusing oversized bodies before anything parses them."""
+    limit = get_settings().max_body_bytes
+    body = event.get("body") or ""
+    # A base64 body is 4/3 of its bytes; judge the decoded size.
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > limit:
+        response = error_response(
+            PayloadTooLarge(
+                f"the body has {size} bytes; the limit is {limit}",
+                details=[{"field": "body", "reason": f"larger than {limit} bytes"}],
+            )
+        )
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON, **(response.headers or {})},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
+
+
+def api_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda entry point of an API function: structured logs, trace and metrics around :func:`serve`."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        logger.append_keys(request_id=event.get("requestContext", {}).get("requestId"))
+        return serve(app, event, context)
+
+    return lambda_handler
+
+
+# --- responses that carry a process -------------------------------------------------------------
+
+
+def process_response(record: ProcessRecord, *, preference_applied: str | None = None) -> Response[str]:
+    """200 DONE/CANCELLED, 500 ERROR, 202 PENDING with ``Location`` and ``Retry-After``."""
+    status = PROCESS_HTTP_STATUS[record.status]
+    headers: dict[str, str] = {}
+    if record.status is ProcessStatus.PENDING:
+        headers["Location"] = status_url(record.correlation_id)
+        headers["Retry-After"] = str(get_settings().retry_after_s)
+    if preference_applied:
+        headers["Preference-Applied"] = preference_applied
+    return json_response(status, ProcessView.of(record).to_json(), headers)
+
+
+# --- RFC 7240 Prefer ------------------------------------------------------------------------------
+
+_PREFERENCE = re.compile(r"\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*(?:=\s*(\"[^\"]*\"|[^;,\s]*))?")
+
+
+@dataclass(frozen=True)
+class Preferences:
+    respond_async: bool = False
+    wait_s: int | None = None
+
+    @property
+    def max_wait_ms(self) -> int | None:
+        """The client's limit on the wait: none for ``respond-async``, else ``wait`` if given."""
+        if self.respond_async:
+            return 0
+        return None if self.wait_s is None else self.wait_s * 1000
+
+    @property
+    def applied(self) -> str | None:
+        """The ``Preference-Applied`` value that echoes what was honoured."""
+        if self.respond_async:
+            return "respond-async"
+        return None if self.wait_s is None else f"wait={self.wait_s}"
+
+
+def parse_prefer(header: str | None) -> Preferences:
+    """The preferences Waitroom honours from a ``Prefer`` header; unknown ones are ignored (RFC 7240 §2)."""
+    if not header:
+        return Preferences()
+    respond_async, wait_s = False, None
+    for item in header.split(","):
+        token = item.split(";", 1)[0]
+        match = _PREFERENCE.match(token)
+        if match is None:
+            continue
+        name, value = match.group(1).lower(), (match.group(2) or "").strip('"')
+        if name == "respond-async":
+            respond_async = True
+        elif name == "wait" and value.isdigit():
+            wait_s = int(value)
+    return Preferences(respond_async=respond_async, wait_s=wait_s)

@@ -1,0 +1,190 @@
+"""What Waitroom does: start a process and wait for it, read it, finish it. No HTTP in here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from waitroom.camunda.client import CamundaClient, CamundaNoAnswer, CamundaNotFound
+from waitroom.camunda.variables import VariableError, to_typed_variables
+from waitroom.domain import NewProcess, ProcessRecord, ProcessStatus, dump_json, request_hash
+from waitroom.errors import (
+    AlreadyFinished,
+    CamundaStartUnconfirmed,
+    CorrelationConflict,
+    InvalidRequest,
+    ProcessDefinitionNotFound,
+    ProcessNotFound,
+    StartFailed,
+    WaitroomError,
+)
+from waitroom.schemas import CompleteRequest, StartRequest
+from waitroom.settings import Settings
+from waitroom.store import ProcessStore
+from waitroom.waiting import wait_budget_ms, wait_for_final
+
+logger = logging.getLogger(__name__)
+
+
+class ProcessService:
+    def __init__(
+        self,
+        *,
+        store: ProcessStore,
+        camunda: CamundaClient,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.camunda = camunda
+        self.settings = settings
+        self.clock = clock
+        self.pause = pause
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None) -> float:
+        """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`)."""
+        budget_ms = wait_budget_ms(
+            sync_timeout_ms=self.settings.sync_timeout_ms,
+            safety_margin_ms=self.settings.wait_safety_margin_ms,
+            preferred_wait_ms=max_wait_ms,
+            remaining_ms=remaining_ms,
+        )
+        return self.clock() + budget_ms / 1000
+
+    def start(self, request: StartRequest, *, max_wait_ms: int | None, remaining_ms: int | None) -> ProcessRecord:
+        """Start the process (or join the one already started under this id) and wait for it to
+        finish, as long as the wait budget allows. Returns the row as it stands then."""
+        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        try:
+            typed_variables = to_typed_variables(
+                request.variables, string_max_chars=self.settings.camunda_string_max_chars
+            )
+        except VariableError as exc:
+            raise InvalidRequest(
+                f"variable {exc.name!r} cannot be sent to Camunda: {exc.reason}",
+                details=[{"field": f"variables.{exc.name}", "reason": exc.reason}],
+            ) from None
+        new = NewProcess(
+            correlation_id=request.correlation_id,
+            process_key=request.process_key,
+            request_hash=request_hash(request.process_key, request.variables),
+        )
+        record, created = self.store.save(new)
+        if created:
+            self._start_in_camunda(new, typed_variables)
+        else:
+            self._ensure_same_request(record, new)
+            logger.info("joined a process started before", extra={"status": record.status.value})
+        return self.wait(request.correlation_id, deadline=deadline)
+
+    def _ensure_same_request(self, record: ProcessRecord, new: NewProcess) -> None:
+        if record.process_key != new.process_key:
+            raise CorrelationConflict(
+                f"correlation id {new.correlation_id!r} belongs to a process of key {record.process_key!r}",
+                details=[{"field": "processKey", "reason": "differs from the process started under this id"}],
+            )
+        if record.request_hash != new.request_hash:
+            raise CorrelationConflict(
+                f"correlation id {new.correlation_id!r} was started with different variables",
+                details=[{"field": "variables", "reason": "differ from the process started under this id"}],
+            )
+
+    def _start_in_camunda(self, new: NewProcess, typed_variables: dict[str, dict[str, Any]]) -> None:
+        try:
+            instance = self.camunda.start_process(
+                new.process_key, business_key=new.correlation_id, variables=typed_variables
+            )
+        except CamundaNoAnswer as exc:
+            # The instance may exist: the row stays PENDING for the reconciler to settle.
+            raise CamundaStartUnconfirmed(
+                f"Camunda did not confirm the start of {new.correlation_id!r}; it may be running: "
+                "read its status, or start it again with the same correlation id to join it"
+            ) from exc
+        except CamundaNotFound as exc:
+            self._discard_unstarted(new.correlation_id)
+            raise ProcessDefinitionNotFound(
+                f"no process definition with key {new.process_key!r} is deployed in Camunda",
+                details=[{"field": "processKey", "reason": "unknown to Camunda"}],
+            ) from exc
+        except WaitroomError:
+            self._discard_unstarted(new.correlation_id)
+            raise
+        self.store.attach_instance(new.correlation_id, str(instance["id"]))
+        logger.info("process started", extra={"camundaInstanceId": instance["id"]})
+
+    def _discard_unstarted(self, correlation_id: str) -> None:
+        """Forget a row whose start certainly failed, so that starting it again is a fresh start."""
+        try:
+            self.store.discard_unstarted(correlation_id)
+        except WaitroomError:
+            logger.exception("could not discard the row of a process that never started")
+
+    # --- read ----------------------------------------------------------------------------------
+
+    def wait(self, correlation_id: str, *, deadline: float) -> ProcessRecord:
+        record = wait_for_final(
+            lambda: self.store.poll(correlation_id),
+            deadline=deadline,
+            schedule=self.settings.poll_schedule,
+            clock=self.clock,
+            pause=self.pause,
+        )
+        if record is None:
+            raise StartFailed(
+                f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
+            )
+        return record
+
+    def get(self, correlation_id: str) -> ProcessRecord:
+        record = self.store.get(correlation_id)
+        if record is None:
+            raise ProcessNotFound(f"no process with correlation id {correlation_id!r}")
+        return record
+
+    def status(self, correlation_id: str, *, max_wait_ms: int | None, remaining_ms: int | None) -> ProcessRecord:
+        """The process; a client that asked to wait (``max_wait_ms``) waits for it like a start does."""
+        record = self.get(correlation_id)
+        if record.status.is_final or not max_wait_ms:
+            return record
+        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        return self.wait(correlation_id, deadline=deadline)
+
+    def list(self, *, limit: int, status: ProcessStatus | None = None) -> list[ProcessRecord]:
+        return self.store.list(limit=limit, status=status)
+
+    # --- finish --------------------------------------------------------------------------------
+
+    def complete(self, request: CompleteRequest) -> ProcessRecord:
+        """Finish a process as its last step reports. A repeat of the same report is a success."""
+        payload_json = None if request.data is None else dump_json(request.data)
+        if request.status == "ok":
+            finished = self.store.complete(request.correlation_id, payload_json)
+            wanted, error = ProcessStatus.DONE, None
+        else:
+            error = normalize_error(request.error)
+            finished = self.store.fail(request.correlation_id, dump_json(error), payload_json)
+            wanted = ProcessStatus.ERROR
+        if finished is not None:
+            logger.info("process finished", extra={"status": finished.status.value})
+            return finished
+        record = self.get(request.correlation_id)
+        if record.status is wanted and record.payload == request.data and record.error == error:
+            return record
+        raise AlreadyFinished(
+            f"process {request.correlation_id!r} already finished as {record.status.value}",
+            details=[{"field": "status", "reason": f"the process is {record.status.value} with another outcome"}],
+        )
+
+
+def normalize_error(error: str | dict[str, Any] | None) -> dict[str, Any]:
+    """A reported error as an object with at least a ``message``."""
+    if error is None:
+        return {"message": "the process reported an error"}
+    if isinstance(error, str):
+        return {"message": error}
+    return error

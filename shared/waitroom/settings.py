@@ -1,0 +1,117 @@
+"""Every setting Waitroom reads, in one pydantic-settings model.
+
+The environment variable of a field is its name in upper case (``sync_timeout_ms`` is
+``SYNC_TIMEOUT_MS``). A bad value fails at cold start with :class:`ConfigurationError`, whose
+message names the variable and the reason but never echoes the value (it may be a secret).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from pydantic import BeforeValidator, Field, HttpUrl, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from waitroom.errors import ConfigurationError
+from waitroom.waiting import PollSchedule
+
+#: The embedded default store: a SQLite file in the working directory, for ``make run`` and tests.
+DEFAULT_DATABASE_URL = "sqlite:///.var/waitroom.sqlite3"
+
+Milliseconds = Annotated[int, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+def _parse_schedule(value: object) -> object:
+    return PollSchedule.parse(value) if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # --- waiting -------------------------------------------------------------------------------
+    sync_timeout_ms: Milliseconds = 25_000
+    """Longest a start request waits for the process before answering 202."""
+    wait_safety_margin_ms: Annotated[int, Field(ge=0)] = 500
+    """Time kept back from the Lambda's remaining time (and the 30 s gateway limit) to answer."""
+    poll_schedule: Annotated[PollSchedule, NoDecode, BeforeValidator(_parse_schedule)] = PollSchedule.parse("seed")
+    """A named schedule (``seed``) or pauses in milliseconds separated by commas."""
+    retry_after_s: Annotated[int, Field(ge=1)] = 1
+    """The ``Retry-After`` of a 202."""
+
+    # --- database ------------------------------------------------------------------------------
+    database_url: SecretStr | None = None
+    """``sqlite:///path``, ``mssql://user:pass@host:1433/db``, ``postgresql://...``."""
+    db_host: str | None = None
+    db_port: Annotated[int, Field(gt=0, lt=65536)] = 1433
+    db_name: str | None = None
+    db_user: str | None = None
+    db_password: SecretStr | None = None
+    db_secret_arn: str | None = None
+    """An RDS-style JSON secret (``host, port, username, password, dbname, engine``)."""
+    db_connect_timeout_s: Seconds = 5
+    db_query_timeout_s: Seconds = 10
+
+    # --- Camunda -------------------------------------------------------------------------------
+    camunda_url: HttpUrl = HttpUrl("http://127.0.0.1:8080/engine-rest")
+    camunda_user: str | None = None
+    camunda_password: SecretStr | None = None
+    camunda_token: SecretStr | None = None
+    camunda_connect_timeout_s: Seconds = 3
+    camunda_read_timeout_s: Seconds = 10
+    camunda_string_max_chars: Annotated[int, Field(gt=0)] = 4000
+    """Longest text Camunda stores as a ``String`` variable; longer text travels as ``Json``."""
+
+    # --- HTTP ----------------------------------------------------------------------------------
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+    """Port of the local HTTP API (``make run``)."""
+    max_body_bytes: Annotated[int, Field(gt=0)] = 256 * 1024
+    list_max_limit: Annotated[int, Field(gt=0)] = 500
+
+    @model_validator(mode="after")
+    def _one_database(self) -> Settings:
+        if self.db_host and self.database_url:
+            raise ValueError("set DATABASE_URL or DB_HOST, not both")
+        if self.db_host and not (self.db_name and self.db_user):
+            raise ValueError("DB_HOST needs DB_NAME and DB_USER")
+        if (self.camunda_user is None) != (self.camunda_password is None):
+            raise ValueError("CAMUNDA_USER and CAMUNDA_PASSWORD go together")
+        return self
+
+    def resolved_database_url(self) -> str:
+        """The store's URL from ``DATABASE_URL``, or the seed's ``DB_*`` variables, or the default.
+
+        ``DB_SECRET_ARN`` is resolved later, at connect time, because reading it costs a call.
+        """
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        if self.db_host:
+            password = self.db_password.get_secret_value() if self.db_password else ""
+            return (
+                f"mssql://{quote(self.db_user or '', safe='')}:{quote(password, safe='')}"
+                f"@{self.db_host}:{self.db_port}/{quote(self.db_name or '', safe='')}"
+            )
+        return DEFAULT_DATABASE_URL
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (``overrides`` win); on a bad value raise an error naming each variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            variable = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            problems.append(f"{variable}: {error['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:
+        # pydantic-settings could not even decode a value; its message names the field, not the value.
+        raise ConfigurationError(f"invalid configuration: {exc}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this execution environment, read once (at cold start)."""
+    return load_settings()

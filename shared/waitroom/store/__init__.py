@@ -1,0 +1,77 @@
+"""The process store: one interface, three backends chosen by the database URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from waitroom.errors import ConfigurationError
+from waitroom.settings import Settings
+from waitroom.store.base import Dialect, ProcessStore, SqlStore
+
+__all__ = ["ProcessStore", "SqlStore", "database_url", "dialect_for", "open_store"]
+
+#: RDS secret ``engine`` values → URL schemes.
+_SECRET_ENGINES = {
+    "sqlserver": "mssql",
+    "sqlserver-ex": "mssql",
+    "sqlserver-se": "mssql",
+    "sqlserver-ee": "mssql",
+    "sqlserver-web": "mssql",
+    "postgres": "postgresql",
+    "aurora-postgresql": "postgresql",
+}
+
+
+def database_url(settings: Settings) -> str:
+    """The store's URL, reading ``DB_SECRET_ARN`` (cached by Powertools) when it is set."""
+    if settings.db_secret_arn:
+        return _url_from_secret(settings.db_secret_arn)
+    return settings.resolved_database_url()
+
+
+def _url_from_secret(arn: str) -> str:
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- boto3 only when used
+
+    secret: Any = parameters.get_secret(arn, transform="json", max_age=300)
+    try:
+        scheme = _SECRET_ENGINES.get(str(secret.get("engine", "sqlserver")), "mssql")
+        default_port = 1433 if scheme == "mssql" else 5432
+        user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+        database = quote(str(secret.get("dbname") or secret.get("dbInstanceIdentifier") or ""), safe="")
+        return f"{scheme}://{user}:{password}@{secret['host']}:{secret.get('port', default_port)}/{database}"
+    except (KeyError, AttributeError, TypeError):
+        raise ConfigurationError(
+            "DB_SECRET_ARN: the secret must be JSON with host, username, password and dbname"
+        ) from None
+
+
+def dialect_for(url: str, settings: Settings) -> Dialect:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        from waitroom.store.sqlite import SqliteDialect  # noqa: PLC0415 -- import the driver in use only
+
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
+        rest = url.split("://", 1)[1]
+        path = rest[1:] if rest.startswith("/") else rest
+        return SqliteDialect(path or ":memory:", busy_timeout_s=settings.db_query_timeout_s)
+    if scheme in {"mssql", "sqlserver"}:
+        from waitroom.store.mssql import MssqlDialect  # noqa: PLC0415
+
+        return MssqlDialect(
+            url, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
+        )
+    if scheme in {"postgresql", "postgres"}:
+        from waitroom.store.postgres import PostgresDialect  # noqa: PLC0415
+
+        return PostgresDialect(
+            url, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
+        )
+    raise ConfigurationError(
+        f"DATABASE_URL: unknown scheme {scheme!r}; use sqlite:///path, mssql://... or postgresql://..."
+    )
+
+
+def open_store(settings: Settings) -> SqlStore:
+    """A store on the configured database. It connects lazily, on first use."""
+    return SqlStore(dialect_for(database_url(settings), settings))

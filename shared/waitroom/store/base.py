@@ -1,0 +1,329 @@
+"""The repository interface of the process store and its one SQL implementation.
+
+Each backend supplies a :class:`Dialect`: how to connect, its statements written in its own SQL,
+and which driver errors mean "the connection is gone". Everything else (the state machine, the
+connection kept for the life of a Lambda execution environment, reconnecting) lives here once.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from waitroom.domain import NewProcess, ProcessRecord, ProcessStatus
+from waitroom.errors import StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+#: The columns every statement that returns rows selects, in this order.
+COLUMNS = (
+    "correlation_id",
+    "status",
+    "process_key",
+    "payload_json",
+    "error_json",
+    "started_at",
+    "updated_at",
+    "completed_at",
+    "camunda_instance_id",
+    "request_hash",
+)
+COLUMN_LIST = ", ".join(COLUMNS)
+
+
+class ProcessStore(Protocol):
+    """Where every process's state lives; the single source of truth.
+
+    A row is created PENDING and moves once to DONE, ERROR or CANCELLED; a finished row never
+    changes again. Every transition is one conditional statement, so racing callers cannot both win.
+    """
+
+    def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
+        """Insert a PENDING row unless the id exists. Returns the row and whether this call made it."""
+        ...
+
+    def get(self, correlation_id: str) -> ProcessRecord | None: ...
+
+    def poll(self, correlation_id: str) -> ProcessRecord | None:
+        """:meth:`get`, as the wait loop reads it: repeatedly, while a completion may be writing."""
+        ...
+
+    def remove(self, correlation_id: str) -> bool: ...
+
+    def list(self, *, limit: int, status: ProcessStatus | None = None) -> list[ProcessRecord]:
+        """The newest processes first."""
+        ...
+
+    def attach_instance(self, correlation_id: str, instance_id: str) -> None:
+        """Record the Camunda instance of a row. Write-once: a recorded id is never replaced."""
+        ...
+
+    def discard_unstarted(self, correlation_id: str) -> bool:
+        """Delete a PENDING row that has no Camunda instance: its start failed and never happened."""
+        ...
+
+    def complete(self, correlation_id: str, payload_json: str | None) -> ProcessRecord | None:
+        """PENDING → DONE. Returns the finished row, or None when the row was not PENDING (or absent)."""
+        ...
+
+    def fail(self, correlation_id: str, error_json: str, payload_json: str | None = None) -> ProcessRecord | None:
+        """PENDING → ERROR, like :meth:`complete`; a partial result may come with the error."""
+        ...
+
+    def cancel(self, correlation_id: str, error_json: str) -> ProcessRecord | None:
+        """PENDING → CANCELLED, like :meth:`complete`; the error holds the reason."""
+        ...
+
+    def fail_all_pending(self, error_json: str) -> int:
+        """Every PENDING row → ERROR (the seed's ``clearAll``). Returns how many rows changed."""
+        ...
+
+    def has_pending(self, correlation_id: str) -> bool: ...
+
+    def pending_count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Statements:
+    """A backend's SQL for every operation, with named parameters in the driver's own style."""
+
+    save: str
+    get: str
+    poll: str
+    remove: str
+    list_all: str
+    list_by_status: str
+    attach_instance: str
+    discard_unstarted: str
+    finish: str
+    """Sets status, payload_json, error_json where status is PENDING and returns the row."""
+    fail_all_pending: str
+    has_pending: str
+    pending_count: str
+
+
+class Dialect(abc.ABC):
+    """What differs between database servers."""
+
+    name: str
+    statements: Statements
+
+    @abc.abstractmethod
+    def connect(self) -> Any:
+        """A new DB-API connection in autocommit mode: every statement is its own transaction."""
+
+    @abc.abstractmethod
+    def is_disconnect(self, error: BaseException) -> bool:
+        """Whether a driver error means the connection is unusable and a new one may succeed."""
+
+    @abc.abstractmethod
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether a driver error means the database is out of reach for now (timeouts, shutdown)."""
+
+    @abc.abstractmethod
+    def is_duplicate_key(self, error: BaseException) -> bool: ...
+
+    @abc.abstractmethod
+    def driver_error(self) -> type[BaseException] | tuple[type[BaseException], ...]:
+        """The driver's base error class(es)."""
+
+    def to_datetime(self, value: Any) -> datetime:
+        """Driver value → aware UTC datetime. The store writes UTC everywhere."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"not a timestamp: {value!r}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SqlStore(ProcessStore):
+    """The process store on any :class:`Dialect`.
+
+    It keeps one connection, opened on first use and reused for the life of the execution
+    environment; a connection that broke is replaced and the statement tried once more. That retry is
+    safe because every statement is either a read or conditional on the row's state. ``save`` is the
+    exception (an insert that committed before the connection dropped would look like a stranger's row),
+    so it is never retried. A lock makes one store safe to share between threads (the worker's pool).
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._sql = dialect.statements
+        self._connection: Any = None
+        self._lock = threading.RLock()
+
+    # --- connection ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except self.dialect.driver_error():
+                logger.debug("closing a broken connection failed", exc_info=True)
+
+    def _open_connection(self) -> Any:
+        if self._connection is None:
+            try:
+                self._connection = self.dialect.connect()
+            except self.dialect.driver_error() as exc:
+                raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from exc
+        return self._connection
+
+    def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
+        """Run ``work`` on a cursor of the kept connection.
+
+        A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
+        run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
+        """
+        with self._lock:
+            attempts = 2 if retry else 1
+            for attempt in range(1, attempts + 1):
+                cursor = self._open_connection().cursor()
+                try:
+                    return work(cursor)
+                except self.dialect.driver_error() as exc:
+                    if self.dialect.is_disconnect(exc):
+                        self._drop_connection()
+                        if attempt < attempts:
+                            logger.warning("database connection lost; reconnecting")
+                            continue
+                        raise StoreUnavailable(f"lost the connection to the {self.dialect.name} database") from exc
+                    if self.dialect.is_unavailable(exc):
+                        # A timed-out connection may be mid-answer: start the next call on a new one.
+                        self._drop_connection()
+                        raise StoreUnavailable(f"the {self.dialect.name} database did not answer in time") from exc
+                    raise
+                finally:
+                    self._close_cursor(cursor)
+            raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _close_cursor(self, cursor: Any) -> None:
+        try:
+            cursor.close()
+        except self.dialect.driver_error():
+            logger.debug("closing a cursor of a broken connection failed", exc_info=True)
+
+    def _run(self, sql: str, params: Mapping[str, Any], *, retry: bool = True) -> int:
+        def run(cursor: Any) -> int:
+            cursor.execute(sql, dict(params))
+            return int(cursor.rowcount)
+
+        return self._with_cursor(run, retry=retry)
+
+    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[ProcessRecord]:
+        def fetch(cursor: Any) -> list[Sequence[Any]]:
+            cursor.execute(sql, dict(params))
+            return list(cursor.fetchall())
+
+        return [self._record(row) for row in self._with_cursor(fetch)]
+
+    def _one(self, sql: str, params: Mapping[str, Any]) -> ProcessRecord | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _scalar(self, sql: str, params: Mapping[str, Any]) -> Any:
+        def fetch(cursor: Any) -> Any:
+            cursor.execute(sql, dict(params))
+            row = cursor.fetchone()
+            return None if row is None else row[0]
+
+        return self._with_cursor(fetch)
+
+    def _record(self, row: Sequence[Any]) -> ProcessRecord:
+        values = dict(zip(COLUMNS, row, strict=True))
+        completed_at = values["completed_at"]
+        return ProcessRecord(
+            correlation_id=values["correlation_id"],
+            status=ProcessStatus(values["status"]),
+            process_key=values["process_key"],
+            payload_json=values["payload_json"],
+            error_json=values["error_json"],
+            started_at=self.dialect.to_datetime(values["started_at"]),
+            updated_at=self.dialect.to_datetime(values["updated_at"]),
+            completed_at=None if completed_at is None else self.dialect.to_datetime(completed_at),
+            camunda_instance_id=values["camunda_instance_id"],
+            request_hash=values["request_hash"],
+        )
+
+    # --- operations ----------------------------------------------------------------------------
+
+    def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
+        params = {
+            "correlation_id": new.correlation_id,
+            "process_key": new.process_key,
+            "request_hash": new.request_hash,
+        }
+        try:
+            created = self._run(self._sql.save, params, retry=False) == 1
+        except self.dialect.driver_error() as exc:
+            # Two first inserts racing past the existence check: the primary key decides.
+            if not self.dialect.is_duplicate_key(exc):
+                raise
+            created = False
+        record = self.get(new.correlation_id)
+        if record is None:
+            raise StoreUnavailable(f"process {new.correlation_id} vanished right after it was saved")
+        return record, created
+
+    def get(self, correlation_id: str) -> ProcessRecord | None:
+        return self._one(self._sql.get, {"correlation_id": correlation_id})
+
+    def poll(self, correlation_id: str) -> ProcessRecord | None:
+        return self._one(self._sql.poll, {"correlation_id": correlation_id})
+
+    def remove(self, correlation_id: str) -> bool:
+        return self._run(self._sql.remove, {"correlation_id": correlation_id}) > 0
+
+    def list(self, *, limit: int, status: ProcessStatus | None = None) -> list[ProcessRecord]:
+        if status is None:
+            return self._rows(self._sql.list_all, {"limit": limit})
+        return self._rows(self._sql.list_by_status, {"limit": limit, "status": status.value})
+
+    def attach_instance(self, correlation_id: str, instance_id: str) -> None:
+        self._run(self._sql.attach_instance, {"correlation_id": correlation_id, "instance_id": instance_id})
+
+    def discard_unstarted(self, correlation_id: str) -> bool:
+        return self._run(self._sql.discard_unstarted, {"correlation_id": correlation_id}) > 0
+
+    def _finish(
+        self, correlation_id: str, status: ProcessStatus, payload_json: str | None, error_json: str | None
+    ) -> ProcessRecord | None:
+        return self._one(
+            self._sql.finish,
+            {
+                "correlation_id": correlation_id,
+                "status": status.value,
+                "payload_json": payload_json,
+                "error_json": error_json,
+            },
+        )
+
+    def complete(self, correlation_id: str, payload_json: str | None) -> ProcessRecord | None:
+        return self._finish(correlation_id, ProcessStatus.DONE, payload_json, None)
+
+    def fail(self, correlation_id: str, error_json: str, payload_json: str | None = None) -> ProcessRecord | None:
+        return self._finish(correlation_id, ProcessStatus.ERROR, payload_json, error_json)
+
+    def cancel(self, correlation_id: str, error_json: str) -> ProcessRecord | None:
+        return self._finish(correlation_id, ProcessStatus.CANCELLED, None, error_json)
+
+    def fail_all_pending(self, error_json: str) -> int:
+        return self._run(self._sql.fail_all_pending, {"error_json": error_json})
+
+    def has_pending(self, correlation_id: str) -> bool:
+        return bool(self._scalar(self._sql.has_pending, {"correlation_id": correlation_id}))
+
+    def pending_count(self) -> int:
+        return int(self._scalar(self._sql.pending_count, {}) or 0)

@@ -1,0 +1,93 @@
+"""PostgreSQL through psycopg 3: the networked server every test run here talks to.
+
+Payloads are kept as ``TEXT``, not ``jsonb``: jsonb reorders keys and rewrites numbers, and the
+store promises to hand back exactly the JSON it was given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+
+from waitroom.store.base import COLUMN_LIST, Dialect, Statements
+
+_SELECT_ONE = f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = %(correlation_id)s"
+
+STATEMENTS = Statements(
+    save=(
+        "INSERT INTO process_store (correlation_id, status, process_key, request_hash) "
+        "VALUES (%(correlation_id)s, 'PENDING', %(process_key)s, %(request_hash)s) "
+        "ON CONFLICT (correlation_id) DO NOTHING"
+    ),
+    get=_SELECT_ONE,
+    # READ COMMITTED (the default) already shows a poll the newest committed row.
+    poll=_SELECT_ONE,
+    remove="DELETE FROM process_store WHERE correlation_id = %(correlation_id)s",
+    list_all=(f"SELECT {COLUMN_LIST} FROM process_store ORDER BY started_at DESC, correlation_id DESC LIMIT %(limit)s"),
+    list_by_status=(
+        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = %(status)s "
+        "ORDER BY started_at DESC, correlation_id DESC LIMIT %(limit)s"
+    ),
+    attach_instance=(
+        "UPDATE process_store SET camunda_instance_id = %(instance_id)s "
+        "WHERE correlation_id = %(correlation_id)s AND camunda_instance_id IS NULL"
+    ),
+    discard_unstarted=(
+        "DELETE FROM process_store WHERE correlation_id = %(correlation_id)s "
+        "AND status = 'PENDING' AND camunda_instance_id IS NULL"
+    ),
+    # A racing second UPDATE waits for the first one's row lock, then re-checks the WHERE clause
+    # against the committed row (EvalPlanQual) and changes nothing.
+    finish=(
+        "UPDATE process_store SET status = %(status)s, payload_json = %(payload_json)s, "
+        "error_json = %(error_json)s, updated_at = clock_timestamp(), completed_at = clock_timestamp() "
+        f"WHERE correlation_id = %(correlation_id)s AND status = 'PENDING' RETURNING {COLUMN_LIST}"
+    ),
+    fail_all_pending=(
+        "UPDATE process_store SET status = 'ERROR', error_json = %(error_json)s, "
+        "updated_at = clock_timestamp(), completed_at = clock_timestamp() WHERE status = 'PENDING'"
+    ),
+    has_pending=(
+        "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s AND status = 'PENDING')"
+    ),
+    pending_count="SELECT count(*) FROM process_store WHERE status = 'PENDING'",
+)
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    statements = STATEMENTS
+
+    def __init__(self, url: str, *, connect_timeout_s: float, query_timeout_s: float) -> None:
+        self.url = url
+        self.connect_timeout_s = connect_timeout_s
+        self.query_timeout_s = query_timeout_s
+
+    def connect(self) -> Any:
+        # Keep the URL's own options (a search_path, say) and add ours after them.
+        url_options = conninfo_to_dict(self.url).get("options") or ""
+        options = f"{url_options} -c statement_timeout={round(self.query_timeout_s * 1000)} -c TimeZone=UTC"
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=max(1, round(self.connect_timeout_s)),
+            options=options.strip(),
+            application_name="waitroom",
+        )
+
+    def driver_error(self) -> type[BaseException]:
+        return psycopg.Error
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        if isinstance(error, psycopg.InterfaceError):
+            return True
+        return isinstance(error, psycopg.OperationalError) and not self.is_unavailable(error)
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        return isinstance(error, (pg_errors.QueryCanceled, pg_errors.LockNotAvailable, pg_errors.CannotConnectNow))
+
+    def is_duplicate_key(self, error: BaseException) -> bool:
+        return isinstance(error, pg_errors.UniqueViolation)

@@ -1,0 +1,83 @@
+"""SQLite: the embedded store for running locally and for fast tests (stdlib ``sqlite3``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from waitroom.store.base import COLUMN_LIST, Dialect, Statements
+
+#: SQLite keeps time as ISO-8601 text; this is UTC with milliseconds, like DATETIME2(3).
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+STATEMENTS = Statements(
+    save=(
+        "INSERT INTO process_store (correlation_id, status, process_key, request_hash) "
+        "VALUES (:correlation_id, 'PENDING', :process_key, :request_hash) "
+        "ON CONFLICT (correlation_id) DO NOTHING"
+    ),
+    get=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
+    poll=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
+    remove="DELETE FROM process_store WHERE correlation_id = :correlation_id",
+    list_all=(f"SELECT {COLUMN_LIST} FROM process_store ORDER BY started_at DESC, correlation_id DESC LIMIT :limit"),
+    list_by_status=(
+        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = :status "
+        "ORDER BY started_at DESC, correlation_id DESC LIMIT :limit"
+    ),
+    attach_instance=(
+        "UPDATE process_store SET camunda_instance_id = :instance_id "
+        "WHERE correlation_id = :correlation_id AND camunda_instance_id IS NULL"
+    ),
+    discard_unstarted=(
+        "DELETE FROM process_store WHERE correlation_id = :correlation_id "
+        "AND status = 'PENDING' AND camunda_instance_id IS NULL"
+    ),
+    finish=(
+        "UPDATE process_store SET status = :status, payload_json = :payload_json, "
+        f"error_json = :error_json, updated_at = {NOW}, completed_at = {NOW} "
+        f"WHERE correlation_id = :correlation_id AND status = 'PENDING' RETURNING {COLUMN_LIST}"
+    ),
+    fail_all_pending=(
+        f"UPDATE process_store SET status = 'ERROR', error_json = :error_json, updated_at = {NOW}, "
+        f"completed_at = {NOW} WHERE status = 'PENDING'"
+    ),
+    has_pending=(
+        "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id AND status = 'PENDING')"
+    ),
+    pending_count="SELECT COUNT(*) FROM process_store WHERE status = 'PENDING'",
+)
+
+
+class SqliteDialect(Dialect):
+    name = "sqlite"
+    statements = STATEMENTS
+
+    def __init__(self, path: str, *, busy_timeout_s: float) -> None:
+        self.path = path
+        self.busy_timeout_s = busy_timeout_s
+
+    def connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        # WAL lets the waiting readers of other processes read while a completion writes.
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    def driver_error(self) -> type[BaseException]:
+        return sqlite3.Error
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error)
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.OperationalError) and (
+            "locked" in str(error) or "unable to open" in str(error)
+        )
+
+    def is_duplicate_key(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.IntegrityError)

@@ -1,0 +1,104 @@
+"""Fixtures every test shares: a clean environment and the real database servers.
+
+PostgreSQL must be reachable (``WAITROOM_TEST_PG_URL``, default the local server). When it is not,
+its tests are skipped with a loud notice, and under ``CI=true`` they fail instead: CI must never
+pass by skipping. SQL Server is tested when ``MSSQL_URL`` names a database the tests may write to.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from waitroom import observability, runtime
+from waitroom.settings import Settings
+
+os.environ.update(
+    {
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "waitroom",
+        "POWERTOOLS_METRICS_NAMESPACE": "Waitroom",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SETTING_VARIABLES = [name.upper() for name in Settings.model_fields]
+UNREACHABLE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No setting leaks in from the developer's shell or from another test."""
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+def server_missing(name: str, reason: str) -> None:
+    """Fail under CI, else skip, and remember it for the summary at the end of the run."""
+    UNREACHABLE[name] = reason
+    message = f"{name} is not reachable ({reason}); its tests did not run"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_report_header() -> list[str]:
+    sql_server = (
+        "MSSQL_URL set: the store suite runs on it" if os.environ.get("MSSQL_URL") else "not tested (set MSSQL_URL)"
+    )
+    return [f"waitroom backends: SQLite, PostgreSQL; SQL Server {sql_server}"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, reason in UNREACHABLE.items():
+        terminalreporter.write_sep("!", f"{name} WAS NOT REACHABLE: {reason}", red=True, bold=True)
+        terminalreporter.write_line(f"the tests that need {name} were skipped; under CI=true they fail", red=True)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON log lines the Powertools logger writes during the test, parsed."""
+    handler = observability.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+    handler.setStream(previous)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """The PostgreSQL server, checked once per run."""
+    import psycopg  # noqa: PLC0415 -- only the runs that need it
+
+    url = os.environ.get("WAITROOM_TEST_PG_URL", DEFAULT_PG_URL)
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        server_missing("PostgreSQL", f"{url}: {str(exc).strip().splitlines()[0]}")
+    return url
+
+
+@pytest.fixture
+def pg_schema_url(pg_server_url: str) -> Iterator[str]:
+    """A URL whose connections work in a new, empty schema of their own, dropped afterwards."""
+    import psycopg  # noqa: PLC0415
+
+    schema = f"waitroom_test_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server_url, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in pg_server_url else "?"
+    yield f"{pg_server_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(pg_server_url, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')

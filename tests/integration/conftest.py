@@ -1,0 +1,69 @@
+"""The store on every reachable backend: SQLite always, PostgreSQL always here, SQL Server with MSSQL_URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from waitroom.settings import Settings
+from waitroom.store import SqlStore, dialect_for
+from waitroom.store.migrate import migrate
+
+#: SQL Server joins when MSSQL_URL names a database the tests may write to (see the README).
+BACKENDS = ["sqlite", "postgresql", *(["mssql"] if os.environ.get("MSSQL_URL") else [])]
+StoreFactory = Callable[[], SqlStore]
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of the backend named by ``request.param``."""
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'waitroom.sqlite3'}"
+    elif backend == "postgresql":
+        url = request.getfixturevalue("pg_schema_url")
+    else:
+        url = os.environ["MSSQL_URL"]
+    settings = Settings(database_url=url)
+    migrate(dialect_for(url, settings))
+    if backend == "mssql":
+        _empty_mssql(url, settings)
+    return url
+
+
+def _empty_mssql(url: str, settings: Settings) -> None:
+    """SQL Server has no throw-away schema here: the suite empties the tables it uses."""
+    connection = dialect_for(url, settings).connect()
+    try:
+        connection.cursor().execute("DELETE FROM dbo.process_store")
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def store_factory(database_url: str) -> Iterator[StoreFactory]:
+    """New stores on the same database, each with a connection of its own (as separate Lambdas)."""
+    stores: list[SqlStore] = []
+    settings = Settings(database_url=database_url, db_query_timeout_s=5)
+
+    def make() -> SqlStore:
+        store = SqlStore(dialect_for(database_url, settings))
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> SqlStore:
+    return store_factory()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the database runs once per backend."""
+    if "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)

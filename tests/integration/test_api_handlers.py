@@ -1,0 +1,432 @@
+"""The API functions end to end through their real handler code: the ``events/`` files in, a real
+database (every backend) and a Camunda stand-in over real HTTP behind them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from waitroom import runtime
+from waitroom.errors import ConfigurationError
+
+from tests.support.camunda_stub import CamundaStub
+from tests.support.lambdas import (
+    HttpResult,
+    invoke,
+    load_event,
+    load_function,
+    with_body,
+    with_headers,
+    with_path,
+    with_query,
+)
+
+USER = {"userId": "user-123", "email": "user@example.com"}
+
+
+@dataclass
+class Api:
+    start_function: ModuleType
+    status_function: ModuleType
+    complete_function: ModuleType
+    camunda: CamundaStub
+
+    def start(self, body: Any, **headers: str) -> HttpResult:
+        return invoke(self.start_function, with_headers(with_body(load_event("start"), body), **headers))
+
+    def status(self, correlation_id: str, **headers: str) -> HttpResult:
+        event = with_path(
+            load_event("status"), f"/api/process/status/{correlation_id}", {"correlationId": correlation_id}
+        )
+        return invoke(self.status_function, with_headers(event, **headers))
+
+    def list(self, **query: str) -> HttpResult:
+        return invoke(self.status_function, with_query(load_event("status-all"), **query))
+
+    def complete(self, body: Any) -> HttpResult:
+        return invoke(self.complete_function, with_body(load_event("complete"), body))
+
+    def complete_later(self, delay_s: float, body: dict[str, Any]) -> threading.Thread:
+        """The last step of the process reporting back while a start request waits."""
+
+        def report() -> None:
+            time.sleep(delay_s)
+            assert self.complete(body).status == 200
+
+        thread = threading.Thread(target=report)
+        thread.start()
+        return thread
+
+
+@pytest.fixture
+def camunda() -> Iterator[CamundaStub]:
+    stub = CamundaStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def configure(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Api]:
+    """Set the environment, then cold-start the three functions in it."""
+
+    def cold_start(camunda_url: str | None = None, **settings: object) -> Api:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        monkeypatch.setenv("CAMUNDA_URL", camunda_url or camunda.url)
+        for name, value in settings.items():
+            monkeypatch.setenv(name.upper(), str(value))
+        runtime.reset()
+        return Api(load_function("start"), load_function("status"), load_function("complete"), camunda)
+
+    return cold_start
+
+
+@pytest.fixture
+def api(configure: Callable[..., Api]) -> Api:
+    return configure()
+
+
+# --- start and wait ---------------------------------------------------------------------------
+
+
+def test_a_process_that_completes_in_200_ms_is_answered_200_with_its_data(api: Api) -> None:
+    reporter = api.complete_later(0.2, {"correlationId": "user-123", "status": "ok", "data": {"success": True}})
+    response = api.start({"processKey": "onboard-user", "correlationId": "user-123", "variables": USER})
+    reporter.join()
+
+    assert response.status == 200
+    assert response.body["status"] == "DONE"
+    assert response.body["data"] == {"success": True}
+    assert response.body["correlationId"] == "user-123"
+    assert response.body["processKey"] == "onboard-user"
+    assert response.body["statusUrl"] == "/api/process/status/user-123"
+    assert response.body["durationMs"] >= 0
+    assert response.body["completedAt"].endswith("Z")
+    assert "location" not in response.headers
+    (start,) = api.camunda.starts_of("user-123")
+    assert start["key"] == "onboard-user"
+    assert start["variables"] == {
+        "userId": {"value": "user-123", "type": "String"},
+        "email": {"value": "user@example.com", "type": "String"},
+    }
+
+
+def test_a_process_that_never_completes_is_answered_202_after_the_sync_timeout(configure: Callable[..., Api]) -> None:
+    api = configure(sync_timeout_ms=1000)
+    began = time.monotonic()
+    response = api.start({"processKey": "onboard-user", "correlationId": "slow-1", "variables": USER})
+    elapsed = time.monotonic() - began
+
+    assert response.status == 202
+    assert elapsed >= 1.0, "the wait lasts SYNC_TIMEOUT_MS"
+    assert elapsed < 5, "and not much longer"
+    assert response.headers["location"] == "/api/process/status/slow-1"
+    assert response.headers["retry-after"] == "1"
+    assert response.body["status"] == "PENDING"
+    assert response.body["statusUrl"] == "/api/process/status/slow-1"
+    assert "completedAt" not in response.body
+
+
+def test_a_generated_correlation_id_when_none_is_given(configure: Callable[..., Api]) -> None:
+    api = configure()
+    response = api.start({"processKey": "onboard-user", "variables": USER}, prefer="respond-async")
+    assert response.status == 202
+    generated = response.body["correlationId"]
+    assert len(generated) == 36
+    assert api.camunda.starts_of(generated)
+
+
+def test_prefer_respond_async_answers_at_once(api: Api) -> None:
+    began = time.monotonic()
+    response = api.start({"processKey": "onboard-user", "correlationId": "async-1"}, prefer="respond-async")
+    assert time.monotonic() - began < 2
+    assert response.status == 202
+    assert response.headers["preference-applied"] == "respond-async"
+
+
+def test_prefer_wait_shortens_the_wait(configure: Callable[..., Api]) -> None:
+    api = configure(sync_timeout_ms=20_000)
+    began = time.monotonic()
+    response = api.start({"processKey": "onboard-user", "correlationId": "short-1"}, prefer="wait=1")
+    elapsed = time.monotonic() - began
+    assert response.status == 202
+    assert 1.0 <= elapsed < 5
+    assert response.headers["preference-applied"] == "wait=1"
+
+
+def test_a_process_that_ends_in_error_is_answered_500_with_the_error(api: Api) -> None:
+    reporter = api.complete_later(
+        0.1, {"correlationId": "bad-1", "status": "error", "error": {"code": "REJECTED", "message": "no email"}}
+    )
+    response = api.start({"processKey": "onboard-user", "correlationId": "bad-1", "variables": USER})
+    reporter.join()
+    assert response.status == 500
+    assert response.body["status"] == "ERROR"
+    assert response.body["error"] == {"code": "REJECTED", "message": "no email"}
+    assert api.status("bad-1").status == 500
+
+
+# --- idempotent start -------------------------------------------------------------------------
+
+
+def test_the_same_start_again_joins_the_process_and_never_starts_a_second_instance(api: Api) -> None:
+    first = api.start(
+        {"processKey": "onboard-user", "correlationId": "join-1", "variables": USER}, prefer="respond-async"
+    )
+    # The same variables in another order are the same request.
+    reordered = {"email": USER["email"], "userId": USER["userId"]}
+    joined = api.start(
+        {"processKey": "onboard-user", "correlationId": "join-1", "variables": reordered}, prefer="wait=0"
+    )
+    assert (first.status, joined.status) == (202, 202)
+
+    api.complete({"correlationId": "join-1", "status": "ok", "data": {"n": 1}})
+    finished = api.start({"processKey": "onboard-user", "correlationId": "join-1", "variables": USER})
+    assert finished.status == 200
+    assert finished.body["data"] == {"n": 1}
+    assert len(api.camunda.starts_of("join-1")) == 1
+
+
+def test_a_waiting_joiner_gets_the_result_too(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "join-2"}, prefer="respond-async")
+    reporter = api.complete_later(0.3, {"correlationId": "join-2", "status": "ok", "data": "done"})
+    joined = api.start({"processKey": "onboard-user", "correlationId": "join-2"})
+    reporter.join()
+    assert joined.status == 200
+    assert joined.body["data"] == "done"
+    assert len(api.camunda.starts_of("join-2")) == 1
+
+
+@pytest.mark.parametrize(
+    ("second", "field"),
+    [
+        ({"processKey": "slow-process", "variables": USER}, "processKey"),
+        ({"processKey": "onboard-user", "variables": {**USER, "email": "other@example.com"}}, "variables"),
+    ],
+    ids=["other-key", "other-variables"],
+)
+def test_the_same_id_with_different_input_is_409(api: Api, second: dict[str, Any], field: str) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "dup-1", "variables": USER}, prefer="respond-async")
+    response = api.start({**second, "correlationId": "dup-1"}, prefer="respond-async")
+    assert response.status == 409
+    assert response.body["error"]["code"] == "CORRELATION_ID_CONFLICT"
+    assert response.error_fields == [field]
+    assert len(api.camunda.starts_of("dup-1")) == 1
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def test_status_202_then_complete_then_status_200(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "s-1"}, prefer="respond-async")
+    pending = api.status("s-1")
+    assert pending.status == 202
+    assert pending.headers["location"] == "/api/process/status/s-1"
+    assert pending.headers["retry-after"] == "1"
+
+    assert api.complete({"correlationId": "s-1", "status": "ok", "data": {"a": 1}}).status == 200
+    done = api.status("s-1")
+    assert done.status == 200
+    assert done.body["status"] == "DONE"
+    assert done.body["data"] == {"a": 1}
+
+
+def test_status_can_wait_when_asked(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "s-2"}, prefer="respond-async")
+    reporter = api.complete_later(0.2, {"correlationId": "s-2", "status": "ok"})
+    response = api.status("s-2", prefer="wait=5")
+    reporter.join()
+    assert response.status == 200
+    assert response.headers["preference-applied"] == "wait=5"
+
+
+def test_status_of_an_unknown_id_is_404(api: Api) -> None:
+    response = api.status("nobody")
+    assert response.status == 404
+    assert response.body["error"]["code"] == "PROCESS_NOT_FOUND"
+    assert "nobody" in response.body["error"]["message"]
+
+
+def test_status_all_lists_newest_first_within_the_limit(api: Api) -> None:
+    for index in range(3):
+        api.start({"processKey": "onboard-user", "correlationId": f"l-{index}"}, prefer="respond-async")
+    api.complete({"correlationId": "l-1", "status": "ok"})
+
+    listed = api.list(limit="2")
+    assert listed.status == 200
+    assert len(listed.body["items"]) == 2
+    done = api.list(status="DONE")
+    assert [item["correlationId"] for item in done.body["items"]] == ["l-1"]
+    too_many = api.list(limit="100000")
+    assert too_many.status == 400
+    assert too_many.error_fields == ["limit"]
+
+
+# --- complete ----------------------------------------------------------------------------------
+
+
+def test_complete_twice_is_200_and_a_conflicting_complete_is_409(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "c-1"}, prefer="respond-async")
+    report = {"correlationId": "c-1", "status": "ok", "data": {"x": [1, 2]}}
+    first, again = api.complete(report), api.complete(report)
+    assert (first.status, again.status) == (200, 200)
+    assert first.body == again.body
+
+    conflicting = api.complete({"correlationId": "c-1", "status": "ok", "data": {"x": [3]}})
+    assert conflicting.status == 409
+    assert conflicting.body["error"]["code"] == "ALREADY_FINISHED"
+    failing = api.complete({"correlationId": "c-1", "status": "error", "error": "too late"})
+    assert failing.status == 409
+    assert api.status("c-1").body["data"] == {"x": [1, 2]}, "the first outcome stands"
+
+
+def test_complete_of_an_unknown_id_is_404(api: Api) -> None:
+    response = api.complete({"correlationId": "ghost", "status": "ok"})
+    assert response.status == 404
+    assert response.body["error"]["code"] == "PROCESS_NOT_FOUND"
+
+
+def test_an_error_reported_as_text_becomes_an_object(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "c-2"}, prefer="respond-async")
+    response = api.complete({"correlationId": "c-2", "status": "error", "error": "background check failed"})
+    assert response.status == 200
+    assert response.body["status"] == "ERROR"
+    assert response.body["error"] == {"message": "background check failed"}
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"processKey": "onboard-user",', "body"),
+        ({"correlationId": "x-1"}, "processKey"),
+        ({"processKey": "onboard-user", "correlationId": "x" * 65}, "correlationId"),
+        ({"processKey": "onboard-user", "correlationId": "all"}, "correlationId"),
+        ({"processKey": "onboard-user", "correlationId": "has space"}, "correlationId"),
+        ({"processKey": "onboard user"}, "processKey"),
+        ({"processKey": "onboard-user", "variables": []}, "variables"),
+        ({"processKey": "onboard-user", "variables": {"not-a-name": 1}}, "variables.not-a-name"),
+        ({"processKey": "onboard-user", "variables": {"n": 2**70}}, "variables.n"),
+        ({"processKey": "onboard-user", "surprise": 1}, "surprise"),
+    ],
+    ids=[
+        "malformed-json",
+        "missing-process-key",
+        "id-65-chars",
+        "id-all",
+        "id-space",
+        "bad-process-key",
+        "variables-not-object",
+        "bad-variable-name",
+        "integer-too-big",
+        "unknown-field",
+    ],
+)
+def test_bad_start_input_is_400_naming_the_field(api: Api, body: Any, field: str) -> None:
+    response = api.start(body)
+    assert response.status == 400
+    assert response.body["error"]["code"] == "VALIDATION_ERROR"
+    assert any(found.startswith(field) for found in response.error_fields), response.body
+    assert api.camunda.starts == [], "nothing reaches Camunda"
+
+
+def test_bad_complete_input_is_400_naming_the_field(api: Api) -> None:
+    response = api.complete({"correlationId": "c-3", "status": "finished"})
+    assert response.status == 400
+    assert response.error_fields == ["status"]
+
+
+def test_a_status_id_that_cannot_exist_is_400(api: Api) -> None:
+    response = api.status("x" * 65)
+    assert response.status == 400
+    assert response.error_fields == ["correlationId"]
+
+
+def test_a_body_over_the_limit_is_413(api: Api) -> None:
+    response = api.start({"processKey": "onboard-user", "variables": {"blob": "x" * 300_000}})
+    assert response.status == 413
+    assert response.body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.error_fields == ["body"]
+
+
+def test_a_string_over_camundas_limit_is_sent_as_json(api: Api) -> None:
+    text = "é" * 5000
+    response = api.start(
+        {"processKey": "onboard-user", "correlationId": "long-1", "variables": {"note": text}}, prefer="respond-async"
+    )
+    assert response.status == 202
+    (start,) = api.camunda.starts_of("long-1")
+    assert start["variables"]["note"]["type"] == "Json"
+    assert json.loads(start["variables"]["note"]["value"]) == text
+
+
+# --- Camunda failing ---------------------------------------------------------------------------
+
+
+def test_an_unknown_process_key_is_404_and_leaves_no_row(api: Api) -> None:
+    response = api.start({"processKey": "no-such-process", "correlationId": "k-1"})
+    assert response.status == 404
+    assert response.body["error"]["code"] == "PROCESS_DEFINITION_NOT_FOUND"
+    assert "no-such-process" in response.body["error"]["message"]
+    assert api.status("k-1").status == 404, "the row of a process that never started is gone"
+    # Once the definition exists, the same id starts afresh.
+    api.camunda.known_keys.add("no-such-process")
+    assert api.start({"processKey": "no-such-process", "correlationId": "k-1"}, prefer="respond-async").status == 202
+
+
+def test_camunda_unreachable_is_503_and_leaves_no_row(configure: Callable[..., Api]) -> None:
+    api = configure(camunda_url="http://127.0.0.1:9/engine-rest", camunda_connect_timeout_s=1)
+    response = api.start({"processKey": "onboard-user", "correlationId": "u-1"})
+    assert response.status == 503
+    assert response.body["error"]["code"] == "CAMUNDA_UNAVAILABLE"
+    assert response.headers["retry-after"] == "1"
+    assert api.status("u-1").status == 404
+
+
+def test_camunda_failing_is_502_and_leaves_no_row(api: Api) -> None:
+    api.camunda.mode = "server-error"
+    response = api.start({"processKey": "onboard-user", "correlationId": "f-1"})
+    assert response.status == 502
+    assert response.body["error"]["code"] == "CAMUNDA_ERROR"
+    assert "engine on fire" in response.body["error"]["message"]
+    assert api.status("f-1").status == 404
+
+
+def test_camunda_not_answering_a_start_is_502_and_keeps_the_row_for_the_reconciler(
+    configure: Callable[..., Api],
+) -> None:
+    api = configure(camunda_read_timeout_s=0.5)
+    api.camunda.mode, api.camunda.hang_s = "hang", 1.5
+    response = api.start({"processKey": "onboard-user", "correlationId": "h-1"})
+    assert response.status == 502
+    assert response.body["error"]["code"] == "CAMUNDA_START_UNCONFIRMED"
+    assert api.status("h-1").status == 202, "the instance may exist, so the row stays PENDING"
+
+
+# --- cold start and logs -----------------------------------------------------------------------
+
+
+def test_a_bad_setting_fails_the_cold_start_naming_the_variable(configure: Callable[..., Api]) -> None:
+    with pytest.raises(ConfigurationError, match="SYNC_TIMEOUT_MS") as failure:
+        configure(sync_timeout_ms="soon")
+    assert "soon" not in str(failure.value), "values are not echoed: they may be secrets"
+
+
+def test_logs_are_json_and_carry_the_correlation_id(api: Api, log_lines: Callable[[], list[dict[str, Any]]]) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "log-1", "variables": USER}, prefer="respond-async")
+    api.status("log-1")
+    logs = log_lines()
+    started = [line for line in logs if line["message"] == "process started"]
+    assert len(started) == 1
+    assert started[0]["correlation_id"] == "log-1"
+    assert started[0]["request_id"] == "c0ffee00-0000-4000-8000-000000000000"
+    assert started[0]["function_name"] == "start"
+    assert started[0]["level"] == "INFO"
+    assert all(line["service"] == "waitroom" for line in logs)

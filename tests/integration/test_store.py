@@ -1,0 +1,177 @@
+"""The store's behaviour, the same on every backend (see conftest: SQLite, PostgreSQL, SQL Server)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from waitroom.domain import NewProcess, ProcessStatus, dump_json
+from waitroom.store import SqlStore
+
+from tests.integration.conftest import StoreFactory
+
+
+def new(correlation_id: str = "order-1", key: str = "onboard-user", fingerprint: str = "f" * 64) -> NewProcess:
+    return NewProcess(correlation_id=correlation_id, process_key=key, request_hash=fingerprint)
+
+
+def test_save_creates_a_pending_row_once(store: SqlStore) -> None:
+    record, created = store.save(new())
+    assert created
+    assert record.status is ProcessStatus.PENDING
+    assert (record.process_key, record.request_hash) == ("onboard-user", "f" * 64)
+    assert record.completed_at is None
+    assert record.duration_ms is None
+
+    again, created_again = store.save(new(key="other", fingerprint="0" * 64))
+    assert not created_again
+    assert again == record, "saving an existing id must neither overwrite nor duplicate it"
+
+
+def test_get_returns_none_for_an_unknown_id(store: SqlStore) -> None:
+    assert store.get("nobody") is None
+    assert store.poll("nobody") is None
+
+
+def test_timestamps_are_utc_with_milliseconds(store: SqlStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    record, _ = store.save(new())
+    after = datetime.now(UTC) + timedelta(seconds=5)
+    assert record.started_at.tzinfo is UTC
+    assert before <= record.started_at <= after
+    assert record.started_at.microsecond % 1000 == 0, "the store keeps milliseconds, like DATETIME2(3)"
+    finished = store.complete("order-1", dump_json({"ok": True}))
+    assert finished is not None and finished.completed_at is not None
+    assert finished.completed_at >= finished.started_at
+    assert finished.duration_ms is not None and finished.duration_ms >= 0
+
+
+@pytest.mark.parametrize(
+    ("finish", "status"),
+    [
+        (lambda s: s.complete("order-1", dump_json({"user": "u1"})), ProcessStatus.DONE),
+        (lambda s: s.fail("order-1", dump_json({"message": "boom"})), ProcessStatus.ERROR),
+        (lambda s: s.cancel("order-1", dump_json({"message": "client gave up"})), ProcessStatus.CANCELLED),
+    ],
+    ids=["complete", "fail", "cancel"],
+)
+def test_each_transition_finishes_a_pending_row_once(store: SqlStore, finish, status: ProcessStatus) -> None:  # type: ignore[no-untyped-def]
+    store.save(new())
+    finished = finish(store)
+    assert finished is not None
+    assert finished.status is status
+    assert finished.updated_at >= finished.started_at
+    # A finished row never changes again, whichever transition is tried next.
+    assert store.complete("order-1", dump_json({"late": True})) is None
+    assert store.fail("order-1", dump_json({"message": "late"})) is None
+    assert store.cancel("order-1", dump_json({"message": "late"})) is None
+    assert store.get("order-1") == finished
+
+
+def test_transitions_of_an_unknown_id_change_nothing(store: SqlStore) -> None:
+    assert store.complete("ghost", None) is None
+    assert store.fail("ghost", "{}") is None
+    assert store.get("ghost") is None
+
+
+def test_payload_and_error_round_trip(store: SqlStore) -> None:
+    store.save(new())
+    data = {"b": [1, 2.5, None, True], "a": {"nested": "x"}}
+    finished = store.fail("order-1", dump_json({"message": "partial"}), dump_json(data))
+    assert finished is not None
+    assert finished.payload == data
+    assert list(finished.payload) == ["b", "a"], "key order is kept"
+    assert finished.error == {"message": "partial"}
+
+
+def test_complete_without_data_keeps_null(store: SqlStore) -> None:
+    store.save(new())
+    finished = store.complete("order-1", None)
+    assert finished is not None
+    assert finished.payload is None and finished.payload_json is None
+
+
+def test_remove(store: SqlStore) -> None:
+    store.save(new())
+    assert store.remove("order-1")
+    assert store.get("order-1") is None
+    assert not store.remove("order-1")
+
+
+def test_attach_instance_is_write_once(store: SqlStore) -> None:
+    store.save(new())
+    store.attach_instance("order-1", "instance-a")
+    store.attach_instance("order-1", "instance-b")
+    record = store.get("order-1")
+    assert record is not None and record.camunda_instance_id == "instance-a"
+
+
+def test_discard_unstarted_deletes_only_a_pending_row_without_instance(store: SqlStore) -> None:
+    store.save(new("never-started"))
+    store.save(new("started"))
+    store.attach_instance("started", "instance-1")
+    store.save(new("finished"))
+    store.complete("finished", None)
+
+    assert store.discard_unstarted("never-started")
+    assert store.get("never-started") is None
+    assert not store.discard_unstarted("started")
+    assert not store.discard_unstarted("finished")
+    assert store.get("started") is not None and store.get("finished") is not None
+
+
+def test_pending_count_has_pending_and_fail_all_pending(store: SqlStore) -> None:
+    for index in range(3):
+        store.save(new(f"p{index}"))
+    store.save(new("done"))
+    store.complete("done", None)
+    assert store.pending_count() == 3
+    assert store.has_pending("p0")
+    assert not store.has_pending("done")
+    assert not store.has_pending("ghost")
+
+    changed = store.fail_all_pending(dump_json({"code": "SHUTDOWN", "message": "cleared"}))
+    assert changed == 3
+    assert store.pending_count() == 0
+    cleared = store.get("p1")
+    assert cleared is not None and cleared.status is ProcessStatus.ERROR
+    assert cleared.error == {"code": "SHUTDOWN", "message": "cleared"}
+    assert cleared.completed_at is not None
+    done = store.get("done")
+    assert done is not None and done.status is ProcessStatus.DONE, "finished rows are left alone"
+
+
+def test_list_is_newest_first_limited_and_filtered(store: SqlStore) -> None:
+    for index in range(5):
+        store.save(new(f"p{index}"))
+    store.complete("p1", None)
+    store.complete("p3", None)
+
+    listed = store.list(limit=3)
+    assert len(listed) == 3
+    assert [(r.started_at, r.correlation_id) for r in listed] == sorted(
+        ((r.started_at, r.correlation_id) for r in listed), reverse=True
+    )
+    done = store.list(limit=10, status=ProcessStatus.DONE)
+    assert {record.correlation_id for record in done} == {"p1", "p3"}
+    assert len(store.list(limit=10, status=ProcessStatus.PENDING)) == 3
+
+
+def test_unicode_and_quotes_round_trip(store: SqlStore) -> None:
+    hostile_id = "o'neil;--DROP:1"
+    store.save(new(hostile_id))
+    data = {"text": "emoji 🎉, rtl \u05e9\u05dc\u05d5\u05dd, quote ' \" %s %(x)s \\ \t\x01", "nul": "a\u0000b"}
+    finished = store.complete(hostile_id, dump_json(data))
+    assert finished is not None
+    assert finished.payload == data
+    assert json.loads(finished.payload_json or "") == data
+
+
+def test_a_second_store_sees_the_first_ones_writes(store_factory: StoreFactory) -> None:
+    writer, reader = store_factory(), store_factory()
+    writer.save(new())
+    assert reader.poll("order-1") is not None
+    writer.complete("order-1", dump_json(1))
+    polled = reader.poll("order-1")
+    assert polled is not None and polled.status is ProcessStatus.DONE

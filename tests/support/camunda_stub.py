@@ -1,0 +1,101 @@
+"""A Camunda stand-in that speaks real HTTP, for the handler tests of the API functions.
+
+It answers ``POST /engine-rest/process-definition/key/{key}/start`` as Camunda does (the shapes
+of the official OpenAPI definition) and can be told to fail the way Camunda fails: an unknown key
+(404 with Camunda's message), a server error (500), or no answer at all (a hang past the client's
+read timeout). It records every start, so that tests can prove a second instance never started.
+The real BPMN runs on the development engine in the end-to-end tests; this stub exists to drive
+the failure paths deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_START = re.compile(r"^/engine-rest/process-definition/key/(?P<key>[^/]+)/start$")
+
+
+@dataclass
+class CamundaStub:
+    known_keys: set[str] = field(default_factory=lambda: {"onboard-user", "slow-process"})
+    #: "ok", "server-error" or "hang"
+    mode: str = "ok"
+    hang_s: float = 5.0
+    starts: list[dict[str, Any]] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}/engine-rest"
+
+    def start(self) -> CamundaStub:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: tests read the stub's records, not its log."""
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                match = _START.match(self.path)
+                if match is None:
+                    self._answer(404, {"type": "NotFoundException", "message": f"no route {self.path}"})
+                    return
+                key = match["key"]
+                if stub.mode == "hang":
+                    time.sleep(stub.hang_s)
+                if stub.mode == "server-error":
+                    self._answer(500, {"type": "ProcessEngineException", "message": "engine on fire"})
+                    return
+                if key not in stub.known_keys:
+                    self._answer(
+                        404,
+                        {
+                            "type": "RestException",
+                            "message": f"No matching process definition with key: {key} and no tenant-id",
+                        },
+                    )
+                    return
+                instance_id = str(uuid.uuid4())
+                stub.starts.append({"key": key, "id": instance_id, **body})
+                self._answer(
+                    200,
+                    {
+                        "id": instance_id,
+                        "definitionId": f"{key}:1:{uuid.uuid4()}",
+                        "businessKey": body.get("businessKey"),
+                        "ended": False,
+                        "suspended": False,
+                        "tenantId": None,
+                        "links": [],
+                    },
+                )
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def starts_of(self, business_key: str) -> list[dict[str, Any]]:
+        return [start for start in self.starts if start.get("businessKey") == business_key]

@@ -1,0 +1,79 @@
+"""Load a function's ``app.py`` as Lambda does and invoke it with the files of ``events/``."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from devstack.lambda_context import LocalLambdaContext
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS_DIR = ROOT / "events"
+
+
+def load_function(name: str) -> ModuleType:
+    """Import ``functions/<name>/app.py`` afresh: a cold start that reads the current environment."""
+    path = ROOT / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"functions.{name}.app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return copy.deepcopy(event)
+
+
+def with_body(event: dict[str, Any], body: Any) -> dict[str, Any]:
+    """The event carrying ``body``: a ``str`` is sent as it is, anything else as JSON."""
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    event["isBase64Encoded"] = False
+    return event
+
+
+def with_path(event: dict[str, Any], path: str, path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    event["rawPath"] = path
+    event["requestContext"]["http"]["path"] = path
+    event["pathParameters"] = path_parameters or {}
+    return event
+
+
+def with_query(event: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    event["rawQueryString"] = "&".join(f"{name}={value}" for name, value in parameters.items())
+    event["queryStringParameters"] = dict(parameters)
+    return event
+
+
+def with_headers(event: dict[str, Any], **headers: str) -> dict[str, Any]:
+    event["headers"].update({name.lower().replace("_", "-"): value for name, value in headers.items()})
+    return event
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def error_fields(self) -> list[str]:
+        return [detail.get("field", "") for detail in self.body["error"]["details"]]
+
+
+def invoke(module: ModuleType, event: dict[str, Any], *, timeout_s: float = 29) -> HttpResult:
+    context = LocalLambdaContext(function_name=module.__name__.split(".")[1], timeout_s=timeout_s)
+    raw = module.lambda_handler(event, context)
+    text = raw.get("body") or ""
+    if raw.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    headers = {name.lower(): value for name, value in (raw.get("headers") or {}).items()}
+    body = json.loads(text) if text and headers.get("content-type", "").startswith("application/json") else text
+    return HttpResult(status=raw["statusCode"], headers=headers, body=body)

@@ -1,0 +1,97 @@
+"""The HTTP glue: Prefer parsing, the error mapping, and process responses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from waitroom import errors
+from waitroom.camunda.client import CamundaNoAnswer, CamundaNotFound
+from waitroom.domain import ProcessRecord, ProcessStatus
+from waitroom.http import Preferences, error_response, parse_prefer, process_response, status_of
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, Preferences()),
+        ("", Preferences()),
+        ("respond-async", Preferences(respond_async=True)),
+        ("wait=10", Preferences(wait_s=10)),
+        ("respond-async, wait=10", Preferences(respond_async=True, wait_s=10)),
+        ('wait="7"', Preferences(wait_s=7)),
+        ("WAIT=3; foo=bar", Preferences(wait_s=3)),
+        ("wait=soon, handling=lenient", Preferences()),
+        ("return=minimal", Preferences()),
+    ],
+)
+def test_prefer_header(header: str | None, expected: Preferences) -> None:
+    assert parse_prefer(header) == expected
+
+
+def test_preferences_bound_the_wait_and_say_what_was_applied() -> None:
+    assert Preferences(respond_async=True, wait_s=5).max_wait_ms == 0
+    assert Preferences(respond_async=True).applied == "respond-async"
+    assert Preferences(wait_s=5).max_wait_ms == 5000
+    assert Preferences(wait_s=5).applied == "wait=5"
+    assert Preferences().max_wait_ms is None and Preferences().applied is None
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.InvalidRequest("x"), 400),
+        (errors.PayloadTooLarge("x"), 413),
+        (errors.ProcessNotFound("x"), 404),
+        (errors.ProcessDefinitionNotFound("x"), 404),
+        (errors.CorrelationConflict("x"), 409),
+        (errors.AlreadyFinished("x"), 409),
+        (errors.CamundaRejected("x"), 502),
+        (CamundaNotFound("x"), 502),
+        (errors.CamundaFailed("x"), 502),
+        (CamundaNoAnswer("x"), 502),
+        (errors.CamundaStartUnconfirmed("x"), 502),
+        (errors.CamundaUnavailable("x"), 503),
+        (errors.StoreUnavailable("x"), 503),
+        (errors.WaitroomError("x"), 500),
+    ],
+)
+def test_every_domain_error_has_its_status(error: errors.WaitroomError, status: int) -> None:
+    assert status_of(error) == status
+
+
+def test_the_error_shape() -> None:
+    response = error_response(errors.InvalidRequest("bad", details=[{"field": "processKey", "reason": "missing"}]))
+    assert response.status_code == 400
+    assert json.loads(str(response.body)) == {
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": "bad",
+            "details": [{"field": "processKey", "reason": "missing"}],
+        }
+    }
+    unavailable = error_response(errors.StoreUnavailable("db down"))
+    assert unavailable.headers["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("status", "http_status"),
+    [
+        (ProcessStatus.PENDING, 202),
+        (ProcessStatus.DONE, 200),
+        (ProcessStatus.CANCELLED, 200),
+        (ProcessStatus.ERROR, 500),
+    ],
+)
+def test_a_process_response_carries_the_status_of_its_process(status: ProcessStatus, http_status: int) -> None:
+    record = ProcessRecord("p-1", status, "key", '{"a":1}', None, NOW, NOW)
+    response = process_response(record, preference_applied="wait=1")
+    assert response.status_code == http_status
+    body = json.loads(str(response.body))
+    assert body["status"] == status.value
+    assert body["startedAt"] == "2026-01-01T12:00:00.123Z"
+    assert response.headers["Preference-Applied"] == "wait=1"
+    assert ("Location" in response.headers) is (status is ProcessStatus.PENDING)

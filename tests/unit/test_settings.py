@@ -1,0 +1,82 @@
+"""Settings: one model, read from the environment, failing at cold start with the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+from waitroom.errors import ConfigurationError
+from waitroom.settings import DEFAULT_DATABASE_URL, Settings, load_settings
+from waitroom.store import database_url
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.sync_timeout_ms == 25_000
+    assert settings.port == 8080
+    assert settings.poll_schedule.delays_ms == (50, 100, 250, 500, 1000)
+    assert settings.resolved_database_url() == DEFAULT_DATABASE_URL
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_TIMEOUT_MS", "1500")
+    monkeypatch.setenv("POLL_SCHEDULE", "20,40")
+    monkeypatch.setenv("CAMUNDA_URL", "https://camunda.example.com/engine-rest")
+    settings = load_settings()
+    assert settings.sync_timeout_ms == 1500
+    assert settings.poll_schedule.delays_ms == (20, 40)
+    assert str(settings.camunda_url) == "https://camunda.example.com/engine-rest"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SYNC_TIMEOUT_MS", "-1"),
+        ("SYNC_TIMEOUT_MS", "later"),
+        ("PORT", "70000"),
+        ("POLL_SCHEDULE", "fastest"),
+        ("POLL_SCHEDULE", "50,-1"),
+        ("CAMUNDA_URL", "not a url"),
+        ("DB_QUERY_TIMEOUT_S", "-7.25"),
+    ],
+)
+def test_a_bad_value_names_its_variable_and_hides_the_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as failure:
+        load_settings()
+    assert variable in str(failure.value)
+    assert value not in str(failure.value).replace(variable, "")
+
+
+def test_the_seeds_db_variables_make_an_sql_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_HOST", "sql.internal")
+    monkeypatch.setenv("DB_NAME", "camunda_db")
+    monkeypatch.setenv("DB_USER", "waitroom")
+    monkeypatch.setenv("DB_PASSWORD", "p@ss:word/1")
+    url = load_settings().resolved_database_url()
+    assert url == "mssql://waitroom:p%40ss%3Aword%2F1@sql.internal:1433/camunda_db"
+
+
+def test_db_host_without_its_companions_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_HOST", "sql.internal")
+    with pytest.raises(ConfigurationError, match="DB_HOST needs DB_NAME and DB_USER"):
+        load_settings()
+
+
+def test_database_url_and_db_host_are_exclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("DB_HOST", "sql.internal")
+    with pytest.raises(ConfigurationError, match="not both"):
+        load_settings()
+
+
+def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mssql://u:hunter2@h:1433/db")
+    monkeypatch.setenv("CAMUNDA_USER", "demo")
+    monkeypatch.setenv("CAMUNDA_PASSWORD", "hunter3")
+    text = repr(load_settings())
+    assert "hunter2" not in text and "hunter3" not in text
+
+
+def test_database_url_comes_from_the_setting_when_no_secret_is_named() -> None:
+    assert database_url(Settings(database_url="postgresql://h/db")) == "postgresql://h/db"

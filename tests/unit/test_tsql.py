@@ -1,0 +1,87 @@
+"""Every T-SQL statement the SQL Server backend sends, parsed by sqlglot as T-SQL.
+
+No SQL Server runs here, so this is what keeps the T-SQL honest between runs against a real one.
+sqlglot is lenient (it accepts ``ON CONFLICT`` and rewrites ``RETURNING`` into ``OUTPUT``), so a
+statement must also survive a round trip unchanged and contain nothing foreign to T-SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+from waitroom.store.migrate import DEFAULT_MIGRATIONS_DIR, mssql_batches
+from waitroom.store.mssql import STATEMENTS
+
+FOREIGN_TO_TSQL = re.compile(r"(?<![@\w])(RETURNING|LIMIT|ON\s+CONFLICT|ILIKE|NOW\(\)|SERIAL)\b|::", re.IGNORECASE)
+
+
+def as_tsql(statement: str) -> str:
+    """pymssql's pyformat placeholders → T-SQL variables, as the server will see values there."""
+    return re.sub(r"%\((\w+)\)s", r"@\1", statement).replace("%s", "?")
+
+
+def normalized(sql: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"\s*([(),])\s*", r"\1", sql)).strip().upper()
+
+
+STORE_STATEMENTS = {field.name: getattr(STATEMENTS, field.name) for field in dataclasses.fields(STATEMENTS)}
+
+
+@pytest.mark.parametrize("name", sorted(STORE_STATEMENTS))
+def test_store_statement_is_tsql(name: str) -> None:
+    source = as_tsql(STORE_STATEMENTS[name])
+    assert not FOREIGN_TO_TSQL.search(source), f"{name} uses syntax SQL Server does not have"
+    parsed = sqlglot.parse_one(source, read="tsql")
+    assert normalized(parsed.sql(dialect="tsql")) == normalized(source), f"{name} did not survive a T-SQL round trip"
+
+
+def test_keys_are_compared_as_varchar_so_lookups_seek() -> None:
+    for name, statement in STORE_STATEMENTS.items():
+        if "correlation_id = " in statement:
+            assert "correlation_id = CAST(%(correlation_id)s AS VARCHAR(64))" in statement, name
+
+
+def test_the_locking_hints_are_where_the_design_puts_them() -> None:
+    save = sqlglot.parse_one(as_tsql(STATEMENTS.save), read="tsql")
+    hinted = [table for table in save.find_all(exp.Table) if table.args.get("hints")]
+    assert [hint.sql(dialect="tsql") for table in hinted for hint in table.args["hints"]] == [
+        "WITH (UPDLOCK, HOLDLOCK)"
+    ], "only the existence check of save locks the key range"
+    poll = sqlglot.parse_one(as_tsql(STATEMENTS.poll), read="tsql")
+    table = poll.find(exp.Table)
+    assert table is not None
+    assert [hint.sql(dialect="tsql") for hint in table.args["hints"]] == ["WITH (READCOMMITTEDLOCK, ROWLOCK)"]
+    finish = sqlglot.parse_one(as_tsql(STATEMENTS.finish), read="tsql")
+    assert finish.args.get("returning") is not None, "finish returns the row with OUTPUT"
+    assert "status = 'PENDING'" in STATEMENTS.finish
+
+
+MIGRATIONS = sorted((DEFAULT_MIGRATIONS_DIR / "mssql").glob("*.sql"))
+
+
+@pytest.mark.parametrize("path", MIGRATIONS, ids=lambda path: path.name)
+def test_migration_batches_are_tsql(path: Path) -> None:
+    for batch in mssql_batches(path.read_text(encoding="utf-8")):
+        statements = sqlglot.parse(batch, read="tsql")
+        assert statements and all(statement is not None for statement in statements)
+        assert not FOREIGN_TO_TSQL.search(batch)
+
+
+def test_migration_001_is_the_seeds_table_verbatim() -> None:
+    seed = """CREATE TABLE dbo.process_store (
+  correlation_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  status         VARCHAR(16) NOT NULL,   -- PENDING | DONE | ERROR (| CANCELLED, added later)
+  payload_json   NVARCHAR(MAX) NULL,
+  error_json     NVARCHAR(MAX) NULL,
+  started_at     DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME(),
+  updated_at     DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME());
+CREATE INDEX IX_ProcessStore_Status ON dbo.process_store(status);
+CREATE INDEX IX_ProcessStore_UpdatedAt ON dbo.process_store(updated_at);
+"""
+    assert MIGRATIONS[0].name == "001_create_process_store.sql"
+    assert MIGRATIONS[0].read_text(encoding="utf-8") == seed
