@@ -61,9 +61,8 @@ migrate: venv ## Apply the database migrations to DATABASE_URL (default: the loc
 	$(BIN)/waitroom migrate
 
 .PHONY: run
-run: venv ## Run the whole system locally
-	@echo "The local stack (make run) arrives with issue 3: the dev engine, the worker and the local API." >&2
-	exit 1
+run: venv ## Run the whole system locally (API on PORT=8080, dev engine, worker, SQLite) until Ctrl-C
+	$(BIN)/python -m devstack
 
 .PHONY: clean
 clean: ## Remove the virtualenv, build output and local data

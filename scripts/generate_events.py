@@ -93,12 +93,17 @@ def main() -> None:
         "POST /api/process/complete",
     )
     complete["requestContext"]["authorizer"] = IAM_AUTHORIZER
-    for name, event in {
-        "start": start,
-        "status": status,
-        "status-all": status_all,
-        "complete": complete,
-    }.items():
+    worker = json.loads(
+        subprocess.run(
+            ["sam", "local", "generate-event", "cloudwatch", "scheduled-event"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    worker["resources"] = ["arn:aws:events:us-east-1:123456789012:rule/waitroom-dev-WorkerFunctionEveryMinute"]
+    events = {"start": start, "status": status, "status-all": status_all, "complete": complete, "worker": worker}
+    for name, event in events.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n", encoding="utf-8")
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from waitroom.http import api_handler, create_resolver, json_response
 from waitroom.observability import bind_correlation_id
 from waitroom.runtime import process_service

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+
 from waitroom.http import api_handler, create_resolver, parse_prefer, process_response
 from waitroom.observability import bind_correlation_id, count_answer
 from waitroom.runtime import process_service

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
 from waitroom.domain import ProcessStatus
 from waitroom.http import api_handler, create_resolver, json_response, parse_prefer, process_response
 from waitroom.observability import bind_correlation_id

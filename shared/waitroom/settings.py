@@ -64,9 +64,28 @@ class Settings(BaseSettings):
     camunda_string_max_chars: Annotated[int, Field(gt=0)] = 4000
     """Longest text Camunda stores as a ``String`` variable; longer text travels as ``Json``."""
 
+    # --- worker --------------------------------------------------------------------------------
+    worker_id: str | None = None
+    """The worker's name in Camunda's locks; by default one per execution environment."""
+    worker_max_tasks: Annotated[int, Field(gt=0, le=100)] = 4
+    """Tasks run at once by one invocation."""
+    worker_lock_duration_ms: Annotated[int, Field(ge=1000)] = 30_000
+    """How long a fetched task stays locked to this worker; extended while its handler runs."""
+    worker_poll_ms: Annotated[int, Field(gt=0)] = 20_000
+    """Longest long poll (``asyncResponseTimeout``) of one fetchAndLock."""
+    worker_task_budget_ms: Annotated[int, Field(ge=0)] = 15_000
+    """Time kept back at the end of an invocation for the tasks in hand to finish."""
+    worker_max_retries: Annotated[int, Field(ge=1)] = 3
+    """Attempts of a failing task before Camunda raises an incident."""
+    worker_retry_timeout_ms: Annotated[int, Field(ge=0)] = 1_000
+    """Wait before the second attempt; it doubles with each attempt after."""
+    worker_retry_timeout_max_ms: Annotated[int, Field(ge=0)] = 60_000
+    onboarding_api_url: HttpUrl | None = None
+    """The onboarding service that the ``call-onboarding-api`` step calls."""
+
     # --- HTTP ----------------------------------------------------------------------------------
-    port: Annotated[int, Field(gt=0, lt=65536)] = 8080
-    """Port of the local HTTP API (``make run``)."""
+    port: Annotated[int, Field(ge=0, lt=65536)] = 8080
+    """Port of the local HTTP API (``make run``); 0 picks a free one."""
     max_body_bytes: Annotated[int, Field(gt=0)] = 256 * 1024
     list_max_limit: Annotated[int, Field(gt=0)] = 500
 

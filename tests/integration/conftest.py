@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from waitroom.settings import Settings
 from waitroom.store import SqlStore, dialect_for
 from waitroom.store.migrate import migrate

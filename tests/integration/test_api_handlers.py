@@ -12,8 +12,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from waitroom import runtime
-from waitroom.errors import ConfigurationError
 
 from tests.support.camunda_stub import CamundaStub
 from tests.support.lambdas import (
@@ -26,6 +24,8 @@ from tests.support.lambdas import (
     with_path,
     with_query,
 )
+from waitroom import runtime
+from waitroom.errors import ConfigurationError
 
 USER = {"userId": "user-123", "email": "user@example.com"}
 

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from waitroom.cli import main
 from waitroom.settings import Settings
 from waitroom.store import dialect_for

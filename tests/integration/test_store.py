@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from waitroom.domain import NewProcess, ProcessStatus, dump_json
-from waitroom.store import SqlStore
 
 from tests.integration.conftest import StoreFactory
+from waitroom.domain import NewProcess, ProcessStatus, dump_json
+from waitroom.store import SqlStore
 
 
 def new(correlation_id: str = "order-1", key: str = "onboard-user", fingerprint: str = "f" * 64) -> NewProcess:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from waitroom import errors
 from waitroom.camunda.client import CamundaNoAnswer, CamundaNotFound
 from waitroom.domain import ProcessRecord, ProcessStatus

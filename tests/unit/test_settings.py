@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from waitroom.errors import ConfigurationError
 from waitroom.settings import DEFAULT_DATABASE_URL, Settings, load_settings
 from waitroom.store import database_url

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlglot
 from sqlglot import exp
+
 from waitroom.store.migrate import DEFAULT_MIGRATIONS_DIR, mssql_batches
 from waitroom.store.mssql import STATEMENTS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from waitroom.domain import ProcessRecord, ProcessStatus
 from waitroom.waiting import API_GATEWAY_TIMEOUT_MS, PollSchedule, wait_budget_ms, wait_for_final
 

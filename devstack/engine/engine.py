@@ -1,0 +1,645 @@
+"""The engine's services: repository, runtime, history and external tasks, with Camunda's semantics.
+
+Every operation is one store transaction: it loads what it needs, lets Spiff move the tokens,
+reconciles the external tasks with the tasks Spiff has waiting, and commits, or rolls everything
+back on error, the way a Camunda command does.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.engine.clock import now_ms
+from devstack.engine.errors import (
+    BadUserRequestException,
+    NotFoundException,
+    NullValueException,
+    ProcessEngineException,
+    RestException,
+    ensure_message,
+)
+from devstack.engine.execution import Context, ProcessRuntime
+from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
+from devstack.engine.longpoll import TaskNotifier
+from devstack.engine.parsing import is_bpmn_resource, parse_resource
+from devstack.engine.records import (
+    Deployment,
+    ExternalTask,
+    HistoricProcessInstance,
+    Incident,
+    ProcessDefinition,
+    ProcessInstance,
+    Resource,
+    VariableRecords,
+)
+from devstack.engine.store import Store
+from devstack.engine.variables import (
+    TypedValue,
+    ensure_storable,
+    from_record,
+    string_value,
+    to_python,
+    to_record,
+)
+
+# Camunda's ExternalTaskEntity.MAX_EXCEPTION_MESSAGE_LENGTH: longer failure messages are cut.
+MAX_ERROR_MESSAGE_LENGTH = 666
+# ACT_RU_EXECUTION.BUSINESS_KEY_ is a varchar(255) in Camunda's schema.
+MAX_BUSINESS_KEY_LENGTH = 255
+INCIDENT_TYPE = "failedExternalTask"
+DEFAULT_DEPLOYMENT_SOURCE = "process application"
+
+
+@dataclass(frozen=True)
+class DeploymentResult:
+    deployment: Deployment
+    # None when nothing new was deployed (duplicate filtering) or no process was in it, as in Camunda.
+    definitions: list[ProcessDefinition] | None
+
+
+@dataclass(frozen=True)
+class StartResult:
+    instance_id: str
+    definition: ProcessDefinition
+    business_key: str | None
+    ended: bool
+    variables: dict[str, TypedValue]
+
+
+class Engine:
+    def __init__(self, db_path: str | Path) -> None:
+        self._store = Store(db_path)
+        self._notifier = TaskNotifier()
+        self._runtimes: dict[str, ProcessRuntime] = {}
+
+    def interrupt_waits(self) -> None:
+        """Answer pending long polls now; used when shutting down."""
+        self._notifier.close()
+
+    def close(self) -> None:
+        self._notifier.close()
+        self._store.close()
+
+    # Repository ----------------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        name: str | None,
+        source: str | None,
+        resources: dict[str, bytes],
+        duplicate_filtering: bool,
+        changed_only: bool,
+    ) -> DeploymentResult:
+        if not resources:
+            raise ProcessEngineException("No deployment resources contained to deploy.")
+        with self._write():
+            to_deploy = self._resources_to_deploy(name, source, resources, duplicate_filtering, changed_only)
+            if not to_deploy:
+                return DeploymentResult(self._store.by_owner(Deployment, name)[-1], None)
+            parsed = [
+                (resource, process)
+                for resource, data in to_deploy.items()
+                if is_bpmn_resource(resource)
+                for process in parse_resource(resource, data)
+            ]
+            keys = [process.model.key for _, process in parsed]
+            duplicates = sorted({key for key in keys if keys.count(key) > 1})
+            if duplicates:
+                raise ProcessEngineException(
+                    f"The deployment contains definitions with the same key '{duplicates[0]}' (id attribute), "
+                    "this is not allowed"
+                )
+            deployment = Deployment(_new_id(), name, source, now_ms())
+            self._store.put(deployment)
+            for resource, data in to_deploy.items():
+                encoded = base64.b64encode(data).decode("ascii")
+                self._store.put(Resource(_new_id(), deployment.id, resource, encoded))
+            definitions = []
+            for resource, process in parsed:
+                model = process.model
+                version = 1 + max((d.version for d in self._store.by_owner(ProcessDefinition, model.key)), default=0)
+                definition = ProcessDefinition(
+                    id=_definition_id(model.key, version),
+                    key=model.key,
+                    version=version,
+                    name=model.name,
+                    category=model.category,
+                    resource=resource,
+                    deployment_id=deployment.id,
+                    version_tag=model.version_tag,
+                    history_time_to_live=model.history_time_to_live,
+                    startable_in_tasklist=model.startable_in_tasklist,
+                )
+                self._store.put(definition)
+                self._runtimes[definition.id] = ProcessRuntime(process)
+                definitions.append(definition)
+            return DeploymentResult(deployment, definitions or None)
+
+    def latest_definition(self, key: str) -> ProcessDefinition | None:
+        with self._store.transaction():
+            return self._latest_definition(key)
+
+    def delete_definitions(self, key: str, cascade: bool) -> None:
+        with self._write(notify=False):
+            definitions = self._store.by_owner(ProcessDefinition, key)
+            if not definitions:
+                raise NotFoundException(
+                    ensure_message(f"No process definition found with key '{key}'", "processDefinitions", "is empty")
+                )
+            for definition in definitions:
+                instances = self._store.by_owner(ProcessInstance, definition.id)
+                if instances and not cascade:
+                    raise ProcessEngineException(
+                        "ENGINE-03076 Deletion of process definition without cascading failed. Process definition "
+                        f"with id: {definition.id} can't be deleted, because there are {len(instances)} dependent "
+                        "process instances."
+                    )
+                for instance in instances:
+                    self._end_instance(instance.id, "EXTERNALLY_TERMINATED")
+                for history in self._store.by_owner(HistoricProcessInstance, definition.id):
+                    self._store.delete(HistoricProcessInstance, history.id)
+                self._store.delete(ProcessDefinition, definition.id)
+
+    # Runtime -------------------------------------------------------------------------------------
+
+    def start(
+        self, definition_id: str, business_key: str | None, variables: dict[str, TypedValue] | None
+    ) -> StartResult:
+        with self._write():
+            definition = self._store.get(ProcessDefinition, definition_id)
+            if definition is None:
+                message = f"No process definition found for id '{definition_id}'"
+                raise NotFoundException(ensure_message(message, "processDefinition", "is null"))
+            runtime = self._runtime(definition)
+            values = dict(variables or {})
+            instance = ProcessInstance(_new_id(), definition.id, definition.key, business_key, "")
+            self._store.put(
+                HistoricProcessInstance(
+                    id=instance.id,
+                    business_key=business_key,
+                    definition_id=definition.id,
+                    definition_key=definition.key,
+                    definition_name=definition.name,
+                    definition_version=definition.version,
+                    start_time=now_ms(),
+                    start_activity_id=runtime.model.start_activity_id,
+                )
+            )
+            workflow = runtime.start(_context(values, business_key))
+            ended = self._save(instance, runtime, workflow, values)
+            return StartResult(instance.id, definition, business_key, ended, values)
+
+    def instance(self, instance_id: str) -> ProcessInstance | None:
+        with self._store.transaction():
+            return self._store.get(ProcessInstance, instance_id)
+
+    def delete_instance(self, instance_id: str, fail_if_not_exists: bool) -> None:
+        with self._write(notify=False):
+            if self._store.get(ProcessInstance, instance_id) is None:
+                if not fail_if_not_exists:
+                    return
+                raise NotFoundException(
+                    ensure_message(f"No process instance found for id '{instance_id}'", "processInstance", "is null")
+                )
+            self._end_instance(instance_id, "EXTERNALLY_TERMINATED")
+
+    def variables(self, instance_id: str) -> dict[str, TypedValue]:
+        with self._store.transaction():
+            return _load_variables(self._existing_execution(instance_id).variables)
+
+    def modify_variables(
+        self, instance_id: str, modifications: dict[str, TypedValue] | None, deletions: Sequence[str] | None
+    ) -> None:
+        with self._write():
+            instance = self._existing_execution(instance_id)
+            values = _load_variables(instance.variables)
+            values.update(modifications or {})
+            for name in deletions or []:
+                values.pop(name, None)
+            _ensure_storable(values)
+            instance.variables = _dump_variables(values)
+            self._store.put(instance)
+
+    # History -------------------------------------------------------------------------------------
+
+    def historic_instance(self, instance_id: str) -> HistoricProcessInstance | None:
+        with self._store.transaction():
+            return self._store.get(HistoricProcessInstance, instance_id)
+
+    def delete_historic_instance(self, instance_id: str, fail_if_not_exists: bool) -> None:
+        with self._write(notify=False):
+            if self._store.get(ProcessInstance, instance_id) is not None:
+                raise ProcessEngineException(
+                    f"Process instance is still running, cannot delete historic process instance: {instance_id}"
+                )
+            if self._store.get(HistoricProcessInstance, instance_id) is None:
+                if not fail_if_not_exists:
+                    return
+                raise NotFoundException(f"No historic process instance found with id: {instance_id}")
+            self._store.delete(HistoricProcessInstance, instance_id)
+
+    # External tasks ------------------------------------------------------------------------------
+
+    def fetch_and_lock(self, request: FetchRequest) -> list[LockedTask]:
+        """Lock tasks for the worker, long-polling up to ``async_response_timeout`` when none is free."""
+        validate(request)
+        timeout = request.async_response_timeout
+        deadline = now_ms() + (timeout or 0)
+        while True:
+            seen = self._notifier.version
+            locked, unlock_at = self._try_fetch(request)
+            now = now_ms()
+            if locked or timeout is None or now >= deadline:
+                return locked
+            wake_at = deadline if unlock_at is None else min(deadline, unlock_at)
+            if not self._notifier.wait(seen, (wake_at - now) / 1000):
+                raise RestException(500, "Request rejected due to shutdown of application server.")
+
+    def external_task(self, task_id: str) -> ExternalTask | None:
+        with self._store.transaction():
+            return self._store.get(ExternalTask, task_id)
+
+    def external_tasks(self) -> list[ExternalTask]:
+        with self._store.transaction():
+            return self._store.all(ExternalTask)
+
+    def complete(
+        self,
+        task_id: str,
+        worker_id: str | None,
+        variables: dict[str, TypedValue] | None,
+        local_variables: dict[str, TypedValue] | None,
+    ) -> None:
+        worker = _require(worker_id, "workerId")
+        with self._write():
+            message = f"External Task {task_id} cannot be completed by worker '{worker}"
+            task = self._task_locked_by(task_id, worker, message)
+            instance, runtime, workflow, values = self._open(task.process_instance_id)
+            values.update(variables or {})
+            if not runtime.model.activities[task.activity_id].is_scope:
+                # Without boundary events the activity runs in the instance's execution, so
+                # "local" variables land on the process instance, as in Camunda.
+                values.update(local_variables or {})
+            runtime.complete(workflow, task.spiff_task_id, _context(values, instance.business_key))
+            self._save(instance, runtime, workflow, values)
+
+    def handle_failure(
+        self,
+        task_id: str,
+        worker_id: str | None,
+        *,
+        error_message: str | None,
+        error_details: str | None,
+        retries: int,
+        retry_timeout: int,
+        variables: dict[str, TypedValue] | None,
+        local_variables: dict[str, TypedValue] | None,
+    ) -> None:
+        worker = _require(worker_id, "workerId")
+        if retries < 0:
+            raise ProcessEngineException(ensure_message("", "retries", "is not greater than or equal to 0"))
+        if retry_timeout < 0:
+            raise ProcessEngineException(ensure_message("", "retryDuration", "is not greater than or equal to 0"))
+        with self._write():
+            task = self._task_locked_by(
+                task_id, worker, f"Failure of External Task {task_id} cannot be reported by worker '{worker}"
+            )
+            self._set_task_variables(task, variables, local_variables)
+            task.error_message = error_message[:MAX_ERROR_MESSAGE_LENGTH] if error_message is not None else None
+            if error_details is not None:
+                task.error_details = error_details
+            task.lock_expiration_time = now_ms() + retry_timeout
+            if task.has_retries_left and retries <= 0:
+                self._store.put(_incident(task))
+            elif not task.has_retries_left and retries > 0:
+                self._delete_incidents(task)
+            task.retries = retries
+            self._store.put(task)
+
+    def handle_bpmn_error(
+        self,
+        task_id: str,
+        worker_id: str | None,
+        error_code: str | None,
+        error_message: str | None,
+        variables: dict[str, TypedValue] | None,
+    ) -> None:
+        worker = _require(worker_id, "workerId")
+        code = _require(error_code, "errorCode")
+        with self._write():
+            task = self._task_locked_by(
+                task_id, worker, f"Bpmn error of External Task {task_id} cannot be reported by worker '{worker}"
+            )
+            instance, runtime, workflow, values = self._open(task.process_instance_id)
+            values.update(variables or {})
+            handler = runtime.model.activities[task.activity_id].error_handler(code)
+            if handler is None:
+                # Camunda's default (enableExceptionsAfterUnhandledBpmnError=false): the token just ends.
+                runtime.end_token(workflow, task.spiff_task_id, _context(values, instance.business_key))
+            else:
+                if handler.code_variable:
+                    values[handler.code_variable] = string_value(code)
+                if handler.message_variable:
+                    values[handler.message_variable] = (
+                        string_value(error_message) if error_message is not None else TypedValue("Null", None)
+                    )
+                context = _context(values, instance.business_key)
+                runtime.catch_error(workflow, task.spiff_task_id, handler.boundary_id, context)
+            self._save(instance, runtime, workflow, values)
+
+    def extend_lock(self, task_id: str, worker_id: str | None, new_duration: int) -> None:
+        if new_duration <= 0:
+            raise BadUserRequestException(ensure_message("", "lockTime", "is not greater than 0"))
+        worker = _require(worker_id, "workerId")
+        with self._write(notify=False):
+            # Camunda's message really has the doubled quote: "... by worker 'w''. It is locked by ...".
+            task = self._task_locked_by(
+                task_id, worker, f"The lock of the External Task {task_id} cannot be extended by worker '{worker}'"
+            )
+            now = now_ms()
+            if task.lock_expiration_time is None or task.lock_expiration_time < now:
+                description = f"is not greater than or equal to {now}"
+                message = ensure_message("Cannot extend a lock that expired", "lockExpirationTime", description)
+                raise BadUserRequestException(message)
+            task.lock_expiration_time = now + new_duration
+            self._store.put(task)
+
+    def unlock(self, task_id: str) -> None:
+        with self._write():
+            task = self._existing_task(task_id)
+            task.worker_id = None
+            task.lock_expiration_time = None
+            self._store.put(task)
+
+    def incidents(self) -> list[Incident]:
+        with self._store.transaction():
+            return self._store.all(Incident)
+
+    # Internals -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, notify: bool = True) -> Iterator[None]:
+        with self._store.transaction():
+            yield
+        if notify:
+            # Anything that may have made a task fetchable wakes the long polls to look again.
+            self._notifier.notify()
+
+    def _try_fetch(self, request: FetchRequest) -> tuple[list[LockedTask], int | None]:
+        with self._store.transaction():
+            now = now_ms()
+            instructions = request.instructions()
+            candidates = [task for task in self._store.all(ExternalTask) if task.topic_name in instructions]
+            instance_variables: dict[str, dict[str, TypedValue]] = {}
+
+            def variables_of(task: ExternalTask) -> dict[str, TypedValue]:
+                if task.process_instance_id not in instance_variables:
+                    instance = self._store.get(ProcessInstance, task.process_instance_id)
+                    records = instance.variables if instance is not None else {}
+                    instance_variables[task.process_instance_id] = _load_variables(records)
+                return instance_variables[task.process_instance_id]
+
+            available = [
+                task
+                for task in candidates
+                if task.is_fetchable(now) and matches(task, instructions[task.topic_name], variables_of(task))
+            ]
+            locked = []
+            for task in order(available, request)[: request.max_tasks]:
+                topic = instructions[task.topic_name]
+                task.worker_id = request.worker_id
+                task.lock_expiration_time = now + topic.lock_duration
+                self._store.put(task)
+                locked.append(self._locked(task, topic, variables_of(task)))
+            return locked, next_unlock(candidates, now)
+
+    def _locked(self, task: ExternalTask, topic: TopicRequest, variables: dict[str, TypedValue]) -> LockedTask:
+        activity = self._runtime_for(task.definition_id).model.activities[task.activity_id]
+        local = _load_variables(task.local_variables)
+        visible = local if activity.is_scope and topic.local_variables else {**variables, **local}
+        if topic.variables is not None:
+            visible = {name: value for name, value in visible.items() if name in topic.variables}
+        properties = activity.extension_properties if topic.include_extension_properties else {}
+        return LockedTask(task, visible, topic.deserialize_values, properties)
+
+    def _set_task_variables(
+        self,
+        task: ExternalTask,
+        variables: dict[str, TypedValue] | None,
+        local_variables: dict[str, TypedValue] | None,
+    ) -> None:
+        instance = self._store.get(ProcessInstance, task.process_instance_id)
+        if instance is None or not (variables or local_variables):
+            return
+        values = _load_variables(instance.variables)
+        values.update(variables or {})
+        if self._runtime_for(task.definition_id).model.activities[task.activity_id].is_scope:
+            local = {**_load_variables(task.local_variables), **(local_variables or {})}
+            _ensure_storable(local)
+            task.local_variables = _dump_variables(local)
+        else:
+            values.update(local_variables or {})
+        _ensure_storable(values)
+        instance.variables = _dump_variables(values)
+        self._store.put(instance)
+
+    def _save(
+        self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object, values: dict[str, TypedValue]
+    ) -> bool:
+        """Persist the instance after Spiff moved it; returns whether it has ended."""
+        # Camunda detects these when flushing to its tables, so the whole command fails.
+        _ensure_storable(values)
+        if instance.business_key is not None and len(instance.business_key) > MAX_BUSINESS_KEY_LENGTH:
+            raise ProcessEngineException(
+                "ENGINE-03083 Unexpected exception while executing database operations with message "
+                f"'ERROR: value too long for type character varying({MAX_BUSINESS_KEY_LENGTH})'. "
+                f"The business key has {len(instance.business_key)} characters."
+            )
+        if runtime.has_ended(workflow):
+            self._end_instance(instance.id, "COMPLETED")
+            return True
+        instance.workflow = runtime.dump(workflow)
+        instance.variables = _dump_variables(values)
+        self._store.put(instance)
+        self._sync_external_tasks(instance, runtime, workflow)
+        return False
+
+    def _sync_external_tasks(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
+        """Make the instance's external tasks exactly the external tasks Spiff has waiting."""
+        ready = {task.spiff_task_id: task for task in runtime.ready_tasks(workflow)}
+        existing = self._store.by_owner(ExternalTask, instance.id)
+        for task in existing:
+            if task.spiff_task_id not in ready:
+                self._delete_task(task)
+        known = {task.spiff_task_id for task in existing}
+        definition = self._store.get(ProcessDefinition, instance.definition_id)
+        for spiff_task_id, waiting in ready.items():
+            if spiff_task_id in known:
+                continue
+            activity = runtime.model.activities[waiting.activity_id]
+            self._store.put(
+                ExternalTask(
+                    id=_new_id(),
+                    topic_name=activity.topic,
+                    process_instance_id=instance.id,
+                    # An activity with boundary events is a scope and gets its own execution in Camunda.
+                    execution_id=_new_id() if activity.is_scope else instance.id,
+                    activity_id=activity.activity_id,
+                    activity_instance_id=f"{activity.activity_id}:{_new_id()}",
+                    spiff_task_id=spiff_task_id,
+                    definition_id=instance.definition_id,
+                    definition_key=instance.definition_key,
+                    version_tag=definition.version_tag if definition else None,
+                    business_key=instance.business_key,
+                    priority=activity.priority,
+                    create_time=now_ms(),
+                )
+            )
+
+    def _end_instance(self, instance_id: str, state: str) -> None:
+        self._store.delete(ProcessInstance, instance_id)
+        for task in self._store.by_owner(ExternalTask, instance_id):
+            self._delete_task(task)
+        history = self._store.get(HistoricProcessInstance, instance_id)
+        if history is not None:
+            history.state = state
+            history.end_time = now_ms()
+            self._store.put(history)
+
+    def _delete_task(self, task: ExternalTask) -> None:
+        self._store.delete(ExternalTask, task.id)
+        self._delete_incidents(task)
+
+    def _delete_incidents(self, task: ExternalTask) -> None:
+        for incident in self._store.by_owner(Incident, task.process_instance_id):
+            if incident.configuration == task.id:
+                self._store.delete(Incident, incident.id)
+
+    def _open(self, instance_id: str) -> tuple[ProcessInstance, ProcessRuntime, object, dict[str, TypedValue]]:
+        instance = self._store.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise ProcessEngineException(f"Cannot find process instance with id {instance_id}")
+        runtime = self._runtime_for(instance.definition_id)
+        workflow = runtime.load(instance.workflow, instance.business_key)
+        return instance, runtime, workflow, _load_variables(instance.variables)
+
+    def _existing_execution(self, instance_id: str) -> ProcessInstance:
+        instance = self._store.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NullValueException(ensure_message(f"execution {instance_id} doesn't exist", "execution", "is null"))
+        return instance
+
+    def _existing_task(self, task_id: str) -> ExternalTask:
+        task = self._store.get(ExternalTask, task_id)
+        if task is None:
+            message = f"Cannot find external task with id {task_id}"
+            raise NotFoundException(ensure_message(message, "externalTask", "is null"))
+        return task
+
+    def _task_locked_by(self, task_id: str, worker_id: str, message: str) -> ExternalTask:
+        # Like Camunda, only the worker id is compared: an expired lock still lets its holder finish,
+        # unless another worker has locked the task since.
+        task = self._existing_task(task_id)
+        if task.worker_id != worker_id:
+            holder = task.worker_id if task.worker_id is not None else "null"
+            raise BadUserRequestException(f"{message}'. It is locked by worker '{holder}'.")
+        return task
+
+    def _latest_definition(self, key: str) -> ProcessDefinition | None:
+        definitions = self._store.by_owner(ProcessDefinition, key)
+        return max(definitions, key=lambda definition: definition.version) if definitions else None
+
+    def _runtime_for(self, definition_id: str) -> ProcessRuntime:
+        definition = self._store.get(ProcessDefinition, definition_id)
+        if definition is None:
+            raise ProcessEngineException(f"No process definition found for id '{definition_id}'")
+        return self._runtime(definition)
+
+    def _runtime(self, definition: ProcessDefinition) -> ProcessRuntime:
+        if definition.id not in self._runtimes:
+            # After a restart, definitions are parsed again from their stored resource.
+            resources = self._store.by_owner(Resource, definition.deployment_id)
+            data = [base64.b64decode(r.data_base64) for r in resources if r.name == definition.resource]
+            processes = parse_resource(definition.resource, data[0]) if data else []
+            parsed = [process for process in processes if process.model.key == definition.key]
+            if not parsed:
+                raise ProcessEngineException(f"The resource of process definition {definition.id} is missing")
+            self._runtimes[definition.id] = ProcessRuntime(parsed[0])
+        return self._runtimes[definition.id]
+
+    def _resources_to_deploy(
+        self,
+        name: str | None,
+        source: str | None,
+        resources: dict[str, bytes],
+        duplicate_filtering: bool,
+        changed_only: bool,
+    ) -> dict[str, bytes]:
+        """Camunda's duplicate filtering: compare with the latest resources of same-named deployments."""
+        if not (duplicate_filtering or changed_only):
+            return resources
+        wanted_source = source or DEFAULT_DEPLOYMENT_SOURCE
+        previous: dict[str, bytes] = {}
+        for deployment in self._store.by_owner(Deployment, name):
+            if (deployment.source or DEFAULT_DEPLOYMENT_SOURCE) == wanted_source:
+                for resource in self._store.by_owner(Resource, deployment.id):
+                    previous[resource.name] = base64.b64decode(resource.data_base64)
+        changed = {resource: data for resource, data in resources.items() if previous.get(resource) != data}
+        if changed_only:
+            return changed
+        return resources if changed else {}
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _definition_id(key: str, version: int) -> str:
+    # Camunda uses key:version:uuid, falling back to the bare uuid when that exceeds 64 characters.
+    candidate = f"{key}:{version}:{_new_id()}"
+    return candidate if len(candidate) <= 64 else _new_id()
+
+
+def _require(value: str | None, name: str) -> str:
+    if value is None:
+        raise NullValueException(ensure_message("", name, "is null"))
+    return value
+
+
+def _context(values: dict[str, TypedValue], business_key: str | None) -> Context:
+    return Context({name: to_python(value) for name, value in values.items()}, business_key)
+
+
+def _load_variables(records: VariableRecords) -> dict[str, TypedValue]:
+    return {name: from_record(record) for name, record in records.items()}
+
+
+def _dump_variables(values: dict[str, TypedValue]) -> VariableRecords:
+    # Transient variables live for one command only, as in Camunda.
+    return {name: to_record(value) for name, value in values.items() if not value.transient}
+
+
+def _ensure_storable(values: dict[str, TypedValue]) -> None:
+    for name, value in values.items():
+        if not value.transient:
+            ensure_storable(name, value)
+
+
+def _incident(task: ExternalTask) -> Incident:
+    return Incident(
+        id=_new_id(),
+        incident_type=INCIDENT_TYPE,
+        incident_timestamp=now_ms(),
+        incident_message=task.error_message,
+        process_instance_id=task.process_instance_id,
+        process_definition_id=task.definition_id,
+        process_definition_key=task.definition_key,
+        execution_id=task.execution_id,
+        activity_id=task.activity_id,
+        configuration=task.id,
+    )

@@ -1,0 +1,175 @@
+"""Executing one process definition's instances with SpiffWorkflow.
+
+The engine owns the process variables (typed, in its store); Spiff owns the token positions. Before
+Spiff runs any task, the task's data is set to the current variables so that gateway conditions see
+them; afterwards all task data is cleared, so the serialized workflow holds positions only.
+
+All methods are called with the engine's store lock held: Spiff's serializer is not thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from devstack.engine.errors import ProcessEngineException
+from devstack.engine.juel import Expression, JuelError, Scope
+from devstack.engine.parsing import (
+    ExternalServiceTask,
+    ExternalServiceTaskConverter,
+    ParsedProcess,
+    PassThroughTask,
+    external_id,
+    internal_id,
+)
+
+_SERIALIZER = BpmnWorkflowSerializer(
+    BpmnWorkflowSerializer.configure(
+        {**CAMUNDA_CONFIG, ExternalServiceTask: ExternalServiceTaskConverter, PassThroughTask: BpmnTaskSpecConverter}
+    )
+)
+_ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A Spiff task waiting for an external worker."""
+
+    spiff_task_id: str
+    activity_id: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command's expressions can see: the variables (as Python values) and the business key."""
+
+    variables: Mapping[str, Any]
+    business_key: str | None
+
+
+class _JuelScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """Evaluates Camunda's JUEL conditions instead of Python."""
+
+    def __init__(self, business_key: str | None) -> None:
+        super().__init__()
+        self.business_key = business_key
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> bool:
+        return _compile(expression).evaluate_condition(Scope(task.data, self.business_key))
+
+
+@lru_cache(maxsize=256)
+def _compile(text: str) -> Expression:
+    return Expression(text.strip())
+
+
+class ProcessRuntime:
+    def __init__(self, parsed: ParsedProcess) -> None:
+        self.model = parsed.model
+        self._spec = parsed.spec
+
+    def start(self, context: Context) -> Any:
+        workflow = BpmnWorkflow(self._spec, script_engine=_JuelScriptEngine(context.business_key))
+        self._advance(workflow, context)
+        return workflow
+
+    def load(self, serialized: str, business_key: str | None) -> Any:
+        workflow = _SERIALIZER.deserialize_json(serialized)
+        workflow.script_engine = _JuelScriptEngine(business_key)
+        return workflow
+
+    @staticmethod
+    def dump(workflow: Any) -> str:
+        serialized: str = _SERIALIZER.serialize_json(workflow)
+        return serialized
+
+    @staticmethod
+    def ready_tasks(workflow: Any) -> list[ReadyTask]:
+        return [
+            ReadyTask(str(task.id), external_id(task.task_spec.name))
+            for task in workflow.get_tasks(state=TaskState.READY)
+            if isinstance(task.task_spec, ExternalServiceTask)
+        ]
+
+    @staticmethod
+    def has_ended(workflow: Any) -> bool:
+        """Ended normally, by a terminate end event, or because its last token was ended by an error."""
+        return bool(workflow.is_completed() or not workflow.get_tasks(state=_ACTIVE))
+
+    def complete(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
+        task = self._ready_task(workflow, spiff_task_id)
+        _give_data(task, context)
+        _run_guarded(task.run)
+        self._advance(workflow, context)
+
+    def catch_error(self, workflow: Any, spiff_task_id: str, boundary_id: str, context: Context) -> None:
+        """Trigger the error boundary event ``boundary_id`` attached to the task; it cancels the task."""
+        task = self._ready_task(workflow, spiff_task_id)
+        waiting = [
+            child
+            for child in task.parent.children
+            if child.task_spec.name == internal_id(boundary_id) and child.state == TaskState.WAITING
+        ]
+        if not waiting:
+            raise ProcessEngineException(f"Boundary event {boundary_id} is not waiting for an error")
+        boundary = waiting[0]
+        event = BpmnEvent(boundary.task_spec.event_definition, payload={})
+        boundary.task_spec.catch(boundary, event)
+        boundary.task_spec._update(boundary)
+        self._advance(workflow, context)
+
+    def end_token(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
+        """End the task's token without continuing, as Camunda does for an uncaught BPMN error."""
+        task = self._ready_task(workflow, spiff_task_id)
+        # Cancelling the boundary split also cancels the boundary events waiting beside the task.
+        scope = task.parent if isinstance(task.parent.task_spec, BoundaryEventSplit) else task
+        scope.cancel()
+        workflow.update_waiting_tasks()
+        self._advance(workflow, context)
+
+    @staticmethod
+    def _advance(workflow: Any, context: Context) -> None:
+        _run_guarded(lambda: workflow.do_engine_steps(will_complete_task=lambda task: _give_data(task, context)))
+        for task in workflow.get_tasks():
+            task.data = {}
+
+    @staticmethod
+    def _ready_task(workflow: Any, spiff_task_id: str) -> Any:
+        task = workflow.get_task_from_id(UUID(spiff_task_id))
+        if task.state != TaskState.READY or not isinstance(task.task_spec, ExternalServiceTask):
+            raise ProcessEngineException(f"Execution of external task {spiff_task_id} is not waiting")
+        return task
+
+
+def _give_data(task: Any, context: Context) -> None:
+    task.data = dict(context.variables)
+
+
+def _run_guarded(action: Callable[[], Any]) -> None:
+    """Run Spiff, reporting failures as the ProcessEngineExceptions Camunda would raise."""
+    try:
+        action()
+    except JuelError as error:
+        raise ProcessEngineException(str(error)) from error
+    except WorkflowException as error:
+        spec = getattr(error, "task_spec", None)
+        if isinstance(spec, ExclusiveGateway):
+            raise ProcessEngineException(
+                f"ENGINE-02004 No outgoing sequence flow for the element with id '{external_id(spec.name)}' "
+                "could be selected for continuing the process."
+            ) from error
+        raise ProcessEngineException(f"Process execution failed: {error}") from error

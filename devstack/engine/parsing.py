@@ -1,0 +1,394 @@
+"""Turning a deployed BPMN resource into SpiffWorkflow specs plus what the engine needs to know.
+
+SpiffWorkflow's Camunda parser executes the process; this module adds what it lacks for a Camunda
+REST engine:
+
+* external service tasks (``camunda:type="external"``) keep their topic and wait for a worker;
+* element ids that collide with Spiff's own spec names (``Start``, ``End`` ...) are renamed before
+  Spiff sees them and renamed back whenever an id is reported;
+* exclusive gateways try their flows in document order and treat a flow without condition as
+  always true, as Camunda does, instead of Spiff's diagram-position order and rejection;
+* elements whose Camunda semantics this engine cannot honour are rejected at deployment with a
+  ``ParseException``, rather than executed differently than in production.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from lxml import etree  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+
+from devstack.engine.errors import ParseException
+from devstack.engine.juel import Expression, JuelError
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+_NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+
+# Spiff names its internal task specs like these; a BPMN element with such an id would collide.
+_RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
+_RENAMED_PREFIX = "devstack-renamed-"
+_ID_REFERENCE_ATTRIBUTES = (
+    "sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement", "sourceElement", "targetElement",
+)  # fmt: skip
+_ID_REFERENCE_ELEMENTS = {full_tag("incoming"), full_tag("outgoing"), full_tag("flowNodeRef")}
+
+# Camunda deploys only resources with these suffixes as BPMN; others are stored untouched.
+BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
+
+_PASSIVE_ELEMENTS = frozenset(
+    {"laneSet", "textAnnotation", "association", "documentation", "extensionElements", "dataObject",
+     "dataObjectReference", "dataStoreReference", "group", "category", "sequenceFlow"}
+)  # fmt: skip
+_PLAIN_ELEMENTS = frozenset({"task", "manualTask", "exclusiveGateway", "parallelGateway"})
+_UNSUPPORTED_EXTENSIONS = ("inputOutput", "executionListener", "connector", "errorEventDefinition")
+
+
+def internal_id(bpmn_id: str) -> str:
+    return _RENAMED_PREFIX + bpmn_id if bpmn_id in _RESERVED_IDS else bpmn_id
+
+
+def external_id(spec_name: str) -> str:
+    return spec_name.removeprefix(_RENAMED_PREFIX)
+
+
+@dataclass(frozen=True)
+class ErrorHandler:
+    """An error boundary event on an external task, with Camunda's error variables."""
+
+    boundary_id: str
+    error_code: str | None
+    code_variable: str | None
+    message_variable: str | None
+
+
+@dataclass(frozen=True)
+class ExternalActivity:
+    activity_id: str
+    topic: str
+    priority: int
+    extension_properties: dict[str, str] = field(default_factory=dict)
+    error_handlers: tuple[ErrorHandler, ...] = ()
+
+    @property
+    def is_scope(self) -> bool:
+        """Camunda gives activities with boundary events their own execution (a scope)."""
+        return bool(self.error_handlers)
+
+    def error_handler(self, error_code: str) -> ErrorHandler | None:
+        """The boundary event catching ``error_code``: a matching code wins over a catch-all."""
+        for handler in self.error_handlers:
+            if handler.error_code == error_code:
+                return handler
+        return next((handler for handler in self.error_handlers if handler.error_code is None), None)
+
+
+@dataclass(frozen=True)
+class ProcessModel:
+    key: str
+    name: str | None
+    category: str | None
+    version_tag: str | None
+    history_time_to_live: int | None
+    startable_in_tasklist: bool
+    start_activity_id: str
+    activities: dict[str, ExternalActivity]
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    model: ProcessModel
+    spec: Any  # SpiffWorkflow BpmnProcessSpec
+
+
+class ExternalServiceTask(BpmnSpecMixin):  # type: ignore[misc]
+    """A ``camunda:type="external"`` service task: it waits until a worker completes it."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, topic: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.topic = topic
+        # Spiff's do_engine_steps runs every ready non-manual task; this one must wait for a worker.
+        self.manual = True
+
+
+class PassThroughTask(BpmnSpecMixin):  # type: ignore[misc]
+    """A ``task`` or ``manualTask``: Camunda passes the token straight on (Spiff would wait)."""
+
+
+class ExternalServiceTaskConverter(BpmnTaskSpecConverter):  # type: ignore[misc]
+    def to_dict(self, spec: ExternalServiceTask) -> dict[str, Any]:
+        dct: dict[str, Any] = self.get_default_attributes(spec)
+        dct["topic"] = spec.topic
+        return dct
+
+
+class _ExternalServiceTaskParser(CamundaTaskParser):  # type: ignore[misc]
+    def create_task(self) -> ExternalServiceTask:
+        topic = self.attribute("topic", "camunda")
+        return ExternalServiceTask(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
+
+
+class _DocumentOrderGatewayParser(ConditionalGatewayParser):  # type: ignore[misc]
+    def get_position(self, node: Any = None) -> dict[str, float]:
+        # Spiff orders outgoing flows by diagram position; Camunda evaluates them in document order.
+        if node is not None:
+            flows = self.process_parser.get_outgoing_sequence_flows(self.bpmn_id)
+            for index, flow in enumerate(flows):
+                if flow.get("targetRef") == node.get("id"):
+                    return {"x": 0.0, "y": float(index)}
+        position: dict[str, float] = super().get_position(node)
+        return position
+
+    def connect_outgoing(self, outgoing_task: Any, sequence_flow_node: Any, is_default: bool) -> None:
+        if not is_default and self.parse_condition(sequence_flow_node) is None:
+            # Camunda takes a flow without condition whenever it is reached in document order.
+            self.task.connect_outgoing_if("${true}", outgoing_task)
+            return
+        super().connect_outgoing(outgoing_task, sequence_flow_node, is_default)
+
+
+class _EngineParser(CamundaParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (_ExternalServiceTaskParser, ExternalServiceTask),
+        full_tag("exclusiveGateway"): (_DocumentOrderGatewayParser, ExclusiveGateway),
+        full_tag("task"): (CamundaTaskParser, PassThroughTask),
+        full_tag("manualTask"): (CamundaTaskParser, PassThroughTask),
+    }
+
+
+class _Problems:
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self.errors: list[dict[str, Any]] = []
+
+    def add(self, message: str, element: Any = None) -> None:
+        element_id = element.get("id") if element is not None else None
+        self.errors.append(
+            {
+                "message": message,
+                "line": element.sourceline if element is not None and element.sourceline else 0,
+                "column": 0,
+                "mainElementId": element_id,
+                "elementIds": [element_id] if element_id else [],
+            }
+        )
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise self.exception()
+
+    def exception(self) -> ParseException:
+        summary = "".join(
+            f"\n* {error['message']} | resource {self.resource} | line {error['line']} | column 0"
+            for error in self.errors
+        )
+        return ParseException(
+            f"ENGINE-09005 Could not parse BPMN process. Errors: {summary}",
+            {self.resource: {"errors": self.errors, "warnings": []}},
+        )
+
+
+def is_bpmn_resource(name: str) -> bool:
+    return name.endswith(BPMN_SUFFIXES)
+
+
+def parse_resource(resource: str, data: bytes) -> list[ParsedProcess]:
+    """Parse every executable process of a BPMN resource; ParseException lists what is wrong."""
+    problems = _Problems(resource)
+    try:
+        xml_parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+        root = etree.fromstring(data, parser=xml_parser)
+    except etree.XMLSyntaxError as error:
+        problems.add(f"The BPMN resource is not well-formed XML: {error}")
+        raise problems.exception() from error
+    processes = [
+        process for process in root.iterfind("bpmn:process", _NS) if process.get("isExecutable", "true") == "true"
+    ]
+    errors = {error.get("id"): error.get("errorCode") for error in root.iterfind("bpmn:error", _NS)}
+    category = root.get("targetNamespace")
+    models = [_model(process, category, errors, problems) for process in processes]
+    problems.raise_if_any()
+    _rename_reserved_ids(root)
+    spiff_parser = _EngineParser()
+    try:
+        spiff_parser.add_bpmn_xml(root, filename=resource)
+        specs = [spiff_parser.get_spec(internal_id(model.key)) for model in models]
+    except ValidationException as error:
+        problems.add(str(error).splitlines()[0] if str(error) else repr(error))
+        raise problems.exception() from error
+    return [ParsedProcess(model, spec) for model, spec in zip(models, specs, strict=True)]
+
+
+def _model(process: Any, category: str | None, errors: dict[str, str | None], problems: _Problems) -> ProcessModel:
+    _check_supported(process, errors, problems)
+    boundaries: dict[str, list[ErrorHandler]] = {}
+    for boundary in process.iterfind("bpmn:boundaryEvent", _NS):
+        definition = boundary.find("bpmn:errorEventDefinition", _NS)
+        if definition is None:
+            continue
+        error_ref = definition.get("errorRef")
+        boundaries.setdefault(boundary.get("attachedToRef"), []).append(
+            ErrorHandler(
+                boundary_id=boundary.get("id"),
+                error_code=errors.get(error_ref) if error_ref else None,
+                code_variable=definition.get(f"{{{CAMUNDA_NS}}}errorCodeVariable"),
+                message_variable=definition.get(f"{{{CAMUNDA_NS}}}errorMessageVariable"),
+            )
+        )
+    process_priority = _priority(process, 0, problems)
+    activities = {}
+    for task in process.iterfind("bpmn:serviceTask", _NS):
+        activity_id = task.get("id")
+        handlers = boundaries.get(activity_id, [])
+        activities[activity_id] = ExternalActivity(
+            activity_id=activity_id,
+            topic=task.get(f"{{{CAMUNDA_NS}}}topic") or "",
+            priority=_priority(task, process_priority, problems),
+            extension_properties={
+                prop.get("name"): prop.get("value")
+                for prop in task.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", _NS)
+            },
+            # Camunda prefers a boundary event with the thrown code over a catch-all one.
+            error_handlers=tuple(sorted(handlers, key=lambda handler: handler.error_code is None)),
+        )
+    start_events = process.findall("bpmn:startEvent", _NS)
+    return ProcessModel(
+        key=process.get("id"),
+        name=process.get("name"),
+        category=category,
+        version_tag=process.get(f"{{{CAMUNDA_NS}}}versionTag"),
+        history_time_to_live=_history_time_to_live(process.get(f"{{{CAMUNDA_NS}}}historyTimeToLive")),
+        startable_in_tasklist=process.get(f"{{{CAMUNDA_NS}}}isStartableInTasklist", "true") == "true",
+        start_activity_id=start_events[0].get("id") if start_events else "",
+        activities=activities,
+    )
+
+
+def _check_supported(process: Any, errors: dict[str, str | None], problems: _Problems) -> None:
+    external_tasks = {
+        task.get("id")
+        for task in process.iterfind("bpmn:serviceTask", _NS)
+        if task.get(f"{{{CAMUNDA_NS}}}type") == "external"
+    }
+    start_events = process.findall("bpmn:startEvent", _NS)
+    if len(start_events) != 1:
+        problems.add(f"Process '{process.get('id')}' must have exactly one none start event", process)
+    _check_extensions(process, problems)
+    for element in process:
+        if not isinstance(element.tag, str):
+            continue
+        kind = etree.QName(element).localname
+        definitions = [etree.QName(child).localname for child in element if _is_event_definition(child)]
+        if kind in _PASSIVE_ELEMENTS:
+            _check_flow(element, problems)
+        elif _is_plain(kind, definitions):
+            _check_extensions(element, problems)
+        elif kind == "serviceTask" and element.get("id") in external_tasks:
+            _check_external_task(element, problems)
+        elif kind == "boundaryEvent" and definitions == ["errorEventDefinition"]:
+            _check_boundary(element, external_tasks, errors, problems)
+        else:
+            problems.add(_unsupported_message(kind, definitions, element), element)
+
+
+def _is_plain(kind: str, definitions: list[str]) -> bool:
+    """Elements that just pass the token on (or end it), which Spiff executes like Camunda."""
+    if kind in _PLAIN_ELEMENTS:
+        return True
+    if kind in ("startEvent", "intermediateThrowEvent"):
+        return not definitions
+    return kind == "endEvent" and definitions in ([], ["terminateEventDefinition"])
+
+
+def _unsupported_message(kind: str, definitions: list[str], element: Any) -> str:
+    detail = f" with {', '.join(definitions)}" if definitions else ""
+    if kind == "serviceTask":
+        detail = ' other than camunda:type="external"'
+    return f"{kind}{detail} '{element.get('id')}' is not supported by the development engine"
+
+
+def _is_event_definition(element: Any) -> bool:
+    return isinstance(element.tag, str) and element.tag.endswith("EventDefinition")
+
+
+def _check_extensions(element: Any, problems: _Problems) -> None:
+    for name in _UNSUPPORTED_EXTENSIONS:
+        if element.find(f"bpmn:extensionElements/camunda:{name}", _NS) is not None:
+            problems.add(f"camunda:{name} on '{element.get('id')}' is not supported by the development engine", element)
+
+
+def _check_flow(element: Any, problems: _Problems) -> None:
+    condition = element.find("bpmn:conditionExpression", _NS)
+    if condition is None:
+        return
+    if condition.get("language"):
+        problems.add(f"Script condition on sequence flow '{element.get('id')}' is not supported", element)
+        return
+    try:
+        Expression((condition.text or "").strip())
+    except JuelError as error:
+        problems.add(f"Invalid condition on sequence flow '{element.get('id')}': {error}", element)
+
+
+def _check_external_task(element: Any, problems: _Problems) -> None:
+    topic = element.get(f"{{{CAMUNDA_NS}}}topic")
+    if not topic:
+        problems.add("External tasks must specify a 'topic' attribute in the camunda namespace", element)
+    elif "${" in topic or "#{" in topic:
+        problems.add(f"Topic expressions on '{element.get('id')}' are not supported", element)
+    _check_extensions(element, problems)
+
+
+def _check_boundary(element: Any, external_tasks: set[str], errors: dict[str, str | None], problems: _Problems) -> None:
+    if element.get("attachedToRef") not in external_tasks:
+        problems.add(f"Error boundary event '{element.get('id')}' must be attached to an external task", element)
+    error_ref = element.find("bpmn:errorEventDefinition", _NS).get("errorRef")
+    if error_ref and error_ref not in errors:
+        problems.add(f"Error boundary event '{element.get('id')}' references unknown error '{error_ref}'", element)
+    _check_extensions(element, problems)
+
+
+def _priority(element: Any, default: int, problems: _Problems) -> int:
+    text = element.get(f"{{{CAMUNDA_NS}}}taskPriority")
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        problems.add(f"camunda:taskPriority '{text}' must be a number in the development engine", element)
+        return default
+
+
+def _history_time_to_live(text: str | None) -> int | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"P?(\d+)D?", text.strip())
+    return int(match.group(1)) if match else None
+
+
+def _rename_reserved_ids(root: Any) -> None:
+    # Only flow elements become Spiff task specs, so only their ids (and references to them) change.
+    process_tag = full_tag("process")
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        parent = element.getparent()
+        if parent is not None and parent.tag == process_tag and element.get("id") in _RESERVED_IDS:
+            element.set("id", internal_id(element.get("id")))
+        for attribute in _ID_REFERENCE_ATTRIBUTES:
+            value = element.get(attribute)
+            if value in _RESERVED_IDS:
+                element.set(attribute, internal_id(value))
+        if element.tag in _ID_REFERENCE_ELEMENTS and (element.text or "").strip() in _RESERVED_IDS:
+            element.text = internal_id(element.text.strip())

@@ -1,0 +1,130 @@
+"""The engine's persisted entities, one dataclass per Camunda table family.
+
+Each record names, in ``owner_field``, the field it is most often looked up by (a deployment's
+resources, an instance's external tasks ...); the store indexes that field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+VariableRecords = dict[str, dict[str, Any]]
+
+
+@dataclass
+class Deployment:
+    owner_field: ClassVar[str] = "name"
+
+    id: str
+    name: str | None
+    source: str | None
+    deployment_time: int
+
+
+@dataclass
+class Resource:
+    owner_field: ClassVar[str] = "deployment_id"
+
+    id: str
+    deployment_id: str
+    name: str
+    data_base64: str
+
+
+@dataclass
+class ProcessDefinition:
+    owner_field: ClassVar[str] = "key"
+
+    id: str
+    key: str
+    version: int
+    name: str | None
+    category: str | None
+    resource: str
+    deployment_id: str
+    version_tag: str | None
+    history_time_to_live: int | None
+    startable_in_tasklist: bool
+
+
+@dataclass
+class ProcessInstance:
+    owner_field: ClassVar[str] = "definition_id"
+
+    id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    workflow: str
+    variables: VariableRecords = field(default_factory=dict)
+
+
+@dataclass
+class HistoricProcessInstance:
+    owner_field: ClassVar[str] = "definition_id"
+
+    id: str
+    business_key: str | None
+    definition_id: str
+    definition_key: str
+    definition_name: str | None
+    definition_version: int
+    start_time: int
+    start_activity_id: str
+    state: str = "ACTIVE"
+    end_time: int | None = None
+    delete_reason: str | None = None
+
+
+@dataclass
+class ExternalTask:
+    owner_field: ClassVar[str] = "process_instance_id"
+
+    id: str
+    topic_name: str
+    process_instance_id: str
+    execution_id: str
+    activity_id: str
+    activity_instance_id: str
+    spiff_task_id: str
+    definition_id: str
+    definition_key: str
+    version_tag: str | None
+    business_key: str | None
+    priority: int
+    create_time: int
+    worker_id: str | None = None
+    lock_expiration_time: int | None = None
+    retries: int | None = None
+    error_message: str | None = None
+    error_details: str | None = None
+    local_variables: VariableRecords = field(default_factory=dict)
+
+    def is_fetchable(self, now: int) -> bool:
+        """Unlocked (or lock expired) and not out of retries, like Camunda's fetch query."""
+        unlocked = self.lock_expiration_time is None or self.lock_expiration_time <= now
+        return unlocked and self.has_retries_left
+
+    @property
+    def has_retries_left(self) -> bool:
+        return self.retries is None or self.retries > 0
+
+
+@dataclass
+class Incident:
+    owner_field: ClassVar[str] = "process_instance_id"
+
+    id: str
+    incident_type: str
+    incident_timestamp: int
+    incident_message: str | None
+    process_instance_id: str
+    process_definition_id: str
+    process_definition_key: str
+    execution_id: str
+    activity_id: str
+    configuration: str
+
+
+Record = Deployment | Resource | ProcessDefinition | ProcessInstance | HistoricProcessInstance | ExternalTask | Incident

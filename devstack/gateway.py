@@ -1,0 +1,206 @@
+"""A local stand-in for the API Gateway HTTP API of ``template.yaml``.
+
+It routes as the template does, turns each request into an API Gateway v2 (payload format 2.0)
+event, invokes the function in one of its local execution environments, and turns the function's
+answer back into an HTTP response, with API Gateway's own answers where API Gateway would give them
+(no route → 404, integration timeout → 503, function crash → 500, body over 10 MB → 413).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing import TimeoutError as PoolTimeout
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from devstack.functions import FunctionPool
+from devstack.template import Application, Route
+
+logger = logging.getLogger(__name__)
+
+#: API Gateway HTTP APIs give an integration at most 30 s and a request body at most 10 MB.
+INTEGRATION_TIMEOUT_S = 30.0
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
+#: What API Gateway adds to the event of an IAM-authorised route after it checked the signature.
+LOCAL_IAM_CALLER = {
+    "iam": {
+        "accessKey": "LOCALACCESSKEY",
+        "accountId": "000000000000",
+        "callerId": "local",
+        "principalOrgId": None,
+        "userArn": "arn:aws:iam::000000000000:user/local",
+        "userId": "local",
+    }
+}
+
+
+def build_event(
+    route: Route,
+    path_parameters: Mapping[str, str],
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The event API Gateway would send for this request (payload format version 2.0)."""
+    now = datetime.now(UTC)
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": lowered.get("host", "localhost").split(".")[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if "cookie" in lowered:
+        event["cookies"] = [cookie.strip() for cookie in lowered["cookie"].split(";")]
+    if raw_query:
+        query: dict[str, str] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query[name] = f"{query[name]},{value}" if name in query else value
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if route.auth == "AWS_IAM":
+        event["requestContext"]["authorizer"] = LOCAL_IAM_CALLER
+    if body:
+        content_type = lowered.get("content-type", "")
+        if content_type.startswith(TEXT_TYPES):
+            event["body"] = body.decode("utf-8", errors="replace")
+        else:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    return event
+
+
+class Gateway:
+    def __init__(self, application: Application, pools: Mapping[str, FunctionPool], *, host: str, port: int) -> None:
+        self.application = application
+        self.pools = pools
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("%s %s", self.address_string(), format % args)
+
+            def do_GET(self) -> None:
+                gateway.handle(self)
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Gateway:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        started = time.monotonic()
+        parts = urlsplit(request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            _send(request, 413, {"message": "Request Entity Too Large"})
+            return
+        body = request.rfile.read(length) if length else b""
+        found = self.application.route_for(request.command, parts.path)
+        if found is None:
+            _send(request, 404, {"message": "Not Found"})
+            return
+        route, path_parameters = found
+        event = build_event(
+            route,
+            path_parameters,
+            method=request.command,
+            raw_path=parts.path,
+            raw_query=parts.query,
+            headers=dict(request.headers.items()),
+            body=body,
+            source_ip=request.client_address[0],
+        )
+        try:
+            result = self.pools[route.function].invoke(event, wait_s=INTEGRATION_TIMEOUT_S)
+        except PoolTimeout:
+            _send(request, 503, {"message": "Service Unavailable"})
+            return
+        except Exception:
+            logger.exception("%s failed", route.function)
+            _send(request, 500, {"message": "Internal Server Error"})
+            return
+        _send_result(request, result)
+        logger.info(
+            "%s %s → %s in %.0f ms", request.command, parts.path, route.function, (time.monotonic() - started) * 1000
+        )
+
+
+def _send(
+    request: BaseHTTPRequestHandler, status: int, body: Any, headers: list[tuple[str, str]] | None = None
+) -> None:
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request.send_response(status)
+    sent = {name.lower() for name, _ in headers or []}
+    for name, value in headers or []:
+        request.send_header(name, value)
+    if "content-type" not in sent:
+        request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(payload)))
+    request.end_headers()
+    if request.command != "HEAD":
+        request.wfile.write(payload)
+
+
+def _send_result(request: BaseHTTPRequestHandler, result: Any) -> None:
+    """A Lambda proxy answer (format 2.0) → HTTP. A bare value is a 200 JSON body, as API Gateway does."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        _send(request, 200, result)
+        return
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]
+    headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
+    _send(request, int(result["statusCode"]), payload, headers)

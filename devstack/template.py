@@ -1,0 +1,123 @@
+"""The functions, routes and schedules of ``template.yaml``, read for the local stack.
+
+The local gateway routes exactly as the template does because it reads the template: a route
+added, removed or secured there changes the local stack too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+DEFAULT_TIMEOUT_S = 3  # Lambda's own default
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    """As the template spells it, e.g. ``/api/process/status/{correlationId}``."""
+    auth: str | None
+    """``AWS_IAM`` for SigV4-signed routes, else None."""
+    function: str
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def is_static(self) -> bool:
+        return "{" not in self.path
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters if ``method path`` is this route, else None."""
+        if method.upper() != self.method and self.method != "ANY":
+            return None
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        matched = re.fullmatch(pattern, path)
+        return None if matched is None else matched.groupdict()
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    code_dir: Path
+    handler: str
+    timeout_s: float
+    schedule: str | None
+    environment: dict[str, Any]
+    """Globals' and the function's own variables, as written (intrinsics such as ``!Ref`` stay dicts)."""
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def entry_point(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Application:
+    functions: dict[str, Function]
+    routes: list[Route]
+
+    def route_for(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route API Gateway would pick: a static path wins over one with parameters."""
+        for route in sorted(self.routes, key=lambda route: not route.is_static):
+            parameters = route.match(method, path)
+            if parameters is not None:
+                return route, parameters
+        return None
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (``!Ref``, ``!If`` …) read as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_CloudFormationLoader.add_multi_constructor("!", _any_tag)
+
+
+def load(template: Path = TEMPLATE) -> Application:
+    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 -- a SafeLoader
+    globals_ = document.get("Globals", {}).get("Function", {})
+    functions: dict[str, Function] = {}
+    routes: list[Route] = []
+    for name, resource in document["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        schedule = None
+        for event in (properties.get("Events") or {}).values():
+            event_properties = event.get("Properties", {})
+            if event["Type"] == "HttpApi":
+                auth = (event_properties.get("Auth") or {}).get("Authorizer")
+                routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], auth, name))
+            elif event["Type"] in {"Schedule", "ScheduleV2"}:
+                schedule = event_properties.get("Schedule") or event_properties.get("ScheduleExpression")
+        functions[name] = Function(
+            name=name,
+            code_dir=ROOT / properties["CodeUri"],
+            handler=properties.get("Handler", globals_.get("Handler")),
+            timeout_s=float(properties.get("Timeout", globals_.get("Timeout", DEFAULT_TIMEOUT_S))),
+            schedule=schedule,
+            environment={
+                **(globals_.get("Environment") or {}).get("Variables", {}),
+                **(properties.get("Environment") or {}).get("Variables", {}),
+            },
+        )
+    return Application(functions, routes)

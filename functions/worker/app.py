@@ -1,0 +1,19 @@
+"""Scheduled: fetch Camunda external tasks and run their handlers until the invocation's time is nearly up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from waitroom.observability import logger, metrics, tracer
+from waitroom.runtime import worker
+
+camunda_worker = worker()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    return camunda_worker.run(context.get_remaining_time_in_millis).to_dict()

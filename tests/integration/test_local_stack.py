@@ -1,0 +1,212 @@
+"""The whole flow on one machine, over real HTTP: the local gateway routed from template.yaml, the
+functions in their own processes, the worker on its schedule, the development engine executing
+bpmn/onboard-user.bpmn, and the store on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.stack import LocalSettings, LocalStack
+from devstack.template import ROOT, load
+
+USER = {"userId": "user-123", "email": "user@example.com"}
+
+
+def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
+    with pytest.MonkeyPatch.context() as patch:
+        # The functions' processes inherit the environment they are spawned with.
+        for name, value in {"DATABASE_URL": database_url or "", **environment}.items():
+            if value:
+                patch.setenv(name, value)
+            else:
+                patch.delenv(name, raising=False)
+        return LocalStack(port=0, local=LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=2)).start()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("pg_module_schema_url")
+    running = start_stack(tmp_path_factory.mktemp("stack"), database_url)
+    yield running
+    running.stop()
+
+
+def start(stack: LocalStack, body: dict[str, Any], **headers: str) -> requests.Response:
+    return requests.post(f"{stack.url}/api/process/start", json=body, headers=headers, timeout=40)
+
+
+def status(stack: LocalStack, correlation_id: str, **headers: str) -> requests.Response:
+    return requests.get(f"{stack.url}/api/process/status/{correlation_id}", headers=headers, timeout=40)
+
+
+def test_onboard_user_answers_200_with_the_result_of_every_step(stack: LocalStack) -> None:
+    response = start(stack, {"processKey": "onboard-user", "correlationId": "e2e-1", "variables": USER})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "DONE"
+    data = body["data"]
+    assert data["success"] is True
+    assert data["validation"]["email"] == "user@example.com"
+    assert data["backgroundCheck"]["status"] in {"clear", "review"}
+    assert data["onboarding"]["accountId"].startswith("acct-")
+    assert data["onboarding"]["userId"] == "user-123"
+
+
+def test_a_slow_process_answers_202_then_its_status_turns_200(stack: LocalStack) -> None:
+    began = time.monotonic()
+    response = start(
+        stack,
+        {"processKey": "onboard-user", "correlationId": "e2e-slow", "variables": {**USER, "delayMs": 3000}},
+        Prefer="wait=1",
+    )
+    elapsed = time.monotonic() - began
+    assert response.status_code == 202, response.text
+    assert 1.0 <= elapsed < 2.5
+    assert response.headers["Location"] == "/api/process/status/e2e-slow"
+    assert response.headers["Preference-Applied"] == "wait=1"
+
+    assert status(stack, "e2e-slow").status_code == 202
+    finished = status(stack, "e2e-slow", Prefer="wait=15")
+    assert finished.status_code == 200
+    assert finished.json()["data"]["success"] is True
+    assert finished.json()["durationMs"] >= 3000
+
+
+def test_an_invalid_user_takes_the_bpmn_error_path_and_ends_500_with_the_reason(stack: LocalStack) -> None:
+    response = start(
+        stack,
+        {"processKey": "onboard-user", "correlationId": "e2e-invalid", "variables": {"userId": "u-9", "email": "nope"}},
+    )
+    assert response.status_code == 500, response.text
+    error = response.json()["error"]
+    assert error["code"] == "USER_REJECTED"
+    assert "email is not a well-formed address" in error["message"]
+    assert status(stack, "e2e-invalid").status_code == 500
+
+
+def test_an_unknown_process_key_is_404(stack: LocalStack) -> None:
+    response = start(stack, {"processKey": "no-such-process", "correlationId": "e2e-unknown"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "PROCESS_DEFINITION_NOT_FOUND"
+
+
+def test_the_gateway_routes_exactly_the_templates_routes(stack: LocalStack) -> None:
+    routes = {route.route_key for route in load().routes}
+    assert routes == {
+        "POST /api/process/start",
+        "GET /api/process/status/all",
+        "GET /api/process/status/{correlationId}",
+        "POST /api/process/complete",
+    }
+    not_routed = requests.get(f"{stack.url}/api/process/nowhere", timeout=10)
+    assert (not_routed.status_code, not_routed.json()) == (404, {"message": "Not Found"})
+    wrong_method = requests.delete(f"{stack.url}/api/process/start", timeout=10)
+    assert wrong_method.status_code == 404
+    listed = requests.get(f"{stack.url}/api/process/status/all", params={"limit": "5"}, timeout=10)
+    assert listed.status_code == 200
+    assert len(listed.json()["items"]) <= 5
+
+
+def test_a_worker_killed_mid_task_loses_its_lock_and_the_process_finishes_once(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, None, WORKER_LOCK_DURATION_MS="2000")
+    try:
+        response = start(
+            stack,
+            {"processKey": "onboard-user", "correlationId": "e2e-crash", "variables": {**USER, "delayMs": 2500}},
+            Prefer="respond-async",
+        )
+        assert response.status_code == 202
+        camunda = stack.environment["CAMUNDA_URL"]
+        first_worker = wait_for_lock(camunda, "e2e-crash", "onboard-user.run-background-check")
+
+        stack.restart_schedules()  # the worker process dies with the task in its hands
+
+        topic = "onboard-user.run-background-check"
+        second_worker = wait_for_lock(camunda, "e2e-crash", topic, other_than=first_worker)
+        assert second_worker != first_worker, "the lapsed task went to the new worker"
+        finished = status(stack, "e2e-crash", Prefer="wait=20")
+        assert finished.status_code == 200, finished.text
+        assert finished.json()["data"]["success"] is True
+        assert stack.onboarding is not None
+        assert stack.onboarding.calls == 1, "the steps after the crash ran once"
+    finally:
+        stack.stop()
+
+
+def wait_for_lock(camunda: str, business_key: str, topic: str, other_than: str | None = None) -> str:
+    """The worker id holding the lock of the process's task on ``topic`` (a different one, if asked)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        query = {"topicName": topic, "locked": "true"}
+        tasks = requests.get(f"{camunda}/external-task", params=query, timeout=5).json()
+        for task in tasks:
+            if task.get("businessKey") == business_key and task.get("workerId") not in (None, other_than):
+                return str(task["workerId"])
+        time.sleep(0.1)
+    raise AssertionError(f"no worker locked {topic} of {business_key} within 20 s")
+
+
+def test_make_run_prints_the_curl_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "PORT": "0",
+        "LOCAL_ENGINE_PORT": "0",
+        "LOCAL_DATA_DIR": str(tmp_path),
+        "LOCAL_CONCURRENCY": "1",
+    }
+    for name in ("DATABASE_URL", "CAMUNDA_URL", "ONBOARDING_API_URL"):
+        environment.pop(name, None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "devstack"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            banner = []
+            for line in process.stdout:
+                banner.append(line)
+                if line.strip().startswith("-d '"):
+                    break
+            text = "".join(banner)
+            assert "Waitroom is running" in text
+            api = next(line.split()[1] for line in banner if line.strip().startswith("API"))
+            assert f"curl -sS -X POST {api}/api/process/start" in text
+            body = text.split("-d '", 1)[1].rsplit("'", 1)[0]
+            answer = requests.post(
+                f"{api}/api/process/start", data=body, headers={"Content-Type": "application/json"}, timeout=40
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["data"]["success"] is True
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+    assert group_is_gone(process.pid, within_s=10), "nothing of the stack is left running"
+
+
+def group_is_gone(group: int, *, within_s: float) -> bool:
+    """Whether every process of the group has exited (multiprocessing's tracker leaves just after its parent)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,132 @@
+"""The worker against the development engine executing the real bpmn/onboard-user.bpmn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.engine.server import EngineServer
+from devstack.onboarding_api import OnboardingApi
+from waitroom.camunda.client import CamundaClient
+from waitroom.camunda.deployment import deploy_bpmn
+from waitroom.camunda.variables import to_typed_variables
+from waitroom.domain import NewProcess, ProcessStatus, dump_json, request_hash
+from waitroom.settings import Settings
+from waitroom.store import SqlStore, dialect_for
+from waitroom.store.migrate import migrate
+from waitroom.worker import REGISTRY
+from waitroom.worker.onboard_user import prepare_response
+from waitroom.worker.runner import Worker
+from waitroom.worker.tasks import ExternalTask, WorkerResources
+
+USER: dict[str, object] = {"userId": "user-7", "email": "user7@example.com"}
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[str]:
+    server = EngineServer(tmp_path / "engine.sqlite3")
+    url = server.start()
+    deploy_bpmn(CamundaClient(url))
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def onboarding() -> Iterator[OnboardingApi]:
+    api = OnboardingApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def worker_for(engine: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """A worker on the engine, with a store of its own, closed after the test."""
+    workers: list[Worker] = []
+
+    def make(**settings: object) -> Worker:
+        workers.append(_worker(engine, tmp_path, **settings))
+        return workers[-1]
+
+    yield make
+    for worker in workers:
+        worker.resources.store.close()
+
+
+def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
+    configured = Settings(
+        database_url=f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        camunda_url=engine,
+        worker_task_budget_ms=0,
+        worker_poll_ms=200,
+        **settings,  # type: ignore[arg-type]
+    )
+    dialect = dialect_for(configured.resolved_database_url(), configured)
+    migrate(dialect)
+    resources = WorkerResources(store=SqlStore(dialect), settings=configured, http=requests.Session())
+    return Worker(
+        camunda=CamundaClient(engine), registry=REGISTRY, resources=resources, settings=configured, worker_id="test"
+    )
+
+
+def start(worker: Worker, correlation_id: str, variables: dict[str, object]) -> str:
+    worker.resources.store.save(NewProcess(correlation_id, "onboard-user", request_hash("onboard-user", variables)))
+    instance = worker.camunda.start_process(
+        "onboard-user", business_key=correlation_id, variables=to_typed_variables(variables)
+    )
+    return str(instance["id"])
+
+
+def run_until(worker: Worker, done: Callable[[], object], seconds: float) -> None:
+    """Invoke the worker, half a second at a time, until ``done()`` or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not done():
+        worker.run(remaining_time(min(deadline, time.monotonic() + 0.5)))
+
+
+def remaining_time(ends: float) -> Callable[[], int]:
+    """A Lambda context's ``get_remaining_time_in_millis`` for an invocation that ends at ``ends``."""
+    return lambda: int(max(0.0, ends - time.monotonic()) * 1000)
+
+
+def test_the_worker_runs_onboard_user_to_the_end(worker_for: Callable[..., Worker], onboarding: OnboardingApi) -> None:
+    worker = worker_for(onboarding_api_url=onboarding.url)
+    instance = start(worker, "w-1", USER)
+    store = worker.resources.store
+    run_until(worker, lambda: (record := store.get("w-1")) is not None and record.status.is_final, 15)
+
+    record = store.get("w-1")
+    assert record is not None and record.status is ProcessStatus.DONE
+    assert record.payload["onboarding"]["userId"] == "user-7"
+    assert record.payload["backgroundCheck"]["rule"].startswith("demo")
+    history = worker.camunda.get_historic_process_instance(instance)
+    assert history is not None and history["state"] == "COMPLETED"
+    assert onboarding.calls == 1
+
+
+def test_a_step_that_keeps_failing_ends_in_an_incident_after_its_retries(worker_for: Callable[..., Worker]) -> None:
+    worker = worker_for(onboarding_api_url="http://127.0.0.1:9", worker_retry_timeout_ms=50, worker_max_retries=3)
+    instance = start(worker, "w-2", USER)
+    run_until(worker, lambda: worker.camunda.list_incidents(process_instance_id=instance), 20)
+
+    (incident,) = worker.camunda.list_incidents(process_instance_id=instance)
+    assert incident["incidentType"] == "failedExternalTask"
+    assert "ConnectionError" in incident["incidentMessage"]
+    assert worker.camunda.get_process_instance(instance) is not None, "the instance waits on its incident"
+
+
+def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable[..., Worker]) -> None:
+    worker = worker_for()
+    store = worker.resources.store
+    store.save(NewProcess("w-3", "onboard-user", "0" * 64))
+    first = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 1})
+    again = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 2})
+    prepare_response(first, worker.resources)
+    prepare_response(again, worker.resources)
+    record = store.get("w-3")
+    assert record is not None
+    assert record.payload["onboarding"] == 1
+    assert record.payload_json == dump_json(record.payload)
