@@ -44,7 +44,7 @@ def _cold_start(code_dir: str, module: str, entry_point: str, environment: Mappi
     sys.path[:0] = [code_dir, str(LAYER_DIR)]
     try:
         _handler = getattr(importlib.import_module(module), entry_point)
-    except Exception as exc:
+    except Exception as exc:  # kept and raised by every invocation, as Lambda reports an init error
         _init_error = exc
 
 

@@ -430,3 +430,27 @@ def test_logs_are_json_and_carry_the_correlation_id(api: Api, log_lines: Callabl
     assert started[0]["function_name"] == "start"
     assert started[0]["level"] == "INFO"
     assert all(line["service"] == "waitroom" for line in logs)
+
+
+# --- the database down --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("down_url", ["postgresql://postgres@127.0.0.1:1/test", "mssql://sa:x@127.0.0.1:1/waitroom"])
+def test_a_database_that_is_down_is_a_clear_503(
+    down_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", down_url)
+    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "1")
+    runtime.reset()
+    api = Api(load_function("start"), load_function("status"), load_function("complete"), camunda)
+
+    began = time.monotonic()
+    started = api.start({"processKey": "onboard-user", "correlationId": "db-down", "variables": USER})
+    assert time.monotonic() - began < 4
+    assert started.status == 503
+    assert started.body["error"]["code"] == "STORE_UNAVAILABLE"
+    assert started.headers["retry-after"] == "1"
+    assert api.camunda.starts == [], "no process starts without its row"
+    assert api.status("db-down").status == 503
+    assert api.complete({"correlationId": "db-down", "status": "ok"}).status == 503

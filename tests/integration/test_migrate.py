@@ -34,7 +34,7 @@ def test_concurrent_migrators_apply_each_migration_once(
     def run() -> None:
         try:
             results.append(migrate(dialect_for(url, settings)))
-        except BaseException as exc:
+        except BaseException as exc:  # collected, and the assertion below reports it
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(4)]

@@ -165,7 +165,7 @@ class Worker:
                 output = topic.handler(task, self.resources)
             except BusinessRejection as rejection:
                 outcome = self._report_bpmn_error(task, rejection)
-            except Exception as exc:
+            except Exception as exc:  # any handler failure goes to Camunda, which retries the task
                 outcome = self._report_failure(task, exc)
             else:
                 outcome = self._report_completion(task, output or {})
