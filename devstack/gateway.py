@@ -3,7 +3,9 @@
 It routes as the template does, turns each request into an API Gateway v2 (payload format 2.0)
 event, invokes the function in one of its local execution environments, and turns the function's
 answer back into an HTTP response, with API Gateway's own answers where API Gateway would give them
-(no route → 404, integration timeout → 503, function crash → 500, body over 10 MB → 413).
+(no route → 404, a function error or timeout → 500, no environment free → 429, body over 10 MB →
+413). Every function of the template has a ``Timeout`` under the gateway's 30 s, so the function's
+timeout is the one that bites.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from multiprocessing import TimeoutError as PoolTimeout
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from devstack.functions import FunctionPool
+from devstack.functions import FunctionPool, Throttled
 from devstack.template import Application, Route
 
 logger = logging.getLogger(__name__)
 
-#: API Gateway HTTP APIs give an integration at most 30 s and a request body at most 10 MB.
-INTEGRATION_TIMEOUT_S = 30.0
+#: API Gateway HTTP APIs take a request body of at most 10 MB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 #: What API Gateway adds to the event of an IAM-authorised route after it checked the signature.
@@ -164,11 +164,12 @@ class Gateway:
             source_ip=request.client_address[0],
         )
         try:
-            result = self.pools[route.function].invoke(event, wait_s=INTEGRATION_TIMEOUT_S)
-        except PoolTimeout:
-            _send(request, 503, {"message": "Service Unavailable"})
+            result = self.pools[route.function].invoke(event)
+        except Throttled:
+            _send(request, 429, {"message": "Too Many Requests"})
             return
         except Exception:
+            # A function error, a crash or a timeout: API Gateway answers them all alike.
             logger.exception("%s failed", route.function)
             _send(request, 500, {"message": "Internal Server Error"})
             return

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
-from multiprocessing import TimeoutError as PoolTimeout
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +54,25 @@ class LocalSettings(BaseSettings):
     """Where the local store and the engine keep their SQLite files."""
     engine_port: int = Field(default=8081, ge=0, lt=65536)
     """Port of the development engine (0: any free port)."""
-    concurrency: int = Field(default=4, gt=0, le=64)
-    """Execution environments per HTTP function: concurrent requests each can serve."""
-    worker: bool = True
-    """Run the worker function on its schedule."""
+    concurrency: int = Field(default=2, gt=0, le=64)
+    """Execution environments each HTTP function keeps warm."""
+    max_concurrency: int = Field(default=64, gt=0, le=512)
+    """Most environments of one function at once, as Lambda's concurrency limit (then 429)."""
+    schedules: bool = True
+    """Run the scheduled functions (worker, reconciler, retention)."""
+    schedule_interval_s: float | None = Field(default=None, gt=0)
+    """Run every schedule this often instead of its ``rate(...)`` (tests, demos)."""
 
 
 class ScheduledFunction:
-    """A function its schedule keeps busy: invoked again as soon as an invocation returns."""
+    """A function on its schedule: invoked every ``rate(...)``, or right after an invocation that
+    took longer (the worker listens about as long as its rate, so it is always listening)."""
 
-    def __init__(self, function: Function, environment: dict[str, str]) -> None:
+    def __init__(self, function: Function, environment: dict[str, str], *, interval_s: float | None = None) -> None:
         self.function = function
+        self.interval_s = interval_s or rate_seconds(function.schedule or "")
         self.pool = FunctionPool(function, size=1, environment=environment)
-        self.event = json.loads((ROOT / "events" / "worker.json").read_text(encoding="utf-8"))
+        self.event = json.loads((ROOT / "events" / f"{function.code_dir.name}.json").read_text(encoding="utf-8"))
         self.invocations = 0
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"schedule-{function.name}", daemon=True)
@@ -76,24 +83,30 @@ class ScheduledFunction:
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            pending = self.pool.submit(self.event)
-            while not self._stopped.is_set():
-                try:
-                    summary = pending.get(timeout=0.5)
-                except PoolTimeout:
-                    continue
-                except Exception:
-                    logger.exception("%s failed", self.function.name)
-                    self._stopped.wait(1)
-                else:
-                    logger.debug("%s: %s", self.function.name, summary)
-                self.invocations += 1
-                break
+            began = time.monotonic()
+            try:
+                summary = self.pool.invoke(self.event)
+                logger.debug("%s: %s", self.function.name, summary)
+            except Exception:
+                if self._stopped.is_set():
+                    return
+                logger.exception("%s failed", self.function.name)
+            self.invocations += 1
+            self._stopped.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
 
     def stop(self) -> None:
         self._stopped.set()
         self.pool.close()
         self._thread.join()
+
+
+def rate_seconds(expression: str) -> float:
+    """``rate(5 minutes)`` → 300. (Cron expressions are not needed by the template, so not read.)"""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if match is None:
+        raise ValueError(f"the local stack reads rate(...) schedules only, not {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
 
 
 class LocalStack:
@@ -153,12 +166,13 @@ class LocalStack:
         for name in sorted(routed):
             function = self.application.functions[name]
             self.pools[name] = FunctionPool(
-                function, size=self.local.concurrency, environment=self._environment_of(function)
+                function,
+                size=self.local.concurrency,
+                max_size=self.local.max_concurrency,
+                environment=self._environment_of(function),
             )
-        if self.local.worker:
-            for function in self.application.functions.values():
-                if function.schedule:
-                    self.schedules.append(ScheduledFunction(function, self._environment_of(function)).start())
+        if self.local.schedules:
+            self.schedules = [self._scheduled(f) for f in self.application.functions.values() if f.schedule]
         for pool in self.pools.values():
             pool.warm()
         self.gateway = Gateway(self.application, self.pools, host="127.0.0.1", port=self.port).start()
@@ -168,7 +182,11 @@ class LocalStack:
         functions = [schedule.function for schedule in self.schedules]
         for schedule in self.schedules:
             schedule.stop()
-        self.schedules = [ScheduledFunction(f, self._environment_of(f)).start() for f in functions]
+        self.schedules = [self._scheduled(function) for function in functions]
+
+    def _scheduled(self, function: Function) -> ScheduledFunction:
+        environment = self._environment_of(function)
+        return ScheduledFunction(function, environment, interval_s=self.local.schedule_interval_s).start()
 
     def _environment_of(self, function: Function) -> dict[str, str]:
         """The template's literal environment values, then the local stack's (intrinsics are AWS-only)."""

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -41,7 +42,8 @@ class Route:
             return None
         pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
         matched = re.fullmatch(pattern, path)
-        return None if matched is None else matched.groupdict()
+        # API Gateway hands the function decoded path parameters.
+        return None if matched is None else {name: unquote(value) for name, value in matched.groupdict().items()}
 
 
 @dataclass(frozen=True)

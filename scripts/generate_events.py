@@ -60,6 +60,13 @@ def generate(method: str, path: str, body: Any | None) -> dict[str, Any]:
     return event
 
 
+def scheduled(rule: str) -> dict[str, Any]:
+    command = ["sam", "local", "generate-event", "cloudwatch", "scheduled-event"]
+    event: dict[str, Any] = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    event["resources"] = [f"arn:aws:events:us-east-1:123456789012:rule/waitroom-dev-{rule}"]
+    return event
+
+
 def route(event: dict[str, Any], route_key: str) -> dict[str, Any]:
     event["routeKey"] = route_key
     event["requestContext"]["routeKey"] = route_key
@@ -93,16 +100,20 @@ def main() -> None:
         "POST /api/process/complete",
     )
     complete["requestContext"]["authorizer"] = IAM_AUTHORIZER
-    worker = json.loads(
-        subprocess.run(
-            ["sam", "local", "generate-event", "cloudwatch", "scheduled-event"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+    cancel = route(
+        generate("POST", "/api/process/cancel", {"correlationId": "user-123", "reason": "the user withdrew"}),
+        "POST /api/process/cancel",
     )
-    worker["resources"] = ["arn:aws:events:us-east-1:123456789012:rule/waitroom-dev-WorkerFunctionEveryMinute"]
-    events = {"start": start, "status": status, "status-all": status_all, "complete": complete, "worker": worker}
+    events = {
+        "start": start,
+        "status": status,
+        "status-all": status_all,
+        "complete": complete,
+        "cancel": cancel,
+        "worker": scheduled("WorkerFunctionEveryMinute"),
+        "reconciler": scheduled("ReconcilerFunctionEveryMinute"),
+        "retention": scheduled("RetentionFunctionHourly"),
+    }
     for name, event in events.items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n", encoding="utf-8")
 

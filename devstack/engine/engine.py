@@ -231,6 +231,10 @@ class Engine:
         with self._store.transaction():
             return self._store.get(HistoricProcessInstance, instance_id)
 
+    def historic_instances(self) -> list[HistoricProcessInstance]:
+        with self._store.transaction():
+            return self._store.all(HistoricProcessInstance)
+
     def delete_historic_instance(self, instance_id: str, fail_if_not_exists: bool) -> None:
         with self._write(notify=False):
             if self._store.get(ProcessInstance, instance_id) is not None:

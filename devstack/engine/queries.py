@@ -246,3 +246,27 @@ INCIDENTS = QuerySpec(
     },
     default_sort="incidentId",
 )
+
+#: ``GET /history/process-instance``: the filters Waitroom uses to find a process by its business key.
+HISTORIC_PROCESS_INSTANCES = QuerySpec(
+    filters={
+        "processInstanceId": _equals("id"),
+        "processInstanceBusinessKey": _equals("business_key"),
+        "processInstanceBusinessKeyLike": Filter(
+            "string", lambda history, value, _now: _like(value, history.business_key)
+        ),
+        "processDefinitionKey": _equals("definition_key"),
+        "processDefinitionId": _equals("definition_id"),
+        "finished": Filter("boolean", lambda history, value, _now: (history.end_time is not None) == value),
+        "unfinished": Filter("boolean", lambda history, value, _now: (history.end_time is None) == value),
+        "tenantIdIn": _NO_MATCH,
+    },
+    sort_keys={
+        "instanceId": lambda history: history.id,
+        "businessKey": lambda history: history.business_key,
+        "definitionKey": lambda history: history.definition_key,
+        "startTime": lambda history: history.start_time,
+        "endTime": lambda history: history.end_time,
+    },
+    default_sort="startTime",
+)

@@ -74,6 +74,7 @@ class RestApi:
             ("DELETE", "/process-instance/{instance_id}", self.delete_instance),
             ("GET", "/process-instance/{instance_id}/variables", self.get_variables),
             ("POST", "/process-instance/{instance_id}/variables", self.modify_variables),
+            ("GET", "/history/process-instance", self.query_history),
             ("GET", "/history/process-instance/{instance_id}", self.get_history),
             ("DELETE", "/history/process-instance/{instance_id}", self.delete_history),
             ("POST", "/external-task/fetchAndLock", self.fetch_and_lock),
@@ -224,6 +225,11 @@ class RestApi:
         return HttpResponse(204)
 
     # History --------------------------------------------------------------------------------------
+
+    def query_history(self, request: HttpRequest) -> HttpResponse:
+        query = queries.from_query_string(queries.HISTORIC_PROCESS_INSTANCES, request.query)
+        found = query.run(queries.HISTORIC_PROCESS_INSTANCES, self._engine.historic_instances(), now_ms())
+        return HttpResponse(200, [dto.historic_process_instance(history) for history in found])
 
     def get_history(self, _request: HttpRequest, instance_id: str) -> HttpResponse:
         history = self._engine.historic_instance(instance_id)

@@ -29,7 +29,7 @@ def start(
         remaining_ms=app.lambda_context.get_remaining_time_in_millis(),
     )
     count_answer(record)
-    return process_response(record, preference_applied=preferences.applied)
+    return process_response(record, preference_applied=preferences.applied, fetch_variables=request.fetch_variables)
 
 
 lambda_handler = api_handler(app)

@@ -78,3 +78,41 @@ class ProcessRecord:
         if self.completed_at is None:
             return None
         return round((self.completed_at - self.started_at).total_seconds() * 1000)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """One page of the process list, newest first; ``after`` is the last row of the previous page."""
+
+    limit: int
+    status: ProcessStatus | None = None
+    process_key: str | None = None
+    started_after: datetime | None = None
+    """Inclusive."""
+    started_before: datetime | None = None
+    """Exclusive."""
+    after: tuple[datetime, str] | None = None
+    """``(started_at, correlation_id)`` of the row the page starts after."""
+
+
+class StepOutcome(StrEnum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    BPMN_ERROR = "BPMN_ERROR"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One run of one step of a process, as the worker saw it (the seed's event log)."""
+
+    correlation_id: str
+    topic: str
+    activity_id: str | None
+    outcome: StepOutcome
+    duration_ms: int
+    error_json: str | None = None
+    occurred_at: datetime | None = None
+
+    @property
+    def error(self) -> Any:
+        return None if self.error_json is None else json.loads(self.error_json)

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from waitroom.camunda.client import CamundaNoAnswer
-from waitroom.domain import ProcessRecord, ProcessStatus
+from waitroom.domain import ProcessRecord, ProcessStatus, StepEvent
 from waitroom.errors import (
     AlreadyFinished,
     CamundaFailed,
@@ -182,7 +182,13 @@ def api_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lambda
 # --- responses that carry a process -------------------------------------------------------------
 
 
-def process_response(record: ProcessRecord, *, preference_applied: str | None = None) -> Response[str]:
+def process_response(
+    record: ProcessRecord,
+    *,
+    preference_applied: str | None = None,
+    fetch_variables: list[str] | None = None,
+    steps: list[StepEvent] | None = None,
+) -> Response[str]:
     """200 DONE/CANCELLED, 500 ERROR, 202 PENDING with ``Location`` and ``Retry-After``."""
     status = PROCESS_HTTP_STATUS[record.status]
     headers: dict[str, str] = {}
@@ -191,7 +197,8 @@ def process_response(record: ProcessRecord, *, preference_applied: str | None = 
         headers["Retry-After"] = str(get_settings().retry_after_s)
     if preference_applied:
         headers["Preference-Applied"] = preference_applied
-    return json_response(status, ProcessView.of(record).to_json(), headers)
+    view = ProcessView.of(record, fetch_variables=fetch_variables, steps=steps)
+    return json_response(status, view.to_json(), headers)
 
 
 # --- RFC 7240 Prefer ------------------------------------------------------------------------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from waitroom.camunda.client import CamundaClient, CamundaNoAnswer, CamundaNotFound
 from waitroom.camunda.variables import VariableError, to_typed_variables
-from waitroom.domain import NewProcess, ProcessRecord, ProcessStatus, dump_json, request_hash
+from waitroom.domain import ListQuery, NewProcess, ProcessRecord, ProcessStatus, StepEvent, dump_json, request_hash
 from waitroom.errors import (
     AlreadyFinished,
     CamundaStartUnconfirmed,
@@ -20,7 +21,7 @@ from waitroom.errors import (
     StartFailed,
     WaitroomError,
 )
-from waitroom.schemas import CompleteRequest, StartRequest
+from waitroom.schemas import CancelRequest, CompleteRequest, StartRequest
 from waitroom.settings import Settings
 from waitroom.store import ProcessStore
 from waitroom.waiting import wait_budget_ms, wait_for_final
@@ -100,11 +101,7 @@ class ProcessService:
                 new.process_key, business_key=new.correlation_id, variables=typed_variables
             )
         except CamundaNoAnswer as exc:
-            # The instance may exist: the row stays PENDING for the reconciler to settle.
-            raise CamundaStartUnconfirmed(
-                f"Camunda did not confirm the start of {new.correlation_id!r}; it may be running: "
-                "read its status, or start it again with the same correlation id to join it"
-            ) from exc
+            instance = self._instance_started_without_answer(new, exc)
         except CamundaNotFound as exc:
             self._discard_unstarted(new.correlation_id)
             raise ProcessDefinitionNotFound(
@@ -116,6 +113,27 @@ class ProcessService:
             raise
         self.store.attach_instance(new.correlation_id, str(instance["id"]))
         logger.info("process started", extra={"camundaInstanceId": instance["id"]})
+
+    def _instance_started_without_answer(self, new: NewProcess, no_answer: CamundaNoAnswer) -> dict[str, Any]:
+        """The start got no answer, so the instance may exist: look for it by its business key.
+
+        Not found now proves nothing (the start may still be on its way), so the row stays PENDING
+        and the reconciler settles it later: it attaches the instance, or marks the row ERROR.
+        """
+        try:
+            found = self.camunda.find_historic_process_instances(
+                business_key=new.correlation_id, process_key=new.process_key
+            )
+        except WaitroomError:
+            found = []
+        if len(found) == 1:
+            logger.info("an unconfirmed start did start; attaching its instance")
+            return found[0]
+        raise CamundaStartUnconfirmed(
+            f"Camunda did not confirm the start of {new.correlation_id!r}; it may be running. "
+            "Read its status: Waitroom settles an unconfirmed start within a few minutes",
+            details=no_answer.details,
+        ) from no_answer
 
     def _discard_unstarted(self, correlation_id: str) -> None:
         """Forget a row whose start certainly failed, so that starting it again is a fresh start."""
@@ -154,8 +172,46 @@ class ProcessService:
         deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
         return self.wait(correlation_id, deadline=deadline)
 
-    def list(self, *, limit: int, status: ProcessStatus | None = None) -> list[ProcessRecord]:
-        return self.store.list(limit=limit, status=status)
+    def list_page(self, query: ListQuery) -> tuple[list[ProcessRecord], ProcessRecord | None]:
+        """A page of processes, and the row the next page starts after (None on the last page)."""
+        rows = self.store.list_page(replace(query, limit=query.limit + 1))
+        page = rows[: query.limit]
+        return page, page[-1] if len(rows) > query.limit else None
+
+    def steps(self, correlation_id: str) -> list[StepEvent]:
+        return self.store.steps(correlation_id)
+
+    # --- cancel --------------------------------------------------------------------------------
+
+    def cancel(self, request: CancelRequest) -> ProcessRecord:
+        """Delete the Camunda instance, then finish the row as CANCELLED; whoever waits sees it.
+
+        Camunda goes first: if it cannot be reached the row stays PENDING (nothing is lost, the
+        client may cancel again). Cancelling a cancelled process again is a success.
+        """
+        record = self.get(request.correlation_id)
+        if record.status is ProcessStatus.CANCELLED:
+            return record
+        if record.status.is_final:
+            raise AlreadyFinished(
+                f"process {request.correlation_id!r} already finished as {record.status.value}",
+                details=[{"field": "correlationId", "reason": f"the process is {record.status.value}"}],
+            )
+        if record.camunda_instance_id is not None:
+            deleted = self.camunda.delete_process_instance(record.camunda_instance_id)
+            logger.info("Camunda instance deleted" if deleted else "the Camunda instance had already ended")
+        reason = request.reason or "cancelled by the client"
+        cancelled = self.store.cancel(request.correlation_id, dump_json({"code": "CANCELLED", "message": reason}))
+        if cancelled is not None:
+            return cancelled
+        # The process finished while Camunda was deleting it.
+        finished = self.get(request.correlation_id)
+        if finished.status is ProcessStatus.CANCELLED:
+            return finished
+        raise AlreadyFinished(
+            f"process {request.correlation_id!r} finished as {finished.status.value} before it could be cancelled",
+            details=[{"field": "correlationId", "reason": f"the process is {finished.status.value}"}],
+        )
 
     # --- finish --------------------------------------------------------------------------------
 

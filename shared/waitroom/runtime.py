@@ -9,6 +9,7 @@ import requests
 
 from waitroom.camunda.client import CamundaClient
 from waitroom.processes import ProcessService
+from waitroom.reconciler import Reconciler
 from waitroom.settings import get_settings
 from waitroom.store import open_store
 from waitroom.worker import REGISTRY
@@ -30,8 +31,15 @@ def reset() -> None:
     if worker.cache_info().currsize:
         worker().resources.store.close()
     process_service.cache_clear()
+    reconciler.cache_clear()
     worker.cache_clear()
     get_settings.cache_clear()
+
+
+@functools.cache
+def reconciler() -> Reconciler:
+    service = process_service()
+    return Reconciler(store=service.store, camunda=service.camunda, settings=service.settings)
 
 
 @functools.cache

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
-from waitroom.domain import ProcessRecord, ProcessStatus
+from waitroom.domain import ProcessRecord, ProcessStatus, StepEvent, StepOutcome
+from waitroom.errors import InvalidRequest
 
 CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 PROCESS_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
@@ -42,8 +46,32 @@ Timestamp = Annotated[
 ]
 
 
+def _utf8_only(value: Any, path: str) -> None:
+    """JSON may carry an unpaired UTF-16 surrogate (``"\\ud800"``); no database can store one."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{path} holds text with an unpaired UTF-16 surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _utf8_only(key, f"{path} key")
+            _utf8_only(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _utf8_only(item, f"{path}[{index}]")
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unpaired_surrogates(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                _utf8_only(value, str(name))
+        return data
 
     def to_json(self) -> dict[str, Any]:
         """The wire form: camelCase, absent values left out."""
@@ -55,6 +83,15 @@ class StartRequest(ApiModel):
     process_key: ProcessKey
     correlation_id: CorrelationId = Field(default_factory=lambda: str(uuid.uuid4()))
     variables: dict[VariableName, Any] = Field(default_factory=dict)
+    fetch_variables: list[VariableName] | None = Field(
+        default=None,
+        description="The fields of the result to answer with (as Camunda 8's fetchVariables); all when absent",
+    )
+
+
+class CancelRequest(ApiModel):
+    correlation_id: CorrelationId
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
 
 
 class CompleteRequest(ApiModel):
@@ -79,25 +116,75 @@ class ProcessView(ApiModel):
     completed_at: Timestamp | None = None
     duration_ms: int | None = None
     status_url: str
+    history: list[StepView] | None = None
 
     @classmethod
-    def of(cls, record: ProcessRecord) -> ProcessView:
+    def of(
+        cls,
+        record: ProcessRecord,
+        *,
+        fetch_variables: list[str] | None = None,
+        steps: list[StepEvent] | None = None,
+    ) -> ProcessView:
+        data = record.payload
+        if fetch_variables is not None and isinstance(data, dict):
+            data = {name: data[name] for name in fetch_variables if name in data}
         return cls(
             correlation_id=record.correlation_id,
             process_key=record.process_key,
             status=record.status,
-            data=record.payload,
+            data=data,
             error=record.error,
             started_at=record.started_at,
             updated_at=record.updated_at,
             completed_at=record.completed_at,
             duration_ms=record.duration_ms,
             status_url=status_url(record.correlation_id),
+            history=None if steps is None else [StepView.of(step) for step in steps],
         )
 
 
-class ProcessList(ApiModel):
+class StepView(ApiModel):
+    """One run of one step, as the worker recorded it."""
+
+    topic: str
+    activity_id: str | None = None
+    outcome: StepOutcome
+    duration_ms: int
+    error: Any = None
+    occurred_at: Timestamp | None = None
+
+    @classmethod
+    def of(cls, step: StepEvent) -> StepView:
+        return cls(
+            topic=step.topic,
+            activity_id=step.activity_id,
+            outcome=step.outcome,
+            duration_ms=step.duration_ms,
+            error=step.error,
+            occurred_at=step.occurred_at,
+        )
+
+
+class ProcessPage(ApiModel):
     items: list[ProcessView]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; absent on the last")
+
+
+def encode_cursor(after: ProcessRecord) -> str:
+    """An opaque token for the page that starts after ``after`` (newest-first order)."""
+    key = json.dumps([after.started_at.isoformat(), after.correlation_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        started_at, correlation_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(started_at), str(correlation_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidRequest(
+            "cursor is not one this API gave out", details=[{"field": "cursor", "reason": "not a valid cursor"}]
+        ) from None
 
 
 class ErrorDetail(BaseModel):

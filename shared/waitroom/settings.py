@@ -8,6 +8,7 @@ message names the variable and the reason but never echoes the value (it may be 
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -82,6 +83,18 @@ class Settings(BaseSettings):
     worker_retry_timeout_max_ms: Annotated[int, Field(ge=0)] = 60_000
     onboarding_api_url: HttpUrl | None = None
     """The onboarding service that the ``call-onboarding-api`` step calls."""
+
+    # --- reconciler and retention ---------------------------------------------------------------
+    max_process_age: timedelta = timedelta(days=1)
+    """A process PENDING longer than this ends as ERROR ``TIMED_OUT`` (seconds, or ISO 8601 such as ``PT6H``)."""
+    reconcile_min_age_s: Annotated[int, Field(ge=0)] = 60
+    """The reconciler leaves younger PENDING rows alone: their start may still be under way."""
+    reconcile_batch: Annotated[int, Field(gt=0, le=10_000)] = 200
+    """PENDING rows one reconciler run examines, oldest first."""
+    retention_days: Annotated[int, Field(gt=0)] = 30
+    """Finished processes (and their steps) older than this are deleted."""
+    retention_batch: Annotated[int, Field(gt=0, le=100_000)] = 1000
+    """Rows one delete statement removes; retention repeats it until nothing is left to delete."""
 
     # --- HTTP ----------------------------------------------------------------------------------
     port: Annotated[int, Field(ge=0, lt=65536)] = 8080

@@ -25,7 +25,10 @@ from tests.support.lambdas import (
     with_query,
 )
 from waitroom import runtime
+from waitroom.domain import StepEvent, StepOutcome, dump_json
 from waitroom.errors import ConfigurationError
+from waitroom.settings import Settings
+from waitroom.store import SqlStore, dialect_for
 
 USER = {"userId": "user-123", "email": "user@example.com"}
 
@@ -454,3 +457,145 @@ def test_a_database_that_is_down_is_a_clear_503(
     assert api.camunda.starts == [], "no process starts without its row"
     assert api.status("db-down").status == 503
     assert api.complete({"correlationId": "db-down", "status": "ok"}).status == 503
+
+
+# --- cancel ---------------------------------------------------------------------------------------
+
+
+def cancel(api: Api, body: Any) -> HttpResult:
+    return invoke(load_function("cancel"), with_body(load_event("cancel"), body))
+
+
+def test_cancel_deletes_the_instance_and_the_process_ends_cancelled(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "x-1"}, prefer="respond-async")
+    waiting: list[HttpResult] = []
+    waiter = threading.Thread(target=lambda: waiting.append(api.status("x-1", prefer="wait=10")))
+    waiter.start()
+    time.sleep(0.3)
+    response = cancel(api, {"correlationId": "x-1", "reason": "the user withdrew"})
+    waiter.join()
+
+    assert response.status == 200
+    assert response.body["status"] == "CANCELLED"
+    assert response.body["error"] == {"code": "CANCELLED", "message": "the user withdrew"}
+    (started,) = api.camunda.starts_of("x-1")
+    assert api.camunda.deleted == [started["id"]]
+    assert waiting[0].status == 200, "a client waiting on the process gets the cancellation"
+    assert waiting[0].body["status"] == "CANCELLED"
+    again = cancel(api, {"correlationId": "x-1"})
+    assert (again.status, again.body["status"]) == (200, "CANCELLED"), "cancelling twice is a success"
+
+
+def test_cancel_of_a_finished_process_is_409_and_of_an_unknown_one_404(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "x-2"}, prefer="respond-async")
+    api.complete({"correlationId": "x-2", "status": "ok", "data": 1})
+    finished = cancel(api, {"correlationId": "x-2"})
+    assert finished.status == 409
+    assert finished.body["error"]["code"] == "ALREADY_FINISHED"
+    assert api.camunda.deleted == [], "a finished process's instance is left alone"
+    assert api.status("x-2").body["status"] == "DONE"
+    assert cancel(api, {"correlationId": "nobody"}).status == 404
+    assert cancel(api, {"correlationId": "x-2", "reason": ""}).status == 400
+
+
+def test_cancel_with_camunda_down_leaves_the_process_pending(configure: Callable[..., Api]) -> None:
+    api = configure()
+    api.start({"processKey": "onboard-user", "correlationId": "x-3"}, prefer="respond-async")
+    down = configure(camunda_url="http://127.0.0.1:9/engine-rest", camunda_connect_timeout_s=1)
+    response = cancel(down, {"correlationId": "x-3"})
+    assert response.status == 503
+    assert down.status("x-3").body["status"] == "PENDING", "nothing changed, the client may cancel again"
+
+
+# --- list pages, history, fetchVariables ---------------------------------------------------------
+
+
+def test_the_list_pages_through_every_process_once_in_a_stable_order(api: Api) -> None:
+    for index in range(7):
+        api.start({"processKey": "onboard-user", "correlationId": f"pg-{index}"}, prefer="respond-async")
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = api.list(**query)
+        assert page.status == 200
+        seen += [item["correlationId"] for item in page.body["items"]]
+        pages += 1
+        cursor = page.body.get("nextCursor")
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == [f"pg-{index}" for index in range(7)]
+    assert len(seen) == len(set(seen))
+
+
+def test_the_list_filters(api: Api) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "f-1"}, prefer="respond-async")
+    api.start({"processKey": "slow-process", "correlationId": "f-2"}, prefer="respond-async")
+    api.complete({"correlationId": "f-1", "status": "ok"})
+    only_done = api.list(status="DONE")
+    assert [item["correlationId"] for item in only_done.body["items"]] == ["f-1"]
+    only_slow = api.list(processKey="slow-process")
+    assert [item["correlationId"] for item in only_slow.body["items"]] == ["f-2"]
+    started = only_slow.body["items"][0]["startedAt"]
+    assert api.list(startedAfter="2000-01-01T00:00:00Z").body["items"]
+    assert api.list(startedBefore="2000-01-01T00:00:00Z").body["items"] == []
+    assert api.list(startedAfter=started, processKey="slow-process").body["items"][0]["correlationId"] == "f-2"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"startedAfter": "yesterday"}, "startedAfter"),
+        ({"limit": "0"}, "limit"),
+    ],
+)
+def test_bad_list_parameters_are_400(api: Api, query: dict[str, str], field: str) -> None:
+    response = api.list(**query)
+    assert response.status == 400
+    assert response.error_fields == [field]
+
+
+def test_status_with_history_lists_the_steps_in_order(api: Api, database_url: str) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "h-9"}, prefer="respond-async")
+    store = SqlStore(dialect_for(database_url, Settings(database_url=database_url)))
+    try:
+        for topic, outcome, error in [
+            ("onboard-user.validate-user-information", StepOutcome.FAILED, {"message": "flaky"}),
+            ("onboard-user.validate-user-information", StepOutcome.COMPLETED, None),
+            ("onboard-user.run-background-check", StepOutcome.COMPLETED, None),
+        ]:
+            store.record_step(
+                StepEvent("h-9", topic, "Task_X", outcome, 12, None if error is None else dump_json(error))
+            )
+    finally:
+        store.close()
+    plain = api.status("h-9")
+    assert "history" not in plain.body
+    event = with_query(
+        with_path(load_event("status"), "/api/process/status/h-9", {"correlationId": "h-9"}), history="true"
+    )
+    detailed = invoke(api.status_function, event)
+    steps = detailed.body["history"]
+    assert [(step["topic"].split(".")[1], step["outcome"]) for step in steps] == [
+        ("validate-user-information", "FAILED"),
+        ("validate-user-information", "COMPLETED"),
+        ("run-background-check", "COMPLETED"),
+    ]
+    assert steps[0]["error"] == {"message": "flaky"}
+    assert steps[0]["durationMs"] == 12
+    assert steps[0]["occurredAt"].endswith("Z")
+
+
+def test_fetch_variables_answers_with_the_named_fields_only(api: Api) -> None:
+    result = {"success": True, "userId": "u-1", "onboarding": {"accountId": "a"}, "noise": "x" * 1000}
+    reporter = api.complete_later(0.1, {"correlationId": "fv-1", "status": "ok", "data": result})
+    response = api.start(
+        {"processKey": "onboard-user", "correlationId": "fv-1", "fetchVariables": ["userId", "onboarding", "absent"]}
+    )
+    reporter.join()
+    assert response.status == 200
+    assert response.body["data"] == {"userId": "u-1", "onboarding": {"accountId": "a"}}
+    assert api.status("fv-1").body["data"] == result, "the stored result stays whole"

@@ -109,6 +109,7 @@ def test_the_gateway_routes_exactly_the_templates_routes(stack: LocalStack) -> N
         "GET /api/process/status/all",
         "GET /api/process/status/{correlationId}",
         "POST /api/process/complete",
+        "POST /api/process/cancel",
     }
     not_routed = requests.get(f"{stack.url}/api/process/nowhere", timeout=10)
     assert (not_routed.status_code, not_routed.json()) == (404, {"message": "Not Found"})

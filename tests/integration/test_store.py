@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.integration.conftest import StoreFactory
-from waitroom.domain import NewProcess, ProcessStatus, dump_json
+from waitroom.domain import ListQuery, NewProcess, ProcessStatus, dump_json
 from waitroom.store import SqlStore
 
 
@@ -148,14 +148,14 @@ def test_list_is_newest_first_limited_and_filtered(store: SqlStore) -> None:
     store.complete("p1", None)
     store.complete("p3", None)
 
-    listed = store.list(limit=3)
+    listed = store.list_page(ListQuery(limit=3))
     assert len(listed) == 3
     assert [(r.started_at, r.correlation_id) for r in listed] == sorted(
         ((r.started_at, r.correlation_id) for r in listed), reverse=True
     )
-    done = store.list(limit=10, status=ProcessStatus.DONE)
+    done = store.list_page(ListQuery(limit=10, status=ProcessStatus.DONE))
     assert {record.correlation_id for record in done} == {"p1", "p3"}
-    assert len(store.list(limit=10, status=ProcessStatus.PENDING)) == 3
+    assert len(store.list_page(ListQuery(limit=10, status=ProcessStatus.PENDING))) == 3
 
 
 def test_unicode_and_quotes_round_trip(store: SqlStore) -> None:

@@ -19,7 +19,7 @@ import pytest
 from tests.integration.conftest import StoreFactory
 from tests.support.camunda_stub import CamundaStub
 from waitroom.camunda.client import CamundaClient
-from waitroom.domain import NewProcess, ProcessStatus, dump_json
+from waitroom.domain import ListQuery, NewProcess, ProcessStatus, dump_json
 from waitroom.errors import AlreadyFinished, StoreUnavailable
 from waitroom.processes import ProcessService
 from waitroom.schemas import CompleteRequest, StartRequest
@@ -89,7 +89,7 @@ def test_racing_starts_insert_once_and_start_one_camunda_instance(
     assert [o for o in outcomes if isinstance(o, BaseException)] == []
     assert len(camunda.starts_of("race-start")) == 1
     assert all(outcome.status is ProcessStatus.PENDING for outcome in outcomes)  # type: ignore[union-attr]
-    assert len([r for r in store_factory().list(limit=100) if r.correlation_id == "race-start"]) == 1
+    assert len([r for r in store_factory().list_page(ListQuery(limit=100)) if r.correlation_id == "race-start"]) == 1
 
 
 def test_a_one_megabyte_payload_round_trips_byte_for_byte(store: SqlStore) -> None:
@@ -264,7 +264,7 @@ def test_postgres_lists_newest_first_from_the_index(pg_schema_url: str) -> None:
         plan = "\n".join(
             row[0]
             for row in connection.execute(
-                "EXPLAIN (ANALYZE, FORMAT TEXT) " + postgres.STATEMENTS.list_all, {"limit": 50}
+                "EXPLAIN (ANALYZE, FORMAT TEXT) " + postgres.STATEMENTS.list_page.format(where=""), {"limit": 50}
             ).fetchall()
         )
     assert "Index Scan Backward using ix_processstore_startedat" in plan, plan
@@ -278,7 +278,7 @@ def test_sqlite_lists_newest_first_from_the_index(tmp_path: Path) -> None:
     migrate(dialect)
     connection = dialect.connect()
     try:
-        rows = connection.execute("EXPLAIN QUERY PLAN " + sqlite.STATEMENTS.list_all, {"limit": 50})
+        rows = connection.execute("EXPLAIN QUERY PLAN " + sqlite.STATEMENTS.list_page.format(where=""), {"limit": 50})
         plan = " | ".join(str(row[-1]) for row in rows)
     finally:
         connection.close()
@@ -288,4 +288,4 @@ def test_sqlite_lists_newest_first_from_the_index(tmp_path: Path) -> None:
 
 def test_list_results_serialize(store: SqlStore) -> None:
     fill(store, 3)
-    assert json.dumps([record.correlation_id for record in store.list(limit=2)])
+    assert json.dumps([record.correlation_id for record in store.list_page(ListQuery(limit=2))])

@@ -1,7 +1,8 @@
 """A Camunda stand-in that speaks real HTTP, for the handler tests of the API functions.
 
-It answers ``POST /engine-rest/process-definition/key/{key}/start`` as Camunda does (the shapes
-of the official OpenAPI definition) and can be told to fail the way Camunda fails: an unknown key
+It answers ``POST /engine-rest/process-definition/key/{key}/start``, ``DELETE
+/engine-rest/process-instance/{id}`` and ``GET /engine-rest/history/process-instance`` as Camunda
+does (the shapes of the official OpenAPI definition) and can be told to fail the way Camunda fails: an unknown key
 (404 with Camunda's message), a server error (500), or no answer at all (a hang past the client's
 read timeout). It records every start, so that tests can prove a second instance never started.
 The real BPMN runs on the development engine in the end-to-end tests; this stub exists to drive
@@ -18,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 _START = re.compile(r"^/engine-rest/process-definition/key/(?P<key>[^/]+)/start$")
 
@@ -29,6 +31,7 @@ class CamundaStub:
     mode: str = "ok"
     hang_s: float = 5.0
     starts: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -42,6 +45,27 @@ class CamundaStub:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: tests read the stub's records, not its log."""
+
+            def do_DELETE(self) -> None:
+                instance_id = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                if any(start["id"] == instance_id for start in stub.starts) and instance_id not in stub.deleted:
+                    stub.deleted.append(instance_id)
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                self._answer(404, {"type": "InvalidRequestException", "message": f"No process instance {instance_id}"})
+
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                if path != "/engine-rest/history/process-instance":
+                    self._answer(404, {"type": "NotFoundException", "message": f"no route {path}"})
+                    return
+                business_key = dict(parse_qsl(query)).get("processInstanceBusinessKey")
+                found = [
+                    {"id": start["id"], "businessKey": start["businessKey"], "state": "ACTIVE"}
+                    for start in stub.starts_of(business_key or "")
+                ]
+                self._answer(200, found)
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -79,7 +103,7 @@ class CamundaStub:
                     },
                 )
 
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
+            def _answer(self, status: int, body: Any) -> None:
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

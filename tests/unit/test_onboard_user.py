@@ -6,9 +6,11 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
+from waitroom.settings import Settings
 from waitroom.worker.onboard_user import REJECTED, run_background_check, validate_user_information
-from waitroom.worker.tasks import BusinessRejection, ExternalTask
+from waitroom.worker.tasks import BusinessRejection, ExternalTask, WorkerResources
 
 
 def task(**variables: Any) -> ExternalTask:
@@ -40,9 +42,12 @@ def test_an_invalid_user_is_rejected_with_the_reason(variables: dict[str, Any], 
     assert rejection.value.variables == {"rejectionReason": rejection.value.message}
 
 
+RESOURCES = WorkerResources(store=None, settings=Settings(), http=requests.Session())  # type: ignore[arg-type]
+
+
 def test_the_background_check_is_deterministic_on_the_user() -> None:
-    first = run_background_check(task(userId="u-42"), None)["backgroundCheck"]  # type: ignore[arg-type]
-    again = run_background_check(task(userId="u-42"), None)["backgroundCheck"]  # type: ignore[arg-type]
+    first = run_background_check(task(userId="u-42"), RESOURCES)["backgroundCheck"]
+    again = run_background_check(task(userId="u-42"), RESOURCES)["backgroundCheck"]
     assert (first["score"], first["status"]) == (again["score"], again["status"])
     assert 0 <= first["score"] < 100
     assert first["status"] == ("clear" if first["score"] < 90 else "review")
@@ -50,5 +55,12 @@ def test_the_background_check_is_deterministic_on_the_user() -> None:
 
 def test_delay_ms_makes_the_background_check_take_that_long() -> None:
     began = time.monotonic()
-    run_background_check(task(userId="u-1", delayMs=300), None)  # type: ignore[arg-type]
+    run_background_check(task(userId="u-1", delayMs=300), RESOURCES)
     assert time.monotonic() - began >= 0.3
+
+
+def test_delay_ms_is_capped_below_the_workers_task_budget() -> None:
+    resources = WorkerResources(store=None, settings=Settings(worker_task_budget_ms=2_500), http=requests.Session())  # type: ignore[arg-type]
+    began = time.monotonic()
+    run_background_check(task(userId="u-1", delayMs=60_000), resources)
+    assert time.monotonic() - began < 2, "a task fetched last in an invocation still finishes in it"

@@ -80,4 +80,6 @@ def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch
 
 
 def test_database_url_comes_from_the_setting_when_no_secret_is_named() -> None:
-    assert database_url(Settings(database_url="postgresql://h/db")) == "postgresql://h/db"
+    source = database_url(Settings(database_url="postgresql://h/db"))
+    assert source() == "postgresql://h/db"
+    assert not source.refresh(), "a fixed URL has nothing to fetch again"

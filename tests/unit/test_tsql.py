@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlglot
 from sqlglot import exp
 
+from waitroom.domain import ListQuery, ProcessStatus
+from waitroom.settings import Settings
+from waitroom.store import SqlStore, dialect_for
 from waitroom.store.migrate import DEFAULT_MIGRATIONS_DIR, mssql_batches
 from waitroom.store.mssql import STATEMENTS
 
@@ -30,7 +34,32 @@ def normalized(sql: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"\s*([(),])\s*", r"\1", sql)).strip().upper()
 
 
-STORE_STATEMENTS = {field.name: getattr(STATEMENTS, field.name) for field in dataclasses.fields(STATEMENTS)}
+def composed_list_statements() -> dict[str, str]:
+    """The list query as the store composes it: with no filter, and with every filter at once."""
+    store = SqlStore(dialect_for("mssql://u:p@db.invalid:1433/waitroom", Settings()))
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    everything = ListQuery(
+        limit=10,
+        status=ProcessStatus.DONE,
+        process_key="onboard-user",
+        started_after=moment,
+        started_before=moment,
+        after=(moment, "x"),
+    )
+    return {
+        "list_page (no filter)": store.list_statement(ListQuery(limit=10))[0],
+        "list_page (every filter)": store.list_statement(everything)[0],
+    }
+
+
+STORE_STATEMENTS = {
+    **{
+        field.name: getattr(STATEMENTS, field.name)
+        for field in dataclasses.fields(STATEMENTS)
+        if field.name not in {"list_page", "list_filters"}
+    },
+    **composed_list_statements(),
+}
 
 
 @pytest.mark.parametrize("name", sorted(STORE_STATEMENTS))

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import requests
 
-from waitroom.camunda.client import CamundaNotFound, FetchTopic
+from waitroom.camunda.client import CamundaNoAnswer, CamundaNotFound, FetchTopic
+from waitroom.domain import NewProcess
 from waitroom.errors import CamundaUnavailable
 from waitroom.settings import Settings
 from waitroom.store import SqlStore, dialect_for
+from waitroom.store.migrate import migrate
 from waitroom.worker.runner import Worker
 from waitroom.worker.tasks import BusinessRejection, ExternalTask, Topic, TopicRegistry, WorkerResources
 
@@ -29,6 +31,7 @@ class FakeCamunda:
         self.fetches: list[dict[str, Any]] = []
         self.fail_fetch = False
         self.refuse_reports = False
+        self.extend_failures = 0
         self.guard = threading.Lock()
 
     def fetch_and_lock(
@@ -58,6 +61,9 @@ class FakeCamunda:
         self._record("bpmnError", task_id, **details)
 
     def extend_lock(self, task_id: str, *, worker_id: str, new_duration_ms: int) -> None:
+        if self.extend_failures:
+            self.extend_failures -= 1
+            raise CamundaNoAnswer("Camunda's gateway answered 502")
         self._record("extendLock", task_id, new_duration_ms=new_duration_ms)
 
 
@@ -90,12 +96,17 @@ def slow(task: ExternalTask, _: WorkerResources) -> Mapping[str, Any]:
     return {}
 
 
+def not_a_number(task: ExternalTask, _: WorkerResources) -> Mapping[str, Any]:
+    return {"score": float("nan")}
+
+
 REGISTRY = TopicRegistry.of(
     [
         Topic("t.succeed", succeed),
         Topic("t.reject", reject),
         Topic("t.explode", explode),
         Topic("t.slow", slow, lock_duration_ms=1000),
+        Topic("t.nan", not_a_number),
     ]
 )
 
@@ -111,7 +122,9 @@ def make_worker(tmp_path: Path) -> Iterator[Callable[[FakeCamunda, Settings], Wo
     stores: list[SqlStore] = []
 
     def make(camunda: FakeCamunda, settings: Settings) -> Worker:
-        stores.append(SqlStore(dialect_for(f"sqlite:///{tmp_path / 'w.sqlite3'}", settings)))
+        dialect = dialect_for(f"sqlite:///{tmp_path / 'w.sqlite3'}", settings)
+        migrate(dialect)
+        stores.append(SqlStore(dialect))
         resources = WorkerResources(store=stores[-1], settings=settings, http=requests.Session())
         return Worker(
             camunda=camunda,  # type: ignore[arg-type]
@@ -210,13 +223,44 @@ def test_the_long_poll_never_outlasts_the_invocation(make_worker: MakeWorker) ->
     assert all(fetch["timeout"] <= 300 for fetch in camunda.fetches)
 
 
-def test_a_long_handler_has_its_lock_extended(settings: Settings, make_worker: MakeWorker) -> None:
+def test_a_long_handler_has_its_lock_extended(make_worker: MakeWorker) -> None:
     camunda = FakeCamunda([locked("1", "t.slow")])
-    summary = make_worker(camunda, settings).run(for_seconds(0.2))
+    settings = Settings(worker_task_budget_ms=2_000, worker_poll_ms=50)
+    summary = make_worker(camunda, settings).run(for_seconds(2.5))
     assert summary.completed == 1
     extensions = [details for kind, _, details in camunda.reports if kind == "extendLock"]
     assert extensions, "a task that outlives a third of its lock gets the lock extended"
     assert all(details["new_duration_ms"] == 1000 for details in extensions)
+
+
+def test_a_task_that_outlives_the_invocation_is_left_to_its_lock(make_worker: MakeWorker) -> None:
+    camunda = FakeCamunda([locked("1", "t.slow")])
+    worker = make_worker(camunda, Settings(worker_task_budget_ms=0, worker_poll_ms=50))
+    began = time.monotonic()
+    summary = worker.run(for_seconds(0.3))
+    assert time.monotonic() - began < 1.2, "the invocation returns in time, not when the task is done"
+    assert (summary.unfinished, summary.completed) == (1, 0)
+    worker.resources.store.save(NewProcess("bk-1", "t", "0" * 64))
+    deadline = time.monotonic() + 5
+    while not worker.resources.store.steps("bk-1") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [kind for kind, _, _ in camunda.reports if kind == "complete"] == ["complete"], "it still reports, late"
+
+
+def test_a_result_camunda_cannot_take_is_reported_as_a_failure(make_worker: MakeWorker, settings: Settings) -> None:
+    camunda = FakeCamunda([locked("1", "t.nan"), locked("2", "t.succeed", name="fine")])
+    summary = make_worker(camunda, settings).run(for_seconds(0.5))
+    assert (summary.failed, summary.completed, summary.lost) == (1, 1, 0)
+    failure = next(details for kind, task_id, details in camunda.reports if task_id == "1")
+    assert "NaN" in failure["error_message"]
+
+
+def test_a_transient_extend_failure_keeps_the_lock_kept(make_worker: MakeWorker) -> None:
+    camunda = FakeCamunda([locked("1", "t.slow")])
+    camunda.extend_failures = 1
+    make_worker(camunda, Settings(worker_task_budget_ms=2_000, worker_poll_ms=50)).run(for_seconds(2.5))
+    extensions = [task_id for kind, task_id, _ in camunda.reports if kind == "extendLock"]
+    assert extensions, "after a failed extend the keeper tries again"
 
 
 def test_a_topic_cannot_have_two_handlers() -> None:

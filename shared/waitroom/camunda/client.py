@@ -4,9 +4,11 @@ Only the endpoints Waitroom calls; shapes as in the official OpenAPI definition
 (``camunda7-engine-rest-subset.openapi.json``). Failures become domain errors:
 
 * the request never reached Camunda (refused, DNS, connect timeout) → :class:`CamundaUnavailable`;
-* it may have reached Camunda but no answer came (read timeout, connection reset after sending)
-  → :class:`CamundaNoAnswer`, because for a start the instance may exist;
-* 404 → :class:`CamundaNotFound`; other 4xx → :class:`CamundaRejected`; 5xx → :class:`CamundaFailed`.
+* it may have reached Camunda but no answer came (read timeout, connection reset after sending, or
+  a 502/503/504 from a proxy or load balancer in front of Camunda) → :class:`CamundaNoAnswer`,
+  because for a start the instance may exist;
+* 404 → :class:`CamundaNotFound`; other 4xx → :class:`CamundaRejected`; other 5xx (Camunda's own
+  errors, after which it rolled its transaction back) → :class:`CamundaFailed`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from waitroom.errors import CamundaFailed, CamundaRejected, CamundaUnavailable, 
 from waitroom.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+#: What a proxy in front of Camunda answers when it got no (good) answer itself: the request may
+#: have been carried out.
+GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 
 class CamundaNotFound(CamundaRejected):
@@ -158,6 +164,18 @@ class CamundaClient:
             result: dict[str, Any] = self._json("GET", f"/history/process-instance/{_segment(instance_id)}")
         except CamundaNotFound:
             return None
+        return result
+
+    def find_historic_process_instances(self, *, business_key: str, process_key: str | None) -> list[dict[str, Any]]:
+        """Every instance, running or ended, started with this business key (and definition key).
+
+        ``GET /history/process-instance`` is Camunda 7's; the official subset in ``reference/``
+        leaves it out, but it is how an unconfirmed start is settled.
+        """
+        params = {"processInstanceBusinessKey": business_key}
+        if process_key:
+            params["processDefinitionKey"] = process_key
+        result: list[dict[str, Any]] = self._json("GET", "/history/process-instance", params=params)
         return result
 
     def list_incidents(self, *, process_instance_id: str | None = None) -> list[dict[str, Any]]:
@@ -300,6 +318,8 @@ def _error_for(response: requests.Response, method: str, path: str) -> WaitroomE
     except (ValueError, AttributeError):
         message, kind = response.text[:500], ""
     details = [{"camundaStatus": response.status_code, "camundaType": kind, "camundaMessage": message}]
+    if response.status_code in GATEWAY_STATUSES:
+        return CamundaNoAnswer(f"Camunda's gateway answered {response.status_code} to {method} {path}", details=details)
     if response.status_code == 404:
         return CamundaNotFound(message, details=details)
     if response.status_code < 500:

@@ -7,9 +7,9 @@ from urllib.parse import quote, urlsplit
 
 from waitroom.errors import ConfigurationError
 from waitroom.settings import Settings
-from waitroom.store.base import Dialect, ProcessStore, SqlStore
+from waitroom.store.base import DatabaseUrl, Dialect, FixedUrl, ProcessStore, SqlStore
 
-__all__ = ["ProcessStore", "SqlStore", "database_url", "dialect_for", "open_store"]
+__all__ = ["DatabaseUrl", "ProcessStore", "SecretUrl", "SqlStore", "database_url", "dialect_for", "open_store"]
 
 #: RDS secret ``engine`` values → URL schemes.
 _SECRET_ENGINES = {
@@ -23,30 +23,50 @@ _SECRET_ENGINES = {
 }
 
 
-def database_url(settings: Settings) -> str:
-    """The store's URL, reading ``DB_SECRET_ARN`` (cached by Powertools) when it is set."""
+def database_url(settings: Settings) -> DatabaseUrl:
+    """Where the store's URL comes from: ``DB_SECRET_ARN`` when set, else the settings."""
     if settings.db_secret_arn:
-        return _url_from_secret(settings.db_secret_arn)
-    return settings.resolved_database_url()
+        return SecretUrl(settings.db_secret_arn)
+    return FixedUrl(settings.resolved_database_url())
 
 
-def _url_from_secret(arn: str) -> str:
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- boto3 only when used
+class SecretUrl:
+    """The URL of an RDS-style JSON secret, read through Powertools (cached for five minutes).
 
-    secret: Any = parameters.get_secret(arn, transform="json", max_age=300)
-    try:
-        scheme = _SECRET_ENGINES.get(str(secret.get("engine", "sqlserver")), "mssql")
-        default_port = 1433 if scheme == "mssql" else 5432
-        user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
-        database = quote(str(secret.get("dbname") or secret.get("dbInstanceIdentifier") or ""), safe="")
-        return f"{scheme}://{user}:{password}@{secret['host']}:{secret.get('port', default_port)}/{database}"
-    except (KeyError, AttributeError, TypeError):
-        raise ConfigurationError(
-            "DB_SECRET_ARN: the secret must be JSON with host, username, password and dbname"
-        ) from None
+    A connection is opened with the value of that moment, so a rotated password reaches the next
+    connection; after a failed login the store calls :meth:`refresh` and tries once more, since the
+    password may have been rotated within the cache's five minutes.
+    """
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+        self._force_fetch = False
+
+    def __call__(self) -> str:
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- boto3 only when used
+
+        secret: Any = parameters.get_secret(self.arn, transform="json", max_age=300, force_fetch=self._force_fetch)
+        self._force_fetch = False
+        try:
+            scheme = _SECRET_ENGINES.get(str(secret.get("engine", "sqlserver")), "mssql")
+            default_port = 1433 if scheme == "mssql" else 5432
+            user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
+            database = quote(str(secret.get("dbname") or secret.get("dbInstanceIdentifier") or ""), safe="")
+            return f"{scheme}://{user}:{password}@{secret['host']}:{secret.get('port', default_port)}/{database}"
+        except (KeyError, AttributeError, TypeError):
+            raise ConfigurationError(
+                "DB_SECRET_ARN: the secret must be JSON with host, username, password and dbname"
+            ) from None
+
+    def refresh(self) -> bool:
+        self._force_fetch = True
+        return True
 
 
-def dialect_for(url: str, settings: Settings) -> Dialect:
+def dialect_for(source: str | DatabaseUrl, settings: Settings) -> Dialect:
+    """The dialect of a database URL (or of a source that gives one at each connect)."""
+    url_source = FixedUrl(source) if isinstance(source, str) else source
+    url = url_source()
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
         from waitroom.store.sqlite import SqliteDialect  # noqa: PLC0415 -- import the driver in use only
@@ -59,13 +79,13 @@ def dialect_for(url: str, settings: Settings) -> Dialect:
         from waitroom.store.mssql import MssqlDialect  # noqa: PLC0415
 
         return MssqlDialect(
-            url, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
+            url_source, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
         )
     if scheme in {"postgresql", "postgres"}:
         from waitroom.store.postgres import PostgresDialect  # noqa: PLC0415
 
         return PostgresDialect(
-            url, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
+            url_source, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
         )
     raise ConfigurationError(
         f"DATABASE_URL: unknown scheme {scheme!r}; use sqlite:///path, mssql://... or postgresql://..."

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from waitroom.domain import NewProcess, ProcessRecord, ProcessStatus
+from waitroom.domain import ListQuery, NewProcess, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
 from waitroom.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,30 @@ class ProcessStore(Protocol):
         """:meth:`get`, as the wait loop reads it: repeatedly, while a completion may be writing."""
         ...
 
-    def remove(self, correlation_id: str) -> bool: ...
+    def remove(self, correlation_id: str) -> bool:
+        """Delete a row. Whether it existed, except after a reconnect: a retried delete that had
+        committed the first time finds nothing and says False."""
+        ...
 
-    def list(self, *, limit: int, status: ProcessStatus | None = None) -> list[ProcessRecord]:
-        """The newest processes first."""
+    def list_page(self, query: ListQuery) -> list[ProcessRecord]:
+        """A page of processes, newest first, filtered as the query says; never the whole table."""
+        ...
+
+    def pending_started_before(self, cutoff: datetime, *, limit: int) -> list[ProcessRecord]:
+        """PENDING rows started before ``cutoff``, oldest first (the reconciler's work list)."""
+        ...
+
+    def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
+        """Delete at most ``batch`` finished rows last changed before ``updated_before``, with their
+        steps. Returns how many rows went."""
+        ...
+
+    def record_step(self, event: StepEvent) -> bool:
+        """Add a step to a process's history. False when Waitroom has no row for the process."""
+        ...
+
+    def steps(self, correlation_id: str) -> list[StepEvent]:
+        """A process's steps in the order they were recorded."""
         ...
 
     def attach_instance(self, correlation_id: str, instance_id: str) -> None:
@@ -80,7 +100,8 @@ class ProcessStore(Protocol):
         ...
 
     def fail_all_pending(self, error_json: str) -> int:
-        """Every PENDING row → ERROR (the seed's ``clearAll``). Returns how many rows changed."""
+        """Every PENDING row → ERROR (the seed's ``clearAll``). Returns how many rows changed (after a
+        reconnect, only those the retried statement changed)."""
         ...
 
     def has_pending(self, correlation_id: str) -> bool: ...
@@ -98,8 +119,15 @@ class Statements:
     get: str
     poll: str
     remove: str
-    list_all: str
-    list_by_status: str
+    list_page: str
+    """A page of rows, newest first, with ``{where}`` where the filters go and a ``limit`` parameter."""
+    list_filters: dict[str, str]
+    """The condition of each filter of :class:`ListQuery` (``after`` is the keyset condition)."""
+    pending_started_before: str
+    purge_finished: str
+    record_step: str
+    """Inserts a step only if the process has a row, so that an unknown process records nothing."""
+    steps: str
     attach_instance: str
     discard_unstarted: str
     finish: str
@@ -109,8 +137,32 @@ class Statements:
     pending_count: str
 
 
+class DatabaseUrl(Protocol):
+    """Where a dialect gets its URL at each connect."""
+
+    def __call__(self) -> str: ...
+
+    def refresh(self) -> bool:
+        """Make the next call fetch the URL anew; False when it cannot change (a fixed URL)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedUrl:
+    url: str
+
+    def __call__(self) -> str:
+        return self.url
+
+    def refresh(self) -> bool:
+        return False
+
+
 class Dialect(abc.ABC):
     """What differs between database servers."""
+
+    #: Where the URL comes from, read at each connect (None: the dialect needs no credentials).
+    url_source: DatabaseUrl | None = None
 
     name: str
     statements: Statements
@@ -133,6 +185,10 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def driver_error(self) -> type[BaseException] | tuple[type[BaseException], ...]:
         """The driver's base error class(es)."""
+
+    def timestamp_param(self, value: datetime) -> Any:
+        """A timestamp as this driver should receive it, for comparisons with stored ones (UTC)."""
+        return value.astimezone(UTC)
 
     def to_datetime(self, value: Any) -> datetime:
         """Driver value → aware UTC datetime. The store writes UTC everywhere."""
@@ -178,7 +234,14 @@ class SqlStore(ProcessStore):
             try:
                 self._connection = self.dialect.connect()
             except self.dialect.driver_error() as exc:
-                raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from exc
+                # The password may have been rotated since it was cached: fetch it and try once more.
+                source = self.dialect.url_source
+                if source is None or not source.refresh():
+                    raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from exc
+                try:
+                    self._connection = self.dialect.connect()
+                except self.dialect.driver_error() as again:
+                    raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from again
         return self._connection
 
     def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
@@ -286,10 +349,72 @@ class SqlStore(ProcessStore):
     def remove(self, correlation_id: str) -> bool:
         return self._run(self._sql.remove, {"correlation_id": correlation_id}) > 0
 
-    def list(self, *, limit: int, status: ProcessStatus | None = None) -> list[ProcessRecord]:
-        if status is None:
-            return self._rows(self._sql.list_all, {"limit": limit})
-        return self._rows(self._sql.list_by_status, {"limit": limit, "status": status.value})
+    def list_page(self, query: ListQuery) -> list[ProcessRecord]:
+        sql, params = self.list_statement(query)
+        return self._rows(sql, params)
+
+    def list_statement(self, query: ListQuery) -> tuple[str, dict[str, Any]]:
+        """The list query's SQL, composed of the dialect's fixed fragments, and its parameters."""
+        params: dict[str, Any] = {"limit": query.limit}
+        conditions = []
+        if query.status is not None:
+            conditions.append(self._sql.list_filters["status"])
+            params["status"] = query.status.value
+        if query.process_key is not None:
+            conditions.append(self._sql.list_filters["process_key"])
+            params["process_key"] = query.process_key
+        if query.started_after is not None:
+            conditions.append(self._sql.list_filters["started_after"])
+            params["started_after"] = self.dialect.timestamp_param(query.started_after)
+        if query.started_before is not None:
+            conditions.append(self._sql.list_filters["started_before"])
+            params["started_before"] = self.dialect.timestamp_param(query.started_before)
+        if query.after is not None:
+            conditions.append(self._sql.list_filters["after"])
+            params["after_started_at"] = self.dialect.timestamp_param(query.after[0])
+            params["after_id"] = query.after[1]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return self._sql.list_page.format(where=where), params
+
+    def pending_started_before(self, cutoff: datetime, *, limit: int) -> list[ProcessRecord]:
+        return self._rows(
+            self._sql.pending_started_before, {"cutoff": self.dialect.timestamp_param(cutoff), "limit": limit}
+        )
+
+    def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
+        return self._run(
+            self._sql.purge_finished, {"cutoff": self.dialect.timestamp_param(updated_before), "batch": batch}
+        )
+
+    def record_step(self, event: StepEvent) -> bool:
+        params = {
+            "correlation_id": event.correlation_id,
+            "topic": event.topic,
+            "activity_id": event.activity_id,
+            "outcome": event.outcome.value,
+            "duration_ms": event.duration_ms,
+            "error_json": event.error_json,
+        }
+        # Not retried on a lost connection: a step recorded twice would be a lie in the history.
+        return self._run(self._sql.record_step, params, retry=False) == 1
+
+    def steps(self, correlation_id: str) -> list[StepEvent]:
+        def fetch(cursor: Any) -> list[Sequence[Any]]:
+            cursor.execute(self._sql.steps, {"correlation_id": correlation_id})
+            return list(cursor.fetchall())
+
+        return [
+            StepEvent(
+                correlation_id=correlation_id,
+                topic=topic,
+                activity_id=activity_id,
+                outcome=StepOutcome(outcome),
+                duration_ms=int(duration_ms),
+                error_json=error_json,
+                occurred_at=self.dialect.to_datetime(occurred_at),
+            )
+            for topic, activity_id, outcome, duration_ms, error_json, occurred_at in self._with_cursor(fetch)
+        ]
 
     def attach_instance(self, correlation_id: str, instance_id: str) -> None:
         self._run(self._sql.attach_instance, {"correlation_id": correlation_id, "instance_id": instance_id})

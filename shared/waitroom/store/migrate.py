@@ -143,9 +143,12 @@ def _run_mssql(connection: Any, migration: Migration) -> bool:
     cursor = connection.cursor()
     try:
         # Serialises migrators; released at commit or rollback.
+        # sp_getapplock reports a timeout in its return code, not as an error: THROW turns it into one.
         cursor.execute(
-            "EXEC sp_getapplock @Resource = 'waitroom.migrate', @LockMode = 'Exclusive', "
-            "@LockOwner = 'Transaction', @LockTimeout = 60000"
+            "DECLARE @granted INT; "
+            "EXEC @granted = sp_getapplock @Resource = 'waitroom.migrate', @LockMode = 'Exclusive', "
+            "@LockOwner = 'Transaction', @LockTimeout = 60000; "
+            "IF @granted < 0 THROW 50001, 'another migrate holds the migration lock', 1;"
         )
         cursor.execute(
             "IF OBJECT_ID(N'dbo.waitroom_migrations', N'U') IS NULL "

@@ -25,12 +25,14 @@ Locking, statement by statement (all statements run in autocommit, one transacti
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pymssql
 
-from waitroom.store.base import COLUMNS, Dialect, Statements
+from waitroom.errors import ConfigurationError
+from waitroom.store.base import COLUMNS, DatabaseUrl, Dialect, Statements
 
 SELECT_LIST = ", ".join(f"ps.{column}" for column in COLUMNS)
 OUTPUT_LIST = ", ".join(f"inserted.{column}" for column in COLUMNS)
@@ -49,14 +51,40 @@ STATEMENTS = Statements(
         f"WHERE ps.correlation_id = {ID}"
     ),
     remove=f"DELETE FROM dbo.process_store WHERE correlation_id = {ID}",
-    list_all=(
-        f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps "
+    list_page=(
+        f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps {{where}} "
         "ORDER BY ps.started_at DESC, ps.correlation_id DESC"
     ),
-    list_by_status=(
+    list_filters={
+        "status": "ps.status = CAST(%(status)s AS VARCHAR(16))",
+        "process_key": "ps.process_key = CAST(%(process_key)s AS VARCHAR(255))",
+        "started_after": "ps.started_at >= %(started_after)s",
+        "started_before": "ps.started_at < %(started_before)s",
+        "after": (
+            "(ps.started_at < %(after_started_at)s OR (ps.started_at = %(after_started_at)s "
+            "AND ps.correlation_id < CAST(%(after_id)s AS VARCHAR(64))))"
+        ),
+    },
+    pending_started_before=(
         f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps "
-        "WHERE ps.status = CAST(%(status)s AS VARCHAR(16)) "
-        "ORDER BY ps.started_at DESC, ps.correlation_id DESC"
+        "WHERE ps.status = 'PENDING' AND ps.started_at < %(cutoff)s ORDER BY ps.started_at, ps.correlation_id"
+    ),
+    # Small batches, oldest first, keep each delete's locks few and short, so completions are never
+    # held up long. (Equivalent to DELETE TOP (n), which cannot say which rows go first.)
+    purge_finished=(
+        "DELETE FROM dbo.process_store WHERE correlation_id IN (SELECT TOP (%(batch)s) correlation_id "
+        "FROM dbo.process_store WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
+        "ORDER BY updated_at)"
+    ),
+    record_step=(
+        "INSERT INTO dbo.process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
+        f"SELECT {ID}, CAST(%(topic)s AS VARCHAR(255)), CAST(%(activity_id)s AS VARCHAR(255)), "
+        "CAST(%(outcome)s AS VARCHAR(16)), %(duration_ms)s, %(error_json)s "
+        f"WHERE EXISTS (SELECT 1 FROM dbo.process_store WHERE correlation_id = {ID})"
+    ),
+    steps=(
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM dbo.process_event "
+        f"WHERE correlation_id = {ID} ORDER BY event_id"
     ),
     attach_instance=(
         "UPDATE dbo.process_store SET camunda_instance_id = CAST(%(instance_id)s AS VARCHAR(64)) "
@@ -84,10 +112,12 @@ STATEMENTS = Statements(
     pending_count="SELECT COUNT_BIG(*) FROM dbo.process_store WHERE status = 'PENDING'",
 )
 
-# FreeTDS/db-lib message numbers of a connection that is gone (write/read failed, dead DBPROCESS).
-_DISCONNECT_NUMBERS = frozenset({20004, 20006, 20009, 20017, 20047})
-# Timeouts: the server is alive but did not answer within the configured time.
-_TIMEOUT_NUMBERS = frozenset({20003})
+# A connection that is gone: FreeTDS/db-lib (write/read failed, dead DBPROCESS), and the transient
+# errors after which Azure SQL asks for a new connection (failover, reconfiguration, throttling).
+_DISCONNECT_NUMBERS = frozenset({20004, 20006, 20009, 20017, 20047, 4060, 40197, 40501, 40613, 49918, 49919, 49920})
+# The server is there but did not answer in time: our timeout, a lock timeout, or a deadlock victim
+# (its statement was rolled back; the client may try again).
+_TIMEOUT_NUMBERS = frozenset({20003, 1222, 1205})
 # Primary key and unique index violations.
 _DUPLICATE_KEY_NUMBERS = frozenset({2627, 2601})
 
@@ -104,20 +134,27 @@ def _error_number(error: BaseException) -> int | None:
 class MssqlDialect(Dialect):
     name = "mssql"
     statements = STATEMENTS
+    url_source: DatabaseUrl
 
-    def __init__(self, url: str, *, connect_timeout_s: float, query_timeout_s: float) -> None:
-        parts = urlsplit(url)
+    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float, query_timeout_s: float) -> None:
+        self.url_source = url_source
+        self.connect_timeout_s = connect_timeout_s
+        self.query_timeout_s = query_timeout_s
+        self.connect_args()  # a malformed URL fails now, at cold start
+
+    def connect_args(self) -> dict[str, Any]:
+        parts = urlsplit(self.url_source())
         if not parts.hostname or not parts.path.strip("/"):
-            raise ValueError("an SQL Server URL needs a host and a database: mssql://user:pass@host:1433/db")
-        self._connect_args: dict[str, Any] = {
+            raise ConfigurationError("DATABASE_URL: an SQL Server URL is mssql://user:pass@host:1433/database")
+        return {
             "server": parts.hostname,
             "port": str(parts.port or 1433),
             "user": unquote(parts.username or ""),
             "password": unquote(parts.password or ""),
             "database": unquote(parts.path.strip("/")),
             # Whole seconds, at least one: pymssql treats 0 as "wait forever".
-            "login_timeout": max(1, round(connect_timeout_s)),
-            "timeout": max(1, round(query_timeout_s)),
+            "login_timeout": max(1, round(self.connect_timeout_s)),
+            "timeout": max(1, round(self.query_timeout_s)),
             # Without an explicit TDS version FreeTDS negotiates down from an old default and a
             # silent server costs twice the login timeout, or minutes.
             "tds_version": "7.4",
@@ -127,7 +164,11 @@ class MssqlDialect(Dialect):
         }
 
     def connect(self) -> Any:
-        return pymssql.connect(**self._connect_args)
+        return pymssql.connect(**self.connect_args())
+
+    def timestamp_param(self, value: datetime) -> datetime:
+        """DATETIME2 holds no zone: the store's times are UTC, so the parameter is naive UTC."""
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def driver_error(self) -> type[BaseException]:
         return pymssql.Error

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 
-from waitroom.store.base import COLUMN_LIST, Dialect, Statements
+from waitroom.store.base import COLUMN_LIST, DatabaseUrl, Dialect, Statements
 
 _SELECT_ONE = f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = %(correlation_id)s"
 
@@ -26,10 +26,39 @@ STATEMENTS = Statements(
     # READ COMMITTED (the default) already shows a poll the newest committed row.
     poll=_SELECT_ONE,
     remove="DELETE FROM process_store WHERE correlation_id = %(correlation_id)s",
-    list_all=(f"SELECT {COLUMN_LIST} FROM process_store ORDER BY started_at DESC, correlation_id DESC LIMIT %(limit)s"),
-    list_by_status=(
-        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = %(status)s "
+    list_page=(
+        f"SELECT {COLUMN_LIST} FROM process_store {{where}} "
         "ORDER BY started_at DESC, correlation_id DESC LIMIT %(limit)s"
+    ),
+    list_filters={
+        "status": "status = %(status)s",
+        "process_key": "process_key = %(process_key)s",
+        "started_after": "started_at >= %(started_after)s",
+        "started_before": "started_at < %(started_before)s",
+        "after": (
+            "(started_at < %(after_started_at)s "
+            "OR (started_at = %(after_started_at)s AND correlation_id < %(after_id)s))"
+        ),
+    },
+    pending_started_before=(
+        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = 'PENDING' AND started_at < %(cutoff)s "
+        "ORDER BY started_at, correlation_id LIMIT %(limit)s"
+    ),
+    purge_finished=(
+        "DELETE FROM process_store WHERE correlation_id IN (SELECT correlation_id FROM process_store "
+        "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
+        "ORDER BY updated_at LIMIT %(batch)s)"
+    ),
+    record_step=(
+        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
+        # The id is used twice; the cast gives both uses one type (else: "inconsistent types deduced").
+        "SELECT CAST(%(correlation_id)s AS VARCHAR(64)), %(topic)s, %(activity_id)s, %(outcome)s, "
+        "%(duration_ms)s, %(error_json)s "
+        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s)"
+    ),
+    steps=(
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM process_event "
+        "WHERE correlation_id = %(correlation_id)s ORDER BY event_id"
     ),
     attach_instance=(
         "UPDATE process_store SET camunda_instance_id = %(instance_id)s "
@@ -60,18 +89,20 @@ STATEMENTS = Statements(
 class PostgresDialect(Dialect):
     name = "postgresql"
     statements = STATEMENTS
+    url_source: DatabaseUrl
 
-    def __init__(self, url: str, *, connect_timeout_s: float, query_timeout_s: float) -> None:
-        self.url = url
+    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float, query_timeout_s: float) -> None:
+        self.url_source = url_source
         self.connect_timeout_s = connect_timeout_s
         self.query_timeout_s = query_timeout_s
 
     def connect(self) -> Any:
+        url = self.url_source()
         # Keep the URL's own options (a search_path, say) and add ours after them.
-        url_options = conninfo_to_dict(self.url).get("options") or ""
+        url_options = conninfo_to_dict(url).get("options") or ""
         options = f"{url_options} -c statement_timeout={round(self.query_timeout_s * 1000)} -c TimeZone=UTC"
         return psycopg.connect(
-            self.url,
+            url,
             autocommit=True,
             connect_timeout=max(1, round(self.connect_timeout_s)),
             options=options.strip(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from waitroom.store.base import COLUMN_LIST, Dialect, Statements
@@ -19,10 +20,32 @@ STATEMENTS = Statements(
     get=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
     poll=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
     remove="DELETE FROM process_store WHERE correlation_id = :correlation_id",
-    list_all=(f"SELECT {COLUMN_LIST} FROM process_store ORDER BY started_at DESC, correlation_id DESC LIMIT :limit"),
-    list_by_status=(
-        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = :status "
-        "ORDER BY started_at DESC, correlation_id DESC LIMIT :limit"
+    list_page=(
+        f"SELECT {COLUMN_LIST} FROM process_store {{where}} ORDER BY started_at DESC, correlation_id DESC LIMIT :limit"
+    ),
+    list_filters={
+        "status": "status = :status",
+        "process_key": "process_key = :process_key",
+        "started_after": "started_at >= :started_after",
+        "started_before": "started_at < :started_before",
+        "after": "(started_at < :after_started_at OR (started_at = :after_started_at AND correlation_id < :after_id))",
+    },
+    pending_started_before=(
+        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = 'PENDING' AND started_at < :cutoff "
+        "ORDER BY started_at, correlation_id LIMIT :limit"
+    ),
+    purge_finished=(
+        "DELETE FROM process_store WHERE correlation_id IN (SELECT correlation_id FROM process_store "
+        "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < :cutoff LIMIT :batch)"
+    ),
+    record_step=(
+        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
+        "SELECT :correlation_id, :topic, :activity_id, :outcome, :duration_ms, :error_json "
+        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id)"
+    ),
+    steps=(
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM process_event "
+        "WHERE correlation_id = :correlation_id ORDER BY event_id"
     ),
     attach_instance=(
         "UPDATE process_store SET camunda_instance_id = :instance_id "
@@ -67,6 +90,10 @@ class SqliteDialect(Dialect):
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
         return connection
+
+    def timestamp_param(self, value: datetime) -> str:
+        """The stored text form, so that text comparison is time comparison."""
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def driver_error(self) -> type[BaseException]:
         return sqlite3.Error

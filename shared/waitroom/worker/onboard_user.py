@@ -21,8 +21,6 @@ from waitroom.worker.tasks import BusinessRejection, ExternalTask, Topic, Worker
 
 PROCESS_KEY = "onboard-user"
 REJECTED = "USER_REJECTED"
-#: The longest demo delay a background check honours, so that a typo cannot hold a task for hours.
-MAX_DELAY_MS = 120_000
 
 
 def validate_user_information(task: ExternalTask, _: WorkerResources) -> Mapping[str, Any]:
@@ -44,14 +42,16 @@ def validate_user_information(task: ExternalTask, _: WorkerResources) -> Mapping
     return {"validation": {"userId": user_id, "email": normalized_email, "validatedAt": _now()}}
 
 
-def run_background_check(task: ExternalTask, _: WorkerResources) -> Mapping[str, Any]:
+def run_background_check(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
     """A demo rule, deterministic on the input: a score from the user id's hash; 90 and over needs review.
 
-    ``delayMs`` makes the check take that long, for demos and tests of slow processes.
+    ``delayMs`` makes the check take that long, for demos and tests of slow processes. It is capped
+    below ``WORKER_TASK_BUDGET_MS``, the time a task fetched last in an invocation has to finish.
     """
     delay_ms = task.variables.get("delayMs")
     if isinstance(delay_ms, int) and not isinstance(delay_ms, bool) and delay_ms > 0:
-        time.sleep(min(delay_ms, MAX_DELAY_MS) / 1000)
+        longest_ms = max(0, resources.settings.worker_task_budget_ms - 2_000)
+        time.sleep(min(delay_ms, longest_ms) / 1000)
     user_id = str(task.variables["userId"])
     score = int(hashlib.sha256(user_id.encode()).hexdigest()[:8], 16) % 100
     return {

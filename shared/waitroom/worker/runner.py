@@ -19,14 +19,17 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from waitroom.camunda.client import CamundaClient
-from waitroom.camunda.variables import to_typed_variables
+from waitroom.camunda.variables import VariableError, to_typed_variables
+from waitroom.domain import StepEvent, StepOutcome, dump_json
 from waitroom.errors import CamundaRejected, WaitroomError
 from waitroom.observability import logger, metrics
 from waitroom.settings import Settings
-from waitroom.worker.tasks import BusinessRejection, ExternalTask, TopicRegistry, WorkerResources
+from waitroom.worker.tasks import BusinessRejection, ExternalTask, TaskHandler, TopicRegistry, WorkerResources
 
 #: After Camunda could not be reached, wait this long before asking again.
 FETCH_FAILURE_PAUSE_S = 1.0
+#: How often the lock keeper looks for locks due to be extended: often enough for a 1 s lock.
+LOCK_KEEPER_TICK_S = 0.1
 
 
 @dataclass
@@ -38,6 +41,8 @@ class WorkerSummary:
     #: Reports Camunda refused because the task was gone or locked by another worker.
     lost: int = 0
     fetch_failures: int = 0
+    #: Tasks still running when the invocation had to return.
+    unfinished: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -71,7 +76,7 @@ class LockKeeper:
             self._running.pop(task_id, None)
 
     def _keep(self) -> None:
-        while not self._stopped.wait(0.5):
+        while not self._stopped.wait(LOCK_KEEPER_TICK_S):
             now = time.monotonic()
             with self._guard:
                 due = [
@@ -82,9 +87,13 @@ class LockKeeper:
             for task_id, duration in due:
                 try:
                     self._camunda.extend_lock(task_id, worker_id=self._worker_id, new_duration_ms=duration)
-                except WaitroomError as exc:
-                    logger.warning("could not extend a task's lock", extra={"taskId": task_id, "reason": exc.message})
+                except CamundaRejected as exc:
+                    # The lock is gone for good (the task ended, or another worker holds it).
+                    logger.warning("a task's lock is lost", extra={"taskId": task_id, "reason": exc.message})
                     self.release(task_id)
+                    continue
+                except WaitroomError as exc:
+                    logger.warning("could not extend a task's lock; trying again", extra={"reason": exc.message})
                     continue
                 with self._guard:
                     if task_id in self._running:
@@ -112,7 +121,10 @@ class Worker:
         summary = WorkerSummary()
         capacity = self.settings.worker_max_tasks
         running: set[Future[str]] = set()
-        with LockKeeper(self.camunda, self.worker_id) as locks, ThreadPoolExecutor(capacity, "task") as pool:
+        # Not a `with` block: leaving it would wait for every thread, and a task that outlives the
+        # invocation must not hold the invocation past its time.
+        pool = ThreadPoolExecutor(capacity, "task")
+        with LockKeeper(self.camunda, self.worker_id) as locks:
             while (
                 poll_ms := min(self.settings.worker_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)
             ) > 0:
@@ -125,8 +137,13 @@ class Worker:
                 done = {future for future in running if future.done()}
                 running -= done
                 self._count(done, summary)
-            done, _ = wait(running)
+            # The tasks in hand get what is left of the invocation, less a second to return.
+            done, unfinished = wait(running, timeout=max(0.0, remaining_ms() / 1000 - 1))
             self._count(done, summary)
+        pool.shutdown(wait=not unfinished, cancel_futures=True)
+        if unfinished:
+            summary.unfinished += len(unfinished)
+            logger.error("tasks outlived the invocation; their locks will lapse", extra={"tasks": len(unfinished)})
         logger.info("worker invocation finished", extra=summary.to_dict())
         for outcome, count in summary.to_dict().items():
             metrics.add_metric(name=f"Worker_{outcome}", unit=MetricUnit.Count, value=count)
@@ -151,6 +168,12 @@ class Worker:
     @staticmethod
     def _count(done: set[Future[str]], summary: WorkerSummary) -> None:
         for future in done:
+            error = future.exception()
+            if error is not None:
+                # A defect of the worker itself: the task's lock lapses and Camunda hands it out again.
+                logger.error("a task crashed the worker's reporting", exc_info=error)
+                summary.lost += 1
+                continue
             outcome = future.result()
             setattr(summary, outcome, getattr(summary, outcome) + 1)
 
@@ -161,36 +184,44 @@ class Worker:
         locks.hold(task.id, topic.lock_duration_ms or self.settings.worker_lock_duration_ms)
         started = time.monotonic()
         try:
-            try:
-                output = topic.handler(task, self.resources)
-            except BusinessRejection as rejection:
-                outcome = self._report_bpmn_error(task, rejection)
-            except Exception as exc:  # any handler failure goes to Camunda, which retries the task
-                outcome = self._report_failure(task, exc)
-            else:
-                outcome = self._report_completion(task, output or {})
-            logger.info(
-                "task finished", extra={"outcome": outcome, "durationMs": round((time.monotonic() - started) * 1000)}
-            )
+            report = self._decide(task, topic.handler)
+            outcome = report.outcome if self._send(report.send) else "lost"
+            duration_ms = round((time.monotonic() - started) * 1000)
+            logger.info("task finished", extra={"outcome": outcome, "durationMs": duration_ms})
+            if outcome != "lost":
+                self._record(task, report, duration_ms)
             return outcome
         finally:
             locks.release(task.id)
             logger.thread_safe_clear_keys()
 
-    def _report_completion(self, task: ExternalTask, output: Mapping[str, Any]) -> str:
-        variables = to_typed_variables(output, string_max_chars=self.settings.camunda_string_max_chars)
-        return self._report(
-            task,
+    def _decide(self, task: ExternalTask, handler: TaskHandler) -> Report:
+        """What to tell Camunda. Whatever fails here (the handler, or turning its result into
+        variables) becomes a failure report, never an exception that loses the task."""
+        try:
+            return self._completion(task, handler(task, self.resources) or {})
+        except BusinessRejection as rejection:
+            try:
+                return self._bpmn_error(task, rejection)
+            except VariableError as error:
+                return self._failure(task, error)
+        except Exception as error:  # any handler failure goes to Camunda, which retries the task
+            return self._failure(task, error)
+
+    def _completion(self, task: ExternalTask, output: Mapping[str, Any]) -> Report:
+        variables = self._typed(output)
+        return Report(
             "completed",
+            StepOutcome.COMPLETED,
             lambda: self.camunda.complete_task(task.id, worker_id=self.worker_id, variables=variables),
         )
 
-    def _report_bpmn_error(self, task: ExternalTask, rejection: BusinessRejection) -> str:
+    def _bpmn_error(self, task: ExternalTask, rejection: BusinessRejection) -> Report:
         logger.info("task rejected with a BPMN error", extra={"errorCode": rejection.code, "reason": rejection.message})
-        variables = to_typed_variables(rejection.variables, string_max_chars=self.settings.camunda_string_max_chars)
-        return self._report(
-            task,
+        variables = self._typed(rejection.variables)
+        return Report(
             "bpmn_errors",
+            StepOutcome.BPMN_ERROR,
             lambda: self.camunda.report_bpmn_error(
                 task.id,
                 worker_id=self.worker_id,
@@ -198,26 +229,30 @@ class Worker:
                 error_message=rejection.message,
                 variables=variables,
             ),
+            error={"code": rejection.code, "message": rejection.message},
         )
 
-    def _report_failure(self, task: ExternalTask, error: Exception) -> str:
+    def _failure(self, task: ExternalTask, error: Exception) -> Report:
         retries, retry_timeout_ms = self.next_retry(task.retries)
-        logger.warning(
-            "task failed",
-            extra={"reason": f"{type(error).__name__}: {error}", "retriesLeft": retries, "retryInMs": retry_timeout_ms},
-        )
-        return self._report(
-            task,
+        message = f"{type(error).__name__}: {error}"
+        logger.warning("task failed", extra={"reason": message, "retriesLeft": retries, "retryInMs": retry_timeout_ms})
+        return Report(
             "failed",
+            StepOutcome.FAILED,
             lambda: self.camunda.report_failure(
                 task.id,
                 worker_id=self.worker_id,
-                error_message=f"{type(error).__name__}: {error}",
+                error_message=message,
                 error_details="".join(traceback.format_exception(error)),
                 retries=retries,
                 retry_timeout_ms=retry_timeout_ms,
             ),
+            error={"message": message, "retriesLeft": retries},
+            incident=retries == 0,
         )
+
+    def _typed(self, values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        return to_typed_variables(values, string_max_chars=self.settings.camunda_string_max_chars)
 
     def next_retry(self, retries: int | None) -> tuple[int, int]:
         """The retries left after this failure, and how long Camunda should wait before the next try.
@@ -230,15 +265,51 @@ class Worker:
         timeout = self.settings.worker_retry_timeout_ms * 2 ** max(0, attempt - 1)
         return left, min(timeout, self.settings.worker_retry_timeout_max_ms)
 
-    def _report(self, task: ExternalTask, outcome: str, send: Callable[[], None]) -> str:
+    @staticmethod
+    def _send(send: Callable[[], None]) -> bool:
+        """Tell Camunda; False when it refused (the task is gone or another worker holds it) or was
+        out of reach (the lock will lapse and Camunda will hand the task out again)."""
         try:
             send()
         except CamundaRejected as exc:
-            # 404: completed or deleted meanwhile; 400: the lock lapsed and another worker holds it.
             logger.warning("Camunda refused the task's report", extra={"reason": exc.message})
-            return "lost"
+            return False
         except WaitroomError as exc:
-            # The lock will lapse and Camunda will hand the task out again.
             logger.error("could not report the task's outcome", extra={"code": exc.code, "reason": exc.message})
-            return "lost"
-        return outcome
+            return False
+        return True
+
+    def _record(self, task: ExternalTask, report: Report, duration_ms: int) -> None:
+        """The step goes into the process's history; a step that ended in an incident also ends the
+        process for its client, who would otherwise wait for a result that cannot come."""
+        if not task.business_key:
+            return
+        store = self.resources.store
+        try:
+            store.record_step(
+                StepEvent(
+                    correlation_id=task.business_key,
+                    topic=task.topic,
+                    activity_id=task.activity_id,
+                    outcome=report.step,
+                    duration_ms=duration_ms,
+                    error_json=None if report.error is None else dump_json(report.error),
+                )
+            )
+            if report.incident and report.error is not None:
+                message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
+                store.fail(task.business_key, dump_json({"code": "INCIDENT", "message": message, "topic": task.topic}))
+        except Exception:  # the task is reported already; a history that misses a step must not undo that
+            logger.exception("could not record the step")
+
+
+@dataclass(frozen=True)
+class Report:
+    """A task's outcome, ready to be sent to Camunda."""
+
+    outcome: str
+    """The summary field it counts in."""
+    step: StepOutcome
+    send: Callable[[], None]
+    error: dict[str, Any] | None = None
+    incident: bool = False

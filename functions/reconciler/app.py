@@ -1,0 +1,19 @@
+"""Scheduled: settle the PENDING processes the happy path could not (see waitroom.reconciler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from waitroom.observability import logger, metrics, tracer
+from waitroom.runtime import reconciler
+
+process_reconciler = reconciler()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    return process_reconciler.run().to_dict()

@@ -1,0 +1,158 @@
+"""The lifecycle end to end through the local stack, on SQLite and PostgreSQL: cancel, incidents, a
+terminate end event, a start that never reached Camunda, and the per-step history."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.stack import LocalSettings, LocalStack
+from waitroom.camunda.client import CamundaClient
+from waitroom.camunda.deployment import deploy_bpmn
+from waitroom.domain import NewProcess
+from waitroom.settings import Settings
+from waitroom.store import SqlStore, dialect_for
+
+FIXTURES = Path(__file__).parent / "bpmn"
+USER = {"userId": "user-5", "email": "user5@example.com"}
+
+
+def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
+    settings = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1, schedule_interval_s=0.5)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"RECONCILE_MIN_AGE_S": "0", **environment}.items():
+            patch.setenv(name, value)
+        if database_url:
+            patch.setenv("DATABASE_URL", database_url)
+        else:
+            patch.delenv("DATABASE_URL", raising=False)
+        return LocalStack(port=0, local=settings).start()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    database_url = request.getfixturevalue("pg_module_schema_url") if request.param == "postgresql" else None
+    running = start_stack(tmp_path_factory.mktemp("stack"), database_url)
+    deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), FIXTURES)
+    yield running
+    running.stop()
+
+
+def post(stack: LocalStack, path: str, body: dict[str, Any], **headers: str) -> requests.Response:
+    return requests.post(f"{stack.url}{path}", json=body, headers=headers, timeout=40)
+
+
+def status(stack: LocalStack, correlation_id: str, **params: str) -> requests.Response:
+    headers = {"Prefer": params.pop("prefer")} if "prefer" in params else {}
+    return requests.get(f"{stack.url}/api/process/status/{correlation_id}", params=params, headers=headers, timeout=40)
+
+
+def wait_for_status(stack: LocalStack, correlation_id: str, wanted: str, within_s: float = 15) -> dict[str, Any]:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = status(stack, correlation_id).json()
+        if body.get("status") == wanted:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{correlation_id} did not become {wanted} within {within_s} s: {body}")
+
+
+def test_a_cancel_reaches_the_client_waiting_on_the_start(stack: LocalStack) -> None:
+    answers: list[requests.Response] = []
+    body = {"processKey": "onboard-user", "correlationId": "lc-cancel", "variables": {**USER, "delayMs": 8000}}
+    waiting = threading.Thread(target=lambda: answers.append(post(stack, "/api/process/start", body)))
+    waiting.start()
+    wait_for_status(stack, "lc-cancel", "PENDING")
+    cancelled = post(stack, "/api/process/cancel", {"correlationId": "lc-cancel", "reason": "changed my mind"})
+    waiting.join(30)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["error"] == {"code": "CANCELLED", "message": "changed my mind"}
+    assert answers[0].status_code == 200
+    assert answers[0].json()["status"] == "CANCELLED", "the waiting start answered with the cancellation"
+    again = post(stack, "/api/process/cancel", {"correlationId": "lc-cancel"})
+    assert again.status_code == 200
+
+
+def test_a_process_ended_by_a_terminate_end_event_is_settled_as_an_error(stack: LocalStack) -> None:
+    started = post(
+        stack, "/api/process/start", {"processKey": "ends-early", "correlationId": "lc-ends"}, Prefer="wait=0"
+    )
+    assert started.status_code == 202
+    body = wait_for_status(stack, "lc-ends", "ERROR")
+    assert body["error"]["code"] == "ENDED_WITHOUT_RESULT"
+
+
+def test_a_start_that_died_before_camunda_answered_is_attached_and_finishes(stack: LocalStack) -> None:
+    # A start function that saved its row and started the instance, then died before recording it.
+    database_url = stack.environment.get("DATABASE_URL") or stack.describe()["database"]
+    store = SqlStore(dialect_for(database_url, Settings(database_url=database_url)))
+    try:
+        store.save(NewProcess("lc-orphan", "onboard-user", "0" * 64))
+    finally:
+        store.close()
+    camunda = CamundaClient(stack.environment["CAMUNDA_URL"])
+    variables = {"userId": {"value": "orphan", "type": "String"}, "email": {"value": "o@example.com", "type": "String"}}
+    camunda.start_process("onboard-user", business_key="lc-orphan", variables=variables)
+    body = wait_for_status(stack, "lc-orphan", "DONE")
+    assert body["data"]["userId"] == "orphan"
+
+
+def test_the_history_lists_every_step_in_order(stack: LocalStack) -> None:
+    done = post(
+        stack, "/api/process/start", {"processKey": "onboard-user", "correlationId": "lc-steps", "variables": USER}
+    )
+    assert done.status_code == 200, done.text
+    steps = status(stack, "lc-steps", history="true").json()["history"]
+    assert [(step["topic"], step["outcome"]) for step in steps] == [
+        ("onboard-user.validate-user-information", "COMPLETED"),
+        ("onboard-user.run-background-check", "COMPLETED"),
+        ("onboard-user.call-onboarding-api", "COMPLETED"),
+        ("onboard-user.prepare-response", "COMPLETED"),
+    ]
+    rejected = post(
+        stack,
+        "/api/process/start",
+        {"processKey": "onboard-user", "correlationId": "lc-rejected", "variables": {"userId": "u"}},
+    )
+    assert rejected.status_code == 500
+    rejected_steps = status(stack, "lc-rejected", history="true").json()["history"]
+    assert [(step["topic"], step["outcome"]) for step in rejected_steps] == [
+        ("onboard-user.validate-user-information", "BPMN_ERROR"),
+        ("onboard-user.reject-user", "COMPLETED"),
+    ]
+    assert rejected_steps[0]["error"]["code"] == "USER_REJECTED"
+
+
+def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -> None:
+    stack = start_stack(
+        tmp_path,
+        None,
+        ONBOARDING_API_URL="http://127.0.0.1:9",
+        WORKER_MAX_RETRIES="2",
+        WORKER_RETRY_TIMEOUT_MS="200",
+    )
+    try:
+        began = time.monotonic()
+        response = post(
+            stack, "/api/process/start", {"processKey": "onboard-user", "correlationId": "lc-inc", "variables": USER}
+        )
+        elapsed = time.monotonic() - began
+        assert response.status_code == 500, response.text
+        error = response.json()["error"]
+        assert error["code"] == "INCIDENT"
+        assert "onboard-user.call-onboarding-api" in error["message"]
+        assert elapsed < 10, f"the client learnt of the incident after {elapsed:.1f} s, not at its timeout"
+        steps = status(stack, "lc-inc", history="true").json()["history"]
+        assert [step["outcome"] for step in steps if step["topic"].endswith("call-onboarding-api")] == [
+            "FAILED",
+            "FAILED",
+        ]
+    finally:
+        stack.stop()

@@ -1,0 +1,84 @@
+"""The database credentials from Secrets Manager (moto), against the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import secrets as random
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+import psycopg
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from waitroom.domain import NewProcess
+from waitroom.errors import ConfigurationError
+from waitroom.settings import Settings
+from waitroom.store import SecretUrl, open_store
+from waitroom.store.migrate import migrate
+
+
+@pytest.fixture
+def secrets_manager() -> Iterator[Any]:
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="us-east-1")
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def database(pg_server_url: str) -> Iterator[str]:
+    """A database of its own (an RDS secret names a database, not a schema), dropped afterwards."""
+    name = f"waitroom_secret_{random.token_hex(4)}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(urlsplit(pg_server_url)._replace(path=f"/{name}"))
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def rds_secret(url: str, *, port: int | None = None) -> str:
+    parts = urlsplit(url)
+    return json.dumps(
+        {
+            "engine": "postgres",
+            "host": parts.hostname,
+            "port": port or parts.port or 5432,
+            "username": parts.username,
+            "password": "p@ss/word:1",
+            "dbname": parts.path.strip("/"),
+        }
+    )
+
+
+def test_the_store_works_with_the_secrets_credentials(secrets_manager: Any, database: str) -> None:
+    arn = secrets_manager.create_secret(Name="waitroom/db", SecretString=rds_secret(database))["ARN"]
+    assert SecretUrl(arn)().startswith("postgresql://postgres:p%40ss%2Fword%3A1@127.0.0.1:")
+    store = open_store(Settings(db_secret_arn=arn))
+    try:
+        migrate(store.dialect)
+        store.save(NewProcess("s-1", "onboard-user", "0" * 64))
+        assert store.get("s-1") is not None
+    finally:
+        store.close()
+
+
+def test_a_rotated_secret_reaches_the_next_connection(secrets_manager: Any, database: str) -> None:
+    # The cached secret names a port where nothing listens; the rotated one names the real server.
+    arn = secrets_manager.create_secret(Name="waitroom/db", SecretString=rds_secret(database, port=1))["ARN"]
+    store = open_store(Settings(db_secret_arn=arn, db_connect_timeout_s=1))
+    secrets_manager.put_secret_value(SecretId=arn, SecretString=rds_secret(database))
+    try:
+        migrate(open_store(Settings(database_url=database)).dialect)
+        assert store.pending_count() == 0, "after a failed login the store fetched the secret again"
+    finally:
+        store.close()
+
+
+def test_a_secret_without_credentials_names_the_setting(secrets_manager: Any) -> None:
+    arn = secrets_manager.create_secret(Name="waitroom/bad", SecretString=json.dumps({"host": "h"}))["ARN"]
+    with pytest.raises(ConfigurationError, match="DB_SECRET_ARN"):
+        SecretUrl(arn)()

@@ -1,0 +1,133 @@
+"""The store's lifecycle operations on every backend: keyset pages, step history, the reconciler's
+work list, and retention in batches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from waitroom.domain import ListQuery, NewProcess, ProcessStatus, StepEvent, StepOutcome, dump_json
+from waitroom.store import SqlStore
+
+
+def new(correlation_id: str, key: str = "onboard-user") -> NewProcess:
+    return NewProcess(correlation_id=correlation_id, process_key=key, request_hash="0" * 64)
+
+
+def test_keyset_pages_visit_every_row_once_even_with_equal_start_times(store: SqlStore) -> None:
+    for index in range(25):
+        store.save(new(f"k-{index:02d}"))  # many share a millisecond: the id breaks the tie
+    seen: list[str] = []
+    after = None
+    while True:
+        page = store.list_page(ListQuery(limit=4, after=after))
+        if not page:
+            break
+        seen += [record.correlation_id for record in page]
+        after = (page[-1].started_at, page[-1].correlation_id)
+    assert sorted(seen) == [f"k-{index:02d}" for index in range(25)]
+    assert len(seen) == 25
+    keys = [(record.started_at, record.correlation_id) for record in store.list_page(ListQuery(limit=100))]
+    assert keys == sorted(keys, reverse=True), "newest first, then by id"
+
+
+def test_the_list_filters_combine(store: SqlStore) -> None:
+    store.save(new("a-1"))
+    store.save(new("b-1", key="other-process"))
+    store.save(new("a-2"))
+    store.complete("a-2", None)
+    assert [r.correlation_id for r in store.list_page(ListQuery(limit=10, process_key="other-process"))] == ["b-1"]
+    done_a = store.list_page(ListQuery(limit=10, process_key="onboard-user", status=ProcessStatus.DONE))
+    assert [r.correlation_id for r in done_a] == ["a-2"]
+    first = store.get("a-1")
+    assert first is not None
+    since = store.list_page(ListQuery(limit=10, started_after=first.started_at))
+    assert "a-1" in {r.correlation_id for r in since}, "startedAfter is inclusive"
+    before = store.list_page(ListQuery(limit=10, started_before=first.started_at))
+    assert "a-1" not in {r.correlation_id for r in before}, "startedBefore is exclusive"
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert store.list_page(ListQuery(limit=10, started_after=future)) == []
+
+
+def test_steps_are_kept_in_order_and_only_for_known_processes(store: SqlStore) -> None:
+    store.save(new("s-1"))
+    first = StepEvent("s-1", "t.one", "Task_1", StepOutcome.FAILED, 40, dump_json({"message": "boom"}))
+    assert store.record_step(first)
+    assert store.record_step(StepEvent("s-1", "t.one", "Task_1", StepOutcome.COMPLETED, 30))
+    assert store.record_step(StepEvent("s-1", "t.two", None, StepOutcome.BPMN_ERROR, 5, dump_json({"code": "X"})))
+    assert not store.record_step(StepEvent("ghost", "t.one", None, StepOutcome.COMPLETED, 1))
+    steps = store.steps("s-1")
+    assert [(step.topic, step.outcome) for step in steps] == [
+        ("t.one", StepOutcome.FAILED),
+        ("t.one", StepOutcome.COMPLETED),
+        ("t.two", StepOutcome.BPMN_ERROR),
+    ]
+    assert steps[0].error == {"message": "boom"}
+    assert steps[0].duration_ms == 40
+    assert steps[0].occurred_at is not None
+    assert steps[0].occurred_at.tzinfo is UTC
+    assert store.steps("ghost") == []
+
+
+def test_the_reconcilers_work_list_is_old_pending_rows_oldest_first(store: SqlStore) -> None:
+    for index in range(3):
+        store.save(new(f"w-{index}"))
+    store.complete("w-1", None)
+    cutoff = datetime.now(UTC) + timedelta(seconds=5)
+    rows = store.pending_started_before(cutoff, limit=10)
+    assert [row.correlation_id for row in rows] == ["w-0", "w-2"]
+    assert store.pending_started_before(datetime.now(UTC) - timedelta(hours=1), limit=10) == []
+    assert len(store.pending_started_before(cutoff, limit=1)) == 1
+
+
+RETAINED = 10_000
+
+
+@pytest.fixture
+def aged_store(store: SqlStore) -> SqlStore:
+    """10,000 finished processes, each with a step, finished 40 days ago; and a few that must stay."""
+    connection = store.dialect.connect()
+    cursor = connection.cursor()
+    try:
+        if store.dialect.name == "postgresql":
+            cursor.execute(
+                "INSERT INTO process_store (correlation_id, status, process_key, request_hash, started_at, "
+                "updated_at, completed_at) SELECT 'old-' || i, 'DONE', 'onboard-user', repeat('0', 64), "
+                "now() - interval '41 days', now() - interval '40 days', now() - interval '40 days' "
+                f"FROM generate_series(1, {RETAINED}) AS i"
+            )
+            cursor.execute(
+                "INSERT INTO process_event (correlation_id, topic, outcome, duration_ms) "
+                "SELECT correlation_id, 't', 'COMPLETED', 1 FROM process_store"
+            )
+        else:
+            old = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            cursor.executemany(
+                "INSERT INTO process_store (correlation_id, status, process_key, request_hash, started_at, "
+                "updated_at, completed_at) VALUES (?, 'DONE', 'onboard-user', ?, ?, ?, ?)",
+                [(f"old-{i}", "0" * 64, old, old, old) for i in range(RETAINED)],
+            )
+            cursor.execute(
+                "INSERT INTO process_event (correlation_id, topic, outcome, duration_ms) "
+                "SELECT correlation_id, 't', 'COMPLETED', 1 FROM process_store"
+            )
+    finally:
+        cursor.close()
+        connection.close()
+    store.save(new("recent-done"))
+    store.complete("recent-done", None)
+    store.save(new("still-pending"))
+    return store
+
+
+def test_retention_deletes_old_finished_rows_and_their_steps_in_batches(aged_store: SqlStore) -> None:
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    batches = []
+    while (deleted := aged_store.purge_finished(updated_before=cutoff, batch=1_000)) > 0:
+        batches.append(deleted)
+    assert batches == [1_000] * 10
+    assert aged_store.get("old-1") is None
+    assert aged_store.steps("old-1") == [], "the steps went with their process"
+    assert aged_store.get("recent-done") is not None, "recent finished rows stay"
+    assert aged_store.get("still-pending") is not None, "PENDING rows are never purged"
