@@ -64,6 +64,10 @@ migrate: venv ## Apply the database migrations to DATABASE_URL (default: the loc
 run: venv ## Run the whole system locally (API on PORT=8080, dev engine, worker, SQLite) until Ctrl-C
 	$(BIN)/python -m devstack
 
+.PHONY: token
+token: venv ## Print a JWT the local stack accepts (SUB=alice chooses the caller, ADMIN=1 adds the admin scope)
+	@$(BIN)/python -m devstack.token
+
 .PHONY: clean
 clean: ## Remove the virtualenv, build output and local data
 	rm -rf $(VENV) .aws-sam .var .pytest_cache .mypy_cache .ruff_cache

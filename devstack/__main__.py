@@ -54,10 +54,18 @@ Waitroom is running (started in {time.monotonic() - began:.1f} s). Ctrl-C stops 
   Camunda   {_redacted(described["camunda"])}
   Store     {_redacted(described["database"])}
 
-Try it:
+Try it (make -s token prints a JWT the local gateway accepts; SUB=alice ADMIN=1 choose who you are):
 
-  curl -sS -X POST {described["api"]}/api/process/start -H 'Content-Type: application/json' \\
+  curl -sS -X POST {described["api"]}/api/process/start -H "Authorization: Bearer $(make -s token)" \\
+    -H 'Content-Type: application/json' \\
     -d '{json.dumps(EXAMPLE_START, separators=(",", ":"))}'
+
+The steps of a process report to /api/process/complete with an IAM signature, as in AWS:
+
+  .venv/bin/python -m devstack.signed POST {described["api"]}/api/process/complete \\
+    '{{"correlationId":"...","status":"ok"}}'
+
+The API's documentation: {described["api"]}/api/process/docs
 """,
         flush=True,
     )

@@ -3,9 +3,10 @@
 It routes as the template does, turns each request into an API Gateway v2 (payload format 2.0)
 event, invokes the function in one of its local execution environments, and turns the function's
 answer back into an HTTP response, with API Gateway's own answers where API Gateway would give them
-(no route → 404, a function error or timeout → 500, no environment free → 429, body over 10 MB →
-413). Every function of the template has a ``Timeout`` under the gateway's 30 s, so the function's
-timeout is the one that bites.
+(no route → 404, no valid token on a JWT route → 401, no valid SigV4 signature on an IAM route →
+403, a function error or timeout → 500, no environment free → 429, body over 10 MB → 413). Every
+function of the template has a ``Timeout`` under the gateway's 30 s, so the function's timeout is
+the one that bites.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack.functions import FunctionPool, Throttled
+from devstack.identity import LocalIdentity, Rejected
 from devstack.template import Application, Route
 
 logger = logging.getLogger(__name__)
@@ -30,17 +32,6 @@ logger = logging.getLogger(__name__)
 #: API Gateway HTTP APIs take a request body of at most 10 MB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
-#: What API Gateway adds to the event of an IAM-authorised route after it checked the signature.
-LOCAL_IAM_CALLER = {
-    "iam": {
-        "accessKey": "LOCALACCESSKEY",
-        "accountId": "000000000000",
-        "callerId": "local",
-        "principalOrgId": None,
-        "userArn": "arn:aws:iam::000000000000:user/local",
-        "userId": "local",
-    }
-}
 
 
 def build_event(
@@ -53,6 +44,7 @@ def build_event(
     headers: Mapping[str, str],
     body: bytes,
     source_ip: str,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway would send for this request (payload format version 2.0)."""
     now = datetime.now(UTC)
@@ -95,8 +87,8 @@ def build_event(
         event["queryStringParameters"] = query
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
-    if route.auth == "AWS_IAM":
-        event["requestContext"]["authorizer"] = LOCAL_IAM_CALLER
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if body:
         content_type = lowered.get("content-type", "")
         if content_type.startswith(TEXT_TYPES):
@@ -107,9 +99,18 @@ def build_event(
 
 
 class Gateway:
-    def __init__(self, application: Application, pools: Mapping[str, FunctionPool], *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        application: Application,
+        pools: Mapping[str, FunctionPool],
+        *,
+        identity: LocalIdentity,
+        host: str,
+        port: int,
+    ) -> None:
         self.application = application
         self.pools = pools
+        self.identity = identity
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -153,6 +154,11 @@ class Gateway:
             _send(request, 404, {"message": "Not Found"})
             return
         route, path_parameters = found
+        try:
+            authorizer = self._authorize(route, request, body)
+        except Rejected as rejected:
+            _send(request, rejected.status, {"message": rejected.message})
+            return
         event = build_event(
             route,
             path_parameters,
@@ -162,6 +168,7 @@ class Gateway:
             headers=dict(request.headers.items()),
             body=body,
             source_ip=request.client_address[0],
+            authorizer=authorizer,
         )
         try:
             result = self.pools[route.function].invoke(event)
@@ -177,6 +184,15 @@ class Gateway:
         logger.info(
             "%s %s → %s in %.0f ms", request.command, parts.path, route.function, (time.monotonic() - started) * 1000
         )
+
+    def _authorize(self, route: Route, request: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any] | None:
+        """What the route's authorizer adds to the event; raises Rejected as API Gateway refuses."""
+        if route.auth == "JWT":
+            return self.identity.verify_token(request.headers.get("Authorization"))
+        if route.auth == "AWS_IAM":
+            url = f"http://{request.headers.get('Host', 'localhost')}{request.path}"
+            return self.identity.verify_signature(request.command, url, dict(request.headers.items()), body)
+        return None
 
 
 def _send(

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from devstack.engine.server import EngineServer
 from devstack.functions import FunctionPool
 from devstack.gateway import Gateway
+from devstack.identity import ADMIN_SCOPE, LocalIdentity
 from devstack.onboarding_api import OnboardingApi
 from devstack.template import ROOT, Application, Function, load
 from waitroom.camunda.client import CamundaClient
@@ -39,6 +40,7 @@ logging.getLogger("spiff").setLevel(logging.WARNING)
 
 #: What the functions see locally, unless the environment says otherwise.
 LOCAL_DEFAULTS = {
+    "ADMIN_SCOPE": ADMIN_SCOPE,
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -120,6 +122,7 @@ class LocalStack:
         self.schedules: list[ScheduledFunction] = []
         self.gateway: Gateway | None = None
         self.environment: dict[str, str] = {}
+        self.identity = LocalIdentity.in_directory(self.local.data_dir)
 
     @property
     def url(self) -> str:
@@ -175,7 +178,9 @@ class LocalStack:
             self.schedules = [self._scheduled(f) for f in self.application.functions.values() if f.schedule]
         for pool in self.pools.values():
             pool.warm()
-        self.gateway = Gateway(self.application, self.pools, host="127.0.0.1", port=self.port).start()
+        self.gateway = Gateway(
+            self.application, self.pools, identity=self.identity, host="127.0.0.1", port=self.port
+        ).start()
 
     def restart_schedules(self) -> None:
         """Kill the scheduled functions mid-invocation, as a crash or a timeout would, and start them anew."""

@@ -25,7 +25,7 @@ class Route:
     path: str
     """As the template spells it, e.g. ``/api/process/status/{correlationId}``."""
     auth: str | None
-    """``AWS_IAM`` for SigV4-signed routes, else None."""
+    """``AWS_IAM`` (a SigV4 signature), ``JWT`` (a bearer token) or None (open), as API Gateway checks."""
     function: str
 
     @property
@@ -94,9 +94,24 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CloudFormationLoader.add_multi_constructor("!", _any_tag)
 
 
+def _authorizers(resources: dict[str, Any]) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """Each HTTP API's default authorizer and the kind of each of its authorizers (``JWT``)."""
+    apis = {}
+    for name, resource in resources.items():
+        if resource.get("Type") == "AWS::Serverless::HttpApi":
+            auth = resource.get("Properties", {}).get("Auth") or {}
+            kinds = {
+                authorizer: "JWT" if "JwtConfiguration" in config else "LAMBDA"
+                for authorizer, config in (auth.get("Authorizers") or {}).items()
+            }
+            apis[name] = (auth.get("DefaultAuthorizer"), kinds)
+    return apis
+
+
 def load(template: Path = TEMPLATE) -> Application:
     document = yaml.load(template.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 -- a SafeLoader
     globals_ = document.get("Globals", {}).get("Function", {})
+    authorizers = _authorizers(document["Resources"])
     functions: dict[str, Function] = {}
     routes: list[Route] = []
     for name, resource in document["Resources"].items():
@@ -107,7 +122,10 @@ def load(template: Path = TEMPLATE) -> Application:
         for event in (properties.get("Events") or {}).values():
             event_properties = event.get("Properties", {})
             if event["Type"] == "HttpApi":
-                auth = (event_properties.get("Auth") or {}).get("Authorizer")
+                api = event_properties.get("ApiId", {}).get("Ref")
+                default, kinds = authorizers.get(api, (None, {}))
+                chosen = (event_properties.get("Auth") or {}).get("Authorizer", default)
+                auth = None if chosen in (None, "NONE") else "AWS_IAM" if chosen == "AWS_IAM" else kinds[chosen]
                 routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], auth, name))
             elif event["Type"] in {"Schedule", "ScheduleV2"}:
                 schedule = event_properties.get("Schedule") or event_properties.get("ScheduleExpression")

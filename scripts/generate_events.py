@@ -14,6 +14,21 @@ from typing import Any
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
+#: The context API Gateway's JWT authorizer adds to a request with a valid token (client routes).
+JWT_AUTHORIZER = {
+    "jwt": {
+        "claims": {
+            "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE",
+            "aud": "waitroom-dev-client-id",
+            "sub": "alice",
+            "scope": "waitroom/processes",
+            "iat": "1767225600",
+            "exp": "1767229200",
+        },
+        "scopes": ["waitroom/processes"],
+    }
+}
+
 #: The IAM context API Gateway adds to a SigV4-signed request (the /complete route).
 IAM_AUTHORIZER = {
     "iam": {
@@ -100,10 +115,13 @@ def main() -> None:
         "POST /api/process/complete",
     )
     complete["requestContext"]["authorizer"] = IAM_AUTHORIZER
+    for client_event in (start, status, status_all):
+        client_event["requestContext"]["authorizer"] = JWT_AUTHORIZER
     cancel = route(
         generate("POST", "/api/process/cancel", {"correlationId": "user-123", "reason": "the user withdrew"}),
         "POST /api/process/cancel",
     )
+    cancel["requestContext"]["authorizer"] = JWT_AUTHORIZER
     events = {
         "start": start,
         "status": status,

@@ -46,10 +46,23 @@ def request_hash(process_key: str, variables: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is calling: the subject of their token, and whether they hold the admin scope."""
+
+    subject: str
+    admin: bool = False
+
+    def may_see(self, owner: str | None) -> bool:
+        """Their own processes; an admin sees every process (and alone those without an owner)."""
+        return self.admin or owner == self.subject
+
+
+@dataclass(frozen=True)
 class NewProcess:
     correlation_id: str
     process_key: str
     request_hash: str
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class ProcessRecord:
     completed_at: datetime | None = None
     camunda_instance_id: str | None = None
     request_hash: str | None = None
+    owner: str | None = None
 
     @functools.cached_property
     def payload(self) -> Any:
@@ -93,6 +107,8 @@ class ListQuery:
     """Exclusive."""
     after: tuple[datetime, str] | None = None
     """``(started_at, correlation_id)`` of the row the page starts after."""
+    owner: str | None = None
+    """Only the processes of this owner (a caller without the admin scope sees only theirs)."""
 
 
 class StepOutcome(StrEnum):

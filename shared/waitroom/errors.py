@@ -29,6 +29,18 @@ class PayloadTooLarge(WaitroomError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class Unauthenticated(WaitroomError):
+    """The request carries no caller identity where one is required."""
+
+    code = "UNAUTHENTICATED"
+
+
+class ProcessKeyNotAllowed(WaitroomError):
+    """The process key is not one of ``ALLOWED_PROCESS_KEYS``."""
+
+    code = "PROCESS_KEY_NOT_ALLOWED"
+
+
 class ProcessNotFound(WaitroomError):
     """No process with that correlation id is known to Waitroom."""
 

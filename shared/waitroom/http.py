@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,9 +32,11 @@ from waitroom.errors import (
     InvalidRequest,
     PayloadTooLarge,
     ProcessDefinitionNotFound,
+    ProcessKeyNotAllowed,
     ProcessNotFound,
     StartFailed,
     StoreUnavailable,
+    Unauthenticated,
     WaitroomError,
 )
 from waitroom.observability import logger, metrics, tracer
@@ -43,6 +46,8 @@ from waitroom.settings import get_settings
 #: The one mapping from domain errors to HTTP statuses. The most specific class wins.
 STATUS_OF: dict[type[WaitroomError], HTTPStatus] = {
     InvalidRequest: HTTPStatus.BAD_REQUEST,
+    Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    ProcessKeyNotAllowed: HTTPStatus.FORBIDDEN,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ProcessNotFound: HTTPStatus.NOT_FOUND,
     ProcessDefinitionNotFound: HTTPStatus.NOT_FOUND,
@@ -117,9 +122,13 @@ def validation_response(error: RequestValidationError) -> Response[str]:
     )
 
 
-def create_resolver() -> APIGatewayHttpResolver:
-    """The resolver of an API function, with validation and the error mapping installed."""
+def create_resolver(*routes: Callable[[], Router]) -> APIGatewayHttpResolver:
+    """The resolver of an API function: validation and the error mapping installed, the given
+    routes included. Reads the settings now, so that a bad one fails the cold start."""
+    get_settings()
     app = APIGatewayHttpResolver(enable_validation=True)
+    for make_routes in routes:
+        app.include_router(make_routes())
 
     app.exception_handler(WaitroomError)(error_response)
     app.exception_handler(RequestValidationError)(validation_response)
@@ -144,19 +153,57 @@ def unexpected_error_response(_: Exception) -> Response[str]:
     )
 
 
-def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Resolve one API Gateway event, refusing oversized bodies before anything parses them."""
+#: JSON nested deeper than this is refused before it is parsed (the parser recurses per level).
+MAX_JSON_DEPTH = 32
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """Whether JSON text nests objects and arrays deeper than ``limit``, found without parsing it."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def refuse_body(event: dict[str, Any]) -> WaitroomError | None:
+    """Why a body must be refused before anything parses it: too large, or nested too deep."""
     limit = get_settings().max_body_bytes
     body = event.get("body") or ""
     # A base64 body is 4/3 of its bytes; judge the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     if size > limit:
-        response = error_response(
-            PayloadTooLarge(
-                f"the body has {size} bytes; the limit is {limit}",
-                details=[{"field": "body", "reason": f"larger than {limit} bytes"}],
-            )
+        return PayloadTooLarge(
+            f"the body has {size} bytes; the limit is {limit}",
+            details=[{"field": "body", "reason": f"larger than {limit} bytes"}],
         )
+    if not event.get("isBase64Encoded") and json_depth_exceeds(body, MAX_JSON_DEPTH):
+        return InvalidRequest(
+            f"the body nests deeper than {MAX_JSON_DEPTH} levels",
+            details=[{"field": "body", "reason": f"JSON nested deeper than {MAX_JSON_DEPTH}"}],
+        )
+    return None
+
+
+def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resolve one API Gateway event, refusing bodies that are too large or too deep before anything
+    parses them."""
+    refusal = refuse_body(event)
+    if refusal is not None:
+        response = error_response(refusal)
         return {
             "statusCode": response.status_code,
             "headers": {"Content-Type": content_types.APPLICATION_JSON, **(response.headers or {})},

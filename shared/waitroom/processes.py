@@ -10,13 +10,23 @@ from typing import Any
 
 from waitroom.camunda.client import CamundaClient, CamundaNoAnswer, CamundaNotFound
 from waitroom.camunda.variables import VariableError, to_typed_variables
-from waitroom.domain import ListQuery, NewProcess, ProcessRecord, ProcessStatus, StepEvent, dump_json, request_hash
+from waitroom.domain import (
+    Caller,
+    ListQuery,
+    NewProcess,
+    ProcessRecord,
+    ProcessStatus,
+    StepEvent,
+    dump_json,
+    request_hash,
+)
 from waitroom.errors import (
     AlreadyFinished,
     CamundaStartUnconfirmed,
     CorrelationConflict,
     InvalidRequest,
     ProcessDefinitionNotFound,
+    ProcessKeyNotAllowed,
     ProcessNotFound,
     StartFailed,
     WaitroomError,
@@ -57,10 +67,17 @@ class ProcessService:
         )
         return self.clock() + budget_ms / 1000
 
-    def start(self, request: StartRequest, *, max_wait_ms: int | None, remaining_ms: int | None) -> ProcessRecord:
+    def start(
+        self, request: StartRequest, *, caller: Caller, max_wait_ms: int | None, remaining_ms: int | None
+    ) -> ProcessRecord:
         """Start the process (or join the one already started under this id) and wait for it to
         finish, as long as the wait budget allows. Returns the row as it stands then."""
         deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        if not self.settings.may_start(request.process_key):
+            raise ProcessKeyNotAllowed(
+                f"process key {request.process_key!r} may not be started through Waitroom",
+                details=[{"field": "processKey", "reason": "not one of ALLOWED_PROCESS_KEYS"}],
+            )
         try:
             typed_variables = to_typed_variables(
                 request.variables, string_max_chars=self.settings.camunda_string_max_chars
@@ -74,16 +91,23 @@ class ProcessService:
             correlation_id=request.correlation_id,
             process_key=request.process_key,
             request_hash=request_hash(request.process_key, request.variables),
+            owner=caller.subject,
         )
         record, created = self.store.save(new)
         if created:
             self._start_in_camunda(new, typed_variables)
         else:
-            self._ensure_same_request(record, new)
+            self._ensure_same_request(record, new, caller)
             logger.info("joined a process started before", extra={"status": record.status.value})
         return self.wait(request.correlation_id, deadline=deadline)
 
-    def _ensure_same_request(self, record: ProcessRecord, new: NewProcess) -> None:
+    def _ensure_same_request(self, record: ProcessRecord, new: NewProcess, caller: Caller) -> None:
+        if not caller.may_see(record.owner):
+            # Ids are global, so the id is taken; nothing else about the other caller's process is told.
+            raise CorrelationConflict(
+                f"correlation id {new.correlation_id!r} is already in use",
+                details=[{"field": "correlationId", "reason": "already in use"}],
+            )
         if record.process_key != new.process_key:
             raise CorrelationConflict(
                 f"correlation id {new.correlation_id!r} belongs to a process of key {record.process_key!r}",
@@ -158,38 +182,50 @@ class ProcessService:
             )
         return record
 
-    def get(self, correlation_id: str) -> ProcessRecord:
+    def get(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
+        """The process, if ``caller`` may see it (None: a trusted operator, who sees every process).
+
+        Another caller's process is "not found", never "forbidden": its existence is not told.
+        """
         record = self.store.get(correlation_id)
-        if record is None:
+        if record is None or (caller is not None and not caller.may_see(record.owner)):
             raise ProcessNotFound(f"no process with correlation id {correlation_id!r}")
         return record
 
-    def status(self, correlation_id: str, *, max_wait_ms: int | None, remaining_ms: int | None) -> ProcessRecord:
+    def status(
+        self, correlation_id: str, *, caller: Caller, max_wait_ms: int | None, remaining_ms: int | None
+    ) -> ProcessRecord:
         """The process; a client that asked to wait (``max_wait_ms``) waits for it like a start does."""
-        record = self.get(correlation_id)
+        record = self.get(correlation_id, caller=caller)
         if record.status.is_final or not max_wait_ms:
             return record
         deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
         return self.wait(correlation_id, deadline=deadline)
 
-    def list_page(self, query: ListQuery) -> tuple[list[ProcessRecord], ProcessRecord | None]:
-        """A page of processes, and the row the next page starts after (None on the last page)."""
+    def list_page(self, query: ListQuery, *, caller: Caller | None) -> tuple[list[ProcessRecord], ProcessRecord | None]:
+        """A page of processes, and the row the next page starts after (None on the last page).
+
+        A caller without the admin scope sees only their own processes.
+        """
+        if caller is not None and not caller.admin:
+            query = replace(query, owner=caller.subject)
         rows = self.store.list_page(replace(query, limit=query.limit + 1))
         page = rows[: query.limit]
         return page, page[-1] if len(rows) > query.limit else None
 
-    def steps(self, correlation_id: str) -> list[StepEvent]:
+    def steps(self, correlation_id: str, *, caller: Caller | None) -> list[StepEvent]:
+        self.get(correlation_id, caller=caller)
         return self.store.steps(correlation_id)
 
     # --- cancel --------------------------------------------------------------------------------
 
-    def cancel(self, request: CancelRequest) -> ProcessRecord:
+    def cancel(self, request: CancelRequest, *, caller: Caller) -> ProcessRecord:
         """Delete the Camunda instance, then finish the row as CANCELLED; whoever waits sees it.
 
         Camunda goes first: if it cannot be reached the row stays PENDING (nothing is lost, the
         client may cancel again). Cancelling a cancelled process again is a success.
         """
-        record = self.get(request.correlation_id)
+        record = self.get(request.correlation_id, caller=caller)
         if record.status is ProcessStatus.CANCELLED:
             return record
         if record.status.is_final:
@@ -205,7 +241,7 @@ class ProcessService:
         if cancelled is not None:
             return cancelled
         # The process finished while Camunda was deleting it.
-        finished = self.get(request.correlation_id)
+        finished = self.get(request.correlation_id, caller=caller)
         if finished.status is ProcessStatus.CANCELLED:
             return finished
         raise AlreadyFinished(
@@ -228,7 +264,8 @@ class ProcessService:
         if finished is not None:
             logger.info("process finished", extra={"status": finished.status.value})
             return finished
-        record = self.get(request.correlation_id)
+        # The last step of a process reports here, signed with IAM: a machine, not a client.
+        record = self.get(request.correlation_id, caller=None)
         if record.status is wanted and record.payload == request.data and record.error == error:
             return record
         raise AlreadyFinished(

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     camunda_user: str | None = None
     camunda_password: SecretStr | None = None
     camunda_token: SecretStr | None = None
+    camunda_secret_arn: str | None = None
+    """A secret with Camunda's credentials, ``{"username", "password"}`` or ``{"token"}``; wins over the above."""
     camunda_connect_timeout_s: Seconds = 3
     camunda_read_timeout_s: Seconds = 10
     camunda_string_max_chars: Annotated[int, Field(gt=0)] = 4000
@@ -96,6 +98,12 @@ class Settings(BaseSettings):
     retention_batch: Annotated[int, Field(gt=0, le=100_000)] = 1000
     """Rows one delete statement removes; retention repeats it until nothing is left to delete."""
 
+    # --- access ---------------------------------------------------------------------------------
+    allowed_process_keys: str = "onboard-user"
+    """The process keys clients may start, separated by commas; ``*`` allows every key."""
+    admin_scope: str = "waitroom/admin"
+    """The token scope that lets a caller read, list and cancel every process, not only theirs."""
+
     # --- HTTP ----------------------------------------------------------------------------------
     port: Annotated[int, Field(ge=0, lt=65536)] = 8080
     """Port of the local HTTP API (``make run``); 0 picks a free one."""
@@ -111,6 +119,10 @@ class Settings(BaseSettings):
         if (self.camunda_user is None) != (self.camunda_password is None):
             raise ValueError("CAMUNDA_USER and CAMUNDA_PASSWORD go together")
         return self
+
+    def may_start(self, process_key: str) -> bool:
+        allowed = {key.strip() for key in self.allowed_process_keys.split(",") if key.strip()}
+        return "*" in allowed or process_key in allowed
 
     def resolved_database_url(self) -> str:
         """The store's URL from ``DATABASE_URL``, or the seed's ``DB_*`` variables, or the default.

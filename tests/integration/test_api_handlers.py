@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +20,7 @@ from tests.support.lambdas import (
     load_event,
     load_function,
     with_body,
+    with_caller,
     with_headers,
     with_path,
     with_query,
@@ -38,19 +39,35 @@ class Api:
     start_function: ModuleType
     status_function: ModuleType
     complete_function: ModuleType
+    cancel_function: ModuleType
     camunda: CamundaStub
 
+    caller: str = "alice"
+    admin: bool = False
+
+    def as_caller(self, subject: str, *, admin: bool = False) -> Api:
+        """The same functions, called by someone else."""
+        return replace(self, caller=subject, admin=admin)
+
     def start(self, body: Any, **headers: str) -> HttpResult:
-        return invoke(self.start_function, with_headers(with_body(load_event("start"), body), **headers))
+        event = with_headers(with_body(load_event("start"), body), **headers)
+        return invoke(self.start_function, self._signed_in(event))
 
     def status(self, correlation_id: str, **headers: str) -> HttpResult:
         event = with_path(
             load_event("status"), f"/api/process/status/{correlation_id}", {"correlationId": correlation_id}
         )
-        return invoke(self.status_function, with_headers(event, **headers))
+        return invoke(self.status_function, self._signed_in(with_headers(event, **headers)))
 
     def list(self, **query: str) -> HttpResult:
-        return invoke(self.status_function, with_query(load_event("status-all"), **query))
+        return invoke(self.status_function, self._signed_in(with_query(load_event("status-all"), **query)))
+
+    def cancel(self, body: Any) -> HttpResult:
+        return invoke(self.cancel_function, self._signed_in(with_body(load_event("cancel"), body)))
+
+    def _signed_in(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The JWT claims API Gateway would pass on for this caller."""
+        return with_caller(event, self.caller, admin=self.admin)
 
     def complete(self, body: Any) -> HttpResult:
         return invoke(self.complete_function, with_body(load_event("complete"), body))
@@ -67,6 +84,13 @@ class Api:
         return thread
 
 
+def cold_started(camunda: CamundaStub) -> Api:
+    """The API functions, imported afresh in the current environment (a cold start)."""
+    return Api(
+        load_function("start"), load_function("status"), load_function("complete"), load_function("cancel"), camunda
+    )
+
+
 @pytest.fixture
 def camunda() -> Iterator[CamundaStub]:
     stub = CamundaStub().start()
@@ -81,10 +105,11 @@ def configure(database_url: str, camunda: CamundaStub, monkeypatch: pytest.Monke
     def cold_start(camunda_url: str | None = None, **settings: object) -> Api:
         monkeypatch.setenv("DATABASE_URL", database_url)
         monkeypatch.setenv("CAMUNDA_URL", camunda_url or camunda.url)
+        monkeypatch.setenv("ALLOWED_PROCESS_KEYS", "*")
         for name, value in settings.items():
             monkeypatch.setenv(name.upper(), str(value))
         runtime.reset()
-        return Api(load_function("start"), load_function("status"), load_function("complete"), camunda)
+        return cold_started(camunda)
 
     return cold_start
 
@@ -446,7 +471,7 @@ def test_a_database_that_is_down_is_a_clear_503(
     monkeypatch.setenv("CAMUNDA_URL", camunda.url)
     monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "1")
     runtime.reset()
-    api = Api(load_function("start"), load_function("status"), load_function("complete"), camunda)
+    api = cold_started(camunda)
 
     began = time.monotonic()
     started = api.start({"processKey": "onboard-user", "correlationId": "db-down", "variables": USER})
@@ -462,17 +487,13 @@ def test_a_database_that_is_down_is_a_clear_503(
 # --- cancel ---------------------------------------------------------------------------------------
 
 
-def cancel(api: Api, body: Any) -> HttpResult:
-    return invoke(load_function("cancel"), with_body(load_event("cancel"), body))
-
-
 def test_cancel_deletes_the_instance_and_the_process_ends_cancelled(api: Api) -> None:
     api.start({"processKey": "onboard-user", "correlationId": "x-1"}, prefer="respond-async")
     waiting: list[HttpResult] = []
     waiter = threading.Thread(target=lambda: waiting.append(api.status("x-1", prefer="wait=10")))
     waiter.start()
     time.sleep(0.3)
-    response = cancel(api, {"correlationId": "x-1", "reason": "the user withdrew"})
+    response = api.cancel({"correlationId": "x-1", "reason": "the user withdrew"})
     waiter.join()
 
     assert response.status == 200
@@ -482,27 +503,27 @@ def test_cancel_deletes_the_instance_and_the_process_ends_cancelled(api: Api) ->
     assert api.camunda.deleted == [started["id"]]
     assert waiting[0].status == 200, "a client waiting on the process gets the cancellation"
     assert waiting[0].body["status"] == "CANCELLED"
-    again = cancel(api, {"correlationId": "x-1"})
+    again = api.cancel({"correlationId": "x-1"})
     assert (again.status, again.body["status"]) == (200, "CANCELLED"), "cancelling twice is a success"
 
 
 def test_cancel_of_a_finished_process_is_409_and_of_an_unknown_one_404(api: Api) -> None:
     api.start({"processKey": "onboard-user", "correlationId": "x-2"}, prefer="respond-async")
     api.complete({"correlationId": "x-2", "status": "ok", "data": 1})
-    finished = cancel(api, {"correlationId": "x-2"})
+    finished = api.cancel({"correlationId": "x-2"})
     assert finished.status == 409
     assert finished.body["error"]["code"] == "ALREADY_FINISHED"
     assert api.camunda.deleted == [], "a finished process's instance is left alone"
     assert api.status("x-2").body["status"] == "DONE"
-    assert cancel(api, {"correlationId": "nobody"}).status == 404
-    assert cancel(api, {"correlationId": "x-2", "reason": ""}).status == 400
+    assert api.cancel({"correlationId": "nobody"}).status == 404
+    assert api.cancel({"correlationId": "x-2", "reason": ""}).status == 400
 
 
 def test_cancel_with_camunda_down_leaves_the_process_pending(configure: Callable[..., Api]) -> None:
     api = configure()
     api.start({"processKey": "onboard-user", "correlationId": "x-3"}, prefer="respond-async")
     down = configure(camunda_url="http://127.0.0.1:9/engine-rest", camunda_connect_timeout_s=1)
-    response = cancel(down, {"correlationId": "x-3"})
+    response = down.cancel({"correlationId": "x-3"})
     assert response.status == 503
     assert down.status("x-3").body["status"] == "PENDING", "nothing changed, the client may cancel again"
 

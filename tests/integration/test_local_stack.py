@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.identity import LocalIdentity
 from devstack.stack import LocalSettings, LocalStack
 from devstack.template import ROOT, load
 
@@ -25,7 +26,9 @@ USER = {"userId": "user-123", "email": "user@example.com"}
 def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
     with pytest.MonkeyPatch.context() as patch:
         # The functions' processes inherit the environment they are spawned with.
-        for name, value in {"DATABASE_URL": database_url or "", **environment}.items():
+        # no-such-process may be started (and is deployed nowhere): its start must meet a 404.
+        defaults = {"DATABASE_URL": database_url or "", "ALLOWED_PROCESS_KEYS": "onboard-user,no-such-process"}
+        for name, value in {**defaults, **environment}.items():
             if value:
                 patch.setenv(name, value)
             else:
@@ -43,12 +46,17 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     running.stop()
 
 
+def bearer(stack: LocalStack, subject: str = "tester") -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.identity.issue(subject)}"}
+
+
 def start(stack: LocalStack, body: dict[str, Any], **headers: str) -> requests.Response:
-    return requests.post(f"{stack.url}/api/process/start", json=body, headers=headers, timeout=40)
+    return requests.post(f"{stack.url}/api/process/start", json=body, headers={**bearer(stack), **headers}, timeout=40)
 
 
 def status(stack: LocalStack, correlation_id: str, **headers: str) -> requests.Response:
-    return requests.get(f"{stack.url}/api/process/status/{correlation_id}", headers=headers, timeout=40)
+    url = f"{stack.url}/api/process/status/{correlation_id}"
+    return requests.get(url, headers={**bearer(stack), **headers}, timeout=40)
 
 
 def test_onboard_user_answers_200_with_the_result_of_every_step(stack: LocalStack) -> None:
@@ -96,10 +104,13 @@ def test_an_invalid_user_takes_the_bpmn_error_path_and_ends_500_with_the_reason(
     assert status(stack, "e2e-invalid").status_code == 500
 
 
-def test_an_unknown_process_key_is_404(stack: LocalStack) -> None:
+def test_an_unknown_process_key_is_404_and_one_not_allowed_403(stack: LocalStack) -> None:
     response = start(stack, {"processKey": "no-such-process", "correlationId": "e2e-unknown"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "PROCESS_DEFINITION_NOT_FOUND"
+    refused = start(stack, {"processKey": "not-allowed", "correlationId": "e2e-refused"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "PROCESS_KEY_NOT_ALLOWED"
 
 
 def test_the_gateway_routes_exactly_the_templates_routes(stack: LocalStack) -> None:
@@ -110,12 +121,16 @@ def test_the_gateway_routes_exactly_the_templates_routes(stack: LocalStack) -> N
         "GET /api/process/status/{correlationId}",
         "POST /api/process/complete",
         "POST /api/process/cancel",
+        "GET /api/process/openapi.json",
+        "GET /api/process/docs",
     }
     not_routed = requests.get(f"{stack.url}/api/process/nowhere", timeout=10)
     assert (not_routed.status_code, not_routed.json()) == (404, {"message": "Not Found"})
     wrong_method = requests.delete(f"{stack.url}/api/process/start", timeout=10)
     assert wrong_method.status_code == 404
-    listed = requests.get(f"{stack.url}/api/process/status/all", params={"limit": "5"}, timeout=10)
+    listed = requests.get(
+        f"{stack.url}/api/process/status/all", params={"limit": "5"}, headers=bearer(stack), timeout=10
+    )
     assert listed.status_code == 200
     assert len(listed.json()["items"]) <= 5
 
@@ -190,8 +205,12 @@ def test_make_run_prints_the_curl_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path
             api = next(line.split()[1] for line in banner if line.strip().startswith("API"))
             assert f"curl -sS -X POST {api}/api/process/start" in text
             body = text.split("-d '", 1)[1].rsplit("'", 1)[0]
+            token = LocalIdentity.in_directory(tmp_path).issue("make-run-user")
             answer = requests.post(
-                f"{api}/api/process/start", data=body, headers={"Content-Type": "application/json"}, timeout=40
+                f"{api}/api/process/start",
+                data=body,
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                timeout=40,
             )
             assert answer.status_code == 200, answer.text
             assert answer.json()["data"]["success"] is True

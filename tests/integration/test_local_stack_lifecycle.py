@@ -26,7 +26,7 @@ USER = {"userId": "user-5", "email": "user5@example.com"}
 def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
     settings = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1, schedule_interval_s=0.5)
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"RECONCILE_MIN_AGE_S": "0", **environment}.items():
+        for name, value in {"RECONCILE_MIN_AGE_S": "0", "ALLOWED_PROCESS_KEYS": "*", **environment}.items():
             patch.setenv(name, value)
         if database_url:
             patch.setenv("DATABASE_URL", database_url)
@@ -44,12 +44,16 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     running.stop()
 
 
+def bearer(stack: LocalStack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.identity.issue('lifecycle-tester')}"}
+
+
 def post(stack: LocalStack, path: str, body: dict[str, Any], **headers: str) -> requests.Response:
-    return requests.post(f"{stack.url}{path}", json=body, headers=headers, timeout=40)
+    return requests.post(f"{stack.url}{path}", json=body, headers={**bearer(stack), **headers}, timeout=40)
 
 
 def status(stack: LocalStack, correlation_id: str, **params: str) -> requests.Response:
-    headers = {"Prefer": params.pop("prefer")} if "prefer" in params else {}
+    headers = {**bearer(stack), **({"Prefer": params.pop("prefer")} if "prefer" in params else {})}
     return requests.get(f"{stack.url}/api/process/status/{correlation_id}", params=params, headers=headers, timeout=40)
 
 
@@ -94,7 +98,7 @@ def test_a_start_that_died_before_camunda_answered_is_attached_and_finishes(stac
     database_url = stack.environment.get("DATABASE_URL") or stack.describe()["database"]
     store = SqlStore(dialect_for(database_url, Settings(database_url=database_url)))
     try:
-        store.save(NewProcess("lc-orphan", "onboard-user", "0" * 64))
+        store.save(NewProcess("lc-orphan", "onboard-user", "0" * 64, owner="lifecycle-tester"))
     finally:
         store.close()
     camunda = CamundaClient(stack.environment["CAMUNDA_URL"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets as random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,8 +15,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from devstack.engine.server import EngineServer
+from waitroom.camunda.client import CamundaClient, Credentials
 from waitroom.domain import NewProcess
-from waitroom.errors import ConfigurationError
+from waitroom.errors import CamundaRejected, ConfigurationError
 from waitroom.settings import Settings
 from waitroom.store import SecretUrl, open_store
 from waitroom.store.migrate import migrate
@@ -82,3 +85,28 @@ def test_a_secret_without_credentials_names_the_setting(secrets_manager: Any) ->
     arn = secrets_manager.create_secret(Name="waitroom/bad", SecretString=json.dumps({"host": "h"}))["ARN"]
     with pytest.raises(ConfigurationError, match="DB_SECRET_ARN"):
         SecretUrl(arn)()
+
+
+def test_camunda_credentials_come_from_their_secret_and_follow_a_rotation(secrets_manager: Any, tmp_path: Path) -> None:
+    engine = EngineServer(tmp_path / "engine.sqlite3", username="waitroom", password="new-password")
+    url = engine.start()
+    try:
+        arn = secrets_manager.create_secret(
+            Name="waitroom/camunda", SecretString=json.dumps({"username": "waitroom", "password": "old-password"})
+        )["ARN"]
+        client = CamundaClient.from_settings(Settings(camunda_url=url, camunda_secret_arn=arn))
+        secrets_manager.put_secret_value(
+            SecretId=arn, SecretString=json.dumps({"username": "waitroom", "password": "new-password"})
+        )
+        assert client.list_incidents() == [], "after a 401 the client fetched the rotated secret"
+        wrong = CamundaClient(url, credentials=Credentials(basic=("waitroom", "wrong")))
+        with pytest.raises(CamundaRejected, match=r"\(401\)"):
+            wrong.list_incidents()
+    finally:
+        engine.stop()
+
+
+def test_a_camunda_secret_without_credentials_names_the_setting(secrets_manager: Any) -> None:
+    arn = secrets_manager.create_secret(Name="waitroom/camunda-bad", SecretString=json.dumps({"user": "x"}))["ARN"]
+    with pytest.raises(ConfigurationError, match="CAMUNDA_SECRET_ARN"):
+        CamundaClient.from_settings(Settings(camunda_secret_arn=arn))

@@ -19,7 +19,7 @@ import pytest
 from tests.integration.conftest import StoreFactory
 from tests.support.camunda_stub import CamundaStub
 from waitroom.camunda.client import CamundaClient
-from waitroom.domain import ListQuery, NewProcess, ProcessStatus, dump_json
+from waitroom.domain import Caller, ListQuery, NewProcess, ProcessStatus, dump_json
 from waitroom.errors import AlreadyFinished, StoreUnavailable
 from waitroom.processes import ProcessService
 from waitroom.schemas import CompleteRequest, StartRequest
@@ -83,7 +83,9 @@ def test_racing_starts_insert_once_and_start_one_camunda_instance(
             for _ in range(RACERS)
         ]
         request = StartRequest(process_key="onboard-user", correlation_id="race-start", variables={"userId": "u"})
-        outcomes = race(RACERS, lambda i: services[i].start(request, max_wait_ms=0, remaining_ms=None))
+        outcomes = race(
+            RACERS, lambda i: services[i].start(request, caller=Caller("racer"), max_wait_ms=0, remaining_ms=None)
+        )
     finally:
         camunda.stop()
     assert [o for o in outcomes if isinstance(o, BaseException)] == []

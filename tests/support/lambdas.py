@@ -57,6 +57,15 @@ def with_headers(event: dict[str, Any], **headers: str) -> dict[str, Any]:
     return event
 
 
+def with_caller(event: dict[str, Any], subject: str, *, admin: bool = False) -> dict[str, Any]:
+    """The event as API Gateway's JWT authorizer passes it on for a token of ``subject``."""
+    scopes = ["waitroom/processes", *(["waitroom/admin"] if admin else [])]
+    event["requestContext"]["authorizer"] = {
+        "jwt": {"claims": {"sub": subject, "scope": " ".join(scopes)}, "scopes": scopes}
+    }
+    return event
+
+
 @dataclass(frozen=True)
 class HttpResult:
     status: int

@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from waitroom.errors import CamundaFailed, CamundaRejected, CamundaUnavailable, WaitroomError
+from waitroom.errors import CamundaFailed, CamundaRejected, CamundaUnavailable, ConfigurationError, WaitroomError
 from waitroom.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,46 @@ class CamundaNoAnswer(WaitroomError):
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """How to authenticate to Camunda: HTTP basic, a bearer token, or nothing."""
+
+    basic: tuple[str, str] | None = None
+    token: str | None = None
+
+    def fetch(self, *, refresh: bool = False) -> Credentials:
+        return self
+
+    @property
+    def refreshable(self) -> bool:
+        """Whether fetching again may give other credentials (a rotated secret)."""
+        return False
+
+
+@dataclass(frozen=True)
+class SecretCredentials(Credentials):
+    """Credentials in a Secrets Manager secret, ``{"username", "password"}`` or ``{"token"}``, read
+    through Powertools (cached for five minutes) and fetched again after a 401 (rotation)."""
+
+    arn: str = ""
+
+    def fetch(self, *, refresh: bool = False) -> Credentials:
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- boto3 only when used
+
+        secret: Any = parameters.get_secret(self.arn, transform="json", max_age=300, force_fetch=refresh)
+        if isinstance(secret, dict) and secret.get("token"):
+            return Credentials(token=str(secret["token"]))
+        if isinstance(secret, dict) and secret.get("username") and secret.get("password"):
+            return Credentials(basic=(str(secret["username"]), str(secret["password"])))
+        raise ConfigurationError(
+            'CAMUNDA_SECRET_ARN: the secret must be JSON with "username" and "password", or "token"'
+        )
+
+    @property
+    def refreshable(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class FetchTopic:
     topic_name: str
     lock_duration_ms: int
@@ -60,8 +100,7 @@ class CamundaClient:
         *,
         connect_timeout_s: float = 3,
         read_timeout_s: float = 10,
-        basic_auth: tuple[str, str] | None = None,
-        bearer_token: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout_s, read_timeout_s)
@@ -70,23 +109,33 @@ class CamundaClient:
         retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        if basic_auth is not None:
-            self.session.auth = basic_auth
-        elif bearer_token is not None:
-            self.session.headers["Authorization"] = f"Bearer {bearer_token}"
         self.session.headers["Accept"] = "application/json"
+        self.credentials = credentials or Credentials()
+        self._authenticate(self.credentials.fetch())
+
+    def _authenticate(self, credentials: Credentials) -> None:
+        self.session.auth = credentials.basic
+        if credentials.token is not None:
+            self.session.headers["Authorization"] = f"Bearer {credentials.token}"
+        else:
+            self.session.headers.pop("Authorization", None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CamundaClient:
-        basic = None
-        if settings.camunda_user and settings.camunda_password:
-            basic = (settings.camunda_user, settings.camunda_password.get_secret_value())
+        credentials: Credentials
+        if settings.camunda_secret_arn:
+            credentials = SecretCredentials(arn=settings.camunda_secret_arn)
+        elif settings.camunda_user and settings.camunda_password:
+            credentials = Credentials(basic=(settings.camunda_user, settings.camunda_password.get_secret_value()))
+        else:
+            credentials = Credentials(
+                token=settings.camunda_token.get_secret_value() if settings.camunda_token else None
+            )
         return cls(
             str(settings.camunda_url),
             connect_timeout_s=settings.camunda_connect_timeout_s,
             read_timeout_s=settings.camunda_read_timeout_s,
-            basic_auth=basic,
-            bearer_token=settings.camunda_token.get_secret_value() if settings.camunda_token else None,
+            credentials=credentials,
         )
 
     # --- transport -----------------------------------------------------------------------------
@@ -101,6 +150,7 @@ class CamundaClient:
         files: Any = None,
         data: Any = None,
         read_timeout_s: float | None = None,
+        retried: bool = False,
     ) -> requests.Response:
         timeout = self.timeout if read_timeout_s is None else (self.timeout[0], read_timeout_s)
         url = f"{self.base_url}{path}"
@@ -114,6 +164,19 @@ class CamundaClient:
             raise CamundaNoAnswer(f"Camunda did not answer {method} {path}") from exc
         except requests.Timeout as exc:
             raise CamundaNoAnswer(f"Camunda did not answer {method} {path} in time") from exc
+        if response.status_code == 401 and self.credentials.refreshable and not retried:
+            # The secret may have been rotated since it was cached: fetch it again, try once more.
+            self._authenticate(self.credentials.fetch(refresh=True))
+            return self._request(
+                method,
+                path,
+                json=json,
+                params=params,
+                files=files,
+                data=data,
+                read_timeout_s=read_timeout_s,
+                retried=True,
+            )
         if response.status_code >= 400:
             raise _error_for(response, method, path)
         return response
@@ -323,5 +386,5 @@ def _error_for(response: requests.Response, method: str, path: str) -> WaitroomE
     if response.status_code == 404:
         return CamundaNotFound(message, details=details)
     if response.status_code < 500:
-        return CamundaRejected(f"Camunda rejected {method} {path}: {message}", details=details)
-    return CamundaFailed(f"Camunda failed on {method} {path}: {message}", details=details)
+        return CamundaRejected(f"Camunda rejected {method} {path} ({response.status_code}): {message}", details=details)
+    return CamundaFailed(f"Camunda failed on {method} {path} ({response.status_code}): {message}", details=details)

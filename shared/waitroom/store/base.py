@@ -32,6 +32,7 @@ COLUMNS = (
     "completed_at",
     "camunda_instance_id",
     "request_hash",
+    "owner",
 )
 COLUMN_LIST = ", ".join(COLUMNS)
 
@@ -318,6 +319,7 @@ class SqlStore(ProcessStore):
             completed_at=None if completed_at is None else self.dialect.to_datetime(completed_at),
             camunda_instance_id=values["camunda_instance_id"],
             request_hash=values["request_hash"],
+            owner=values["owner"],
         )
 
     # --- operations ----------------------------------------------------------------------------
@@ -327,6 +329,7 @@ class SqlStore(ProcessStore):
             "correlation_id": new.correlation_id,
             "process_key": new.process_key,
             "request_hash": new.request_hash,
+            "owner": new.owner,
         }
         try:
             created = self._run(self._sql.save, params, retry=False) == 1
@@ -369,6 +372,9 @@ class SqlStore(ProcessStore):
         if query.started_before is not None:
             conditions.append(self._sql.list_filters["started_before"])
             params["started_before"] = self.dialect.timestamp_param(query.started_before)
+        if query.owner is not None:
+            conditions.append(self._sql.list_filters["owner"])
+            params["owner"] = query.owner
         if query.after is not None:
             conditions.append(self._sql.list_filters["after"])
             params["after_started_at"] = self.dialect.timestamp_param(query.after[0])

@@ -40,8 +40,9 @@ ID = "CAST(%(correlation_id)s AS VARCHAR(64))"
 
 STATEMENTS = Statements(
     save=(
-        "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash) "
-        f"SELECT {ID}, 'PENDING', CAST(%(process_key)s AS VARCHAR(255)), CAST(%(request_hash)s AS CHAR(64)) "
+        "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash, owner) "
+        f"SELECT {ID}, 'PENDING', CAST(%(process_key)s AS VARCHAR(255)), CAST(%(request_hash)s AS CHAR(64)), "
+        "CAST(%(owner)s AS VARCHAR(255)) "
         "WHERE NOT EXISTS (SELECT 1 FROM dbo.process_store WITH (UPDLOCK, HOLDLOCK) "
         f"WHERE correlation_id = {ID})"
     ),
@@ -58,6 +59,7 @@ STATEMENTS = Statements(
     list_filters={
         "status": "ps.status = CAST(%(status)s AS VARCHAR(16))",
         "process_key": "ps.process_key = CAST(%(process_key)s AS VARCHAR(255))",
+        "owner": "ps.owner = CAST(%(owner)s AS VARCHAR(255))",
         "started_after": "ps.started_at >= %(started_after)s",
         "started_before": "ps.started_at < %(started_before)s",
         "after": (

@@ -18,8 +18,8 @@ _SELECT_ONE = f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = %
 
 STATEMENTS = Statements(
     save=(
-        "INSERT INTO process_store (correlation_id, status, process_key, request_hash) "
-        "VALUES (%(correlation_id)s, 'PENDING', %(process_key)s, %(request_hash)s) "
+        "INSERT INTO process_store (correlation_id, status, process_key, request_hash, owner) "
+        "VALUES (%(correlation_id)s, 'PENDING', %(process_key)s, %(request_hash)s, %(owner)s) "
         "ON CONFLICT (correlation_id) DO NOTHING"
     ),
     get=_SELECT_ONE,
@@ -33,6 +33,7 @@ STATEMENTS = Statements(
     list_filters={
         "status": "status = %(status)s",
         "process_key": "process_key = %(process_key)s",
+        "owner": "owner = %(owner)s",
         "started_after": "started_at >= %(started_after)s",
         "started_before": "started_at < %(started_before)s",
         "after": (

@@ -13,8 +13,8 @@ NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 STATEMENTS = Statements(
     save=(
-        "INSERT INTO process_store (correlation_id, status, process_key, request_hash) "
-        "VALUES (:correlation_id, 'PENDING', :process_key, :request_hash) "
+        "INSERT INTO process_store (correlation_id, status, process_key, request_hash, owner) "
+        "VALUES (:correlation_id, 'PENDING', :process_key, :request_hash, :owner) "
         "ON CONFLICT (correlation_id) DO NOTHING"
     ),
     get=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
@@ -26,6 +26,7 @@ STATEMENTS = Statements(
     list_filters={
         "status": "status = :status",
         "process_key": "process_key = :process_key",
+        "owner": "owner = :owner",
         "started_after": "started_at >= :started_after",
         "started_before": "started_at < :started_before",
         "after": "(started_at < :after_started_at OR (started_at = :after_started_at AND correlation_id < :after_id))",

@@ -119,7 +119,7 @@ def test_command_line_deploys_a_directory_and_stops_cleanly(tmp_path: Path) -> N
         sys.executable, "-m", "devstack.engine", "--port", "0", "--db", str(tmp_path / "cli.sqlite"),
         "--bpmn-dir", str(BPMN_DIR), "--log-level", "WARNING",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 - fixed argv
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # a fixed argv
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
