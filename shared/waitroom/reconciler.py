@@ -150,9 +150,12 @@ def purge_expired(
     *,
     remaining_ms: Callable[[], int],
     now: Callable[[], datetime] = utc_now,
+    on_batch: Callable[[RetentionSummary], None] | None = None,
 ) -> RetentionSummary:
     """Delete finished processes older than ``RETENTION_DAYS``, with their steps, a batch at a time,
-    until none is left or the invocation's time runs short (the next run goes on)."""
+    until none is left or the invocation's time runs short (the next run goes on).
+
+    ``on_batch`` is given the running totals after each batch (the command line shows progress)."""
     cutoff = now() - timedelta(days=settings.retention_days)
     deleted = batches = 0
     while remaining_ms() > 5_000:
@@ -161,6 +164,8 @@ def purge_expired(
         deleted += count
         batches += 1
         logger.debug("retention batch", extra={"deleted": count, "ms": round((time.monotonic() - started) * 1000)})
+        if on_batch is not None:
+            on_batch(RetentionSummary(deleted, batches))
         if count < settings.retention_batch:
             break
     logger.info("retention run finished", extra={"deleted": deleted, "batches": batches})

@@ -112,8 +112,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_database(self) -> Settings:
-        if self.db_host and self.database_url:
-            raise ValueError("set DATABASE_URL or DB_HOST, not both")
+        chosen = [
+            name
+            for name, value in [
+                ("DATABASE_URL", self.database_url),
+                ("DB_HOST", self.db_host),
+                ("DB_SECRET_ARN", self.db_secret_arn),
+            ]
+            if value
+        ]
+        if len(chosen) > 1:
+            raise ValueError(f"set one of {', '.join(chosen)}, not several: which database is meant is unclear")
         if self.db_host and not (self.db_name and self.db_user):
             raise ValueError("DB_HOST needs DB_NAME and DB_USER")
         if (self.camunda_user is None) != (self.camunda_password is None):

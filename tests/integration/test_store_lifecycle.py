@@ -3,6 +3,7 @@ work list, and retention in batches."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -131,3 +132,21 @@ def test_retention_deletes_old_finished_rows_and_their_steps_in_batches(aged_sto
     assert aged_store.steps("old-1") == [], "the steps went with their process"
     assert aged_store.get("recent-done") is not None, "recent finished rows stay"
     assert aged_store.get("still-pending") is not None, "PENDING rows are never purged"
+
+
+def test_a_time_without_a_zone_is_utc_whatever_the_machines_zone(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        store.save(new("tz-1"))
+        record = store.get("tz-1")
+        assert record is not None
+        naive_utc = record.started_at.replace(tzinfo=None)
+        assert [r.correlation_id for r in store.list_page(ListQuery(limit=5, started_after=naive_utc))] == ["tz-1"]
+        later = naive_utc + timedelta(hours=1)
+        assert store.list_page(ListQuery(limit=5, started_after=later)) == []
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

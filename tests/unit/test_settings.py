@@ -67,7 +67,7 @@ def test_db_host_without_its_companions_is_refused(monkeypatch: pytest.MonkeyPat
 def test_database_url_and_db_host_are_exclusive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
     monkeypatch.setenv("DB_HOST", "sql.internal")
-    with pytest.raises(ConfigurationError, match="not both"):
+    with pytest.raises(ConfigurationError, match="set one of DATABASE_URL, DB_HOST"):
         load_settings()
 
 
@@ -83,3 +83,10 @@ def test_database_url_comes_from_the_setting_when_no_secret_is_named() -> None:
     source = database_url(Settings(database_url="postgresql://h/db"))
     assert source() == "postgresql://h/db"
     assert not source.refresh(), "a fixed URL has nothing to fetch again"
+
+
+def test_a_secret_beside_a_database_url_is_refused_not_silently_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
+    monkeypatch.setenv("DB_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x")
+    with pytest.raises(ConfigurationError, match="DATABASE_URL, DB_SECRET_ARN"):
+        load_settings()

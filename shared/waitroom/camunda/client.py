@@ -160,7 +160,8 @@ class CamundaClient:
             )
         except requests.ConnectionError as exc:
             if _never_sent(exc):
-                raise CamundaUnavailable(f"Camunda at {self.base_url} cannot be reached") from exc
+                # Camunda's address stays out of the message: it reaches clients, and may carry credentials.
+                raise CamundaUnavailable("Camunda cannot be reached") from exc
             raise CamundaNoAnswer(f"Camunda did not answer {method} {path}") from exc
         except requests.Timeout as exc:
             raise CamundaNoAnswer(f"Camunda did not answer {method} {path} in time") from exc

@@ -138,6 +138,11 @@ class Statements:
     pending_count: str
 
 
+def as_utc(value: datetime) -> datetime:
+    """The store's times are UTC: a time without a zone is taken to be UTC, not the machine's local time."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class DatabaseUrl(Protocol):
     """Where a dialect gets its URL at each connect."""
 
@@ -189,7 +194,7 @@ class Dialect(abc.ABC):
 
     def timestamp_param(self, value: datetime) -> Any:
         """A timestamp as this driver should receive it, for comparisons with stored ones (UTC)."""
-        return value.astimezone(UTC)
+        return as_utc(value)
 
     def to_datetime(self, value: Any) -> datetime:
         """Driver value → aware UTC datetime. The store writes UTC everywhere."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from waitroom.errors import StoreUnavailable
 from waitroom.store.base import Dialect
 
 #: ``migrations/`` at the top of the repository.
@@ -54,7 +55,10 @@ def discover(dialect_name: str, directory: Path = DEFAULT_MIGRATIONS_DIR) -> lis
 def migrate(dialect: Dialect, directory: Path = DEFAULT_MIGRATIONS_DIR) -> list[Migration]:
     """Apply every migration not yet recorded. Returns those applied by this call."""
     runner = _RUNNERS[dialect.name]
-    connection = dialect.connect()
+    try:
+        connection = dialect.connect()
+    except dialect.driver_error() as exc:
+        raise StoreUnavailable(f"cannot connect to the {dialect.name} database to migrate it") from exc
     try:
         applied = []
         for migration in discover(dialect.name, directory):

@@ -25,14 +25,14 @@ Locking, statement by statement (all statements run in autocommit, one transacti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pymssql
 
 from waitroom.errors import ConfigurationError
-from waitroom.store.base import COLUMNS, DatabaseUrl, Dialect, Statements
+from waitroom.store.base import COLUMNS, DatabaseUrl, Dialect, Statements, as_utc
 
 SELECT_LIST = ", ".join(f"ps.{column}" for column in COLUMNS)
 OUTPUT_LIST = ", ".join(f"inserted.{column}" for column in COLUMNS)
@@ -170,7 +170,7 @@ class MssqlDialect(Dialect):
 
     def timestamp_param(self, value: datetime) -> datetime:
         """DATETIME2 holds no zone: the store's times are UTC, so the parameter is naive UTC."""
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return as_utc(value).replace(tzinfo=None)
 
     def driver_error(self) -> type[BaseException]:
         return pymssql.Error

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from waitroom.store.base import COLUMN_LIST, Dialect, Statements
+from waitroom.store.base import COLUMN_LIST, Dialect, Statements, as_utc
 
 #: SQLite keeps time as ISO-8601 text; this is UTC with milliseconds, like DATETIME2(3).
 NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -94,7 +94,7 @@ class SqliteDialect(Dialect):
 
     def timestamp_param(self, value: datetime) -> str:
         """The stored text form, so that text comparison is time comparison."""
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def driver_error(self) -> type[BaseException]:
         return sqlite3.Error
