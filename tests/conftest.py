@@ -1,6 +1,6 @@
-"""Fixtures every test shares: a clean environment and the real database servers.
+"""Fixtures every test shares: a clean environment and the real servers.
 
-PostgreSQL must be reachable (``WAITROOM_TEST_PG_URL``, default the local server). When it is not,
+PostgreSQL and Redis must be reachable (``WAITROOM_TEST_PG_URL``, default the local server). When it is not,
 its tests are skipped with a loud notice, and under ``CI=true`` they fail instead: CI must never
 pass by skipping. SQL Server is tested when ``MSSQL_URL`` names a database the tests may write to.
 """
@@ -59,7 +59,7 @@ def pytest_report_header() -> list[str]:
     sql_server = (
         "MSSQL_URL set: the store suite runs on it" if os.environ.get("MSSQL_URL") else "not tested (set MSSQL_URL)"
     )
-    return [f"waitroom backends: SQLite, PostgreSQL; SQL Server {sql_server}"]
+    return [f"waitroom backends: SQLite, PostgreSQL; SQL Server {sql_server}; Redis for the wake channel"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -89,6 +89,20 @@ def pg_server_url() -> str:
         psycopg.connect(url, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
         server_missing("PostgreSQL", f"{url}: {str(exc).strip().splitlines()[0]}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server, checked once per run (``WAITROOM_TEST_REDIS_URL``, default the local one)."""
+    import redis  # noqa: PLC0415 -- only the runs that need it
+
+    url = os.environ.get("WAITROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=3) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        server_missing("Redis", f"{url}: {exc}")
     return url
 
 

@@ -34,9 +34,13 @@ from waitroom.errors import (
 from waitroom.schemas import CancelRequest, CompleteRequest, StartRequest
 from waitroom.settings import Settings
 from waitroom.store import ProcessStore
-from waitroom.waiting import wait_budget_ms, wait_for_final
+from waitroom.waiting import PollSchedule, plan_from_history, wait_budget_ms, wait_for_final
+from waitroom.wake import Polling, WakeChannel
 
 logger = logging.getLogger(__name__)
+
+#: How long a schedule learnt from a key's history is used before the history is read again.
+LEARNT_FOR_S = 60.0
 
 
 class ProcessService:
@@ -46,14 +50,15 @@ class ProcessService:
         store: ProcessStore,
         camunda: CamundaClient,
         settings: Settings,
+        wake: WakeChannel | None = None,
         clock: Callable[[], float] = time.monotonic,
-        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.camunda = camunda
         self.settings = settings
+        self.wake: WakeChannel = wake or Polling()
         self.clock = clock
-        self.pause = pause
+        self._learnt: dict[str, tuple[float, PollSchedule | None]] = {}
 
     # --- start ---------------------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ class ProcessService:
         else:
             self._ensure_same_request(record, new, caller)
             logger.info("joined a process started before", extra={"status": record.status.value})
-        return self.wait(request.correlation_id, deadline=deadline)
+        return self.wait(request.correlation_id, process_key=request.process_key, deadline=deadline)
 
     def _ensure_same_request(self, record: ProcessRecord, new: NewProcess, caller: Caller) -> None:
         if not caller.may_see(record.owner):
@@ -168,19 +173,40 @@ class ProcessService:
 
     # --- read ----------------------------------------------------------------------------------
 
-    def wait(self, correlation_id: str, *, deadline: float) -> ProcessRecord:
-        record = wait_for_final(
-            lambda: self.store.poll(correlation_id),
-            deadline=deadline,
-            schedule=self.settings.poll_schedule,
-            clock=self.clock,
-            pause=self.pause,
-        )
+    def wait(self, correlation_id: str, *, process_key: str | None, deadline: float) -> ProcessRecord:
+        """Read the row until it is final or ``deadline`` passes, woken early by the wake channel.
+
+        The subscription comes before the first read: a finish after it is announced, a finish
+        before it is seen by that read.
+        """
+        with self.wake.subscribe(correlation_id) as subscription:
+            record = wait_for_final(
+                lambda: self.store.poll(correlation_id),
+                deadline=deadline,
+                schedule=self.schedule_for(process_key),
+                clock=self.clock,
+                pause=subscription.wait,
+            )
         if record is None:
             raise StartFailed(
                 f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
             )
         return record
+
+    def schedule_for(self, process_key: str | None) -> PollSchedule:
+        """The pauses between reads: a steady fallback when finishes are announced, else the poll
+        schedule; an ``adaptive`` one is learnt per key from its recent durations (for a minute)."""
+        if self.wake.pushes:
+            return PollSchedule("push-fallback", (self.settings.push_fallback_poll_ms,))
+        schedule = self.settings.poll_schedule
+        if not schedule.adaptive or process_key is None or not self.settings.adaptive_history:
+            return schedule
+        expires_at, learnt = self._learnt.get(process_key, (0.0, None))
+        if self.clock() >= expires_at:
+            history = self.store.recent_durations_ms(process_key, limit=self.settings.adaptive_history)
+            learnt = plan_from_history(history)
+            self._learnt[process_key] = (self.clock() + LEARNT_FOR_S, learnt)
+        return learnt or schedule
 
     def get(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
         """The process, if ``caller`` may see it (None: a trusted operator, who sees every process).
@@ -200,7 +226,7 @@ class ProcessService:
         if record.status.is_final or not max_wait_ms:
             return record
         deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
-        return self.wait(correlation_id, deadline=deadline)
+        return self.wait(correlation_id, process_key=record.process_key, deadline=deadline)
 
     def list_page(self, query: ListQuery, *, caller: Caller | None) -> tuple[list[ProcessRecord], ProcessRecord | None]:
         """A page of processes, and the row the next page starts after (None on the last page).

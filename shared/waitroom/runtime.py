@@ -11,25 +11,45 @@ from waitroom.camunda.client import CamundaClient
 from waitroom.processes import ProcessService
 from waitroom.reconciler import Reconciler
 from waitroom.settings import get_settings
-from waitroom.store import open_store
+from waitroom.store import SqlStore, open_store
+from waitroom.wake import WakeChannel, wake_channel
 from waitroom.worker import REGISTRY
 from waitroom.worker.runner import Worker
 from waitroom.worker.tasks import WorkerResources
 
 
 @functools.cache
-def process_service() -> ProcessService:
-    """Reads the settings (a bad one fails here, at cold start); the store connects on first use."""
+def _store_and_wake() -> tuple[SqlStore, WakeChannel]:
+    """The store of this execution environment (it connects on first use), wired to announce every
+    process it finishes on the wake channel, whichever function finishes it."""
     settings = get_settings()
-    return ProcessService(store=open_store(settings), camunda=CamundaClient.from_settings(settings), settings=settings)
+    opened = open_store(settings)
+    channel = wake_channel(settings, opened)
+    opened.on_finish = channel.notify
+    return opened, channel
+
+
+def store() -> SqlStore:
+    return _store_and_wake()[0]
+
+
+def wake() -> WakeChannel:
+    return _store_and_wake()[1]
+
+
+@functools.cache
+def process_service() -> ProcessService:
+    """Reads the settings (a bad one fails here, at cold start)."""
+    settings = get_settings()
+    return ProcessService(store=store(), camunda=CamundaClient.from_settings(settings), settings=settings, wake=wake())
 
 
 def reset() -> None:
     """Forget the cached objects, so that the next call reads the environment again (tests)."""
-    if process_service.cache_info().currsize:
-        process_service().store.close()
-    if worker.cache_info().currsize:
-        worker().resources.store.close()
+    if _store_and_wake.cache_info().currsize:
+        store().close()
+        wake().close()
+    _store_and_wake.cache_clear()
     process_service.cache_clear()
     reconciler.cache_clear()
     worker.cache_clear()
@@ -38,15 +58,15 @@ def reset() -> None:
 
 @functools.cache
 def reconciler() -> Reconciler:
-    service = process_service()
-    return Reconciler(store=service.store, camunda=service.camunda, settings=service.settings)
+    settings = get_settings()
+    return Reconciler(store=store(), camunda=CamundaClient.from_settings(settings), settings=settings)
 
 
 @functools.cache
 def worker() -> Worker:
     """The worker of this execution environment, with a worker id of its own in Camunda's locks."""
     settings = get_settings()
-    resources = WorkerResources(store=open_store(settings), settings=settings, http=requests.Session())
+    resources = WorkerResources(store=store(), settings=settings, http=requests.Session())
     return Worker(
         camunda=CamundaClient.from_settings(settings),
         registry=REGISTRY,

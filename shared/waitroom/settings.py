@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import BeforeValidator, Field, HttpUrl, SecretStr, ValidationError, model_validator
@@ -37,8 +37,18 @@ class Settings(BaseSettings):
     """Longest a start request waits for the process before answering 202."""
     wait_safety_margin_ms: Annotated[int, Field(ge=0)] = 500
     """Time kept back from the Lambda's remaining time (and the 30 s gateway limit) to answer."""
-    poll_schedule: Annotated[PollSchedule, NoDecode, BeforeValidator(_parse_schedule)] = PollSchedule.parse("seed")
-    """A named schedule (``seed``) or pauses in milliseconds separated by commas."""
+    poll_schedule: Annotated[PollSchedule, NoDecode, BeforeValidator(_parse_schedule)] = PollSchedule.parse("adaptive")
+    """``adaptive`` (learnt from the key's recent durations; ``seed`` until there are enough), ``seed``
+    (50, 100, 250, 500, 1000 ms), or pauses in milliseconds separated by commas."""
+    wake_channel: Literal["auto", "poll", "postgres", "redis", "inprocess"] = "auto"
+    """How a waiter learns of its process's finish: ``auto`` is Redis when ``REDIS_URL`` is set, else
+    PostgreSQL's LISTEN/NOTIFY on a PostgreSQL store, else polling."""
+    redis_url: SecretStr | None = None
+    """``redis://host:6379/0``: wake waiters through Redis pub/sub (ElastiCache in AWS)."""
+    push_fallback_poll_ms: Annotated[int, Field(gt=0)] = 1000
+    """With a push channel, the row is still read this often in case a notification is lost."""
+    adaptive_history: Annotated[int, Field(ge=0, le=10_000)] = 200
+    """Finished processes of a key the ``adaptive`` schedule learns from (0: never learn)."""
     retry_after_s: Annotated[int, Field(ge=1)] = 1
     """The ``Retry-After`` of a 202."""
 

@@ -20,8 +20,9 @@ class PollSchedule:
     name: str
     delays_ms: tuple[int, ...]
 
-    #: The schedules known by name. ``seed`` is the seed's exponential back-off.
-    NAMED = {"seed": (50, 100, 250, 500, 1000)}  # noqa: RUF012 -- a constant table, never mutated
+    #: The schedules known by name. ``seed`` is the seed's exponential back-off; ``adaptive`` starts
+    #: as the seed and becomes, per process key, the plan of :func:`plan_from_history`.
+    NAMED = {"seed": (50, 100, 250, 500, 1000), "adaptive": (50, 100, 250, 500, 1000)}  # noqa: RUF012
 
     @classmethod
     def parse(cls, spec: str) -> PollSchedule:
@@ -43,6 +44,66 @@ class PollSchedule:
         """The pauses in seconds, endlessly."""
         last = self.delays_ms[-1] / 1000
         return itertools.chain((delay / 1000 for delay in self.delays_ms), itertools.repeat(last))
+
+    @property
+    def adaptive(self) -> bool:
+        return self.name == "adaptive"
+
+    def cost(self, duration_ms: float) -> tuple[int, float]:
+        """For a process that finishes ``duration_ms`` after the wait began: how many reads the wait
+        makes, and how long after the finish the read that sees it comes."""
+        elapsed, reads = 0.0, 1
+        if duration_ms <= 0:
+            return reads, 0.0
+        for pause in self.pauses_s():
+            elapsed += pause * 1000
+            reads += 1
+            if elapsed >= duration_ms:
+                return reads, elapsed - duration_ms
+        raise AssertionError("unreachable: the pauses never end")
+
+
+SEED = PollSchedule.parse("seed")
+#: Below this many finished processes the history says too little; the seed's schedule is used.
+MIN_HISTORY = 20
+#: No plan reads more often than this.
+MIN_STEP_MS = 10.0
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def plan_from_history(durations_ms: list[float]) -> PollSchedule | None:
+    """A poll schedule learnt from how long a process key's recent processes took.
+
+    It reads evenly across the central 99% of those durations, as often as it can while making, on
+    that history, no more reads per wait than the seed's schedule would: so the reads fall where
+    the finishes fall, instead of ever further apart. Beyond the 99.5th percentile it backs off to
+    one read a second. None when the history is too short to say anything.
+    """
+    if len(durations_ms) < MIN_HISTORY:
+        return None
+    ordered = sorted(max(0.0, duration) for duration in durations_ms)
+    budget = sum(SEED.cost(duration)[0] for duration in ordered) / len(ordered)
+    low, high = quantile(ordered, 0.005), quantile(ordered, 0.995)
+    best = None
+    for reads in range(2, 1000):
+        step = (high - low) / (reads - 1)
+        if step < MIN_STEP_MS:
+            break
+        tail: list[float] = []
+        while (tail[-1] if tail else step) < 1000:
+            tail.append(min(1000.0, (tail[-1] if tail else step) * 2))
+        pauses = (max(low, step), *([step] * (reads - 1)), *tail)
+        plan = PollSchedule("adaptive", tuple(max(1, round(pause)) for pause in pauses))
+        if sum(plan.cost(duration)[0] for duration in ordered) / len(ordered) > budget:
+            break
+        best = plan
+    return best
 
 
 def wait_budget_ms(
@@ -69,7 +130,7 @@ def wait_for_final(
     deadline: float,
     schedule: PollSchedule,
     clock: Callable[[], float] = time.monotonic,
-    pause: Callable[[float], None] = time.sleep,
+    pause: Callable[[float], object] = time.sleep,
 ) -> ProcessRecord | None:
     """Read until the row is final, is gone, or ``deadline`` (on ``clock``) has passed.
 

@@ -119,13 +119,14 @@ def test_a_step_that_keeps_failing_ends_in_an_incident_after_its_retries(worker_
 
 
 def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable[..., Worker]) -> None:
+    """A lapsed lock hands the last step out again: the second run must not change the finished row."""
     worker = worker_for()
     store = worker.resources.store
     store.save(NewProcess("w-3", "onboard-user", "0" * 64))
     first = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 1})
     again = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 2})
-    prepare_response(first, worker.resources)
-    prepare_response(again, worker.resources)
+    worker.finish_process(first, prepare_response(first, worker.resources))
+    worker.finish_process(again, prepare_response(again, worker.resources))
     record = store.get("w-3")
     assert record is not None
     assert record.payload["onboarding"] == 1

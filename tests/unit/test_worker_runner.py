@@ -19,7 +19,14 @@ from waitroom.settings import Settings
 from waitroom.store import SqlStore, dialect_for
 from waitroom.store.migrate import migrate
 from waitroom.worker.runner import Worker
-from waitroom.worker.tasks import BusinessRejection, ExternalTask, Topic, TopicRegistry, WorkerResources
+from waitroom.worker.tasks import (
+    BusinessRejection,
+    ExternalTask,
+    ProcessOutcome,
+    Topic,
+    TopicRegistry,
+    WorkerResources,
+)
 
 
 class FakeCamunda:
@@ -100,6 +107,10 @@ def not_a_number(task: ExternalTask, _: WorkerResources) -> Mapping[str, Any]:
     return {"score": float("nan")}
 
 
+def last_step(task: ExternalTask, _: WorkerResources) -> ProcessOutcome:
+    return ProcessOutcome(data={"done": task.variables["name"]})
+
+
 REGISTRY = TopicRegistry.of(
     [
         Topic("t.succeed", succeed),
@@ -107,6 +118,7 @@ REGISTRY = TopicRegistry.of(
         Topic("t.explode", explode),
         Topic("t.slow", slow, lock_duration_ms=1000),
         Topic("t.nan", not_a_number),
+        Topic("t.last", last_step),
     ]
 )
 
@@ -261,6 +273,24 @@ def test_a_transient_extend_failure_keeps_the_lock_kept(make_worker: MakeWorker)
     make_worker(camunda, Settings(worker_task_budget_ms=2_000, worker_poll_ms=50)).run(for_seconds(2.5))
     extensions = [task_id for kind, task_id, _ in camunda.reports if kind == "extendLock"]
     assert extensions, "after a failed extend the keeper tries again"
+
+
+def test_the_last_steps_history_is_written_before_its_finish_is_announced(
+    make_worker: MakeWorker, settings: Settings
+) -> None:
+    camunda = FakeCamunda([locked("1", "t.last", name="ada")])
+    worker = make_worker(camunda, settings)
+    store = worker.resources.store
+    store.save(NewProcess("bk-1", "t", "0" * 64))
+    seen_at_finish: list[list[str]] = []
+    store.on_finish = lambda correlation_id: seen_at_finish.append([s.topic for s in store.steps(correlation_id)])
+    summary = worker.run(for_seconds(0.3))
+    assert summary.completed == 1
+    assert seen_at_finish == [["t.last"]], "a woken client reading the history sees the last step"
+    record = store.get("bk-1")
+    assert record is not None
+    assert record.payload == {"done": "ada"}
+    assert [kind for kind, _, _ in camunda.reports] == ["complete"]
 
 
 def test_a_topic_cannot_have_two_handlers() -> None:

@@ -37,12 +37,19 @@ COLUMNS = (
 COLUMN_LIST = ", ".join(COLUMNS)
 
 
+def _nobody_listens(correlation_id: str) -> None:
+    """The default announcement of a finish: no wake channel is set."""
+
+
 class ProcessStore(Protocol):
     """Where every process's state lives; the single source of truth.
 
     A row is created PENDING and moves once to DONE, ERROR or CANCELLED; a finished row never
     changes again. Every transition is one conditional statement, so racing callers cannot both win.
     """
+
+    #: Called with the id of every row the store finishes, so that its waiters wake (see wake.py).
+    on_finish: Callable[[str], None]
 
     def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
         """Insert a PENDING row unless the id exists. Returns the row and whether this call made it."""
@@ -70,6 +77,10 @@ class ProcessStore(Protocol):
     def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
         """Delete at most ``batch`` finished rows last changed before ``updated_before``, with their
         steps. Returns how many rows went."""
+        ...
+
+    def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
+        """How long the key's most recent DONE processes took, in milliseconds."""
         ...
 
     def record_step(self, event: StepEvent) -> bool:
@@ -126,6 +137,7 @@ class Statements:
     """The condition of each filter of :class:`ListQuery` (``after`` is the keyset condition)."""
     pending_started_before: str
     purge_finished: str
+    recent_durations: str
     record_step: str
     """Inserts a step only if the process has a row, so that an unknown process records nothing."""
     steps: str
@@ -220,6 +232,8 @@ class SqlStore(ProcessStore):
         self._sql = dialect.statements
         self._connection: Any = None
         self._lock = threading.RLock()
+        #: Called with the id of each row this store finishes, so that its waiters wake (see wake.py).
+        self.on_finish: Callable[[str], None] = _nobody_listens
 
     # --- connection ----------------------------------------------------------------------------
 
@@ -436,7 +450,7 @@ class SqlStore(ProcessStore):
     def _finish(
         self, correlation_id: str, status: ProcessStatus, payload_json: str | None, error_json: str | None
     ) -> ProcessRecord | None:
-        return self._one(
+        finished = self._one(
             self._sql.finish,
             {
                 "correlation_id": correlation_id,
@@ -445,6 +459,9 @@ class SqlStore(ProcessStore):
                 "error_json": error_json,
             },
         )
+        if finished is not None:
+            self.on_finish(correlation_id)
+        return finished
 
     def complete(self, correlation_id: str, payload_json: str | None) -> ProcessRecord | None:
         return self._finish(correlation_id, ProcessStatus.DONE, payload_json, None)
@@ -456,7 +473,21 @@ class SqlStore(ProcessStore):
         return self._finish(correlation_id, ProcessStatus.CANCELLED, None, error_json)
 
     def fail_all_pending(self, error_json: str) -> int:
-        return self._run(self._sql.fail_all_pending, {"error_json": error_json})
+        def fail(cursor: Any) -> list[str]:
+            cursor.execute(self._sql.fail_all_pending, {"error_json": error_json})
+            return [str(row[0]) for row in cursor.fetchall()]
+
+        failed = self._with_cursor(fail)
+        for correlation_id in failed:
+            self.on_finish(correlation_id)
+        return len(failed)
+
+    def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
+        def fetch(cursor: Any) -> list[Sequence[Any]]:
+            cursor.execute(self._sql.recent_durations, {"process_key": process_key, "limit": limit})
+            return list(cursor.fetchall())
+
+        return [float(row[0]) for row in self._with_cursor(fetch) if row[0] is not None]
 
     def has_pending(self, correlation_id: str) -> bool:
         return bool(self._scalar(self._sql.has_pending, {"correlation_id": correlation_id}))

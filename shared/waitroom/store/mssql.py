@@ -78,6 +78,12 @@ STATEMENTS = Statements(
         "FROM dbo.process_store WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
         "ORDER BY updated_at)"
     ),
+    recent_durations=(
+        "SELECT TOP (%(limit)s) DATEDIFF_BIG(MILLISECOND, CAST(ps.started_at AS DATETIME2), "
+        "CAST(ps.completed_at AS DATETIME2)) "
+        "FROM dbo.process_store AS ps WHERE ps.process_key = CAST(%(process_key)s AS VARCHAR(255)) "
+        "AND ps.status = 'DONE' ORDER BY ps.started_at DESC"
+    ),
     record_step=(
         "INSERT INTO dbo.process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
         f"SELECT {ID}, CAST(%(topic)s AS VARCHAR(255)), CAST(%(activity_id)s AS VARCHAR(255)), "
@@ -105,7 +111,8 @@ STATEMENTS = Statements(
     ),
     fail_all_pending=(
         "UPDATE dbo.process_store SET status = 'ERROR', error_json = %(error_json)s, "
-        "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() WHERE status = 'PENDING'"
+        "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() "
+        "OUTPUT inserted.correlation_id WHERE status = 'PENDING'"
     ),
     has_pending=(
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM dbo.process_store "

@@ -50,6 +50,10 @@ STATEMENTS = Statements(
         "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
         "ORDER BY updated_at LIMIT %(batch)s)"
     ),
+    recent_durations=(
+        "SELECT EXTRACT(EPOCH FROM completed_at - started_at) * 1000 FROM process_store "
+        "WHERE process_key = %(process_key)s AND status = 'DONE' ORDER BY started_at DESC LIMIT %(limit)s"
+    ),
     record_step=(
         "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
         # The id is used twice; the cast gives both uses one type (else: "inconsistent types deduced").
@@ -78,7 +82,8 @@ STATEMENTS = Statements(
     ),
     fail_all_pending=(
         "UPDATE process_store SET status = 'ERROR', error_json = %(error_json)s, "
-        "updated_at = clock_timestamp(), completed_at = clock_timestamp() WHERE status = 'PENDING'"
+        "updated_at = clock_timestamp(), completed_at = clock_timestamp() WHERE status = 'PENDING' "
+        "RETURNING correlation_id"
     ),
     has_pending=(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s AND status = 'PENDING')"

@@ -39,6 +39,10 @@ STATEMENTS = Statements(
         "DELETE FROM process_store WHERE correlation_id IN (SELECT correlation_id FROM process_store "
         "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < :cutoff LIMIT :batch)"
     ),
+    recent_durations=(
+        "SELECT (julianday(completed_at) - julianday(started_at)) * 86400000.0 FROM process_store "
+        "WHERE process_key = :process_key AND status = 'DONE' ORDER BY started_at DESC LIMIT :limit"
+    ),
     record_step=(
         "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
         "SELECT :correlation_id, :topic, :activity_id, :outcome, :duration_ms, :error_json "
@@ -63,7 +67,7 @@ STATEMENTS = Statements(
     ),
     fail_all_pending=(
         f"UPDATE process_store SET status = 'ERROR', error_json = :error_json, updated_at = {NOW}, "
-        f"completed_at = {NOW} WHERE status = 'PENDING'"
+        f"completed_at = {NOW} WHERE status = 'PENDING' RETURNING correlation_id"
     ),
     has_pending=(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id AND status = 'PENDING')"

@@ -2,7 +2,8 @@
 
 validate-user-information → run-background-check → call-onboarding-api → prepare-response;
 a user that fails validation is rejected with a BPMN error, which the process routes to
-reject-user. The last step of either path finishes the process's row directly through the store.
+reject-user. The last step of either path returns the process's outcome, and the worker finishes
+the process's row with it directly through the store.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from waitroom.domain import ProcessRecord, dump_json
-from waitroom.observability import logger
-from waitroom.worker.tasks import BusinessRejection, ExternalTask, Topic, WorkerResources
+from waitroom.worker.tasks import BusinessRejection, ExternalTask, ProcessOutcome, Topic, WorkerResources
 
 PROCESS_KEY = "onboard-user"
 REJECTED = "USER_REJECTED"
@@ -79,44 +78,24 @@ def call_onboarding_api(task: ExternalTask, resources: WorkerResources) -> Mappi
     return {"onboarding": response.json()}
 
 
-def prepare_response(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
-    """Aggregate every step's result and finish the row as DONE."""
-    result = {
-        "success": True,
-        "userId": task.variables.get("userId"),
-        "email": (task.variables.get("validation") or {}).get("email", task.variables.get("email")),
-        "validation": task.variables.get("validation"),
-        "backgroundCheck": task.variables.get("backgroundCheck"),
-        "onboarding": task.variables.get("onboarding"),
-    }
-    _finish(task, resources.store.complete(_correlation_id(task), dump_json(result)), resources)
-    return {}
+def prepare_response(task: ExternalTask, _: WorkerResources) -> ProcessOutcome:
+    """Aggregate every step's result: the process ends DONE with it."""
+    return ProcessOutcome(
+        data={
+            "success": True,
+            "userId": task.variables.get("userId"),
+            "email": (task.variables.get("validation") or {}).get("email", task.variables.get("email")),
+            "validation": task.variables.get("validation"),
+            "backgroundCheck": task.variables.get("backgroundCheck"),
+            "onboarding": task.variables.get("onboarding"),
+        }
+    )
 
 
-def reject_user(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
-    """The end of the rejection path: finish the row as ERROR with the reason."""
+def reject_user(task: ExternalTask, _: WorkerResources) -> ProcessOutcome:
+    """The end of the rejection path: the process ends ERROR with the reason."""
     reason = str(task.variables.get("rejectionReason") or "the user was rejected")
-    error = {"code": REJECTED, "message": reason}
-    _finish(task, resources.store.fail(_correlation_id(task), dump_json(error)), resources)
-    return {}
-
-
-def _finish(task: ExternalTask, finished: ProcessRecord | None, resources: WorkerResources) -> None:
-    """A row that was already finished stays as it is: this step may be running a second time."""
-    if finished is not None:
-        logger.info("process finished", extra={"status": finished.status.value})
-        return
-    record = resources.store.get(_correlation_id(task))
-    if record is None:
-        logger.warning("no row for this process; it was not started through Waitroom")
-    else:
-        logger.info("process was already finished; left as it is", extra={"status": record.status.value})
-
-
-def _correlation_id(task: ExternalTask) -> str:
-    if not task.business_key:
-        raise RuntimeError("the process instance has no business key, so no Waitroom row to finish")
-    return task.business_key
+    return ProcessOutcome(error={"code": REJECTED, "message": reason})
 
 
 def _now() -> str:

@@ -24,7 +24,14 @@ from waitroom.domain import StepEvent, StepOutcome, dump_json
 from waitroom.errors import CamundaRejected, WaitroomError
 from waitroom.observability import logger, metrics
 from waitroom.settings import Settings
-from waitroom.worker.tasks import BusinessRejection, ExternalTask, TaskHandler, TopicRegistry, WorkerResources
+from waitroom.worker.tasks import (
+    BusinessRejection,
+    ExternalTask,
+    ProcessOutcome,
+    TaskHandler,
+    TopicRegistry,
+    WorkerResources,
+)
 
 #: After Camunda could not be reached, wait this long before asking again.
 FETCH_FAILURE_PAUSE_S = 1.0
@@ -185,11 +192,18 @@ class Worker:
         started = time.monotonic()
         try:
             report = self._decide(task, topic.handler)
-            outcome = report.outcome if self._send(report.send) else "lost"
             duration_ms = round((time.monotonic() - started) * 1000)
-            logger.info("task finished", extra={"outcome": outcome, "durationMs": duration_ms})
-            if outcome != "lost":
+            if report.finish is not None:
+                # The history first: whoever the finish wakes may ask for it at once.
                 self._record(task, report, duration_ms)
+                self.finish_process(task, report.finish)
+                sent = self._send(report.send)
+            else:
+                sent = self._send(report.send)
+                if sent:
+                    self._record(task, report, duration_ms)
+            outcome = report.outcome if sent else "lost"
+            logger.info("task finished", extra={"outcome": outcome, "durationMs": duration_ms})
             return outcome
         finally:
             locks.release(task.id)
@@ -208,13 +222,40 @@ class Worker:
         except Exception as error:  # any handler failure goes to Camunda, which retries the task
             return self._failure(task, error)
 
-    def _completion(self, task: ExternalTask, output: Mapping[str, Any]) -> Report:
-        variables = self._typed(output)
+    def _completion(self, task: ExternalTask, output: Mapping[str, Any] | ProcessOutcome) -> Report:
+        finish, variables = None, {}
+        if isinstance(output, ProcessOutcome):
+            finish = output
+            dump_json(finish.data)  # a result that cannot be stored fails the step, before anything is told
+        else:
+            variables = self._typed(output)
         return Report(
             "completed",
             StepOutcome.COMPLETED,
             lambda: self.camunda.complete_task(task.id, worker_id=self.worker_id, variables=variables),
+            finish=finish,
         )
+
+    def finish_process(self, task: ExternalTask, outcome: ProcessOutcome) -> None:
+        """End the task's process with its last step's outcome. A row already finished stays as it
+        is: this step may be running a second time (a lapsed lock)."""
+        if not task.business_key:
+            logger.warning("the process instance has no business key, so no Waitroom row to finish")
+            return
+        store = self.resources.store
+        payload = None if outcome.data is None else dump_json(outcome.data)
+        if outcome.error is not None:
+            finished = store.fail(task.business_key, dump_json(outcome.error), payload)
+        else:
+            finished = store.complete(task.business_key, payload)
+        if finished is not None:
+            logger.info("process finished", extra={"status": finished.status.value})
+            return
+        record = store.get(task.business_key)
+        if record is None:
+            logger.warning("no row for this process; it was not started through Waitroom")
+        else:
+            logger.info("process was already finished; left as it is", extra={"status": record.status.value})
 
     def _bpmn_error(self, task: ExternalTask, rejection: BusinessRejection) -> Report:
         logger.info("task rejected with a BPMN error", extra={"errorCode": rejection.code, "reason": rejection.message})
@@ -313,3 +354,5 @@ class Report:
     send: Callable[[], None]
     error: dict[str, Any] | None = None
     incident: bool = False
+    #: The last step's outcome, for the process's row.
+    finish: ProcessOutcome | None = None

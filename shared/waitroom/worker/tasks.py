@@ -50,6 +50,15 @@ class BusinessRejection(Exception):
 
 
 @dataclass(frozen=True)
+class ProcessOutcome:
+    """What the last step of a process returns: the process ends DONE with ``data``, or ERROR with
+    ``error``. The worker records the step, then finishes the process's row, then completes the task."""
+
+    data: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class WorkerResources:
     """What handlers may use: the store, the settings, one HTTP session."""
 
@@ -58,9 +67,10 @@ class WorkerResources:
     http: requests.Session
 
 
-#: A handler returns the variables to complete its task with, raises BusinessRejection for a
-#: modelled business outcome, or raises anything else for a failure that Camunda retries.
-TaskHandler = Callable[[ExternalTask, WorkerResources], Mapping[str, Any] | None]
+#: A handler returns the variables to complete its task with (or, as the last step of a process,
+#: the process's outcome), raises BusinessRejection for a modelled business outcome, or raises
+#: anything else for a failure that Camunda retries.
+TaskHandler = Callable[[ExternalTask, WorkerResources], Mapping[str, Any] | ProcessOutcome | None]
 
 
 @dataclass(frozen=True)

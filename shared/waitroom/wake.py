@@ -1,0 +1,310 @@
+"""Waking a waiting request as soon as its process finishes, with polling kept as the fallback.
+
+A waiter subscribes to its process *before* its first read of the row, so that a finish between
+that read and the wait cannot be missed; it then pauses as the poll schedule says, but wakes at
+once when the process's finish is announced, and reads the row again. The row stays the truth: a
+notification only says "read now". A lost notification costs latency (until the next scheduled
+read), never correctness.
+
+Channels: PostgreSQL ``LISTEN/NOTIFY`` (a connection of its own that listens), Redis pub/sub
+(``REDIS_URL``; ElastiCache in AWS), an in-process registry (waiter and finisher in one process),
+and none (polling only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from waitroom.settings import Settings
+from waitroom.store.base import DatabaseUrl, SqlStore
+
+logger = logging.getLogger(__name__)
+
+
+class Subscription(Protocol):
+    def wait(self, timeout_s: float) -> bool:
+        """Pause up to ``timeout_s``; True when woken by a notification, False when the time ran out."""
+        ...
+
+
+class WakeChannel(Protocol):
+    name: str
+    #: Whether a notification is expected at all: when so, polling is only the fallback.
+    pushes: bool
+
+    def subscribe(self, correlation_id: str) -> AbstractContextManager[Subscription]: ...
+
+    def notify(self, correlation_id: str) -> None: ...
+
+    def close(self) -> None:
+        """Let go of connections (the execution environment ends, or a test does)."""
+        ...
+
+
+class Sleeping:
+    """A subscription nobody notifies: the pause is a plain sleep."""
+
+    def wait(self, timeout_s: float) -> bool:
+        time.sleep(max(0.0, timeout_s))
+        return False
+
+
+class Polling:
+    """No push at all: waiters poll on their schedule."""
+
+    name = "poll"
+    pushes = False
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        yield Sleeping()
+
+    def notify(self, correlation_id: str) -> None:
+        """Nobody listens."""
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+class InProcess:
+    """Waiters and finishers in one process (the embedded single-process case, benchmarks)."""
+
+    name = "inprocess"
+    pushes = True
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[threading.Event]] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        event = threading.Event()
+        with self._guard:
+            self._waiting.setdefault(correlation_id, set()).add(event)
+        try:
+            yield _EventSubscription(event)
+        finally:
+            with self._guard:
+                waiting = self._waiting.get(correlation_id, set())
+                waiting.discard(event)
+                if not waiting:
+                    self._waiting.pop(correlation_id, None)
+
+    def notify(self, correlation_id: str) -> None:
+        with self._guard:
+            events = list(self._waiting.get(correlation_id, ()))
+        for event in events:
+            event.set()
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+class _EventSubscription:
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+
+    def wait(self, timeout_s: float) -> bool:
+        woken = self._event.wait(max(0.0, timeout_s))
+        self._event.clear()
+        return woken
+
+
+def channel_name(correlation_id: str) -> str:
+    """A channel per process, a valid identifier whatever the id holds (PostgreSQL allows 63 bytes)."""
+    return "waitroom_" + hashlib.sha256(correlation_id.encode()).hexdigest()[:40]
+
+
+class Postgres:
+    """PostgreSQL ``LISTEN/NOTIFY``. Each waiting thread listens on a connection of its own (one per
+    execution environment in Lambda), kept between waits; announcements go out on another.
+
+    Any failure of a connection turns the current wait into plain polling and drops the
+    connection; the next wait opens a new one.
+    """
+
+    name = "postgres"
+    pushes = True
+
+    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float) -> None:
+        self._url_source = url_source
+        self._connect_timeout_s = connect_timeout_s
+        self._listening = threading.local()
+        self._listeners: list[Any] = []
+        self._announcer: Any = None
+        self._announcer_guard = threading.Lock()
+
+    def _connect(self) -> Any:
+        import psycopg  # noqa: PLC0415 -- the driver of the backend in use only
+
+        return psycopg.connect(
+            self._url_source(), autocommit=True, connect_timeout=max(1, round(self._connect_timeout_s))
+        )
+
+    def listener(self) -> Any:
+        connection = getattr(self._listening, "connection", None)
+        if connection is None or connection.closed:
+            connection = self._listening.connection = self._connect()
+            with self._announcer_guard:
+                self._listeners.append(connection)
+        return connection
+
+    def drop_listener(self) -> None:
+        connection = getattr(self._listening, "connection", None)
+        self._listening.connection = None
+        if connection is not None:
+            connection.close()
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        import psycopg  # noqa: PLC0415
+
+        channel = channel_name(correlation_id)
+        try:
+            connection = self.listener()
+            connection.execute(f'LISTEN "{channel}"')
+        except psycopg.Error:
+            logger.warning("cannot listen for the process's finish; polling instead", exc_info=True)
+            self.drop_listener()
+            yield Sleeping()
+            return
+        try:
+            yield _PostgresSubscription(self, connection)
+        finally:
+            try:
+                connection.execute(f'UNLISTEN "{channel}"')
+            except psycopg.Error:
+                self.drop_listener()
+
+    def notify(self, correlation_id: str) -> None:
+        import psycopg  # noqa: PLC0415
+
+        with self._announcer_guard:
+            try:
+                if self._announcer is None or self._announcer.closed:
+                    self._announcer = self._connect()
+                self._announcer.execute("SELECT pg_notify(%s, '')", (channel_name(correlation_id),))
+            except psycopg.Error:
+                logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
+                self._announcer = None
+
+    def close(self) -> None:
+        with self._announcer_guard:
+            connections = [*self._listeners, *([self._announcer] if self._announcer is not None else [])]
+            self._listeners, self._announcer = [], None
+        for connection in connections:
+            connection.close()
+
+
+class _PostgresSubscription:
+    def __init__(self, channel: Postgres, connection: Any) -> None:
+        self._channel = channel
+        self._connection = connection
+
+    def wait(self, timeout_s: float) -> bool:
+        import psycopg  # noqa: PLC0415
+
+        began = time.monotonic()
+        try:
+            for _ in self._connection.notifies(timeout=max(0.0, timeout_s), stop_after=1):
+                return True
+        except psycopg.Error:
+            logger.warning("lost the listening connection; polling instead", exc_info=True)
+            self._channel.drop_listener()
+            time.sleep(max(0.0, timeout_s - (time.monotonic() - began)))
+        return False
+
+
+class Redis:
+    """Redis pub/sub (``REDIS_URL``): works beside any store, and across every process and host."""
+
+    name = "redis"
+    pushes = True
+
+    def __init__(self, url: str, *, timeout_s: float) -> None:
+        import redis  # noqa: PLC0415 -- only when Redis is configured
+
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+
+    @staticmethod
+    def channel(correlation_id: str) -> str:
+        return f"waitroom:finished:{correlation_id}"
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        import redis  # noqa: PLC0415
+
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        try:
+            pubsub.subscribe(self.channel(correlation_id))
+        except redis.RedisError:
+            logger.warning("cannot subscribe to the process's finish; polling instead", exc_info=True)
+            pubsub.close()
+            yield Sleeping()
+            return
+        try:
+            yield _RedisSubscription(pubsub)
+        finally:
+            pubsub.close()
+
+    def notify(self, correlation_id: str) -> None:
+        import redis  # noqa: PLC0415
+
+        try:
+            self._client.publish(self.channel(correlation_id), "1")
+        except redis.RedisError:
+            logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _RedisSubscription:
+    def __init__(self, pubsub: Any) -> None:
+        self._pubsub = pubsub
+
+    def wait(self, timeout_s: float) -> bool:
+        import redis  # noqa: PLC0415
+
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        try:
+            # get_message returns early for the subscription's own confirmation; wait out the rest.
+            while (remaining := deadline - time.monotonic()) > 0:
+                message = self._pubsub.get_message(timeout=remaining)
+                if message is not None and message.get("type") == "message":
+                    return True
+        except redis.RedisError:
+            logger.warning("lost the Redis subscription; polling instead", exc_info=True)
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        return False
+
+
+def wake_channel(settings: Settings, store: SqlStore) -> WakeChannel:
+    """The channel ``WAKE_CHANNEL`` names; ``auto`` is Redis when ``REDIS_URL`` is set, else
+    ``LISTEN/NOTIFY`` on PostgreSQL, else polling (SQL Server and SQLite alone have no push)."""
+    chosen = settings.wake_channel
+    if chosen == "auto":
+        if settings.redis_url is not None:
+            chosen = "redis"
+        elif store.dialect.name == "postgresql":
+            chosen = "postgres"
+        else:
+            chosen = "poll"
+    if chosen == "redis":
+        if settings.redis_url is None:
+            raise ValueError("WAKE_CHANNEL=redis needs REDIS_URL")
+        return Redis(settings.redis_url.get_secret_value(), timeout_s=settings.db_connect_timeout_s)
+    if chosen == "postgres":
+        source = store.dialect.url_source
+        if store.dialect.name != "postgresql" or source is None:
+            raise ValueError("WAKE_CHANNEL=postgres needs a PostgreSQL store")
+        return Postgres(source, connect_timeout_s=settings.db_connect_timeout_s)
+    if chosen == "inprocess":
+        return InProcess()
+    return Polling()

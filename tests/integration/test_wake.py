@@ -1,0 +1,205 @@
+"""Waking waiters: each push channel across separate connections (as across Lambdas), on every
+backend it serves; reads per wait counted; a lost notification falls back to polling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import StoreFactory
+from waitroom.camunda.client import CamundaClient
+from waitroom.domain import NewProcess, ProcessRecord, ProcessStatus, dump_json
+from waitroom.processes import ProcessService
+from waitroom.settings import Settings
+from waitroom.store import SqlStore, dialect_for
+from waitroom.store.migrate import migrate
+from waitroom.wake import InProcess, WakeChannel, wake_channel
+
+WAIT_S = 8.0
+
+
+class CountingStore:
+    """The waiter's store, counting the reads of its wait."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.polls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def poll(self, correlation_id: str) -> ProcessRecord | None:
+        self.polls += 1
+        return self.store.poll(correlation_id)
+
+
+@pytest.fixture
+def channels(request: pytest.FixtureRequest, database_url: str) -> Iterator[Callable[[str, SqlStore], WakeChannel]]:
+    """Make a channel of a kind for a store; every channel made is closed after the test."""
+    made: list[WakeChannel] = []
+    shared_in_process = InProcess()
+
+    def make(kind: str, store: SqlStore) -> WakeChannel:
+        if kind == "inprocess":
+            return shared_in_process
+        redis = request.getfixturevalue("redis_url") if kind == "redis" else None
+        channel = wake_channel(Settings(database_url=database_url, wake_channel=kind, redis_url=redis), store)
+        made.append(channel)
+        return channel
+
+    yield make
+    for channel in made:
+        channel.close()
+
+
+@pytest.mark.parametrize("kind", ["inprocess", "redis"])
+def test_a_finish_wakes_the_waiter_at_once_with_two_reads(
+    kind: str, database_url: str, store_factory: StoreFactory, channels: Callable[[str, SqlStore], WakeChannel]
+) -> None:
+    woken_with_two_reads(kind, database_url, store_factory, channels)
+
+
+def test_postgres_listen_notify_wakes_the_waiter_at_once_with_two_reads(
+    pg_schema_url: str, channels_for_postgres: tuple[StoreFactory, Callable[[str, SqlStore], WakeChannel]]
+) -> None:
+    store_factory, channels = channels_for_postgres
+    woken_with_two_reads("postgres", pg_schema_url, store_factory, channels)
+
+
+@pytest.fixture
+def channels_for_postgres(
+    pg_schema_url: str, redis_url: str
+) -> Iterator[tuple[StoreFactory, Callable[[str, SqlStore], WakeChannel]]]:
+    """Stores and LISTEN/NOTIFY channels on a migrated PostgreSQL schema (this test is PostgreSQL's alone)."""
+    settings = Settings(database_url=pg_schema_url, wake_channel="postgres")
+    migrate(dialect_for(pg_schema_url, settings))
+    stores: list[SqlStore] = []
+    made: list[WakeChannel] = []
+
+    def store() -> SqlStore:
+        stores.append(SqlStore(dialect_for(pg_schema_url, settings)))
+        return stores[-1]
+
+    def channel(kind: str, for_store: SqlStore) -> WakeChannel:
+        made.append(wake_channel(settings, for_store))
+        return made[-1]
+
+    yield store, channel
+    for opened in stores:
+        opened.close()
+    for channel_made in made:
+        channel_made.close()
+
+
+def woken_with_two_reads(
+    kind: str, database_url: str, store_factory: StoreFactory, channels: Callable[[str, SqlStore], WakeChannel]
+) -> None:
+    waiter_store, finisher_store = store_factory(), store_factory()
+    waiter_store.save(NewProcess("w-1", "onboard-user", "0" * 64))
+    counting = CountingStore(waiter_store)
+    # A fallback read only every 5 s: anything faster than that is the notification's doing.
+    settings = Settings(database_url=database_url, push_fallback_poll_ms=5000)
+    service = ProcessService(
+        store=counting,
+        camunda=CamundaClient("http://127.0.0.1:9"),
+        settings=settings,
+        wake=channels(kind, waiter_store),
+    )
+    finisher_store.on_finish = channels(kind, finisher_store).notify
+    outcome: list[ProcessRecord] = []
+    waiter = threading.Thread(
+        target=lambda: outcome.append(
+            service.wait("w-1", process_key="onboard-user", deadline=time.monotonic() + WAIT_S)
+        )
+    )
+    waiter.start()
+    time.sleep(0.3)
+    finished_at = time.monotonic()
+    finisher_store.complete("w-1", dump_json({"woken": kind}))
+    waiter.join(WAIT_S)
+    woke_after = time.monotonic() - finished_at
+
+    assert outcome, "the wait returned"
+    assert outcome[0].status is ProcessStatus.DONE
+    assert woke_after < 2, f"woken {woke_after:.2f} s after the finish: the notification did not arrive"
+    assert counting.polls == 2, "one read before the wait, one after the wake"
+
+
+def test_a_lost_notification_costs_latency_not_the_result(database_url: str, store_factory: StoreFactory) -> None:
+    waiter_store, finisher_store = store_factory(), store_factory()
+    waiter_store.save(NewProcess("w-2", "onboard-user", "0" * 64))
+    service = ProcessService(
+        store=waiter_store,
+        camunda=CamundaClient("http://127.0.0.1:9"),
+        settings=Settings(database_url=database_url, push_fallback_poll_ms=400),
+        wake=InProcess(),
+    )
+    # The finisher announces nothing (another process, a dropped message): the waiter must still see it.
+    outcome: list[ProcessRecord] = []
+    waiter = threading.Thread(
+        target=lambda: outcome.append(service.wait("w-2", process_key="onboard-user", deadline=time.monotonic() + 5))
+    )
+    waiter.start()
+    time.sleep(0.1)
+    finisher_store.complete("w-2", None)
+    waiter.join(5)
+    assert outcome
+    assert outcome[0].status is ProcessStatus.DONE
+
+
+def test_auto_picks_redis_when_configured_then_postgres_then_polling(
+    database_url: str, store: SqlStore, redis_url: str
+) -> None:
+    with_redis = wake_channel(Settings(database_url=database_url, redis_url=redis_url), store)
+    without = wake_channel(Settings(database_url=database_url), store)
+    try:
+        assert with_redis.name == "redis"
+        assert without.name == ("postgres" if database_url.startswith("postgresql") else "poll")
+    finally:
+        with_redis.close()
+        without.close()
+
+
+def test_a_learnt_schedule_is_used_once_the_key_has_history(store: SqlStore) -> None:
+    # Thirty processes of the key that each took about a second (as SQL would store them).
+    connection = store.dialect.connect()
+    now = datetime.now(UTC)
+    try:
+        cursor = connection.cursor()
+        for index in range(30):
+            started = now - timedelta(minutes=5, seconds=index)
+            cursor.execute(
+                store.dialect.statements.save,
+                {"correlation_id": f"h-{index}", "process_key": "slow-key", "request_hash": "0" * 64, "owner": None},
+            )
+            cursor.execute(
+                HISTORY[store.dialect.name],
+                {
+                    "started": store.dialect.timestamp_param(started),
+                    "completed": store.dialect.timestamp_param(started + timedelta(milliseconds=900 + 10 * index)),
+                    "id": f"h-{index}",
+                },
+            )
+        cursor.close()
+    finally:
+        connection.close()
+    assert sorted(store.recent_durations_ms("slow-key", limit=100))[:2] == pytest.approx([900, 910], abs=2)
+    service = ProcessService(store=store, camunda=CamundaClient("http://127.0.0.1:9"), settings=Settings())
+    learnt = service.schedule_for("slow-key")
+    seed = Settings().poll_schedule
+    assert learnt.delays_ms != seed.delays_ms, "the key's history gave it a plan of its own"
+    assert learnt.delays_ms[0] >= 800, "no read is wasted long before any process of the key finished"
+    assert service.schedule_for("no-history") == seed, "the seed's until there is history"
+
+
+HISTORY = {
+    "sqlite": "UPDATE process_store SET status = 'DONE', started_at = :started, completed_at = :completed "
+    "WHERE correlation_id = :id",
+    "postgresql": "UPDATE process_store SET status = 'DONE', started_at = %(started)s, completed_at = %(completed)s "
+    "WHERE correlation_id = %(id)s",
+}
