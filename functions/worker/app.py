@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from waitroom.observability import logger, metrics, tracer
-from waitroom.runtime import worker
+from waitroom.worker.runtime import build_worker
 
-camunda_worker = worker()
+camunda_worker = build_worker()
 
 
 @logger.inject_lambda_context(clear_state=True)

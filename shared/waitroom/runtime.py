@@ -1,11 +1,12 @@
-"""The objects an execution environment builds once, at cold start, and reuses."""
+"""The objects an execution environment builds once, at cold start, and reuses.
+
+The worker's are in :mod:`waitroom.worker.runtime`, so that the HTTP functions do not import the
+worker and its handlers.
+"""
 
 from __future__ import annotations
 
 import functools
-import uuid
-
-import requests
 
 from waitroom.camunda.client import CamundaClient
 from waitroom.processes import ProcessService
@@ -13,9 +14,6 @@ from waitroom.reconciler import Reconciler
 from waitroom.settings import get_settings
 from waitroom.store import SqlStore, open_store
 from waitroom.wake import WakeChannel, wake_channel
-from waitroom.worker import REGISTRY
-from waitroom.worker.runner import Worker
-from waitroom.worker.tasks import WorkerResources
 
 
 @functools.cache
@@ -52,7 +50,6 @@ def reset() -> None:
     _store_and_wake.cache_clear()
     process_service.cache_clear()
     reconciler.cache_clear()
-    worker.cache_clear()
     get_settings.cache_clear()
 
 
@@ -60,17 +57,3 @@ def reset() -> None:
 def reconciler() -> Reconciler:
     settings = get_settings()
     return Reconciler(store=store(), camunda=CamundaClient.from_settings(settings), settings=settings)
-
-
-@functools.cache
-def worker() -> Worker:
-    """The worker of this execution environment, with a worker id of its own in Camunda's locks."""
-    settings = get_settings()
-    resources = WorkerResources(store=store(), settings=settings, http=requests.Session())
-    return Worker(
-        camunda=CamundaClient.from_settings(settings),
-        registry=REGISTRY,
-        resources=resources,
-        settings=settings,
-        worker_id=settings.worker_id or f"waitroom-worker-{uuid.uuid4().hex[:12]}",
-    )
