@@ -133,3 +133,6 @@ def pg_module_schema_url(pg_server_url: str) -> Iterator[str]:
     """One schema for a whole module (the local stack runs once per module and backend)."""
     with fresh_schema(pg_server_url) as url:
         yield url
+
+
+pytest_plugins = ["tests.support.fake_camunda"]

@@ -16,7 +16,7 @@ service = process_service()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     summary = purge_expired(service.store, service.settings, remaining_ms=context.get_remaining_time_in_millis)
     return asdict(summary)

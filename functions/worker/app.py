@@ -14,6 +14,6 @@ camunda_worker = build_worker()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     return camunda_worker.run(context.get_remaining_time_in_millis).to_dict()

@@ -31,7 +31,7 @@ from waitroom.schemas import ProcessView
 from waitroom.settings import Settings, load_settings
 from waitroom.store import SqlStore, database_url, dialect_for, open_store
 from waitroom.store.migrate import DEFAULT_MIGRATIONS_DIR, migrate
-from waitroom.wake import wake_channel
+from waitroom.wake import announcer, wake_channel
 
 FAILED_BY_OPERATOR = "FAILED_BY_OPERATOR"
 #: Exit code of a command that refused to act (fail-pending that nobody could confirm).
@@ -189,7 +189,7 @@ def _fail_pending(args: argparse.Namespace) -> int:
                 return 1
         # Waiters on those processes wake at once, as they would for a finish in a function.
         with contextlib.closing(wake_channel(settings, store)) as channel:
-            store.on_finish = channel.notify
+            store.on_finish = announcer(channel)
             failed = store.fail_all_pending(dump_json({"code": FAILED_BY_OPERATOR, "message": args.reason}))
     print(f"{failed} PENDING processes failed with {FAILED_BY_OPERATOR}")
     return 0

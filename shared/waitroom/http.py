@@ -39,7 +39,7 @@ from waitroom.errors import (
     Unauthenticated,
     WaitroomError,
 )
-from waitroom.observability import logger, metrics, tracer
+from waitroom.observability import emit, logger, metrics, tracer
 from waitroom.schemas import ProcessView, status_url
 from waitroom.settings import get_settings
 
@@ -96,6 +96,7 @@ def error_response(error: WaitroomError) -> Response[str]:
     status = status_of(error)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.error("request failed", extra={"code": error.code, "reason": error.message})
+        emit("ServerErrors", 1, Code=error.code)
     else:
         logger.info("request refused", extra={"code": error.code, "reason": error.message})
     headers = {"Retry-After": str(get_settings().retry_after_s)} if status == HTTPStatus.SERVICE_UNAVAILABLE else None
@@ -147,6 +148,7 @@ def create_resolver(*routes: Callable[[], Router]) -> APIGatewayHttpResolver:
 
 def unexpected_error_response(_: Exception) -> Response[str]:
     logger.exception("unexpected error")
+    emit("ServerErrors", 1, Code="INTERNAL_ERROR")
     return json_response(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         error_body("INTERNAL_ERROR", "an unexpected error occurred; it has been logged"),
@@ -218,7 +220,7 @@ def api_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lambda
 
     @logger.inject_lambda_context(clear_state=True)
     @tracer.capture_lambda_handler
-    @metrics.log_metrics
+    @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.append_keys(request_id=event.get("requestContext", {}).get("requestId"))
         return serve(app, event, context)

@@ -31,6 +31,7 @@ from waitroom.errors import (
     StartFailed,
     WaitroomError,
 )
+from waitroom.observability import emit
 from waitroom.schemas import CancelRequest, CompleteRequest, StartRequest
 from waitroom.settings import Settings
 from waitroom.store import ProcessStore
@@ -142,6 +143,7 @@ class ProcessService:
             raise
         self.store.attach_instance(new.correlation_id, str(instance["id"]))
         logger.info("process started", extra={"camundaInstanceId": instance["id"]})
+        emit("ProcessesStarted", 1, ProcessKey=new.process_key)
 
     def _instance_started_without_answer(self, new: NewProcess, no_answer: CamundaNoAnswer) -> dict[str, Any]:
         """The start got no answer, so the instance may exist: look for it by its business key.

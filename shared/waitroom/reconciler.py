@@ -26,9 +26,12 @@ from typing import Any
 from waitroom.camunda.client import CamundaClient
 from waitroom.domain import ProcessRecord, dump_json
 from waitroom.errors import WaitroomError
-from waitroom.observability import logger
+from waitroom.observability import emit, logger
 from waitroom.settings import Settings
 from waitroom.store import ProcessStore
+
+#: The stuck-processes gauge counts up to this many (enough for an alarm, and the query stays small).
+STUCK_COUNTED = 1000
 
 
 @dataclass
@@ -78,7 +81,9 @@ class Reconciler:
             finally:
                 logger.thread_safe_clear_keys()
             setattr(summary, outcome, getattr(summary, outcome) + 1)
-        logger.info("reconciler run finished", extra=summary.to_dict())
+        stuck = len(self.store.pending_started_before(now - self.settings.stuck_after, limit=STUCK_COUNTED))
+        emit("StuckProcesses", stuck)
+        logger.info("reconciler run finished", extra={**summary.to_dict(), "stuck": stuck})
         return summary
 
     def _reconcile(self, record: ProcessRecord, now: datetime) -> str:
@@ -120,7 +125,10 @@ class Reconciler:
                 record.correlation_id,
                 dump_json({"code": "CANCELLED", "message": f"the instance was deleted in Camunda: {reason}"}),
             )
-            return "cancelled" if cancelled else "untouched"
+            if cancelled is None:
+                return "untouched"
+            emit("Repairs", 1, Repair="EXTERNALLY_TERMINATED")
+            return "cancelled"
         if state == "INTERNALLY_TERMINATED":
             return self._fail(record, "TERMINATED", "the process was terminated inside Camunda")
         incidents = self.camunda.list_incidents(process_instance_id=str(history["id"]))
@@ -135,6 +143,7 @@ class Reconciler:
         if failed is None:
             return "untouched"
         logger.info("reconciled a process", extra={"code": code})
+        emit("Repairs", 1, Repair=code)
         return "failed"
 
 

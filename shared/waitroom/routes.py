@@ -7,6 +7,7 @@ from factories because a Powertools router belongs to the one resolver that incl
 
 # No `from __future__ import annotations` here: Powertools reads the routes' annotations, which
 # refer to values (the list's limit) that only exist while the routes are made.
+import time
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated
@@ -84,6 +85,7 @@ def start_routes() -> Router:
         prefer: Annotated[str | None, Header(description=PREFER)] = None,
     ) -> Response[str]:
         bind_correlation_id(request.correlation_id)
+        began = time.monotonic()
         preferences = parse_prefer(prefer)
         record = process_service().start(
             request,
@@ -91,7 +93,7 @@ def start_routes() -> Router:
             max_wait_ms=preferences.max_wait_ms,
             remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
         )
-        count_answer(record)
+        count_answer(record, waited_ms=(time.monotonic() - began) * 1000)
         return process_response(record, preference_applied=preferences.applied, fetch_variables=request.fetch_variables)
 
     return router

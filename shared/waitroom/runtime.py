@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 
 from waitroom.camunda.client import CamundaClient
+from waitroom.domain import ProcessRecord
+from waitroom.observability import observe_finish
 from waitroom.processes import ProcessService
 from waitroom.reconciler import Reconciler
 from waitroom.settings import get_settings
 from waitroom.store import SqlStore, open_store
-from waitroom.wake import WakeChannel, wake_channel
+from waitroom.wake import WakeChannel, announcer, wake_channel
 
 
 @functools.cache
@@ -23,7 +25,14 @@ def _store_and_wake() -> tuple[SqlStore, WakeChannel]:
     settings = get_settings()
     opened = open_store(settings)
     channel = wake_channel(settings, opened)
-    opened.on_finish = channel.notify
+
+    announce = announcer(channel)
+
+    def finished(record: ProcessRecord) -> None:
+        announce(record)
+        observe_finish(record)
+
+    opened.on_finish = finished
     return opened, channel
 
 

@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # --- reconciler and retention ---------------------------------------------------------------
     max_process_age: timedelta = timedelta(days=1)
     """A process PENDING longer than this ends as ERROR ``TIMED_OUT`` (seconds, or ISO 8601 such as ``PT6H``)."""
+    stuck_after: timedelta = timedelta(minutes=15)
+    """A process PENDING longer than this counts in the ``StuckProcesses`` metric (and its alarm)."""
     reconcile_min_age_s: Annotated[int, Field(ge=0)] = 60
     """The reconciler leaves younger PENDING rows alone: their start may still be under way."""
     reconcile_batch: Annotated[int, Field(gt=0, le=10_000)] = 200

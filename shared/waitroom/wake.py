@@ -17,10 +17,11 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
+from waitroom.domain import ProcessRecord
 from waitroom.settings import Settings
 from waitroom.store.base import DatabaseUrl, SqlStore
 
@@ -283,6 +284,11 @@ class _RedisSubscription:
             logger.warning("lost the Redis subscription; polling instead", exc_info=True)
             time.sleep(max(0.0, deadline - time.monotonic()))
         return False
+
+
+def announcer(channel: WakeChannel) -> Callable[[ProcessRecord], None]:
+    """A store's ``on_finish`` that wakes the finished process's waiters on ``channel``."""
+    return lambda record: channel.notify(record.correlation_id)
 
 
 def wake_channel(settings: Settings, store: SqlStore) -> WakeChannel:

@@ -18,7 +18,7 @@ from waitroom.processes import ProcessService
 from waitroom.settings import Settings
 from waitroom.store import SqlStore, dialect_for
 from waitroom.store.migrate import migrate
-from waitroom.wake import InProcess, WakeChannel, wake_channel
+from waitroom.wake import InProcess, WakeChannel, announcer, wake_channel
 
 WAIT_S = 8.0
 
@@ -110,7 +110,7 @@ def woken_with_two_reads(
         settings=settings,
         wake=channels(kind, waiter_store),
     )
-    finisher_store.on_finish = channels(kind, finisher_store).notify
+    finisher_store.on_finish = announcer(channels(kind, finisher_store))
     outcome: list[ProcessRecord] = []
     waiter = threading.Thread(
         target=lambda: outcome.append(

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from waitroom.domain import ListQuery, NewProcess, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
 from waitroom.errors import StoreUnavailable
+from waitroom.observability import traced
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ COLUMNS = (
 COLUMN_LIST = ", ".join(COLUMNS)
 
 
-def _nobody_listens(correlation_id: str) -> None:
+def _nobody_listens(record: ProcessRecord) -> None:
     """The default announcement of a finish: no wake channel is set."""
 
 
@@ -48,8 +49,8 @@ class ProcessStore(Protocol):
     changes again. Every transition is one conditional statement, so racing callers cannot both win.
     """
 
-    #: Called with the id of every row the store finishes, so that its waiters wake (see wake.py).
-    on_finish: Callable[[str], None]
+    #: Called with every row the store finishes: its waiters wake, its duration is counted (runtime.py).
+    on_finish: Callable[[ProcessRecord], None]
 
     def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
         """Insert a PENDING row unless the id exists. Returns the row and whether this call made it."""
@@ -232,8 +233,8 @@ class SqlStore(ProcessStore):
         self._sql = dialect.statements
         self._connection: Any = None
         self._lock = threading.RLock()
-        #: Called with the id of each row this store finishes, so that its waiters wake (see wake.py).
-        self.on_finish: Callable[[str], None] = _nobody_listens
+        #: Called with each row this store finishes (see :attr:`ProcessStore.on_finish`).
+        self.on_finish: Callable[[ProcessRecord], None] = _nobody_listens
 
     # --- connection ----------------------------------------------------------------------------
 
@@ -270,7 +271,7 @@ class SqlStore(ProcessStore):
         A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
         run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
         """
-        with self._lock:
+        with self._lock, traced(f"## {self.dialect.name}"):
             attempts = 2 if retry else 1
             for attempt in range(1, attempts + 1):
                 cursor = self._open_connection().cursor()
@@ -460,7 +461,7 @@ class SqlStore(ProcessStore):
             },
         )
         if finished is not None:
-            self.on_finish(correlation_id)
+            self.on_finish(finished)
         return finished
 
     def complete(self, correlation_id: str, payload_json: str | None) -> ProcessRecord | None:
@@ -473,13 +474,9 @@ class SqlStore(ProcessStore):
         return self._finish(correlation_id, ProcessStatus.CANCELLED, None, error_json)
 
     def fail_all_pending(self, error_json: str) -> int:
-        def fail(cursor: Any) -> list[str]:
-            cursor.execute(self._sql.fail_all_pending, {"error_json": error_json})
-            return [str(row[0]) for row in cursor.fetchall()]
-
-        failed = self._with_cursor(fail)
-        for correlation_id in failed:
-            self.on_finish(correlation_id)
+        failed = self._rows(self._sql.fail_all_pending, {"error_json": error_json})
+        for record in failed:
+            self.on_finish(record)
         return len(failed)
 
     def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:

@@ -112,7 +112,7 @@ STATEMENTS = Statements(
     fail_all_pending=(
         "UPDATE dbo.process_store SET status = 'ERROR', error_json = %(error_json)s, "
         "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() "
-        "OUTPUT inserted.correlation_id WHERE status = 'PENDING'"
+        f"OUTPUT {OUTPUT_LIST} WHERE status = 'PENDING'"
     ),
     has_pending=(
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM dbo.process_store "

@@ -83,7 +83,7 @@ STATEMENTS = Statements(
     fail_all_pending=(
         "UPDATE process_store SET status = 'ERROR', error_json = %(error_json)s, "
         "updated_at = clock_timestamp(), completed_at = clock_timestamp() WHERE status = 'PENDING' "
-        "RETURNING correlation_id"
+        f"RETURNING {COLUMN_LIST}"
     ),
     has_pending=(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s AND status = 'PENDING')"

@@ -67,7 +67,7 @@ STATEMENTS = Statements(
     ),
     fail_all_pending=(
         f"UPDATE process_store SET status = 'ERROR', error_json = :error_json, updated_at = {NOW}, "
-        f"completed_at = {NOW} WHERE status = 'PENDING' RETURNING correlation_id"
+        f"completed_at = {NOW} WHERE status = 'PENDING' RETURNING {COLUMN_LIST}"
     ),
     has_pending=(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id AND status = 'PENDING')"

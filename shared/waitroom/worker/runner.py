@@ -22,13 +22,14 @@ from waitroom.camunda.client import CamundaClient
 from waitroom.camunda.variables import VariableError, to_typed_variables
 from waitroom.domain import StepEvent, StepOutcome, dump_json
 from waitroom.errors import CamundaRejected, WaitroomError
-from waitroom.observability import logger, metrics
+from waitroom.observability import emit, logger, traced
 from waitroom.settings import Settings
 from waitroom.worker.tasks import (
     BusinessRejection,
     ExternalTask,
     ProcessOutcome,
     TaskHandler,
+    Topic,
     TopicRegistry,
     WorkerResources,
 )
@@ -152,8 +153,6 @@ class Worker:
             summary.unfinished += len(unfinished)
             logger.error("tasks outlived the invocation; their locks will lapse", extra={"tasks": len(unfinished)})
         logger.info("worker invocation finished", extra=summary.to_dict())
-        for outcome, count in summary.to_dict().items():
-            metrics.add_metric(name=f"Worker_{outcome}", unit=MetricUnit.Count, value=count)
         return summary
 
     def _fetch(self, max_tasks: int, poll_ms: int, summary: WorkerSummary) -> list[ExternalTask]:
@@ -166,6 +165,7 @@ class Worker:
             )
         except WaitroomError as exc:
             summary.fetch_failures += 1
+            emit("WorkerFetchFailures", 1)
             logger.error("fetchAndLock failed", extra={"code": exc.code, "reason": exc.message})
             time.sleep(min(FETCH_FAILURE_PAUSE_S, poll_ms / 1000))
             return []
@@ -188,6 +188,12 @@ class Worker:
         """Run one task's handler and report its outcome; returns the summary field to count it in."""
         topic = self.registry[task.topic]
         logger.thread_safe_append_keys(correlation_id=task.business_key, topic=task.topic, task_id=task.id)
+        with traced(f"## {task.topic}") as subsegment:
+            if subsegment is not None and task.business_key:
+                subsegment.put_annotation("correlationId", task.business_key)
+            return self._run_task(task, topic, locks)
+
+    def _run_task(self, task: ExternalTask, topic: Topic, locks: LockKeeper) -> str:
         locks.hold(task.id, topic.lock_duration_ms or self.settings.worker_lock_duration_ms)
         started = time.monotonic()
         try:
@@ -204,6 +210,9 @@ class Worker:
                     self._record(task, report, duration_ms)
             outcome = report.outcome if sent else "lost"
             logger.info("task finished", extra={"outcome": outcome, "durationMs": duration_ms})
+            emit("TaskDuration", duration_ms, MetricUnit.Milliseconds, Topic=task.topic)
+            if report.step is StepOutcome.FAILED:
+                emit("TaskFailures", 1, Topic=task.topic)
             return outcome
         finally:
             locks.release(task.id)

@@ -1,0 +1,132 @@
+"""The metrics, as CloudWatch receives them: the embedded metric format (EMF) lines the functions
+write, captured and read back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.test_api_handlers import Api, cold_started
+from tests.support.camunda_stub import CamundaStub
+from tests.support.fake_camunda import FakeCamunda, for_seconds, locked
+from waitroom import runtime
+from waitroom.camunda.client import CamundaClient
+from waitroom.domain import NewProcess
+from waitroom.reconciler import Reconciler
+from waitroom.settings import Settings
+
+Metric = tuple[str, frozenset[tuple[str, str]], float]
+
+
+def emitted(output: str) -> list[Metric]:
+    """Every data point of the EMF lines in ``output``: (name, dimensions, value)."""
+    points = []
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "Waitroom"
+            dimensions = frozenset((name, str(document[name])) for name in directive["Dimensions"][0])
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                for single in value if isinstance(value, list) else [value]:
+                    points.append((metric["Name"], dimensions, float(single)))
+    return points
+
+
+def named(points: list[Metric], name: str, **dimensions: str) -> list[float]:
+    wanted = frozenset({("service", "waitroom"), *dimensions.items()})
+    return [value for metric, found, value in points if metric == name and found == wanted]
+
+
+@pytest.fixture
+def camunda() -> Iterator[CamundaStub]:
+    stub = CamundaStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def api(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Api:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
+    runtime.reset()
+    return cold_started(camunda)
+
+
+def test_a_start_answered_in_time_counts_the_start_the_answer_the_wait_and_the_duration(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reporter = api.complete_later(0.2, {"correlationId": "m-1", "status": "ok", "data": 1})
+    assert api.start({"processKey": "onboard-user", "correlationId": "m-1"}).status == 200
+    reporter.join()
+    points = emitted(capsys.readouterr().out)
+
+    assert named(points, "ProcessesStarted", ProcessKey="onboard-user") == [1]
+    assert named(points, "ProcessesStarted") == [1], "and the total, for alarms"
+    assert named(points, "AnsweredInTime", ProcessKey="onboard-user") == [1]
+    (waited,) = named(points, "WaitTime", ProcessKey="onboard-user")
+    assert waited >= 200
+    assert named(points, "ProcessesFinished", ProcessKey="onboard-user", Status="DONE") == [1]
+    (duration,) = named(points, "ProcessDuration", ProcessKey="onboard-user")
+    assert duration >= 150
+
+
+def test_deferred_failed_and_cancelled_answers_are_counted(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
+    api.start({"processKey": "onboard-user", "correlationId": "m-2"}, prefer="respond-async")
+    reporter = api.complete_later(0.1, {"correlationId": "m-3", "status": "error", "error": "no"})
+    api.start({"processKey": "onboard-user", "correlationId": "m-3"})
+    reporter.join()
+    api.cancel({"correlationId": "m-2"})
+    points = emitted(capsys.readouterr().out)
+    assert named(points, "Deferred", ProcessKey="onboard-user") == [1]
+    assert named(points, "Failed", ProcessKey="onboard-user") == [1]
+    assert named(points, "ProcessesFinished", ProcessKey="onboard-user", Status="CANCELLED") == [1]
+    assert named(points, "ProcessesFinished", ProcessKey="onboard-user", Status="ERROR") == [1]
+
+
+def test_server_errors_are_counted_by_code_but_a_failed_process_is_not_one(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.camunda.mode = "server-error"
+    assert api.start({"processKey": "onboard-user", "correlationId": "m-4"}).status == 502
+    api.camunda.mode = "ok"
+    reporter = api.complete_later(0.1, {"correlationId": "m-5", "status": "error", "error": "no"})
+    assert api.start({"processKey": "onboard-user", "correlationId": "m-5"}).status == 500
+    reporter.join()
+    points = emitted(capsys.readouterr().out)
+    assert named(points, "ServerErrors", Code="CAMUNDA_ERROR") == [1]
+    assert named(points, "ServerErrors") == [1], "the 500 of a process that ended in ERROR is an answer"
+
+
+def test_the_worker_counts_task_durations_and_failures_per_topic(
+    capsys: pytest.CaptureFixture[str], make_worker: Callable[..., Any]
+) -> None:
+    camunda = FakeCamunda([locked("1", "t.succeed", name="a"), locked("2", "t.explode")])
+    make_worker(camunda, Settings(worker_task_budget_ms=0, worker_poll_ms=50)).run(for_seconds(0.3))
+    points = emitted(capsys.readouterr().out)
+    assert len(named(points, "TaskDuration", Topic="t.succeed")) == 1
+    assert named(points, "TaskFailures", Topic="t.explode") == [1]
+    assert named(points, "TaskFailures") == [1]
+    assert named(points, "TaskFailures", Topic="t.succeed") == []
+
+
+def test_the_reconciler_counts_its_repairs_and_the_stuck_processes(
+    database_url: str, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.save(NewProcess("m-6", "onboard-user", "0" * 64))
+    later = datetime.now(UTC) + timedelta(hours=1)
+    settings = Settings(reconcile_min_age_s=0, stuck_after="PT30M", max_process_age="P1D")
+    down = CamundaClient("http://127.0.0.1:9/engine-rest", connect_timeout_s=0.5)
+    Reconciler(store=store, camunda=down, settings=settings, now=lambda: later).run()
+    assert named(emitted(capsys.readouterr().out), "StuckProcesses") == [1]
+    aged = Reconciler(store=store, camunda=down, settings=settings, now=lambda: later + timedelta(days=2))
+    aged.run()
+    points = emitted(capsys.readouterr().out)
+    assert named(points, "Repairs", Repair="TIMED_OUT") == [1]
+    assert named(points, "StuckProcesses") == [0]

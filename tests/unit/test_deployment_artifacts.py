@@ -1,0 +1,128 @@
+"""What ships beside the code stays true to it: the dashboard and alarms watch metrics the code
+emits, samconfig.toml sets every parameter the template needs, and the README's examples are
+requests the API accepts."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+
+from devstack.template import ROOT, _CloudFormationLoader
+from waitroom.docs import openapi_json
+from waitroom.http import create_resolver
+from waitroom.routes import ALL_ROUTES
+from waitroom.schemas import ApiModel, CancelRequest, CompleteRequest, StartRequest
+
+TEMPLATE: dict[str, Any] = __import__("yaml").load(
+    (ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CloudFormationLoader
+)
+RESOURCES = TEMPLATE["Resources"]
+
+
+def emitted_metric_names() -> set[str]:
+    """Every metric name the package emits (``emit("Name", ...)``, and the answer table)."""
+    names = set()
+    for path in (ROOT / "shared" / "waitroom").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        names.update(re.findall(r'\bemit\(\s*"([A-Za-z]+)"', source))
+        names.update(re.findall(r'ProcessStatus\.\w+: "([A-Za-z]+)"', source))
+    return names
+
+
+def watched_metric_names() -> set[str]:
+    """The Waitroom metrics the alarms and the dashboard read."""
+    watched = set()
+    for resource in RESOURCES.values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            if properties.get("Namespace") == "Waitroom":
+                watched.add(properties["MetricName"])
+            for query in properties.get("Metrics", []):
+                metric = query.get("MetricStat", {}).get("Metric", {})
+                if metric.get("Namespace") == "Waitroom":
+                    watched.add(metric["MetricName"])
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            body = json.loads(re.sub(r"\$\{[^}]+\}", "x", properties["DashboardBody"]["Sub"][0]))
+            for widget in body["widgets"]:
+                namespace = None
+                for line in widget["properties"]["metrics"]:
+                    namespace = line[0] if line[0] != "." else namespace
+                    if namespace == "Waitroom" and line[0] != "...":
+                        watched.add(line[1])
+    return watched
+
+
+def test_the_dashboard_and_alarms_watch_metrics_the_code_emits() -> None:
+    watched, emitted = watched_metric_names(), emitted_metric_names()
+    assert {"TaskFailures", "StuckProcesses", "ServerErrors", "AnsweredInTime"} <= watched
+    assert watched <= emitted, f"watched but never emitted: {sorted(watched - emitted)}"
+
+
+def test_every_alarm_can_notify_the_topic() -> None:
+    alarms = [resource for resource in RESOURCES.values() if resource["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) >= 5
+    assert all("AlarmActions" in alarm["Properties"] for alarm in alarms)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_samconfig_sets_every_parameter_without_a_default(environment: str) -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    overrides = config[environment]["deploy"]["parameters"]["parameter_overrides"]
+    given = {override.split("=", 1)[0] for override in overrides}
+    required = {name for name, parameter in TEMPLATE["Parameters"].items() if "Default" not in parameter}
+    assert required <= given, f"{environment} lacks {sorted(required - given)}"
+    unknown = given - set(TEMPLATE["Parameters"])
+    assert not unknown, f"{environment} sets parameters the template does not have: {sorted(unknown)}"
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MODELS: dict[str, type[ApiModel]] = {"start": StartRequest, "complete": CompleteRequest, "cancel": CancelRequest}
+
+
+def readme_requests() -> list[tuple[str, str, str]]:
+    """(method, path, JSON body) of every example request in the README."""
+    found = []
+    for command in re.findall(r"curl [^\n]*", README.replace("\\\n", " ")):
+        method = "POST" if "-X POST" in command else "GET"
+        path = re.search(r"(/api/process/[\w/{}.-]+)", command)
+        body = re.search(r"-d '(\{.*?\})'", command, re.DOTALL)
+        if path:
+            found.append((method, path.group(1), body.group(1) if body else ""))
+    for route, body in re.findall(r"### `POST (/api/process/\w+)`\n\n[^`]*`(\{[^`]*\})`", README):
+        found.append(("POST", route, body))
+    return found
+
+
+def test_the_readmes_example_requests_are_ones_the_api_accepts() -> None:
+    document = json.loads(openapi_json(create_resolver(*ALL_ROUTES)))
+    examples = readme_requests()
+    assert len(examples) >= 3
+    for method, path, body in examples:
+        template_path = re.sub(r"/status/(?!all)[\w.:-]+$", "/status/{correlationId}", path)
+        assert template_path in document["paths"], f"{path} is not a route of the API"
+        assert method.lower() in document["paths"][template_path], f"{method} {path}"
+        if body:
+            model = MODELS[template_path.rsplit("/", 1)[1]]
+            model.model_validate(json.loads(body))
+
+
+def test_the_readme_names_every_route_of_the_api() -> None:
+    document = json.loads(openapi_json(create_resolver(*ALL_ROUTES)))
+    for path in document["paths"]:
+        assert path.replace("{correlationId}", "{correlationId}") in README, f"{path} is not documented"
+
+
+def test_the_readme_lists_every_setting() -> None:
+    from waitroom.settings import Settings  # noqa: PLC0415
+
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in README]
+    assert missing == [], f"settings the README does not describe: {missing}"
+
+
+def test_docs_directory_is_linked_from_the_readme() -> None:
+    for document in sorted((ROOT / "docs").glob("*.md")) if (ROOT / "docs").is_dir() else []:
+        assert f"docs/{document.name}" in README, f"docs/{document.name} is not linked"
