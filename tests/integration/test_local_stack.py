@@ -184,15 +184,19 @@ def test_make_run_prints_the_curl_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path
     }
     for name in ("DATABASE_URL", "CAMUNDA_URL", "ONBOARDING_API_URL"):
         environment.pop(name, None)
-    with subprocess.Popen(
-        [sys.executable, "-m", "devstack"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    ) as process:
+    log = tmp_path / "devstack.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        ) as process,
+    ):
         try:
             assert process.stdout is not None
             banner = []
@@ -216,7 +220,8 @@ def test_make_run_prints_the_curl_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path
             assert answer.json()["data"]["success"] is True
         finally:
             process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=30) == 0
+            code = process.wait(timeout=30)
+    assert code == 0, f"exit code {code}; its log ends:\n{log.read_text()[-3000:]}"
     assert group_is_gone(process.pid, within_s=10), "nothing of the stack is left running"
 
 
