@@ -80,6 +80,7 @@ class Environment:
         self.process.start()
         child.close()
         self._ready = False
+        self._stopping = threading.Lock()
 
     def wait_ready(self) -> None:
         if not self._ready:
@@ -98,9 +99,13 @@ class Environment:
         return value
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.join()
-        self._connection.close()
+        """Idempotent: a timed-out invocation and the stack's stop may both stop it, in two threads."""
+        with self._stopping:
+            if self._connection.closed:
+                return
+            self.process.terminate()
+            self.process.join()
+            self._connection.close()
 
 
 class FunctionPool:

@@ -23,6 +23,8 @@ class OnboardingApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # see the gateway's handler
+
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the worker's logs tell the story."""
 

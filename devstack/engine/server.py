@@ -120,6 +120,7 @@ class _HttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "devstack-engine"
+    disable_nagle_algorithm = True  # headers and body go in two writes; see the gateway's handler
     # Bounds how long an idle client connection can hold up stop(), which joins request threads.
     timeout = 30
 

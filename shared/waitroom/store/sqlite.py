@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -91,10 +92,24 @@ class SqliteDialect(Dialect):
             self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         # WAL lets the waiting readers of other processes read while a completion writes.
-        connection.execute("PRAGMA journal_mode=WAL")
+        self._use_wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
         return connection
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        # Turning a new file to WAL needs it alone, and SQLite answers "locked" at once instead of
+        # waiting through the busy timeout: connections opening a new file together take turns here.
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    connection.close()
+                    raise
+                time.sleep(0.01)
 
     def timestamp_param(self, value: datetime) -> str:
         """The stored text form, so that text comparison is time comparison."""
