@@ -27,7 +27,9 @@ NAMESPACE = "Waitroom"
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# Only requests (the Camunda calls) is patched: the database has subsegments of its own (traced), and
+# patching everything X-Ray supports would import psycopg and botocore into every cold start.
+tracer = Tracer(service=SERVICE, patch_modules=("requests",))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 #: The metric counted for each way a start request can be answered.

@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     PostgreSQL's LISTEN/NOTIFY on a PostgreSQL store, else polling."""
     redis_url: SecretStr | None = None
     """``redis://host:6379/0``: wake waiters through Redis pub/sub (ElastiCache in AWS)."""
-    push_fallback_poll_ms: Annotated[int, Field(gt=0)] = 1000
-    """With a push channel, the row is still read this often in case a notification is lost."""
+    push_fallback_poll_ms: Annotated[int, Field(gt=0)] = 5000
+    """With a push channel, the row is still read this often in case a notification is lost: a safety
+    net, so sparse (a wait shorter than this makes two reads)."""
     adaptive_history: Annotated[int, Field(ge=0, le=10_000)] = 200
     """Finished processes of a key the ``adaptive`` schedule learns from (0: never learn)."""
     retry_after_s: Annotated[int, Field(ge=1)] = 1

@@ -3,8 +3,8 @@
 A waiter subscribes to its process *before* its first read of the row, so that a finish between
 that read and the wait cannot be missed; it then pauses as the poll schedule says, but wakes at
 once when the process's finish is announced, and reads the row again. The row stays the truth: a
-notification only says "read now". A lost notification costs latency (until the next scheduled
-read), never correctness.
+notification only says "read now". A lost notification costs latency (until the next fallback
+read, ``PUSH_FALLBACK_POLL_MS``), never correctness.
 
 Channels: PostgreSQL ``LISTEN/NOTIFY`` (a connection of its own that listens), Redis pub/sub
 (``REDIS_URL``; ElastiCache in AWS), an in-process registry (waiter and finisher in one process),
@@ -48,11 +48,20 @@ class WakeChannel(Protocol):
         ...
 
 
+#: How often a waiter reads the row once its subscription has failed, until its wait ends: the
+#: failure may have swallowed the notification, and a broken channel announces nothing.
+READ_EVERY_S_WITHOUT_CHANNEL = 1.0
+
+
 class Sleeping:
-    """A subscription nobody notifies: the pause is a plain sleep."""
+    """A subscription nobody notifies: the pause is a plain sleep, of at most ``at_most_s``."""
+
+    def __init__(self, at_most_s: float | None = None) -> None:
+        self._at_most_s = at_most_s
 
     def wait(self, timeout_s: float) -> bool:
-        time.sleep(max(0.0, timeout_s))
+        pause = timeout_s if self._at_most_s is None else min(timeout_s, self._at_most_s)
+        time.sleep(max(0.0, pause))
         return False
 
 
@@ -117,6 +126,31 @@ class _EventSubscription:
         return woken
 
 
+class _NetworkSubscription:
+    """A subscription over a connection that can fail. At the failure it drops the connection (the
+    next wait opens a new one) and answers at once, so the row is read; for the rest of this wait it
+    reads every ``READ_EVERY_S_WITHOUT_CHANNEL``, as a waiter that could not subscribe does."""
+
+    def __init__(self, failures: tuple[type[Exception], ...], drop_connection: Callable[[], None]) -> None:
+        self._failures = failures
+        self._drop_connection = drop_connection
+        self._lost = False
+
+    def wait(self, timeout_s: float) -> bool:
+        if self._lost:
+            return Sleeping(READ_EVERY_S_WITHOUT_CHANNEL).wait(timeout_s)
+        try:
+            return self._notified_within(max(0.0, timeout_s))
+        except self._failures:
+            logger.warning("lost the wake channel's connection; polling instead", exc_info=True)
+            self._lost = True
+            self._drop_connection()
+            return False
+
+    def _notified_within(self, timeout_s: float) -> bool:
+        raise NotImplementedError
+
+
 def channel_name(correlation_id: str) -> str:
     """A channel per process, a valid identifier whatever the id holds (PostgreSQL allows 63 bytes)."""
     return "waitroom_" + hashlib.sha256(correlation_id.encode()).hexdigest()[:40]
@@ -126,8 +160,7 @@ class Postgres:
     """PostgreSQL ``LISTEN/NOTIFY``. Each waiting thread listens on a connection of its own (one per
     execution environment in Lambda), kept between waits; announcements go out on another.
 
-    Any failure of a connection turns the current wait into plain polling and drops the
-    connection; the next wait opens a new one.
+    A failure of the listening connection drops it; the next wait opens a new one.
     """
 
     name = "postgres"
@@ -173,10 +206,10 @@ class Postgres:
         except psycopg.Error:
             logger.warning("cannot listen for the process's finish; polling instead", exc_info=True)
             self.drop_listener()
-            yield Sleeping()
+            yield Sleeping(READ_EVERY_S_WITHOUT_CHANNEL)
             return
         try:
-            yield _PostgresSubscription(self, connection)
+            yield _PostgresSubscription(connection, drop_connection=self.drop_listener)
         finally:
             try:
                 connection.execute(f'UNLISTEN "{channel}"')
@@ -203,27 +236,23 @@ class Postgres:
             connection.close()
 
 
-class _PostgresSubscription:
-    def __init__(self, channel: Postgres, connection: Any) -> None:
-        self._channel = channel
-        self._connection = connection
-
-    def wait(self, timeout_s: float) -> bool:
+class _PostgresSubscription(_NetworkSubscription):
+    def __init__(self, connection: Any, *, drop_connection: Callable[[], None]) -> None:
         import psycopg  # noqa: PLC0415
 
-        began = time.monotonic()
-        try:
-            for _ in self._connection.notifies(timeout=max(0.0, timeout_s), stop_after=1):
-                return True
-        except psycopg.Error:
-            logger.warning("lost the listening connection; polling instead", exc_info=True)
-            self._channel.drop_listener()
-            time.sleep(max(0.0, timeout_s - (time.monotonic() - began)))
-        return False
+        super().__init__((psycopg.Error,), drop_connection)
+        self._connection = connection
+
+    def _notified_within(self, timeout_s: float) -> bool:
+        return any(True for _ in self._connection.notifies(timeout=timeout_s, stop_after=1))
 
 
 class Redis:
-    """Redis pub/sub (``REDIS_URL``): works beside any store, and across every process and host."""
+    """Redis pub/sub (``REDIS_URL``): works beside any store, and across every process and host.
+
+    Each waiting thread subscribes on a connection of its own, kept between waits (a new connection
+    per wait would be a TLS handshake per request on ElastiCache); a failure drops it.
+    """
 
     name = "redis"
     pushes = True
@@ -232,27 +261,50 @@ class Redis:
         import redis  # noqa: PLC0415 -- only when Redis is configured
 
         self._client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        self._listening = threading.local()
+        self._listeners: list[Any] = []
+        self._guard = threading.Lock()
 
     @staticmethod
     def channel(correlation_id: str) -> str:
         return f"waitroom:finished:{correlation_id}"
 
+    def listener(self) -> Any:
+        pubsub = getattr(self._listening, "pubsub", None)
+        if pubsub is None:
+            pubsub = self._listening.pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            with self._guard:
+                self._listeners.append(pubsub)
+        return pubsub
+
+    def drop_listener(self) -> None:
+        pubsub = getattr(self._listening, "pubsub", None)
+        self._listening.pubsub = None
+        if pubsub is not None:
+            with self._guard:
+                self._listeners.remove(pubsub)
+            pubsub.close()
+
     @contextmanager
     def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
         import redis  # noqa: PLC0415
 
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        channel = self.channel(correlation_id)
         try:
-            pubsub.subscribe(self.channel(correlation_id))
+            pubsub = self.listener()
+            pubsub.subscribe(channel)
         except redis.RedisError:
             logger.warning("cannot subscribe to the process's finish; polling instead", exc_info=True)
-            pubsub.close()
-            yield Sleeping()
+            self.drop_listener()
+            yield Sleeping(READ_EVERY_S_WITHOUT_CHANNEL)
             return
         try:
-            yield _RedisSubscription(pubsub)
+            yield _RedisSubscription(pubsub, channel, drop_connection=self.drop_listener)
         finally:
-            pubsub.close()
+            try:
+                pubsub.unsubscribe(channel)
+            except redis.RedisError:
+                self.drop_listener()
 
     def notify(self, correlation_id: str) -> None:
         import redis  # noqa: PLC0415
@@ -263,26 +315,29 @@ class Redis:
             logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
 
     def close(self) -> None:
+        with self._guard:
+            listeners, self._listeners = self._listeners, []
+        for pubsub in listeners:
+            pubsub.close()
         self._client.close()
 
 
-class _RedisSubscription:
-    def __init__(self, pubsub: Any) -> None:
-        self._pubsub = pubsub
-
-    def wait(self, timeout_s: float) -> bool:
+class _RedisSubscription(_NetworkSubscription):
+    def __init__(self, pubsub: Any, channel: str, *, drop_connection: Callable[[], None]) -> None:
         import redis  # noqa: PLC0415
 
-        deadline = time.monotonic() + max(0.0, timeout_s)
-        try:
-            # get_message returns early for the subscription's own confirmation; wait out the rest.
-            while (remaining := deadline - time.monotonic()) > 0:
-                message = self._pubsub.get_message(timeout=remaining)
-                if message is not None and message.get("type") == "message":
-                    return True
-        except redis.RedisError:
-            logger.warning("lost the Redis subscription; polling instead", exc_info=True)
-            time.sleep(max(0.0, deadline - time.monotonic()))
+        super().__init__((redis.RedisError,), drop_connection)
+        self._pubsub = pubsub
+        self._channel = channel.encode()
+
+    def _notified_within(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        # get_message returns early for other traffic (a confirmation, a late message of an earlier
+        # wait on this kept connection): only this process's announcement wakes the waiter.
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(timeout=remaining)
+            if message is not None and message.get("type") == "message" and message.get("channel") == self._channel:
+                return True
         return False
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from waitroom.processes import ProcessService
 from waitroom.settings import Settings
 from waitroom.store import SqlStore, dialect_for
 from waitroom.store.migrate import migrate
-from waitroom.wake import InProcess, WakeChannel, announcer, wake_channel
+from waitroom.wake import InProcess, WakeChannel, announcer, channel_name, wake_channel
 
 WAIT_S = 8.0
 
@@ -203,3 +204,77 @@ HISTORY = {
     "postgresql": "UPDATE process_store SET status = 'DONE', started_at = %(started)s, completed_at = %(completed)s "
     "WHERE correlation_id = %(id)s",
 }
+
+
+def test_a_waiter_whose_listening_connection_dies_reads_every_second(
+    pg_schema_url: str,
+    channels_for_postgres: tuple[StoreFactory, Callable[[str, SqlStore], WakeChannel]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import psycopg  # noqa: PLC0415
+
+    store_factory, channels = channels_for_postgres
+    waiter_store, finisher_store = store_factory(), store_factory()
+    waiter_store.save(NewProcess("w-3", "onboard-user", "0" * 64))
+    service = ProcessService(
+        store=waiter_store,
+        camunda=CamundaClient("http://127.0.0.1:9"),
+        settings=Settings(database_url=pg_schema_url),
+        wake=channels("postgres", waiter_store),
+    )
+    assert service.settings.push_fallback_poll_ms >= 5000, "the default fallback is sparse"
+    outcome: list[ProcessRecord] = []
+    waiter = threading.Thread(
+        target=lambda: outcome.append(
+            service.wait("w-3", process_key="onboard-user", deadline=time.monotonic() + WAIT_S)
+        )
+    )
+    waiter.start()
+    with psycopg.connect(pg_schema_url, autocommit=True) as admin:
+        listening = f'LISTEN "{channel_name("w-3")}"'
+        for _ in range(100):
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s", (listening,)
+            ).fetchall()
+            if killed:
+                break
+            time.sleep(0.05)
+    assert killed, "the waiter listened"
+    # The finish goes unannounced: only the waiter's own reads can see it.
+    finisher_store.complete("w-3", None)
+    finished_at = time.monotonic()
+    waiter.join(WAIT_S)
+
+    assert outcome and outcome[0].status is ProcessStatus.DONE
+    assert time.monotonic() - finished_at < 3, "read again within a second or so, not at the 5 s fallback"
+    assert "lost the wake channel's connection; polling instead" in caplog.text
+
+
+def test_redis_listens_on_one_kept_connection_across_waits(tmp_path: Path, redis_url: str) -> None:
+    import redis  # noqa: PLC0415
+
+    database = f"sqlite:///{tmp_path / 'wake.sqlite3'}"
+    settings = Settings(database_url=database, redis_url=redis_url)
+    migrate(dialect_for(database, settings))
+    waiter_store, finisher_store = SqlStore(dialect_for(database, settings)), SqlStore(dialect_for(database, settings))
+    waiting, announcing = wake_channel(settings, waiter_store), wake_channel(settings, finisher_store)
+    finisher_store.on_finish = announcer(announcing)
+    service = ProcessService(
+        store=waiter_store, camunda=CamundaClient("http://127.0.0.1:9"), settings=settings, wake=waiting
+    )
+    with redis.Redis.from_url(redis_url) as admin:
+        connections_before = admin.info("stats")["total_connections_received"]
+        try:
+            for index in range(5):
+                waiter_store.save(NewProcess(f"r-{index}", "onboard-user", "0" * 64))
+                finisher = threading.Timer(0.2, finisher_store.complete, (f"r-{index}", None))
+                finisher.start()
+                record = service.wait(f"r-{index}", process_key="onboard-user", deadline=time.monotonic() + WAIT_S)
+                finisher.join()
+                assert record is not None and record.status is ProcessStatus.DONE
+        finally:
+            for closing in (waiting, announcing, waiter_store, finisher_store):
+                closing.close()
+        opened = admin.info("stats")["total_connections_received"] - connections_before
+    # One for the waiter's subscriptions, one for the announcements (other clients of this Redis would add theirs).
+    assert opened <= 2, f"{opened} connections for 5 waits"

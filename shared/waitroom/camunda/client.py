@@ -262,6 +262,8 @@ class CamundaClient:
             "workerId": worker_id,
             "maxTasks": max_tasks,
             "usePriority": True,
+            # Oldest first among equal priorities: under load, no process's steps wait behind newer ones.
+            "sorting": [{"sortBy": "createTime", "sortOrder": "asc"}],
             "asyncResponseTimeout": async_response_timeout_ms,
             "topics": [
                 {
