@@ -140,6 +140,7 @@ def test_the_docs_are_public_and_describe_every_route(stack: LocalStack) -> None
     assert ui.status_code == 200
     assert ui.headers["Content-Type"].startswith("text/html")
     assert "swagger" in ui.text.lower()
+    assert '"/api/process/status/{correlationId}"' in ui.text, "Swagger UI shows the API's own document"
 
 
 def test_the_identity_key_is_kept_private(stack: LocalStack) -> None:

@@ -4,6 +4,7 @@ requests the API accepts."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import tomllib
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 
 from devstack.template import ROOT, _CloudFormationLoader
-from waitroom.docs import openapi_json
+from waitroom.docs import as_configured, openapi_json
 from waitroom.http import create_resolver
 from waitroom.routes import ALL_ROUTES
 from waitroom.schemas import ApiModel, CancelRequest, CompleteRequest, StartRequest
+from waitroom.settings import Settings
 
 TEMPLATE: dict[str, Any] = __import__("yaml").load(
     (ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CloudFormationLoader
@@ -97,8 +99,24 @@ def readme_requests() -> list[tuple[str, str, str]]:
     return found
 
 
+SERVED_DOCUMENT = ROOT / "functions" / "docs" / "openapi.json"
+
+
+def test_the_docs_function_serves_the_document_the_routes_generate() -> None:
+    generated = openapi_json(create_resolver(*ALL_ROUTES))
+    assert SERVED_DOCUMENT.read_text(encoding="utf-8") == generated, (
+        "functions/docs/openapi.json differs from what the routes generate: run make openapi"
+    )
+
+
+def test_the_served_document_gives_the_deployments_largest_list_limit() -> None:
+    served = json.loads(as_configured(SERVED_DOCUMENT.read_text(encoding="utf-8"), Settings(list_max_limit=40)))
+    (limit,) = [p for p in served["paths"]["/api/process/status/all"]["get"]["parameters"] if p["name"] == "limit"]
+    assert limit["schema"]["maximum"] == 40
+
+
 def test_the_readmes_example_requests_are_ones_the_api_accepts() -> None:
-    document = json.loads(openapi_json(create_resolver(*ALL_ROUTES)))
+    document = json.loads(SERVED_DOCUMENT.read_text(encoding="utf-8"))
     examples = readme_requests()
     assert len(examples) >= 3
     for method, path, body in examples:
@@ -111,14 +129,12 @@ def test_the_readmes_example_requests_are_ones_the_api_accepts() -> None:
 
 
 def test_the_readme_names_every_route_of_the_api() -> None:
-    document = json.loads(openapi_json(create_resolver(*ALL_ROUTES)))
+    document = json.loads(SERVED_DOCUMENT.read_text(encoding="utf-8"))
     for path in document["paths"]:
         assert path.replace("{correlationId}", "{correlationId}") in README, f"{path} is not documented"
 
 
 def test_the_readme_lists_every_setting() -> None:
-    from waitroom.settings import Settings  # noqa: PLC0415
-
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in README]
     assert missing == [], f"settings the README does not describe: {missing}"
 
@@ -126,3 +142,15 @@ def test_the_readme_lists_every_setting() -> None:
 def test_docs_directory_is_linked_from_the_readme() -> None:
     for document in sorted((ROOT / "docs").glob("*.md")) if (ROOT / "docs").is_dir() else []:
         assert f"docs/{document.name}" in README, f"docs/{document.name} is not linked"
+
+
+def test_the_test_plan_names_tests_that_exist() -> None:
+    plan = (ROOT / "docs" / "TEST_PLAN.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", plan))
+    assert len(named) >= 40, "the plan maps the scenarios to tests by file::name"
+    defined: dict[str, set[str]] = {}
+    for path, _ in named:
+        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+        defined[path] = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    missing = sorted(f"{path}::{name}" for path, name in named if name not in defined[path])
+    assert missing == [], f"the test plan names tests that do not exist: {missing}"
