@@ -56,6 +56,10 @@ template: venv ## sam validate, sam validate --lint and sam build (no Docker nee
 events: venv ## Regenerate events/ with sam local generate-event
 	$(BIN)/python scripts/generate_events.py
 
+.PHONY: openapi
+openapi: venv ## Regenerate functions/docs/openapi.json from the routes (after changing one)
+	$(BIN)/python scripts/generate_openapi.py
+
 .PHONY: migrate
 migrate: venv ## Apply the database migrations to DATABASE_URL (default: the local SQLite file)
 	$(BIN)/waitroom migrate
@@ -67,6 +71,10 @@ run: venv ## Run the whole system locally (API on PORT=8080, dev engine, worker,
 .PHONY: token
 token: venv ## Print a JWT the local stack accepts (SUB=alice chooses the caller, ADMIN=1 adds the admin scope)
 	@$(BIN)/python -m devstack.token
+
+.PHONY: bench
+bench: venv ## Measure wake latency, reads per wait, the local stack under load and cold start (docs/PERFORMANCE.md)
+	$(BIN)/python -m bench
 
 .PHONY: clean
 clean: ## Remove the virtualenv, build output and local data

@@ -11,14 +11,12 @@ import io
 import json
 import logging
 import os
-import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
+from devstack.postgres import fresh_schema
 from waitroom import observability, runtime
 from waitroom.settings import Settings
 
@@ -106,32 +104,16 @@ def redis_url() -> str:
     return url
 
 
-@contextmanager
-def fresh_schema(server_url: str) -> Iterator[str]:
-    """A URL whose connections work in a new, empty schema of their own, dropped afterwards."""
-    import psycopg  # noqa: PLC0415 -- only the runs that need it
-
-    schema = f"waitroom_test_{secrets.token_hex(6)}"
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in server_url else "?"
-    try:
-        yield f"{server_url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 @pytest.fixture
 def pg_schema_url(pg_server_url: str) -> Iterator[str]:
-    with fresh_schema(pg_server_url) as url:
+    with fresh_schema(pg_server_url, prefix="waitroom_test") as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def pg_module_schema_url(pg_server_url: str) -> Iterator[str]:
     """One schema for a whole module (the local stack runs once per module and backend)."""
-    with fresh_schema(pg_server_url) as url:
+    with fresh_schema(pg_server_url, prefix="waitroom_test") as url:
         yield url
 
 

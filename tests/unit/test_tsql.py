@@ -115,3 +115,38 @@ CREATE INDEX IX_ProcessStore_UpdatedAt ON dbo.process_store(updated_at);
 """
     assert MIGRATIONS[0].name == "001_create_process_store.sql"
     assert MIGRATIONS[0].read_text(encoding="utf-8") == seed
+
+
+OPERATIONS_GUIDE = Path(__file__).parents[2] / "docs" / "OPERATIONS.md"
+GUIDE_QUERIES = re.findall(r"```sql\n(.*?)```", OPERATIONS_GUIDE.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def migrated_columns() -> dict[str, set[str]]:
+    """Each table the SQL Server migrations create, with every column they give it."""
+    columns: dict[str, set[str]] = {}
+    for path in MIGRATIONS:
+        for batch in mssql_batches(path.read_text(encoding="utf-8")):
+            for statement in sqlglot.parse(batch, read="tsql"):
+                assert statement is not None
+                for definition in statement.find_all(exp.ColumnDef):
+                    table = statement.find(exp.Table)
+                    assert table is not None
+                    columns.setdefault(table.name, set()).add(definition.name)
+    return columns
+
+
+def test_the_operations_guide_has_queries() -> None:
+    assert len(GUIDE_QUERIES) >= 5
+
+
+@pytest.mark.parametrize("query", GUIDE_QUERIES, ids=lambda query: " ".join(query.split())[:60])
+def test_operations_guide_query_is_tsql_on_the_migrated_schema(query: str) -> None:
+    assert not FOREIGN_TO_TSQL.search(query)
+    parsed = sqlglot.parse_one(query, read="tsql")
+    schema = migrated_columns()
+    tables = {table.name for table in parsed.find_all(exp.Table)}
+    assert tables and tables <= set(schema), f"unknown tables {tables - set(schema)}"
+    known = set().union(*(schema[table] for table in tables))
+    aliases = {alias.alias for alias in parsed.find_all(exp.Alias)}
+    referenced = {column.name for column in parsed.find_all(exp.Column)} - aliases
+    assert referenced <= known, f"columns not in {sorted(tables)}: {sorted(referenced - known)}"

@@ -1,0 +1,105 @@
+"""``python -m bench`` (``make bench``): every benchmark in one run, a table on stdout, the figures in
+``bench-results.json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench import cold_start, end_to_end, machine, report, services, targets, wake_latency
+from devstack.template import ROOT
+from waitroom.settings import Settings
+
+SECTIONS = ("cold", "wake", "e2e")
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    sections = set(arguments.sections or SECTIONS)
+    # Progress goes to a copy of stderr: the local stack's run sends fds 1 and 2 to its log.
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    progress = _progress(console)
+    began = time.monotonic()
+    with _product_defaults(progress):
+        postgres, redis = services.postgres_version(), services.redis_version()
+        for name, version, url in (("PostgreSQL", postgres, services.PG_URL), ("Redis", redis, services.REDIS_URL)):
+            if version is None:
+                progress(f"{name} is not reachable at {url}: its cells are skipped")
+        wake_config = wake_latency.Config(waits=arguments.waits, threads=arguments.threads)
+        e2e_config = end_to_end.Config(
+            sequence=arguments.sequence, clients=arguments.clients, seconds=arguments.seconds
+        )
+        cold_config = cold_start.Config()
+        results: dict[str, Any] = {
+            "machine": machine.describe(postgres_version=postgres, redis_version=redis),
+            "config": {"wake": asdict(wake_config), "e2e": asdict(e2e_config), "cold_start": asdict(cold_config)},
+        }
+        # Cold start first: import times are the figures most disturbed by anything else running.
+        if "cold" in sections:
+            results["cold_start"] = cold_start.run(cold_config, progress=progress)
+        if "wake" in sections:
+            results["wake"] = wake_latency.run(
+                wake_config, postgres=postgres is not None, redis=redis is not None, progress=progress
+            )
+        if "e2e" in sections:
+            results["e2e"] = end_to_end.run(e2e_config, redis=redis is not None, progress=progress)
+    results["machine"]["load_average_at_end"] = machine.load_average()
+    results["code"] = machine.code_version(ROOT)
+    verdicts = targets.verdicts(results)
+    results["targets"] = [verdict.as_dict() for verdict in verdicts]
+    results["duration_s"] = round(time.monotonic() - began)
+    Path(arguments.output).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(report.render(results, verdicts))
+    print(f"\n{arguments.output} written; the run took {results['duration_s']} s.")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--sections", nargs="+", choices=SECTIONS, help="run only these (default: all; cold, wake, e2e)"
+    )
+    parser.add_argument("--waits", type=int, default=wake_latency.Config.waits, help="waits per wake cell")
+    parser.add_argument("--threads", type=int, default=wake_latency.Config.threads, help="waits in flight at once")
+    parser.add_argument("--sequence", type=int, default=end_to_end.Config.sequence, help="sequential starts")
+    parser.add_argument("--clients", type=int, default=end_to_end.Config.clients, help="concurrent clients")
+    parser.add_argument("--seconds", type=float, default=end_to_end.Config.seconds, help="length of the load")
+    parser.add_argument("--output", default="bench-results.json", help="where the JSON goes")
+    return parser
+
+
+def _progress(console: TextIO) -> Callable[[str], None]:
+    began = time.monotonic()
+
+    def say(message: str) -> None:
+        print(f"[{time.monotonic() - began:5.0f} s] {message}", file=console)
+
+    return say
+
+
+@contextmanager
+def _product_defaults(progress: Callable[[str], None]) -> Iterator[None]:
+    """Every Waitroom and local-stack setting at its default: a variable left in the shell (a
+    POLL_SCHEDULE, a DATABASE_URL) would silently change what is measured."""
+    names = {name.upper() for name in Settings.model_fields} | {
+        name for name in os.environ if name.startswith("LOCAL_")
+    }
+    removed = {name: os.environ.pop(name) for name in sorted(names) if name in os.environ}
+    if removed:
+        progress(f"ignoring {', '.join(removed)} from the environment: the benchmark measures the defaults")
+    try:
+        yield
+    finally:
+        os.environ.update(removed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

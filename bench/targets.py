@@ -1,0 +1,111 @@
+"""The performance targets, each checked against the figure it is about. A benchmark reports: a
+missed target is a finding, never an error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PUSH_STRATEGIES = frozenset({"inprocess", "redis", "postgres"})
+PUSH_P99_MS = 10.0
+PUSH_READS = 2.0
+LOGNORMAL_POLL_P99_MS = 150.0
+UNIFORM_P99_FACTOR = 3.0
+OVERHEAD_P50_MS = 50.0
+IMPORT_MS = 300.0
+LAYER_MB = 100.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    path: tuple[str, ...]
+    """Where the figure is in the results, e.g. ``("wake", "sqlite", "uniform", "redis", "wake_p99_ms")``."""
+    target: str
+    measured: float
+    limit: float
+
+    @property
+    def met(self) -> bool:
+        return self.measured <= self.limit
+
+    @property
+    def margin(self) -> float:
+        """How far under the limit (positive) or over it (negative)."""
+        return self.limit - self.measured
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "figure": ".".join(self.path),
+            "target": self.target,
+            "measured": self.measured,
+            "limit": round(self.limit, 2),
+            "met": self.met,
+        }
+
+
+def verdicts(results: Mapping[str, Any]) -> list[Verdict]:
+    return [*_wake(results.get("wake") or {}), *_end_to_end(results.get("e2e") or {}), *_cold(results)]
+
+
+def _wake(wake: Mapping[str, Any]) -> Iterator[Verdict]:
+    for backend, workloads in wake.items():
+        for workload, cells in workloads.items():
+            seed = cells.get("seed") or {}
+            for strategy, cell in cells.items():
+                path = ("wake", backend, workload, strategy)
+                p99, reads = cell.get("wake_p99_ms"), cell.get("reads_per_wait")
+                if p99 is None or reads is None:
+                    continue
+                if strategy in PUSH_STRATEGIES:
+                    yield Verdict((*path, "wake_p99_ms"), f"push: p99 <= {PUSH_P99_MS:.0f} ms", p99, PUSH_P99_MS)
+                    yield Verdict(
+                        (*path, "reads_per_wait"), f"push: <= {PUSH_READS:.0f} reads per wait", reads, PUSH_READS
+                    )
+                elif strategy == "adaptive" and seed.get("wake_p99_ms") is not None:
+                    yield Verdict(
+                        (*path, "reads_per_wait"), "poll only: reads <= the seed's", reads, seed["reads_per_wait"]
+                    )
+                    if workload == "lognormal":
+                        yield Verdict(
+                            (*path, "wake_p99_ms"),
+                            f"poll only, log-normal: p99 <= {LOGNORMAL_POLL_P99_MS:.0f} ms",
+                            p99,
+                            LOGNORMAL_POLL_P99_MS,
+                        )
+                    else:
+                        yield Verdict(
+                            (*path, "wake_p99_ms"),
+                            f"poll only, {workload}: p99 <= the seed's / {UNIFORM_P99_FACTOR:.0f}",
+                            p99,
+                            seed["wake_p99_ms"] / UNIFORM_P99_FACTOR,
+                        )
+
+
+def _end_to_end(e2e: Mapping[str, Any]) -> Iterator[Verdict]:
+    for variant, figures in e2e.items():
+        path = ("e2e", variant)
+        if figures.get("e2e_overhead_p50_ms") is not None:
+            yield Verdict(
+                (*path, "e2e_overhead_p50_ms"),
+                f"overhead p50 <= {OVERHEAD_P50_MS:.0f} ms",
+                figures["e2e_overhead_p50_ms"],
+                OVERHEAD_P50_MS,
+            )
+        yield Verdict((*path, "lost"), "none lost", figures["lost"], 0)
+        yield Verdict((*path, "duplicated"), "none duplicated", figures["duplicated"], 0)
+
+
+def _cold(results: Mapping[str, Any]) -> Iterator[Verdict]:
+    cold = results.get("cold_start") or {}
+    for function in cold.get("http_functions", []):
+        measured = (cold.get("import_ms") or {}).get(function)
+        if measured is not None:
+            yield Verdict(
+                ("cold_start", "import_ms", function),
+                f"HTTP function import <= {IMPORT_MS:.0f} ms",
+                measured,
+                IMPORT_MS,
+            )
+    if cold.get("layer_mb") is not None:
+        yield Verdict(("cold_start", "layer_mb"), f"layer <= {LAYER_MB:.0f} MB unzipped", cold["layer_mb"], LAYER_MB)

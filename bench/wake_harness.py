@@ -1,0 +1,86 @@
+"""The two sides of a measured wait: the waiter's store, which counts its reads, and the finisher,
+which completes rows on time from connections of its own and notes when each commit returned."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from waitroom.domain import ProcessRecord
+from waitroom.store import SqlStore
+from waitroom.store.base import Dialect
+
+
+class CountingStore(SqlStore):
+    """The waiter's store, counting the reads of the wait loop (one store per waiter thread)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        self.polls = 0
+
+    def poll(self, correlation_id: str) -> ProcessRecord | None:
+        self.polls += 1
+        return super().poll(correlation_id)
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    correlation_id: str = field(compare=False)
+
+
+class Finisher:
+    """Completes each row at its due time, from stores of its own (as the worker or ``/complete``
+    would, in another execution environment), and notes when each completion's commit returned."""
+
+    def __init__(self, stores: list[SqlStore], announce: Callable[[str], None]) -> None:
+        self.committed_at: dict[str, float] = {}
+        self._due: list[_Due] = []
+        self._changed = threading.Condition()
+        self._stopped = False
+        for store in stores:
+            store.on_finish = self._noting(announce)
+        self._threads = [
+            threading.Thread(target=self._run, args=(store,), name=f"finisher-{index}", daemon=True)
+            for index, store in enumerate(stores)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _noting(self, announce: Callable[[str], None]) -> Callable[[ProcessRecord], None]:
+        def on_finish(record: ProcessRecord) -> None:
+            # The store calls this right after the finishing UPDATE returned: the commit is done.
+            self.committed_at[record.correlation_id] = time.monotonic()
+            announce(record.correlation_id)
+
+        return on_finish
+
+    def schedule(self, correlation_id: str, at: float) -> None:
+        with self._changed:
+            heapq.heappush(self._due, _Due(at, correlation_id))
+            self._changed.notify_all()
+
+    def _next(self) -> str | None:
+        """The next row whose time has come, once it has; None when stopped."""
+        with self._changed:
+            while not self._stopped:
+                now = time.monotonic()
+                if self._due and self._due[0].at <= now:
+                    return heapq.heappop(self._due).correlation_id
+                self._changed.wait(self._due[0].at - now if self._due else None)
+            return None
+
+    def _run(self, store: SqlStore) -> None:
+        while (correlation_id := self._next()) is not None:
+            # A row not completed has no commit time: its wait counts as failed.
+            store.complete(correlation_id, '{"bench":true}')
+
+    def close(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+        for thread in self._threads:
+            thread.join()
