@@ -105,7 +105,23 @@ class ProcessService:
         else:
             self._ensure_same_request(record, new, caller)
             logger.info("joined a process started before", extra={"status": record.status.value})
-        return self.wait(request.correlation_id, process_key=request.process_key, deadline=deadline)
+        finished = self.wait(request.correlation_id, process_key=request.process_key, deadline=deadline)
+        if created and finished.status is ProcessStatus.CANCELLED and finished.camunda_instance_id is not None:
+            self._end_instance_cancelled_while_starting(finished.camunda_instance_id)
+        return finished
+
+    def _end_instance_cancelled_while_starting(self, instance_id: str) -> None:
+        """A cancel that came between the row's insert and the instance's attach found no instance to
+        delete: this start deletes it. (Had the cancel seen it, this finds it ended.)"""
+        try:
+            if self.camunda.delete_process_instance(instance_id):
+                logger.info("deleted the instance of a process cancelled while it started")
+        except WaitroomError:
+            logger.warning(
+                "could not delete the instance of a process cancelled while it started",
+                extra={"camundaInstanceId": instance_id},
+                exc_info=True,
+            )
 
     def _ensure_same_request(self, record: ProcessRecord, new: NewProcess, caller: Caller) -> None:
         if not caller.may_see(record.owner):

@@ -2,7 +2,7 @@
 
 It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, oldest first:
 
-* PENDING longer than ``MAX_PROCESS_AGE`` → ERROR ``TIMED_OUT``;
+* PENDING longer than ``MAX_PROCESS_AGE`` → its Camunda instance deleted, then ERROR ``TIMED_OUT``;
 * no Camunda instance recorded (the start was never confirmed, or the function died before it) →
   look for it by business key: found → attached; not found → ERROR ``START_FAILED``;
 * the instance ended without finishing the row: COMPLETED (a terminate end event, or a path that
@@ -88,6 +88,10 @@ class Reconciler:
 
     def _reconcile(self, record: ProcessRecord, now: datetime) -> str:
         if now - record.started_at > self.settings.max_process_age:
+            # Camunda first, as a cancel does: an instance left running would go on calling the steps'
+            # services for a process nobody waits for. Out of reach → deferred, the row stays PENDING.
+            if record.camunda_instance_id is not None:
+                self.camunda.delete_process_instance(record.camunda_instance_id)
             return self._fail(
                 record,
                 "TIMED_OUT",

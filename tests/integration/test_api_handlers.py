@@ -507,6 +507,16 @@ def test_cancel_deletes_the_instance_and_the_process_ends_cancelled(api: Api) ->
     assert (again.status, again.body["status"]) == (200, "CANCELLED"), "cancelling twice is a success"
 
 
+def test_a_cancel_before_the_start_has_its_instance_still_ends_the_instance(api: Api) -> None:
+    cancels: list[HttpResult] = []
+    api.camunda.before_start_answer = lambda business_key: cancels.append(api.cancel({"correlationId": business_key}))
+    started = api.start({"processKey": "onboard-user", "correlationId": "x-race"})
+    assert (cancels[0].status, cancels[0].body["status"]) == (200, "CANCELLED")
+    assert (started.status, started.body["status"]) == (200, "CANCELLED")
+    (instance,) = api.camunda.starts_of("x-race")
+    assert api.camunda.deleted == [instance["id"]], "the start deletes the instance the cancel could not see yet"
+
+
 def test_cancel_of_a_finished_process_is_409_and_of_an_unknown_one_404(api: Api) -> None:
     api.start({"processKey": "onboard-user", "correlationId": "x-2"}, prefer="respond-async")
     api.complete({"correlationId": "x-2", "status": "ok", "data": 1})

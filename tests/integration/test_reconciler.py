@@ -112,10 +112,15 @@ def test_an_unconfirmed_start_that_never_started_ends_in_error(store: SqlStore, 
     assert error_of(store, "r-never") == (ProcessStatus.ERROR, "START_FAILED")
 
 
-def test_a_process_pending_past_max_process_age_times_out(store: SqlStore, camunda: CamundaClient) -> None:
-    started(store, camunda, "r-old")
+def test_a_process_pending_past_max_process_age_times_out_and_its_instance_ends(
+    store: SqlStore, camunda: CamundaClient
+) -> None:
+    instance = started(store, camunda, "r-old")
     reconciler_for(store, camunda, now=datetime.now(UTC) + timedelta(hours=2), max_process_age="PT1H").run()
     assert error_of(store, "r-old") == (ProcessStatus.ERROR, "TIMED_OUT")
+    history = camunda.get_historic_process_instance(instance)
+    assert history is not None
+    assert history["state"] == "EXTERNALLY_TERMINATED", "nothing runs on for a process nobody waits for"
 
 
 def test_a_healthy_running_process_and_a_young_one_are_left_alone(store: SqlStore, camunda: CamundaClient) -> None:

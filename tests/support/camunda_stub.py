@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +33,9 @@ class CamundaStub:
     hang_s: float = 5.0
     starts: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    #: Called with the business key once an instance exists and before its start is answered: what
+    #: a request that arrives in that window does.
+    before_start_answer: Callable[[str], object] | None = None
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -90,6 +94,8 @@ class CamundaStub:
                     return
                 instance_id = str(uuid.uuid4())
                 stub.starts.append({"key": key, "id": instance_id, **body})
+                if stub.before_start_answer is not None:
+                    stub.before_start_answer(body.get("businessKey", ""))
                 self._answer(
                     200,
                     {
