@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import cold_start, end_to_end, machine, report, services, targets, wake_latency
+from bench import cold_start, end_to_end, machine, report, schedule_model, services, targets, wake_latency
 from devstack.template import ROOT
 from waitroom.settings import Settings
 
@@ -38,9 +38,15 @@ def main(argv: list[str] | None = None) -> int:
             sequence=arguments.sequence, clients=arguments.clients, seconds=arguments.seconds
         )
         cold_config = cold_start.Config()
+        model_config = schedule_model.Config()
         results: dict[str, Any] = {
             "machine": machine.describe(postgres_version=postgres, redis_version=redis),
-            "config": {"wake": asdict(wake_config), "e2e": asdict(e2e_config), "cold_start": asdict(cold_config)},
+            "config": {
+                "wake": asdict(wake_config),
+                "schedule_model": asdict(model_config),
+                "e2e": asdict(e2e_config),
+                "cold_start": asdict(cold_config),
+            },
         }
         # Cold start first: import times are the figures most disturbed by anything else running.
         if "cold" in sections:
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             results["wake"] = wake_latency.run(
                 wake_config, postgres=postgres is not None, redis=redis is not None, progress=progress
             )
+            results["schedule_model"] = schedule_model.run(model_config)
         if "e2e" in sections:
             results["e2e"] = end_to_end.run(e2e_config, redis=redis is not None, progress=progress)
     results["machine"]["load_average_at_end"] = machine.load_average()

@@ -112,6 +112,7 @@ def _wake(results: Mapping[str, Any], marks: Marks) -> list[str]:
         f"lognormal = median 1 s, sigma {LOGNORMAL_SIGMA}",
         *_table(header, rows),
         *_learnt(results["wake"]),
+        *_schedule_model(results.get("schedule_model") or {}),
     ]
 
 
@@ -122,6 +123,19 @@ def _learnt(wake: Mapping[str, Any]) -> list[str]:
             schedule = (cells.get("adaptive") or {}).get("learnt_schedule_ms")
             if schedule:
                 lines.append(f"   learnt schedule, {backend}/{workload}: pauses {', '.join(map(str, schedule))} ms")
+    return lines
+
+
+def _schedule_model(model: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for workload, figures in model.items():
+        p99, reads = figures["wake_p99_ms"], figures["reads_per_wait"]
+        lines.append(
+            f"   learnt from {figures['histories']} other {workload} histories (cost model): p99 median "
+            f"{p99['median']} ms ({p99['min']}-{p99['max']}); "
+            f"reads median {reads['median']} (max {reads['max']}) against the seed's "
+            f"{figures['seed_reads_per_wait']}, over it in {figures['histories_over_the_seeds_reads']}"
+        )
     return lines
 
 
