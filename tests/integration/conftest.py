@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.camunda_stub import CamundaStub
 from waitroom.settings import Settings
 from waitroom.store import SqlStore, dialect_for
 from waitroom.store.migrate import migrate
@@ -41,6 +42,14 @@ def _empty_mssql(url: str, settings: Settings) -> None:
         connection.cursor().execute("DELETE FROM dbo.process_store")
     finally:
         connection.close()
+
+
+@pytest.fixture
+def camunda() -> Iterator[CamundaStub]:
+    """The Camunda stand-in of the API handler tests (modules with a real engine define their own)."""
+    stub = CamundaStub().start()
+    yield stub
+    stub.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
@@ -84,32 +84,25 @@ class Api:
         return thread
 
 
-def cold_started(camunda: CamundaStub) -> Api:
-    """The API functions, imported afresh in the current environment (a cold start)."""
+def cold_started(monkeypatch: pytest.MonkeyPatch, camunda: CamundaStub, database_url: str, **settings: object) -> Api:
+    """The API functions, imported afresh (a cold start) in an environment of the database, the
+    stub as Camunda (unless ``camunda_url`` says otherwise) and ``settings``, the rest at defaults."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
+    for name, value in settings.items():
+        monkeypatch.setenv(name.upper(), str(value))
+    runtime.reset()
     return Api(
         load_function("start"), load_function("status"), load_function("complete"), load_function("cancel"), camunda
     )
 
 
 @pytest.fixture
-def camunda() -> Iterator[CamundaStub]:
-    stub = CamundaStub().start()
-    yield stub
-    stub.stop()
-
-
-@pytest.fixture
 def configure(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Api]:
-    """Set the environment, then cold-start the three functions in it."""
+    """Cold-start the API functions with every process key allowed and these settings."""
 
-    def cold_start(camunda_url: str | None = None, **settings: object) -> Api:
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        monkeypatch.setenv("CAMUNDA_URL", camunda_url or camunda.url)
-        monkeypatch.setenv("ALLOWED_PROCESS_KEYS", "*")
-        for name, value in settings.items():
-            monkeypatch.setenv(name.upper(), str(value))
-        runtime.reset()
-        return cold_started(camunda)
+    def cold_start(**settings: object) -> Api:
+        return cold_started(monkeypatch, camunda, database_url, **{"allowed_process_keys": "*", **settings})
 
     return cold_start
 
@@ -467,11 +460,7 @@ def test_logs_are_json_and_carry_the_correlation_id(api: Api, log_lines: Callabl
 def test_a_database_that_is_down_is_a_clear_503(
     down_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", down_url)
-    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
-    monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "1")
-    runtime.reset()
-    api = cold_started(camunda)
+    api = cold_started(monkeypatch, camunda, down_url, db_connect_timeout_s=1)
 
     began = time.monotonic()
     started = api.start({"processKey": "onboard-user", "correlationId": "db-down", "variables": USER})

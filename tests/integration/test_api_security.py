@@ -4,7 +4,7 @@ on every backend."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ import pytest
 from tests.integration.test_api_handlers import Api, cold_started
 from tests.support.camunda_stub import CamundaStub
 from tests.support.lambdas import HttpResult, invoke, load_event, with_body
-from waitroom import runtime
 from waitroom.settings import Settings
 from waitroom.store import dialect_for
 from waitroom.store.migrate import migrate
@@ -21,19 +20,9 @@ USER = {"userId": "u-1", "email": "u1@example.com"}
 
 
 @pytest.fixture
-def camunda() -> Iterator[CamundaStub]:
-    stub = CamundaStub().start()
-    yield stub
-    stub.stop()
-
-
-@pytest.fixture
 def api(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Api:
     """The functions with the deployed defaults: only onboard-user may be started."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
-    runtime.reset()
-    return cold_started(camunda)
+    return cold_started(monkeypatch, camunda, database_url)
 
 
 def start_async(api: Api, correlation_id: str, **body: Any) -> HttpResult:
@@ -150,12 +139,7 @@ def test_no_secret_password_or_variable_value_reaches_a_log_line(
     # The local server trusts every connection, so a password in the URL is accepted and ignored.
     url = pg_schema_url.replace("postgres@", f"postgres:{MARKERS[0]}@")
     migrate(dialect_for(url, Settings(database_url=url)))
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
-    monkeypatch.setenv("CAMUNDA_USER", "demo")
-    monkeypatch.setenv("CAMUNDA_PASSWORD", MARKERS[1])
-    runtime.reset()
-    api = cold_started(camunda)
+    api = cold_started(monkeypatch, camunda, url, camunda_user="demo", camunda_password=MARKERS[1])
     secret_value = {"userId": MARKERS[2], "email": f"{MARKERS[2]}@example.com", "note": MARKERS[2]}
 
     api.start({"processKey": "onboard-user", "correlationId": "log-1", "variables": secret_value}, prefer="wait=0")
@@ -166,10 +150,15 @@ def test_no_secret_password_or_variable_value_reaches_a_log_line(
     api.status("log-1")
     camunda.mode = "server-error"
     api.start({"processKey": "onboard-user", "correlationId": "log-2", "variables": secret_value})
-    monkeypatch.setenv("DATABASE_URL", url.replace(":5432/", ":1/"))
-    monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "1")
-    runtime.reset()
-    cold_started(camunda).start({"processKey": "onboard-user", "variables": secret_value})
+    database_down = cold_started(
+        monkeypatch,
+        camunda,
+        url.replace(":5432/", ":1/"),
+        db_connect_timeout_s=1,
+        camunda_user="demo",
+        camunda_password=MARKERS[1],
+    )
+    database_down.start({"processKey": "onboard-user", "variables": secret_value})
 
     logged = json.dumps(log_lines()) + caplog.text
     assert "process started" in logged, "the test did capture the logs"

@@ -4,7 +4,7 @@ write, captured and read back."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,6 @@ import pytest
 from tests.integration.test_api_handlers import Api, cold_started
 from tests.support.camunda_stub import CamundaStub
 from tests.support.fake_camunda import FakeCamunda, for_seconds, locked
-from waitroom import runtime
 from waitroom.camunda.client import CamundaClient
 from waitroom.domain import NewProcess
 from waitroom.reconciler import Reconciler
@@ -45,18 +44,8 @@ def named(points: list[Metric], name: str, **dimensions: str) -> list[float]:
 
 
 @pytest.fixture
-def camunda() -> Iterator[CamundaStub]:
-    stub = CamundaStub().start()
-    yield stub
-    stub.stop()
-
-
-@pytest.fixture
 def api(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Api:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
-    runtime.reset()
-    return cold_started(camunda)
+    return cold_started(monkeypatch, camunda, database_url)
 
 
 def test_a_start_answered_in_time_counts_the_start_the_answer_the_wait_and_the_duration(
