@@ -12,7 +12,6 @@ the one that bites.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack.functions import FunctionPool, Throttled
+from devstack.http_answers import send
 from devstack.identity import LocalIdentity, Rejected
 from devstack.template import Application, Route
 
@@ -154,18 +154,18 @@ class Gateway:
         parts = urlsplit(request.path)
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_PAYLOAD_BYTES:
-            _send(request, 413, {"message": "Request Entity Too Large"})
+            send(request, 413, {"message": "Request Entity Too Large"})
             return
         body = request.rfile.read(length) if length else b""
         found = self.application.route_for(request.command, parts.path)
         if found is None:
-            _send(request, 404, {"message": "Not Found"})
+            send(request, 404, {"message": "Not Found"})
             return
         route, path_parameters = found
         try:
             authorizer = self._authorize(route, request, body)
         except Rejected as rejected:
-            _send(request, rejected.status, {"message": rejected.message})
+            send(request, rejected.status, {"message": rejected.message})
             return
         event = build_event(
             route,
@@ -181,12 +181,12 @@ class Gateway:
         try:
             result = self.pools[route.function].invoke(event)
         except Throttled:
-            _send(request, 429, {"message": "Too Many Requests"})
+            send(request, 429, {"message": "Too Many Requests"})
             return
         except Exception:
             # A function error, a crash or a timeout: API Gateway answers them all alike.
             logger.exception("%s failed", route.function)
-            _send(request, 500, {"message": "Internal Server Error"})
+            send(request, 500, {"message": "Internal Server Error"})
             return
         _send_result(request, result)
         logger.info(
@@ -203,29 +203,13 @@ class Gateway:
         return None
 
 
-def _send(
-    request: BaseHTTPRequestHandler, status: int, body: Any, headers: list[tuple[str, str]] | None = None
-) -> None:
-    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request.send_response(status)
-    sent = {name.lower() for name, _ in headers or []}
-    for name, value in headers or []:
-        request.send_header(name, value)
-    if "content-type" not in sent:
-        request.send_header("Content-Type", "application/json")
-    request.send_header("Content-Length", str(len(payload)))
-    request.end_headers()
-    if request.command != "HEAD":
-        request.wfile.write(payload)
-
-
 def _send_result(request: BaseHTTPRequestHandler, result: Any) -> None:
     """A Lambda proxy answer (format 2.0) → HTTP. A bare value is a 200 JSON body, as API Gateway does."""
     if not (isinstance(result, dict) and "statusCode" in result):
-        _send(request, 200, result)
+        send(request, 200, result)
         return
     body = result.get("body") or ""
     payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]
     headers += [("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or []]
-    _send(request, int(result["statusCode"]), payload, headers)
+    send(request, int(result["statusCode"]), payload, headers)

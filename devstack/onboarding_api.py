@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from devstack.http_answers import send
+
 
 class OnboardingApi:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -30,24 +32,16 @@ class OnboardingApi:
 
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/users":
-                    self._answer(404, {"message": "not found"})
+                    send(self, 404, {"message": "not found"})
                     return
                 try:
                     request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                     user_id, email = str(request["userId"]), str(request["email"])
                 except (ValueError, KeyError, TypeError):
-                    self._answer(400, {"message": "userId and email are required"})
+                    send(self, 400, {"message": "userId and email are required"})
                     return
                 status, account = api.create(user_id, email, self.headers.get("Idempotency-Key"))
-                self._answer(status, account)
-
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send(self, status, account)
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True

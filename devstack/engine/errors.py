@@ -16,10 +16,8 @@ from typing import Any
 FALLBACK_CODE = 0
 
 
-class ProcessEngineException(Exception):
-    """Camunda's base engine exception: HTTP 500 unless a subclass says otherwise."""
-
-    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
+class _CamundaError(Exception):
+    """What an error body reads: the Java class's simple name, and the message."""
 
     @property
     def type_name(self) -> str:
@@ -28,6 +26,12 @@ class ProcessEngineException(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class ProcessEngineException(_CamundaError):
+    """Camunda's base engine exception: HTTP 500 unless a subclass says otherwise."""
+
+    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 class NullValueException(ProcessEngineException):
@@ -52,21 +56,13 @@ class ParseException(ProcessEngineException):
         self.details = details
 
 
-class RestException(Exception):
+class RestException(_CamundaError):
     """An error raised by the REST layer itself, with an explicit status."""
 
     def __init__(self, status: int, message: str, cause: Exception | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.cause = cause
-
-    @property
-    def type_name(self) -> str:
-        return type(self).__name__
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 class InvalidRequestException(RestException):

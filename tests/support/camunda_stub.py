@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from devstack.http_answers import send
+
 _START = re.compile(r"^/engine-rest/process-definition/key/(?P<key>[^/]+)/start$")
 
 
@@ -57,34 +59,35 @@ class CamundaStub:
                     self.send_response(204)
                     self.end_headers()
                     return
-                self._answer(404, {"type": "InvalidRequestException", "message": f"No process instance {instance_id}"})
+                send(self, 404, {"type": "InvalidRequestException", "message": f"No process instance {instance_id}"})
 
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 if path != "/engine-rest/history/process-instance":
-                    self._answer(404, {"type": "NotFoundException", "message": f"no route {path}"})
+                    send(self, 404, {"type": "NotFoundException", "message": f"no route {path}"})
                     return
                 business_key = dict(parse_qsl(query)).get("processInstanceBusinessKey")
                 found = [
                     {"id": start["id"], "businessKey": start["businessKey"], "state": "ACTIVE"}
                     for start in stub.starts_of(business_key or "")
                 ]
-                self._answer(200, found)
+                send(self, 200, found)
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 match = _START.match(self.path)
                 if match is None:
-                    self._answer(404, {"type": "NotFoundException", "message": f"no route {self.path}"})
+                    send(self, 404, {"type": "NotFoundException", "message": f"no route {self.path}"})
                     return
                 key = match["key"]
                 if stub.mode == "hang":
                     time.sleep(stub.hang_s)
                 if stub.mode == "server-error":
-                    self._answer(500, {"type": "ProcessEngineException", "message": "engine on fire"})
+                    send(self, 500, {"type": "ProcessEngineException", "message": "engine on fire"})
                     return
                 if key not in stub.known_keys:
-                    self._answer(
+                    send(
+                        self,
                         404,
                         {
                             "type": "RestException",
@@ -96,7 +99,8 @@ class CamundaStub:
                 stub.starts.append({"key": key, "id": instance_id, **body})
                 if stub.before_start_answer is not None:
                     stub.before_start_answer(body.get("businessKey", ""))
-                self._answer(
+                send(
+                    self,
                     200,
                     {
                         "id": instance_id,
@@ -108,14 +112,6 @@ class CamundaStub:
                         "links": [],
                     },
                 )
-
-            def _answer(self, status: int, body: Any) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
