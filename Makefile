@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
+TOOLS_VENV ?= .venv-tools
+TOOLS := $(abspath $(TOOLS_VENV))/bin
 BUILD_DIR ?= .aws-sam/build
 REGION ?= us-east-1
 # Lambda runs Python 3.13, so everything here does too: python3.13 from PATH if it works (pyenv's shim
@@ -20,6 +22,7 @@ help: ## List the targets
 
 $(VENV)/.installed: pyproject.toml shared/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	@echo "Creating $(VENV) on Python 3.13 and installing every dependency: a minute or two, once." >&2
 	"$(PYTHON313)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -29,8 +32,21 @@ $(VENV)/.installed: pyproject.toml shared/requirements.txt
 venv: $(VENV)/.installed ## Create the virtualenv on Python 3.13 with every dependency
 
 .PHONY: test
-test: venv lint typecheck template ## Run every check and every test (what CI runs)
+test: venv lint typecheck template scan ## Run every check and every test (what CI runs)
 	$(BIN)/pytest
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	@echo "Creating $(TOOLS_VENV) for checkov and actionlint: a minute or two, once." >&2
+	"$(PYTHON313)" -m venv $(TOOLS_VENV)
+	$(TOOLS)/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
+.PHONY: scan
+scan: $(TOOLS_VENV)/.installed ## checkov over template.yaml (skips are in the template, with reasons) and actionlint over .github/workflows
+	$(TOOLS)/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(TOOLS)/actionlint
 
 .PHONY: lint
 lint: venv ## ruff (lint and format check) and the layers' import contracts (lint-imports)
@@ -52,6 +68,19 @@ template: venv ## sam validate, sam validate --lint and sam build (no Docker nee
 	$(BIN)/sam validate --region $(REGION)
 	$(BIN)/sam validate --lint --region $(REGION)
 	$(BIN)/sam build --build-dir $(BUILD_DIR) --region $(REGION)
+
+.PHONY: build
+build: venv ## sam build, as the README's "Deploying" types it in the activated virtualenv
+	$(BIN)/sam build
+
+.PHONY: invoke
+invoke: venv ## sam local invoke FUNCTION (e.g. StartFunction) with EVENT (events/start.json); needs Docker
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=StartFunction EVENT=events/start.json" >&2; exit 2; }
+	$(BIN)/sam local invoke $(FUNCTION) -e $(EVENT) --env-vars events/env.json
+
+.PHONY: deploy
+deploy: venv ## sam deploy --guided: asks for each parameter and saves the answers in samconfig.toml
+	$(BIN)/sam deploy --guided
 
 .PHONY: events
 events: venv ## Regenerate events/ with sam local generate-event
@@ -79,4 +108,4 @@ bench: venv ## Measure wake latency, reads per wait, the local stack under load 
 
 .PHONY: clean
 clean: ## Remove the virtualenv, build output and local data
-	rm -rf $(VENV) .aws-sam .var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .var .pytest_cache .mypy_cache .ruff_cache

@@ -88,6 +88,10 @@ def import_ms(function: Function, layout: Layout) -> float:
             "LAMBDA_TASK_ROOT": str(function.code_dir),
         }
     )
+    # In Lambda a database setting is required at cold start (the template always gives one); the
+    # import never connects, so any URL does.
+    if not {"DATABASE_URL", "DB_HOST", "DB_SECRET_ARN"} & environment.keys():
+        environment["DATABASE_URL"] = "sqlite:///:memory:"
     flags = ["-S", "-B"] if layout.isolated else []
     extra = [str(layout.runtime)] if layout.runtime is not None else []
     command = [sys.executable, *flags, "-c", MEASURE, str(function.code_dir), str(layout.layer), *extra]

@@ -59,7 +59,11 @@ class LocalSettings(BaseSettings):
     concurrency: int = Field(default=2, gt=0, le=64)
     """Execution environments each HTTP function keeps warm."""
     max_concurrency: int = Field(default=64, gt=0, le=512)
-    """Most environments of one function at once, as Lambda's concurrency limit (then 429)."""
+    """Most environments of one function at once, as Lambda's concurrency limit (then 429); a function's
+    ``ReservedConcurrentExecutions`` in the template bounds it lower, as in AWS."""
+    parameter_overrides: dict[str, str] = Field(default_factory=dict)
+    """Template parameters, as JSON (``LOCAL_PARAMETER_OVERRIDES='{"StartConcurrency": "4"}'``), as
+    ``sam deploy --parameter-overrides`` gives them; the local stack reads the concurrency ones."""
     schedules: bool = True
     """Run the scheduled functions (worker, reconciler, retention)."""
     schedule_interval_s: float | None = Field(default=None, gt=0)
@@ -115,7 +119,7 @@ class LocalStack:
     def __init__(self, *, port: int | None = None, local: LocalSettings | None = None) -> None:
         self.local = local or LocalSettings()
         self.port = load_settings().port if port is None else port
-        self.application: Application = load()
+        self.application: Application = load(parameter_overrides=self.local.parameter_overrides)
         self.engine: EngineServer | None = None
         self.onboarding: OnboardingApi | None = None
         self.pools: dict[str, FunctionPool] = {}
@@ -168,10 +172,11 @@ class LocalStack:
         routed = {route.function for route in self.application.routes}
         for name in sorted(routed):
             function = self.application.functions[name]
+            limit = min(self.local.max_concurrency, function.reserved_concurrency or self.local.max_concurrency)
             self.pools[name] = FunctionPool(
                 function,
-                size=self.local.concurrency,
-                max_size=self.local.max_concurrency,
+                size=min(self.local.concurrency, limit),
+                max_size=limit,
                 environment=self._environment_of(function),
             )
         if self.local.schedules:

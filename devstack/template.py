@@ -7,6 +7,7 @@ added, removed or secured there changes the local stack too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ class Function:
     schedule: str | None
     environment: dict[str, Any]
     """Globals' and the function's own variables, as written (intrinsics such as ``!Ref`` stay dicts)."""
+    reserved_concurrency: int | None = None
+    """``ReservedConcurrentExecutions``: most invocations at once (then Lambda throttles), if set."""
 
     @property
     def module(self) -> str:
@@ -108,8 +111,20 @@ def _authorizers(resources: dict[str, Any]) -> dict[str, tuple[str | None, dict[
     return apis
 
 
-def load(template: Path = TEMPLATE) -> Application:
+def _reserved_concurrency(value: Any, parameters: dict[str, Any], overrides: Mapping[str, str]) -> int | None:
+    """A literal number, or a ``!Ref`` to a parameter: its override, else its default."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        value = overrides[name] if name in overrides else parameters[name]["Default"]
+    return int(value)
+
+
+def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | None = None) -> Application:
+    """The template's functions and routes; ``parameter_overrides`` stand for ``--parameter-overrides``."""
     document = yaml.load(template.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 -- a SafeLoader
+    parameters, overrides = document.get("Parameters", {}), parameter_overrides or {}
     globals_ = document.get("Globals", {}).get("Function", {})
     authorizers = _authorizers(document["Resources"])
     functions: dict[str, Function] = {}
@@ -139,5 +154,8 @@ def load(template: Path = TEMPLATE) -> Application:
                 **(globals_.get("Environment") or {}).get("Variables", {}),
                 **(properties.get("Environment") or {}).get("Variables", {}),
             },
+            reserved_concurrency=_reserved_concurrency(
+                properties.get("ReservedConcurrentExecutions"), parameters, overrides
+            ),
         )
     return Application(functions, routes)

@@ -3,6 +3,7 @@
 Run with ``make events``. SAM's sample carries placeholders (cookies, sample headers, a JWT
 authorizer, a base64 body); each event here is edited into what API Gateway sends for its route,
 so that ``sam local invoke -e events/<name>.json`` and the tests use the very same files.
+``events/env.json`` (the functions' settings for ``sam local invoke --env-vars``) is written by hand.
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ def main() -> None:
         "POST /api/process/cancel",
     )
     cancel["requestContext"]["authorizer"] = JWT_AUTHORIZER
+    # Public: no authorizer context, as API Gateway sends it for Auth NONE.
+    docs = route(generate("GET", "/api/process/docs", None), "GET /api/process/docs")
     events = {
+        "docs": docs,
         "start": start,
         "status": status,
         "status-all": status_all,

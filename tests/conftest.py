@@ -30,6 +30,14 @@ os.environ.update(
 )
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: CAMUNDA_URL names a real Camunda 7 (Camunda Run, as CI's real-servers job starts): the end-to-end
+#: tests deploy the BPMN to it and run on it instead of the development engine. Read here, at import,
+#: because clean_environment removes every setting from each test's environment.
+REAL_CAMUNDA_URL = os.environ.get("CAMUNDA_URL") or None
+#: The stores the end-to-end flow runs on. One real engine outlives each stack, and the runs on both
+#: stores use the same business keys, which its reconciler would then find twice: there, SQLite only
+#: (the store suite covers every backend on its own).
+STACK_STORES = ["sqlite"] if REAL_CAMUNDA_URL else ["sqlite", "postgresql"]
 SETTING_VARIABLES = [name.upper() for name in Settings.model_fields]
 UNREACHABLE: dict[str, str] = {}
 
@@ -54,7 +62,11 @@ def pytest_report_header() -> list[str]:
     sql_server = (
         "MSSQL_URL set: the store suite runs on it" if os.environ.get("MSSQL_URL") else "not tested (set MSSQL_URL)"
     )
-    return [f"waitroom backends: SQLite, PostgreSQL; SQL Server {sql_server}; Redis for the wake channel"]
+    camunda = f"the Camunda at {REAL_CAMUNDA_URL} (CAMUNDA_URL)" if REAL_CAMUNDA_URL else "the development engine"
+    return [
+        f"waitroom backends: SQLite, PostgreSQL; SQL Server {sql_server}; Redis for the wake channel",
+        f"waitroom end-to-end tests on {camunda}",
+    ]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     """An RDS-style JSON secret (``host, port, username, password, dbname, engine``)."""
     db_connect_timeout_s: Seconds = 5
     db_query_timeout_s: Seconds = 10
+    db_require_encryption: bool = False
+    """SQL Server: refuse a connection that is not encrypted (FreeTDS ``encryption=require``)."""
+    aws_lambda_function_name: str | None = None
+    """Set by Lambda itself: there, a database must be configured (the SQLite default is local only)."""
 
     # --- Camunda -------------------------------------------------------------------------------
     camunda_url: HttpUrl = HttpUrl("http://127.0.0.1:8080/engine-rest")
@@ -137,6 +141,12 @@ class Settings(BaseSettings):
         ]
         if len(chosen) > 1:
             raise ValueError(f"set one of {', '.join(chosen)}, not several: which database is meant is unclear")
+        if not chosen and self.aws_lambda_function_name:
+            # The default SQLite file would sit in Lambda's read-only /var/task, or vanish with /tmp.
+            raise ValueError(
+                "no database configured: set DB_SECRET_ARN (or DATABASE_URL, dev only); "
+                "the SQLite default is for the local stack, never Lambda"
+            )
         if self.db_host and not (self.db_name and self.db_user):
             raise ValueError("DB_HOST needs DB_NAME and DB_USER")
         if (self.camunda_user is None) != (self.camunda_password is None):

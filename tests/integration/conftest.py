@@ -16,6 +16,14 @@ from waitroom.settings import Settings
 
 #: SQL Server joins when MSSQL_URL names a database the tests may write to (see the README).
 BACKENDS = ["sqlite", "postgresql", *(["mssql"] if os.environ.get("MSSQL_URL") else [])]
+#: MSSQL_REQUIRE_ENCRYPTION=true: the suite's SQL Server connections must be encrypted (DB_REQUIRE_ENCRYPTION),
+#: as prod's are. Read at import: clean_environment removes the settings' own variables from each test.
+MSSQL_REQUIRE_ENCRYPTION = os.environ.get("MSSQL_REQUIRE_ENCRYPTION", "").lower() == "true"
+
+
+def store_settings(url: str, *, query_timeout_s: float = 10) -> Settings:
+    encrypted = MSSQL_REQUIRE_ENCRYPTION and url.startswith("mssql")
+    return Settings(database_url=url, db_require_encryption=encrypted, db_query_timeout_s=query_timeout_s)
 
 
 @pytest.fixture
@@ -28,7 +36,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = request.getfixturevalue("pg_schema_url")
     else:
         url = os.environ["MSSQL_URL"]
-    settings = Settings(database_url=url)
+    settings = store_settings(url)
     migrate(dialect_for(url, settings))
     if backend == "mssql":
         _empty_mssql(url, settings)
@@ -56,7 +64,7 @@ def camunda() -> Iterator[CamundaStub]:
 def store_factory(database_url: str) -> Iterator[StoreFactory]:
     """New stores on the same database, each with a connection of its own (as separate Lambdas)."""
     stores: list[SqlStore] = []
-    settings = Settings(database_url=database_url, db_query_timeout_s=5)
+    settings = store_settings(database_url, query_timeout_s=5)
 
     def make() -> SqlStore:
         store = SqlStore(dialect_for(database_url, settings))

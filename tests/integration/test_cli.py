@@ -13,13 +13,15 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pymssql
 import pytest
 
 from devstack.engine.server import EngineServer
 from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR
 from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.domain.errors import StoreUnavailable
 from waitroom.domain.process import NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
-from waitroom.entrypoints.cli import main, redact
+from waitroom.entrypoints.cli import _one_line, main, redact
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.settings import Settings
 
@@ -499,3 +501,31 @@ def test_delete_removes_a_finished_process_and_refuses_a_pending_one(
     assert store.get("f-0") is not None, "a PENDING process's client still waits for it"
     code, _, err = run(capsys, "delete", "f-done", "--database-url", three_pending)
     assert (code, err) == (1, "waitroom delete: no process with correlation id 'f-done'\n")
+
+
+def test_deploy_bpmn_to_something_that_is_not_camunda_says_where_the_engine_is(
+    engine_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As make run's own API on Camunda Run's default port answers: 404 to /deployment/create.
+    not_camunda = engine_url.replace("/engine-rest", "/api/process")
+    code, out, err = run(capsys, "deploy-bpmn", "--camunda-url", not_camunda)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"waitroom deploy-bpmn: {not_camunda} is not a Camunda 7 REST API")
+    assert "http://127.0.0.1:8081/engine-rest (LOCAL_ENGINE_PORT)" in err
+    assert err.count("\n") == 1
+
+
+def test_a_sql_server_error_is_one_decoded_line_not_a_byte_string() -> None:
+    # pymssql's error as it raises it on a refused login: the server's message as bytes, with FreeTDS's trailer.
+    refused = pymssql.OperationalError(
+        18456,
+        b"Login failed for user 'waitroom'.DB-Lib error message 20018, severity 14:\n"
+        b"General SQL Server error: Check messages from the SQL Server\n"
+        b"DB-Lib error message 20002, severity 9:\nAdaptive Server connection failed (sql.internal)\n",
+    )
+    store_error = StoreUnavailable("the database cannot be reached")
+    store_error.__cause__ = refused
+    assert _one_line(store_error) == (
+        "the database cannot be reached: SQL Server error 18456: Login failed for user 'waitroom'.; "
+        "Adaptive Server connection failed (sql.internal)"
+    )

@@ -141,6 +141,12 @@ def test_the_docs_are_public_and_describe_every_route(stack: LocalStack) -> None
     assert ui.headers["Content-Type"].startswith("text/html")
     assert "swagger" in ui.text.lower()
     assert '"/api/process/status/{correlationId}"' in ui.text, "Swagger UI shows the API's own document"
+    # The page links its document as ?format=json on its own URL: that link gives the document.
+    assert 'href="?format=json"' in ui.text or "?format=json" in ui.text
+    linked = requests.get(f"{stack.url}/api/process/docs", params={"format": "json"}, timeout=10)
+    assert linked.status_code == 200
+    assert linked.headers["Content-Type"].startswith("application/json")
+    assert linked.json() == document.json()
 
 
 def test_the_identity_key_is_kept_private(stack: LocalStack) -> None:

@@ -19,6 +19,7 @@ import requests
 from devstack.identity import LocalIdentity
 from devstack.stack import LocalSettings, LocalStack
 from devstack.template import ROOT, load
+from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 
 USER = {"userId": "user-123", "email": "user@example.com"}
 
@@ -27,7 +28,11 @@ def start_stack(tmp_path: Path, database_url: str | None, **environment: str) ->
     with pytest.MonkeyPatch.context() as patch:
         # The functions' processes inherit the environment they are spawned with.
         # no-such-process may be started (and is deployed nowhere): its start must meet a 404.
-        defaults = {"DATABASE_URL": database_url or "", "ALLOWED_PROCESS_KEYS": "onboard-user,no-such-process"}
+        defaults = {
+            "DATABASE_URL": database_url or "",
+            "CAMUNDA_URL": REAL_CAMUNDA_URL or "",
+            "ALLOWED_PROCESS_KEYS": "onboard-user,no-such-process",
+        }
         for name, value in {**defaults, **environment}.items():
             if value:
                 patch.setenv(name, value)
@@ -36,7 +41,7 @@ def start_stack(tmp_path: Path, database_url: str | None, **environment: str) ->
         return LocalStack(port=0, local=LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=2)).start()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=STACK_STORES)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     database_url = None
     if request.param == "postgresql":

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from devstack.stack import LocalSettings, LocalStack
+from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -34,10 +35,12 @@ def start_stack(tmp_path: Path, database_url: str | None, **environment: str) ->
             patch.setenv("DATABASE_URL", database_url)
         else:
             patch.delenv("DATABASE_URL", raising=False)
+        if REAL_CAMUNDA_URL:
+            patch.setenv("CAMUNDA_URL", REAL_CAMUNDA_URL)
         return LocalStack(port=0, local=settings).start()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=STACK_STORES)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     database_url = request.getfixturevalue("pg_module_schema_url") if request.param == "postgresql" else None
     running = start_stack(tmp_path_factory.mktemp("stack"), database_url)

@@ -69,15 +69,42 @@ def test_every_alarm_can_notify_the_topic() -> None:
     assert all("AlarmActions" in alarm["Properties"] for alarm in alarms)
 
 
-@pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_samconfig_sets_every_parameter_without_a_default(environment: str) -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
-    overrides = config[environment]["deploy"]["parameters"]["parameter_overrides"]
-    given = {override.split("=", 1)[0] for override in overrides}
-    required = {name for name, parameter in TEMPLATE["Parameters"].items() if "Default" not in parameter}
-    assert required <= given, f"{environment} lacks {sorted(required - given)}"
-    unknown = given - set(TEMPLATE["Parameters"])
-    assert not unknown, f"{environment} sets parameters the template does not have: {sorted(unknown)}"
+SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+REQUIRED = {name for name, parameter in TEMPLATE["Parameters"].items() if "Default" not in parameter}
+
+
+def overrides(section: dict[str, Any]) -> dict[str, str]:
+    return dict(override.split("=", 1) for override in section["parameters"]["parameter_overrides"])
+
+
+@pytest.mark.parametrize("environment", ["default", "prod"])
+def test_samconfig_deploys_with_no_example_value_a_first_deploy_would_fail_on(environment: str) -> None:
+    given = overrides(SAMCONFIG[environment]["deploy"])
+    assert set(given) <= set(TEMPLATE["Parameters"]), "only parameters the template has"
+    assert not REQUIRED & set(given), "the values a user must give are asked by sam deploy --guided, not invented"
+    assert given["Stage"] == ("prod" if environment == "prod" else "dev")
+
+
+def test_sam_local_invoke_resolves_every_parameter_without_a_default() -> None:
+    given = overrides(SAMCONFIG["default"]["local_invoke"])
+    assert set(given) >= REQUIRED, f"sam local invoke lacks {sorted(REQUIRED - set(given))}"
+    assert set(given) <= set(TEMPLATE["Parameters"])
+
+
+def test_there_is_an_event_for_every_function_and_env_vars_for_them() -> None:
+    events = {path.stem for path in (ROOT / "events").glob("*.json")} - {"env"}
+    functions = {name for name, resource in RESOURCES.items() if resource["Type"] == "AWS::Serverless::Function"}
+    for function in functions:
+        code = RESOURCES[function]["Properties"]["CodeUri"].strip("/").rsplit("/", 1)[1]
+        assert code in events, f"no events/{code}.json for {function}"
+        assert f"sam local invoke {function}" in README or f"events/{code}.json" in README
+    environment = json.loads((ROOT / "events" / "env.json").read_text(encoding="utf-8"))["Parameters"]
+    declared = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    for function in functions:
+        declared |= set((RESOURCES[function]["Properties"].get("Environment") or {}).get("Variables", {}))
+    # sam local invoke sets only variables the template declares: env.json may set no other.
+    assert set(environment) <= declared
+    assert {"DATABASE_URL", "CAMUNDA_URL"} <= set(environment)
 
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

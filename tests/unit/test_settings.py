@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from waitroom.adapters.store import database_url
+from waitroom.adapters.store import database_url, dialect_for
+from waitroom.adapters.store.mssql import MssqlDialect
 from waitroom.domain.errors import ConfigurationError
 from waitroom.settings import DEFAULT_DATABASE_URL, Settings, load_settings
 
@@ -90,3 +91,32 @@ def test_a_secret_beside_a_database_url_is_refused_not_silently_preferred(monkey
     monkeypatch.setenv("DB_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x")
     with pytest.raises(ConfigurationError, match="DATABASE_URL, DB_SECRET_ARN"):
         load_settings()
+
+
+def test_in_lambda_a_missing_database_fails_the_cold_start_naming_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "waitroom-dev-StartFunction")
+    for name in ("DATABASE_URL", "DB_HOST", "DB_SECRET_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match="no database configured: set DB_SECRET_ARN") as refused:
+        load_settings()
+    assert "never Lambda" in str(refused.value)
+    monkeypatch.setenv("DB_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:db")
+    assert load_settings().db_secret_arn == "arn:aws:secretsmanager:us-east-1:1:secret:db"
+
+
+def test_outside_lambda_the_local_sqlite_file_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    assert load_settings().resolved_database_url() == DEFAULT_DATABASE_URL
+
+
+def test_encrypted_sql_server_connections_are_required_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "mssql://waitroom:pw@sql.internal:1433/waitroom"
+    plain = dialect_for(url, Settings(database_url=url))
+    assert isinstance(plain, MssqlDialect)
+    assert "encryption" not in plain.connect_args(), "FreeTDS's default stays as it is"
+    monkeypatch.setenv("DB_REQUIRE_ENCRYPTION", "true")
+    required = dialect_for(url, load_settings(database_url=url))
+    assert isinstance(required, MssqlDialect)
+    assert required.connect_args()["encryption"] == "require"

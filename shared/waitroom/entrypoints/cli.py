@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from waitroom import bootstrap
-from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.client import CamundaClient, CamundaNotFound
 from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR, deploy_bpmn
 from waitroom.adapters.metrics import Uncounted
 from waitroom.adapters.store import database_url, dialect_for
 from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, migrate
-from waitroom.domain.errors import ProcessNotFound, WaitroomError
+from waitroom.domain.errors import ConfigurationError, ProcessNotFound, WaitroomError
 from waitroom.domain.process import ListQuery, ProcessRecord, ProcessStatus, dump_json
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import logger
@@ -83,9 +83,18 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _deploy_bpmn(args: argparse.Namespace) -> int:
-    camunda = CamundaClient.from_settings(_settings(args))
+    settings = _settings(args)
+    camunda = CamundaClient.from_settings(settings)
     with camunda.session:
-        deployment = deploy_bpmn(camunda, args.dir)
+        try:
+            deployment = deploy_bpmn(camunda, args.dir)
+        except CamundaNotFound:
+            # The default URL's port is Camunda Run's, and make run's own API listens there too.
+            raise ConfigurationError(
+                f"{settings.camunda_url} is not a Camunda 7 REST API (POST /deployment/create is 404 there): "
+                "give --camunda-url or CAMUNDA_URL; with make run the development engine is at "
+                "http://127.0.0.1:8081/engine-rest (LOCAL_ENGINE_PORT)"
+            ) from None
     # Camunda lists only the definitions this deployment created: none when no file changed.
     created = (deployment.get("deployedProcessDefinitions") or {}).values()
     for definition in sorted(created, key=lambda definition: str(definition["key"])):
@@ -434,8 +443,23 @@ def _one_line(error: Exception) -> str:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
+    text = _driver_text(error) or str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _driver_text(error: BaseException) -> str:
+    """pymssql's errors carry ``(number, b"message DB-Lib error message …")``: the number and the
+    server's own message, decoded, without FreeTDS's trailer; "" for any other error."""
+    args = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], tuple) else error.args
+    if len(args) != 2 or not isinstance(args[0], int) or not isinstance(args[1], bytes):
+        return ""
+    text = _DB_LIB_MARKER.sub("\n", args[1].decode("utf-8", errors="replace"))
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(_DB_LIB_NOISE)]
+    return f"SQL Server error {args[0]}: {'; '.join(dict.fromkeys(lines)) or 'no message'}"
+
+
+_DB_LIB_MARKER = re.compile(r"\s*DB-Lib error message \d+, severity \d+:\s*")
+_DB_LIB_NOISE = "General SQL Server error: Check messages from the SQL Server"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

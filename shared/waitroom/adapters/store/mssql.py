@@ -148,16 +148,27 @@ class MssqlDialect(Dialect):
     statements = STATEMENTS
     url_source: DatabaseUrl
 
-    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float, query_timeout_s: float) -> None:
+    def __init__(
+        self,
+        url_source: DatabaseUrl,
+        *,
+        connect_timeout_s: float,
+        query_timeout_s: float,
+        require_encryption: bool = False,
+    ) -> None:
         self.url_source = url_source
         self.connect_timeout_s = connect_timeout_s
         self.query_timeout_s = query_timeout_s
+        self.require_encryption = require_encryption
         self.connect_args()  # a malformed URL fails now, at cold start
 
     @classmethod
     def from_url(cls, url_source: DatabaseUrl, settings: Settings) -> MssqlDialect:
         return cls(
-            url_source, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
+            url_source,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            query_timeout_s=settings.db_query_timeout_s,
+            require_encryption=settings.db_require_encryption,
         )
 
     def connect_args(self) -> dict[str, Any]:
@@ -179,6 +190,9 @@ class MssqlDialect(Dialect):
             "autocommit": True,
             "use_datetime2": True,
             "appname": "waitroom",
+            # FreeTDS's "require" refuses a server that will not encrypt the connection (TLS); without
+            # it FreeTDS's default applies, which accepts a server that does not.
+            **({"encryption": "require"} if self.require_encryption else {}),
         }
 
     def connect(self) -> Any:

@@ -100,4 +100,7 @@ def add_docs(app: APIGatewayHttpResolver, generated: str, settings: Settings) ->
 
     @app.get(DOCS_PATH, include_in_schema=False)
     def swagger_ui_page() -> Response[str]:
+        # Powertools' page links its document as ``?format=json`` on its own URL: answer that link too.
+        if app.current_event.get_query_string_value("format") == "json":
+            return openapi()
         return Response(HTTPStatus.OK.value, content_types.TEXT_HTML, swagger_ui_html(document))

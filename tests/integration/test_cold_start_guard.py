@@ -1,0 +1,38 @@
+"""In Lambda a function without a database setting fails its cold start with a message that says
+what to set, instead of falling back to the SQLite default (under Lambda's read-only /var/task)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from devstack.template import ROOT
+
+SETTINGS_OF_THE_DATABASE = ("DATABASE_URL", "DB_HOST", "DB_SECRET_ARN")
+
+
+@pytest.mark.parametrize("function", ["start", "docs"])
+def test_a_function_without_a_database_fails_its_cold_start_saying_what_to_set(function: str) -> None:
+    environment = {name: value for name, value in os.environ.items() if name not in SETTINGS_OF_THE_DATABASE}
+    environment |= {
+        "AWS_LAMBDA_FUNCTION_NAME": f"waitroom-dev-{function}",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "shared")]),
+    }
+    # The command is this interpreter importing the function's module, as Lambda's runtime does.
+    imported = subprocess.run(
+        [sys.executable, "-c", "import app"],
+        cwd=ROOT / "functions" / function,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert imported.returncode != 0, "the cold start must fail"
+    last_line = imported.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("waitroom.errors.ConfigurationError: invalid configuration:"), imported.stderr
+    assert "no database configured: set DB_SECRET_ARN (or DATABASE_URL, dev only)" in last_line
+    assert not (ROOT / "functions" / function / ".var").exists(), "no SQLite file was created"

@@ -1,0 +1,102 @@
+"""Concurrency that cannot starve completions: the local stack bounds each function by its
+``ReservedConcurrentExecutions`` in template.yaml, as Lambda does, so the bound on starts and the
+reservation for /complete are exercised here, not assumed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.identity import LocalIdentity
+from devstack.stack import LocalSettings, LocalStack
+from devstack.template import load
+from tests.conftest import REAL_CAMUNDA_URL
+
+START_SLOTS = 2
+
+
+@pytest.fixture
+def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    # SQLite in the test's folder; the development engine unless CAMUNDA_URL names a real Camunda.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    if REAL_CAMUNDA_URL:
+        monkeypatch.setenv("CAMUNDA_URL", REAL_CAMUNDA_URL)
+    local = LocalSettings(
+        data_dir=tmp_path,
+        engine_port=0,
+        concurrency=1,
+        # No worker: the processes finish only through /complete, the path under test.
+        schedules=False,
+        parameter_overrides={"StartConcurrency": str(START_SLOTS)},
+    )
+    running = LocalStack(port=0, local=local).start()
+    yield running
+    running.stop()
+
+
+def test_the_template_bounds_starts_and_reserves_completions_and_the_scheduled_functions() -> None:
+    functions = load().functions
+    assert functions["StartFunction"].reserved_concurrency == 40
+    assert load(parameter_overrides={"StartConcurrency": "3"}).functions["StartFunction"].reserved_concurrency == 3
+    assert functions["CompleteFunction"].reserved_concurrency == 10
+    assert functions["WorkerFunction"].reserved_concurrency == 2
+    assert functions["ReconcilerFunction"].reserved_concurrency == 2
+
+
+def start(stack: LocalStack, correlation_id: str) -> requests.Response:
+    return requests.post(
+        f"{stack.url}/api/process/start",
+        json={"processKey": "onboard-user", "correlationId": correlation_id, "variables": {"userId": correlation_id}},
+        headers={"Authorization": f"Bearer {stack.identity.issue('waiter')}", "Prefer": "wait=25"},
+        timeout=40,
+    )
+
+
+def wait_until_pending(stack: LocalStack, correlation_id: str) -> None:
+    """Until the start has recorded its process (it is then inside its invocation, holding its slot)."""
+    headers = {"Authorization": f"Bearer {stack.identity.issue('waiter')}"}
+    for _ in range(200):
+        answer = requests.get(f"{stack.url}/api/process/status/{correlation_id}", headers=headers, timeout=10)
+        if answer.status_code == 202:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{correlation_id} was never recorded as PENDING")
+
+
+def complete(stack: LocalStack, correlation_id: str) -> requests.Response:
+    url = f"{stack.url}/api/process/complete"
+    body = json.dumps({"correlationId": correlation_id, "status": "ok", "data": {"finishedBy": "complete"}}).encode()
+    headers = LocalIdentity.sign("POST", url, body, {"Content-Type": "application/json"})
+    return requests.post(url, data=body, headers=headers, timeout=30)
+
+
+def test_with_every_start_slot_waiting_completions_still_run_and_the_waiters_get_their_200s(
+    stack: LocalStack,
+) -> None:
+    ids = [f"slot-{n}" for n in range(START_SLOTS)]
+    with ThreadPoolExecutor(START_SLOTS) as pool:
+        waiters: list[Future[requests.Response]] = [pool.submit(start, stack, id_) for id_ in ids]
+        for correlation_id in ids:
+            wait_until_pending(stack, correlation_id)
+
+        # Every start slot is taken by a waiting start: one more is throttled, as Lambda throttles it.
+        refused = start(stack, "one-too-many")
+        assert refused.status_code == 429, refused.text
+
+        # /complete has concurrency of its own: it runs, and each waiter gets its process's result.
+        for correlation_id in ids:
+            completed = complete(stack, correlation_id)
+            assert completed.status_code == 200, completed.text
+        answers = [waiter.result() for waiter in waiters]
+
+    for correlation_id, answer in zip(ids, answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["correlationId"] == correlation_id
+        assert answer.json()["status"] == "DONE"
+        assert answer.json()["data"] == {"finishedBy": "complete"}
