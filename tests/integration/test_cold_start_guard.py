@@ -33,6 +33,6 @@ def test_a_function_without_a_database_fails_its_cold_start_saying_what_to_set(f
     )
     assert imported.returncode != 0, "the cold start must fail"
     last_line = imported.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("waitroom.errors.ConfigurationError: invalid configuration:"), imported.stderr
+    assert last_line.startswith("waitroom.domain.errors.ConfigurationError: invalid configuration:"), imported.stderr
     assert "no database configured: set DB_SECRET_ARN (or DATABASE_URL, dev only)" in last_line
     assert not (ROOT / "functions" / function / ".var").exists(), "no SQLite file was created"

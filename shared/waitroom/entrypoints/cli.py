@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from waitroom import bootstrap
-from waitroom.adapters.camunda.client import CamundaClient, CamundaNotFound
+from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR, deploy_bpmn
 from waitroom.adapters.metrics import Uncounted
 from waitroom.adapters.store import database_url, dialect_for
 from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, migrate
-from waitroom.domain.errors import ConfigurationError, ProcessNotFound, WaitroomError
+from waitroom.domain.errors import CamundaNotFound, ConfigurationError, ProcessNotFound, WaitroomError
 from waitroom.domain.process import ListQuery, ProcessRecord, ProcessStatus, dump_json
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import logger
