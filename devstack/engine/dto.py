@@ -7,7 +7,14 @@ from typing import Any
 from devstack.engine.clock import format_date
 from devstack.engine.engine import DeploymentResult, StartResult
 from devstack.engine.fetching import LockedTask
-from devstack.engine.records import ExternalTask, HistoricProcessInstance, Incident, ProcessDefinition, ProcessInstance
+from devstack.engine.records import (
+    Deployment,
+    ExternalTask,
+    HistoricProcessInstance,
+    Incident,
+    ProcessDefinition,
+    ProcessInstance,
+)
 from devstack.engine.variables import TypedValue, to_dto
 
 JsonObject = dict[str, Any]
@@ -55,6 +62,25 @@ def deployment(result: DeploymentResult, base_url: str) -> JsonObject:
         "deployedDecisionDefinitions": None,
         "deployedDecisionRequirementsDefinitions": None,
     }
+
+
+def deployment_summary(record: Deployment) -> JsonObject:
+    # Camunda adds the self link only to the answer of a deployment's creation.
+    return {
+        "links": [],
+        "id": record.id,
+        "name": record.name,
+        "source": record.source,
+        "deploymentTime": format_date(record.deployment_time),
+        "tenantId": None,
+    }
+
+
+def listed_process_instance(instance: ProcessInstance) -> JsonObject:
+    """An entry of the process instance list: Camunda adds the self link to single instances only."""
+    listed = process_instance(instance, "")
+    listed["links"] = []
+    return listed
 
 
 def process_instance(instance: ProcessInstance, base_url: str) -> JsonObject:

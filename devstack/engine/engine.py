@@ -27,6 +27,7 @@ from devstack.engine.execution import Context, ProcessRuntime
 from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
 from devstack.engine.longpoll import TaskNotifier
 from devstack.engine.parsing import is_bpmn_resource, parse_resource
+from devstack.engine.queries import ExternalTaskRow, InstanceRow
 from devstack.engine.records import (
     Deployment,
     ExternalTask,
@@ -140,6 +141,30 @@ class Engine:
                 definitions.append(definition)
             return DeploymentResult(deployment, definitions or None)
 
+    def deployments(self) -> list[Deployment]:
+        with self._store.transaction():
+            return self._store.all(Deployment)
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        with self._store.transaction():
+            return self._store.get(Deployment, deployment_id)
+
+    def definition(self, definition_id: str) -> ProcessDefinition | None:
+        with self._store.transaction():
+            return self._store.get(ProcessDefinition, definition_id)
+
+    def definition_xml(self, definition_id: str) -> bytes:
+        """The resource a definition was deployed from, as Camunda's RepositoryService.getProcessModel."""
+        with self._store.transaction():
+            definition = self._store.get(ProcessDefinition, definition_id)
+            if definition is None:
+                message = f"no deployed process definition found with id '{definition_id}'"
+                raise NotFoundException(ensure_message(message, "processDefinition", "is null"))
+            for resource in self._store.by_owner(Resource, definition.deployment_id):
+                if resource.name == definition.resource:
+                    return base64.b64decode(resource.data_base64)
+            raise NotFoundException(f"no resource found with name '{definition.resource}'")
+
     def latest_definition(self, key: str) -> ProcessDefinition | None:
         with self._store.transaction():
             return self._latest_definition(key)
@@ -197,6 +222,23 @@ class Engine:
     def instance(self, instance_id: str) -> ProcessInstance | None:
         with self._store.transaction():
             return self._store.get(ProcessInstance, instance_id)
+
+    def instance_rows(self) -> list[InstanceRow]:
+        """Every running instance with what the process instance query filters on."""
+        with self._store.transaction():
+            deployments = {definition.id: definition.deployment_id for definition in self._store.all(ProcessDefinition)}
+            incidents: dict[str, list[Incident]] = {}
+            for incident in self._store.all(Incident):
+                incidents.setdefault(incident.process_instance_id, []).append(incident)
+            return [
+                InstanceRow(
+                    instance,
+                    deployments.get(instance.definition_id),
+                    tuple(incidents.get(instance.id, ())),
+                    _load_variables(instance.variables),
+                )
+                for instance in self._store.all(ProcessInstance)
+            ]
 
     def delete_instance(self, instance_id: str, fail_if_not_exists: bool) -> None:
         with self._write(notify=False):
@@ -268,9 +310,17 @@ class Engine:
         with self._store.transaction():
             return self._store.get(ExternalTask, task_id)
 
-    def external_tasks(self) -> list[ExternalTask]:
+    def external_task_rows(self) -> list[ExternalTaskRow]:
+        """Every external task with what the external task query filters on."""
         with self._store.transaction():
-            return self._store.all(ExternalTask)
+            names = {definition.id: definition.name for definition in self._store.all(ProcessDefinition)}
+            variables = {
+                instance.id: _load_variables(instance.variables) for instance in self._store.all(ProcessInstance)
+            }
+            return [
+                ExternalTaskRow(task, names.get(task.definition_id), variables.get(task.process_instance_id, {}))
+                for task in self._store.all(ExternalTask)
+            ]
 
     def complete(
         self,
@@ -320,6 +370,10 @@ class Engine:
             task.lock_expiration_time = now_ms() + retry_timeout
             if task.has_retries_left and retries <= 0:
                 self._store.put(_incident(task))
+                history = self._store.get(HistoricProcessInstance, task.process_instance_id)
+                if history is not None:
+                    history.had_incident = True
+                    self._store.put(history)
             elif not task.has_retries_left and retries > 0:
                 self._delete_incidents(task)
             task.retries = retries

@@ -75,6 +75,8 @@ class HistoricProcessInstance:
     state: str = "ACTIVE"
     end_time: int | None = None
     delete_reason: str | None = None
+    # Camunda keeps historic incidents after they are resolved; the history query filters on them.
+    had_incident: bool = False
 
 
 @dataclass

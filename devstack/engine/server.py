@@ -111,6 +111,9 @@ class _HttpServer(ThreadingHTTPServer):
     # Request threads are joined on close (they all finish once long polls are woken).
     daemon_threads = False
     block_on_close = True
+    # socketserver's default listen backlog of 5 makes a burst of connections (a worker pool, a load
+    # test) wait for SYN retries, seconds each; 128 queued connections absorb it.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: RestApi, credentials: tuple[str, str] | None) -> None:
         super().__init__(address, _Handler)
