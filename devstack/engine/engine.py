@@ -25,6 +25,7 @@ from devstack.engine.errors import (
 )
 from devstack.engine.execution import Context, ProcessRuntime
 from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
+from devstack.engine.juel import ExecutionIdentity
 from devstack.engine.longpoll import TaskNotifier
 from devstack.engine.parsing import is_bpmn_resource, parse_resource
 from devstack.engine.queries import ExternalTaskRow, InstanceRow
@@ -215,7 +216,7 @@ class Engine:
                     start_activity_id=runtime.model.start_activity_id,
                 )
             )
-            workflow = runtime.start(_context(values, business_key))
+            workflow = runtime.start(_context(values, instance))
             ended = self._save(instance, runtime, workflow, values)
             return StartResult(instance.id, definition, business_key, ended, values)
 
@@ -339,7 +340,7 @@ class Engine:
                 # Without boundary events the activity runs in the instance's execution, so
                 # "local" variables land on the process instance, as in Camunda.
                 values.update(local_variables or {})
-            runtime.complete(workflow, task.spiff_task_id, _context(values, instance.business_key))
+            runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
             self._save(instance, runtime, workflow, values)
 
     def handle_failure(
@@ -398,7 +399,7 @@ class Engine:
             handler = runtime.model.activities[task.activity_id].error_handler(code)
             if handler is None:
                 # Camunda's default (enableExceptionsAfterUnhandledBpmnError=false): the token just ends.
-                runtime.end_token(workflow, task.spiff_task_id, _context(values, instance.business_key))
+                runtime.end_token(workflow, task.spiff_task_id, _context(values, instance))
             else:
                 if handler.code_variable:
                     values[handler.code_variable] = string_value(code)
@@ -406,7 +407,7 @@ class Engine:
                     values[handler.message_variable] = (
                         string_value(error_message) if error_message is not None else TypedValue("Null", None)
                     )
-                context = _context(values, instance.business_key)
+                context = _context(values, instance)
                 runtime.catch_error(workflow, task.spiff_task_id, handler.boundary_id, context)
             self._save(instance, runtime, workflow, values)
 
@@ -583,7 +584,7 @@ class Engine:
         if instance is None:
             raise ProcessEngineException(f"Cannot find process instance with id {instance_id}")
         runtime = self._runtime_for(instance.definition_id)
-        workflow = runtime.load(instance.workflow, instance.business_key)
+        workflow = runtime.load(instance.workflow, _identity(instance))
         return instance, runtime, workflow, _load_variables(instance.variables)
 
     def _existing_execution(self, instance_id: str) -> ProcessInstance:
@@ -669,8 +670,12 @@ def _require(value: str | None, name: str) -> str:
     return value
 
 
-def _context(values: dict[str, TypedValue], business_key: str | None) -> Context:
-    return Context({name: to_python(value) for name, value in values.items()}, business_key)
+def _identity(instance: ProcessInstance) -> ExecutionIdentity:
+    return ExecutionIdentity(instance.id, instance.definition_id, instance.business_key)
+
+
+def _context(values: dict[str, TypedValue], instance: ProcessInstance) -> Context:
+    return Context({name: to_python(value) for name, value in values.items()}, _identity(instance))
 
 
 def _load_variables(records: VariableRecords) -> dict[str, TypedValue]:

@@ -27,7 +27,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from devstack.engine.errors import ProcessEngineException
-from devstack.engine.juel import Expression, JuelError, Scope
+from devstack.engine.juel import ExecutionIdentity, Expression, JuelError, Scope
 from devstack.engine.parsing import (
     ExternalServiceTask,
     ExternalServiceTaskConverter,
@@ -55,21 +55,23 @@ class ReadyTask:
 
 @dataclass(frozen=True)
 class Context:
-    """What a command's expressions can see: the variables (as Python values) and the business key."""
+    """What a command's expressions can see: the variables (as Python values) and the execution."""
 
     variables: Mapping[str, Any]
-    business_key: str | None
+    execution: ExecutionIdentity
 
 
 class _JuelScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     """Evaluates Camunda's JUEL conditions instead of Python."""
 
-    def __init__(self, business_key: str | None) -> None:
+    def __init__(self, execution: ExecutionIdentity) -> None:
         super().__init__()
-        self.business_key = business_key
+        self.execution = execution
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> bool:
-        return _compile(expression).evaluate_condition(Scope(task.data, self.business_key))
+        # Spiff evaluates a flow's condition on the task of the element the flow leaves.
+        scope = Scope(task.data, self.execution, external_id(task.task_spec.name))
+        return _compile(expression).evaluate_condition(scope)
 
 
 @lru_cache(maxsize=256)
@@ -83,13 +85,13 @@ class ProcessRuntime:
         self._spec = parsed.spec
 
     def start(self, context: Context) -> Any:
-        workflow = BpmnWorkflow(self._spec, script_engine=_JuelScriptEngine(context.business_key))
+        workflow = BpmnWorkflow(self._spec, script_engine=_JuelScriptEngine(context.execution))
         self._advance(workflow, context)
         return workflow
 
-    def load(self, serialized: str, business_key: str | None) -> Any:
+    def load(self, serialized: str, execution: ExecutionIdentity) -> Any:
         workflow = _SERIALIZER.deserialize_json(serialized)
-        workflow.script_engine = _JuelScriptEngine(business_key)
+        workflow.script_engine = _JuelScriptEngine(execution)
         return workflow
 
     @staticmethod

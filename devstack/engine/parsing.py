@@ -51,6 +51,7 @@ _PASSIVE_ELEMENTS = frozenset(
      "dataObjectReference", "dataStoreReference", "group", "category", "sequenceFlow"}
 )  # fmt: skip
 _PLAIN_ELEMENTS = frozenset({"task", "manualTask", "exclusiveGateway", "parallelGateway"})
+_LOOP_CHARACTERISTICS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
 _UNSUPPORTED_EXTENSIONS = ("inputOutput", "executionListener", "connector", "errorEventDefinition")
 
 
@@ -290,7 +291,16 @@ def _check_supported(process: Any, errors: dict[str, str | None], problems: _Pro
             continue
         kind = etree.QName(element).localname
         definitions = [etree.QName(child).localname for child in element if _is_event_definition(child)]
-        if kind in _PASSIVE_ELEMENTS:
+        loop = next((child for child in element if _is_loop(child)), None)
+        if loop is not None:
+            # Spiff's multi-instance differs from Camunda's (cardinality, element variables, sequential
+            # data inputs), so an instance would start and then fail: refuse it here instead.
+            problems.add(
+                f"{etree.QName(loop).localname} on {kind} '{element.get('id')}' is not supported by the "
+                "development engine",
+                element,
+            )
+        elif kind in _PASSIVE_ELEMENTS:
             _check_flow(element, problems)
         elif _is_plain(kind, definitions):
             _check_extensions(element, problems)
@@ -316,6 +326,10 @@ def _unsupported_message(kind: str, definitions: list[str], element: Any) -> str
     if kind == "serviceTask":
         detail = ' other than camunda:type="external"'
     return f"{kind}{detail} '{element.get('id')}' is not supported by the development engine"
+
+
+def _is_loop(element: Any) -> bool:
+    return isinstance(element.tag, str) and etree.QName(element).localname in _LOOP_CHARACTERISTICS
 
 
 def _is_event_definition(element: Any) -> bool:
