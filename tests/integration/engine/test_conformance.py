@@ -5,6 +5,7 @@ for the places where the document and the real Camunda disagree, and which one w
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ class Conformance:
 
     def __init__(self, camunda: Camunda) -> None:
         self.camunda = camunda
+        self._keys = itertools.count()
 
     def call(self, method: str, route: str, status: int, *, path: str | None = None, **kwargs: Any) -> Any:
         response = self.camunda.request(method, path or route, **kwargs)
@@ -43,11 +45,10 @@ class Conformance:
         return instance_id
 
     def locked_task(self, worker: str = "conformance") -> dict[str, Any]:
-        instance_id = self.start()
-        tasks = self.camunda.fetch(worker, "single-step.work", processInstanceIdIn=[instance_id])
-        tasks = [task for task in tasks if task["processInstanceId"] == instance_id]
-        assert len(tasks) == 1, tasks
-        return tasks[0]
+        business_key = f"conformance-{next(self._keys)}"
+        self.start(business_key=business_key)
+        task: dict[str, Any] = self.camunda.fetch_one(worker, "single-step.work", businessKey=business_key)
+        return task
 
     def finished_instance(self) -> str:
         task = self.locked_task()
