@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.engine.clock import now_ms
+from devstack.engine.clock import Clock
 from devstack.engine.errors import (
     BadUserRequestException,
     NotFoundException,
@@ -75,6 +75,7 @@ class StartResult:
 
 class Engine:
     def __init__(self, db_path: str | Path) -> None:
+        self.clock = Clock()
         self._store = Store(db_path)
         self._notifier = TaskNotifier()
         self._runtimes: dict[str, ProcessRuntime] = {}
@@ -116,7 +117,7 @@ class Engine:
                     f"The deployment contains definitions with the same key '{duplicates[0]}' (id attribute), "
                     "this is not allowed"
                 )
-            deployment = Deployment(_new_id(), name, source, now_ms())
+            deployment = Deployment(_new_id(), name, source, self.clock.now_ms())
             self._store.put(deployment)
             for resource, data in to_deploy.items():
                 encoded = base64.b64encode(data).decode("ascii")
@@ -212,7 +213,7 @@ class Engine:
                     definition_key=definition.key,
                     definition_name=definition.name,
                     definition_version=definition.version,
-                    start_time=now_ms(),
+                    start_time=self.clock.now_ms(),
                     start_activity_id=runtime.model.start_activity_id,
                 )
             )
@@ -296,11 +297,11 @@ class Engine:
         """Lock tasks for the worker, long-polling up to ``async_response_timeout`` when none is free."""
         validate(request)
         timeout = request.async_response_timeout
-        deadline = now_ms() + (timeout or 0)
+        deadline = self.clock.now_ms() + (timeout or 0)
         while True:
             seen = self._notifier.version
             locked, unlock_at = self._try_fetch(request)
-            now = now_ms()
+            now = self.clock.now_ms()
             if locked or timeout is None or now >= deadline:
                 return locked
             wake_at = deadline if unlock_at is None else min(deadline, unlock_at)
@@ -368,9 +369,9 @@ class Engine:
             task.error_message = error_message[:MAX_ERROR_MESSAGE_LENGTH] if error_message is not None else None
             if error_details is not None:
                 task.error_details = error_details
-            task.lock_expiration_time = now_ms() + retry_timeout
+            task.lock_expiration_time = self.clock.now_ms() + retry_timeout
             if task.has_retries_left and retries <= 0:
-                self._store.put(_incident(task))
+                self._store.put(_incident(task, self.clock.now_ms()))
                 history = self._store.get(HistoricProcessInstance, task.process_instance_id)
                 if history is not None:
                     history.had_incident = True
@@ -420,7 +421,7 @@ class Engine:
             task = self._task_locked_by(
                 task_id, worker, f"The lock of the External Task {task_id} cannot be extended by worker '{worker}'"
             )
-            now = now_ms()
+            now = self.clock.now_ms()
             if task.lock_expiration_time is None or task.lock_expiration_time < now:
                 description = f"is not greater than or equal to {now}"
                 message = ensure_message("Cannot extend a lock that expired", "lockExpirationTime", description)
@@ -451,7 +452,7 @@ class Engine:
 
     def _try_fetch(self, request: FetchRequest) -> tuple[list[LockedTask], int | None]:
         with self._store.transaction():
-            now = now_ms()
+            now = self.clock.now_ms()
             instructions = request.instructions()
             candidates = [task for task in self._store.all(ExternalTask) if task.topic_name in instructions]
             instance_variables: dict[str, dict[str, TypedValue]] = {}
@@ -556,7 +557,7 @@ class Engine:
                     version_tag=definition.version_tag if definition else None,
                     business_key=instance.business_key,
                     priority=activity.priority,
-                    create_time=now_ms(),
+                    create_time=self.clock.now_ms(),
                 )
             )
 
@@ -567,7 +568,7 @@ class Engine:
         history = self._store.get(HistoricProcessInstance, instance_id)
         if history is not None:
             history.state = state
-            history.end_time = now_ms()
+            history.end_time = self.clock.now_ms()
             self._store.put(history)
 
     def _delete_task(self, task: ExternalTask) -> None:
@@ -693,11 +694,11 @@ def _ensure_storable(values: dict[str, TypedValue]) -> None:
             ensure_storable(name, value)
 
 
-def _incident(task: ExternalTask) -> Incident:
+def _incident(task: ExternalTask, now: int) -> Incident:
     return Incident(
         id=_new_id(),
         incident_type=INCIDENT_TYPE,
-        incident_timestamp=now_ms(),
+        incident_timestamp=now,
         incident_message=task.error_message,
         process_instance_id=task.process_instance_id,
         process_definition_id=task.definition_id,

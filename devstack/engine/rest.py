@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.engine import dto, openapi, queries
-from devstack.engine.clock import now_ms
 from devstack.engine.engine import Engine
 from devstack.engine.errors import (
     BadUserRequestException,
@@ -215,12 +214,12 @@ class RestApi:
 
     def query_deployments(self, request: HttpRequest) -> HttpResponse:
         query = queries.from_query_string(queries.DEPLOYMENTS, request.query)
-        found = query.run(queries.DEPLOYMENTS, self._engine.deployments(), now_ms())
+        found = query.run(queries.DEPLOYMENTS, self._engine.deployments(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.deployment_summary(deployment) for deployment in found])
 
     def count_deployments(self, request: HttpRequest) -> HttpResponse:
         query = queries.from_query_string(queries.DEPLOYMENTS, request.query, counting=True)
-        return _count(query.matching(queries.DEPLOYMENTS, self._engine.deployments(), now_ms()))
+        return _count(query.matching(queries.DEPLOYMENTS, self._engine.deployments(), self._engine.clock.now_ms()))
 
     def get_deployment(self, _request: HttpRequest, deployment_id: str) -> HttpResponse:
         deployment = self._engine.deployment(deployment_id)
@@ -275,12 +274,16 @@ class RestApi:
 
     def query_instances(self, request: HttpRequest) -> HttpResponse:
         spec = queries.PROCESS_INSTANCES
-        found = _query(spec, request).run(spec, self._engine.instance_rows(), now_ms())
+        found = _query(spec, request).run(spec, self._engine.instance_rows(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.listed_process_instance(row.instance) for row in found])
 
     def count_instances(self, request: HttpRequest) -> HttpResponse:
         spec = queries.PROCESS_INSTANCES
-        return _count(_query(spec, request, counting=True).matching(spec, self._engine.instance_rows(), now_ms()))
+        return _count(
+            _query(spec, request, counting=True).matching(
+                spec, self._engine.instance_rows(), self._engine.clock.now_ms()
+            )
+        )
 
     def get_instance(self, request: HttpRequest, instance_id: str) -> HttpResponse:
         instance = self._engine.instance(instance_id)
@@ -317,12 +320,16 @@ class RestApi:
 
     def query_history(self, request: HttpRequest) -> HttpResponse:
         spec = queries.HISTORIC_PROCESS_INSTANCES
-        found = _query(spec, request).run(spec, self._engine.historic_instances(), now_ms())
+        found = _query(spec, request).run(spec, self._engine.historic_instances(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.historic_process_instance(history) for history in found])
 
     def count_history(self, request: HttpRequest) -> HttpResponse:
         spec = queries.HISTORIC_PROCESS_INSTANCES
-        return _count(_query(spec, request, counting=True).matching(spec, self._engine.historic_instances(), now_ms()))
+        return _count(
+            _query(spec, request, counting=True).matching(
+                spec, self._engine.historic_instances(), self._engine.clock.now_ms()
+            )
+        )
 
     def get_history(self, _request: HttpRequest, instance_id: str) -> HttpResponse:
         history = self._engine.historic_instance(instance_id)
@@ -370,12 +377,16 @@ class RestApi:
 
     def query_external_tasks(self, request: HttpRequest) -> HttpResponse:
         spec = queries.EXTERNAL_TASKS
-        rows = _query(spec, request).run(spec, self._engine.external_task_rows(), now_ms())
+        rows = _query(spec, request).run(spec, self._engine.external_task_rows(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.external_task(row.task) for row in rows])
 
     def count_external_tasks(self, request: HttpRequest) -> HttpResponse:
         spec = queries.EXTERNAL_TASKS
-        return _count(_query(spec, request, counting=True).matching(spec, self._engine.external_task_rows(), now_ms()))
+        return _count(
+            _query(spec, request, counting=True).matching(
+                spec, self._engine.external_task_rows(), self._engine.clock.now_ms()
+            )
+        )
 
     def complete(self, request: HttpRequest, task_id: str) -> HttpResponse:
         body = _json_object(request)
@@ -426,12 +437,12 @@ class RestApi:
 
     def query_incidents(self, request: HttpRequest) -> HttpResponse:
         query = queries.from_query_string(queries.INCIDENTS, request.query)
-        incidents = query.run(queries.INCIDENTS, self._engine.incidents(), now_ms())
+        incidents = query.run(queries.INCIDENTS, self._engine.incidents(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.incident(incident) for incident in incidents])
 
     def count_incidents(self, request: HttpRequest) -> HttpResponse:
         query = queries.from_query_string(queries.INCIDENTS, request.query, counting=True)
-        return _count(query.matching(queries.INCIDENTS, self._engine.incidents(), now_ms()))
+        return _count(query.matching(queries.INCIDENTS, self._engine.incidents(), self._engine.clock.now_ms()))
 
 
 def _query(spec: queries.QuerySpec, request: HttpRequest, *, counting: bool = False) -> queries.Query:
