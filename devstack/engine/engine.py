@@ -8,15 +8,17 @@ back on error, the way a Camunda command does.
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.engine.clock import Clock
 from devstack.engine.errors import (
     BadUserRequestException,
+    MismatchingMessageCorrelationException,
     NotFoundException,
     NullValueException,
     ProcessEngineException,
@@ -28,9 +30,10 @@ from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, mat
 from devstack.engine.juel import ExecutionIdentity
 from devstack.engine.longpoll import TaskNotifier
 from devstack.engine.parsing import is_bpmn_resource, parse_resource
-from devstack.engine.queries import ExternalTaskRow, InstanceRow
+from devstack.engine.queries import ExternalTaskRow, InstanceRow, QueryContext, VariableCondition, variables_match
 from devstack.engine.records import (
     Deployment,
+    EventSubscription,
     ExternalTask,
     HistoricProcessInstance,
     Incident,
@@ -40,6 +43,7 @@ from devstack.engine.records import (
     VariableRecords,
 )
 from devstack.engine.store import Store
+from devstack.engine.timers import parse_timer
 from devstack.engine.variables import (
     TypedValue,
     ensure_storable,
@@ -49,6 +53,7 @@ from devstack.engine.variables import (
     to_record,
 )
 
+_LOG = logging.getLogger("devstack.engine")
 # Camunda's ExternalTaskEntity.MAX_EXCEPTION_MESSAGE_LENGTH: longer failure messages are cut.
 MAX_ERROR_MESSAGE_LENGTH = 666
 # ACT_RU_EXECUTION.BUSINESS_KEY_ is a varchar(255) in Camunda's schema.
@@ -71,6 +76,35 @@ class StartResult:
     business_key: str | None
     ended: bool
     variables: dict[str, TypedValue]
+
+
+@dataclass(frozen=True)
+class MessageCorrelation:
+    """A POST /message request, as Camunda's MessageCorrelationBuilder takes it."""
+
+    name: str
+    business_key: str | None = None
+    process_instance_id: str | None = None
+    tenant_id: str | None = None
+    correlation_keys: dict[str, TypedValue] | None = None
+    variables: dict[str, TypedValue] = field(default_factory=dict)
+    all: bool = False
+
+    def correlation_set(self) -> str:
+        keys = None if self.correlation_keys is None else {name: v.value for name, v in self.correlation_keys.items()}
+        return (
+            f"CorrelationSet [businessKey={self.business_key}, processInstanceId={self.process_instance_id}, "
+            f"processDefinitionId=null, correlationKeys={keys}, localCorrelationKeys=null, tenantId={self.tenant_id}, "
+            f"isTenantIdSet={str(self.tenant_id is not None).lower()}, isExecutionsOnly=false]"
+        )
+
+
+@dataclass(frozen=True)
+class CorrelationResult:
+    result_type: str  # "Execution" or "ProcessDefinition", as Camunda's MessageCorrelationResultType
+    execution_id: str
+    process_instance_id: str
+    instance: StartResult | None
 
 
 class Engine:
@@ -202,24 +236,166 @@ class Engine:
             if definition is None:
                 message = f"No process definition found for id '{definition_id}'"
                 raise NotFoundException(ensure_message(message, "processDefinition", "is null"))
-            runtime = self._runtime(definition)
-            values = dict(variables or {})
-            instance = ProcessInstance(_new_id(), definition.id, definition.key, business_key, "")
-            self._store.put(
-                HistoricProcessInstance(
-                    id=instance.id,
-                    business_key=business_key,
-                    definition_id=definition.id,
-                    definition_key=definition.key,
-                    definition_name=definition.name,
-                    definition_version=definition.version,
-                    start_time=self.clock.now_ms(),
-                    start_activity_id=runtime.model.start_activity_id,
-                )
+            return self._start(definition, business_key, dict(variables or {}), None)
+
+    def _start(
+        self,
+        definition: ProcessDefinition,
+        business_key: str | None,
+        values: dict[str, TypedValue],
+        message_name: str | None,
+    ) -> StartResult:
+        runtime = self._runtime(definition)
+        instance = ProcessInstance(_new_id(), definition.id, definition.key, business_key, "")
+        start_activity = (
+            runtime.model.start_activity_id if message_name is None else runtime.model.message_starts[message_name]
+        )
+        self._store.put(
+            HistoricProcessInstance(
+                id=instance.id,
+                business_key=business_key,
+                definition_id=definition.id,
+                definition_key=definition.key,
+                definition_name=definition.name,
+                definition_version=definition.version,
+                start_time=self.clock.now_ms(),
+                start_activity_id=start_activity,
             )
-            workflow = runtime.start(_context(values, instance))
-            ended = self._save(instance, runtime, workflow, values)
-            return StartResult(instance.id, definition, business_key, ended, values)
+        )
+        workflow = runtime.start(_context(values, instance), message_name)
+        ended = self._save(instance, runtime, workflow, values)
+        return StartResult(instance.id, definition, business_key, ended, values)
+
+    # Messages and timers -------------------------------------------------------------------------
+
+    def correlate(self, message: MessageCorrelation) -> list[CorrelationResult]:
+        """Camunda's message correlation: waiting executions first, then message start events."""
+        with self._write():
+            executions = [
+                (subscription, instance)
+                for subscription in self._store.all(EventSubscription)
+                if subscription.event_type == "message" and subscription.event_name == message.name
+                for instance in [self._store.get(ProcessInstance, subscription.process_instance_id)]
+                if instance is not None and self._correlates(message, instance)
+            ]
+            starts = self._message_start_definitions(message)
+            if not message.all:
+                if len(executions) > 1:
+                    raise MismatchingMessageCorrelationException(
+                        f"ENGINE-13009 Cannot correlate a message with name '{message.name}' to a single execution. "
+                        f"{len(executions)} executions match the correlation keys: {message.correlation_set()}"
+                    )
+                if executions:
+                    starts = []
+                elif len(starts) > 1:
+                    raise MismatchingMessageCorrelationException(
+                        f"ENGINE-13010 Cannot correlate a message with name '{message.name}' to a single process "
+                        f"definition. {len(starts)} process definitions match the correlation keys: "
+                        f"{message.correlation_set()}"
+                    )
+                elif not starts:
+                    raise MismatchingMessageCorrelationException(
+                        f"Cannot correlate message '{message.name}': No process definition or execution matches "
+                        "the parameters"
+                    )
+            results = [self._trigger(subscription, message.variables) for subscription, _instance in executions]
+            for definition in starts:
+                started = self._start(definition, message.business_key, dict(message.variables), message.name)
+                results.append(
+                    CorrelationResult("ProcessDefinition", started.instance_id, started.instance_id, started)
+                )
+            return results
+
+    def advance_clock(self, milliseconds: int) -> int:
+        """Move the engine's clock forward and fire the timers now due; returns how many fired."""
+        self.clock.advance(milliseconds)
+        return self.fire_due_timers()
+
+    def fire_due_timers(self) -> int:
+        """What Camunda's job executor does for timer jobs: trigger each due timer in its own command."""
+        fired = 0
+        while True:
+            with self._write():
+                now = self.clock.now_ms()
+                due = [
+                    timer
+                    for timer in self._store.all(EventSubscription)
+                    if timer.event_type == "timer" and timer.due_time is not None and timer.due_time <= now
+                ]
+                if not due:
+                    return fired
+                timer = min(due, key=lambda candidate: (candidate.due_time or 0, candidate.created))
+                try:
+                    with self._store.savepoint():
+                        self._trigger(timer, {})
+                except ProcessEngineException as error:
+                    self._timer_failed(timer, error)
+                fired += 1
+
+    def _timer_failed(self, timer: EventSubscription, error: ProcessEngineException) -> None:
+        # Camunda retries a failed job, then raises a failedJob incident; the retries are left out here.
+        _LOG.error("Timer %s of process instance %s failed: %s", timer.activity_id, timer.process_instance_id, error)
+        timer.due_time = None
+        self._store.put(timer)
+        instance = self._store.get(ProcessInstance, timer.process_instance_id)
+        if instance is None:
+            return
+        self._store.put(
+            Incident(
+                id=_new_id(),
+                incident_type="failedJob",
+                incident_timestamp=self.clock.now_ms(),
+                incident_message=error.message,
+                process_instance_id=instance.id,
+                process_definition_id=instance.definition_id,
+                process_definition_key=instance.definition_key,
+                execution_id=instance.id,
+                activity_id=timer.activity_id,
+                configuration=timer.id,
+            )
+        )
+        history = self._store.get(HistoricProcessInstance, instance.id)
+        if history is not None:
+            history.had_incident = True
+            self._store.put(history)
+
+    def _correlates(self, message: MessageCorrelation, instance: ProcessInstance) -> bool:
+        if message.tenant_id is not None:
+            return False  # no instance belongs to a tenant
+        if message.process_instance_id is not None and instance.id != message.process_instance_id:
+            return False
+        if message.business_key is not None and instance.business_key != message.business_key:
+            return False
+        if not message.correlation_keys:
+            return True
+        conditions = [
+            VariableCondition(name, "eq", value.value, is_date=value.type == "Date")
+            for name, value in message.correlation_keys.items()
+        ]
+        return variables_match(_load_variables(instance.variables), conditions, QueryContext(0, {}))
+
+    def _message_start_definitions(self, message: MessageCorrelation) -> list[ProcessDefinition]:
+        if message.process_instance_id is not None or message.tenant_id is not None:
+            return []
+        latest: dict[str, ProcessDefinition] = {}
+        for definition in self._store.all(ProcessDefinition):
+            if definition.key not in latest or definition.version > latest[definition.key].version:
+                latest[definition.key] = definition
+        return [
+            definition
+            for definition in latest.values()
+            if message.name in self._runtime(definition).model.message_starts
+        ]
+
+    def _trigger(self, subscription: EventSubscription, variables: dict[str, TypedValue]) -> CorrelationResult:
+        instance, runtime, workflow, values = self._open(subscription.process_instance_id)
+        values.update(variables)
+        runtime.complete(workflow, subscription.spiff_task_id, _context(values, instance))
+        ended = self._save(instance, runtime, workflow, values)
+        definition = self._store.get(ProcessDefinition, instance.definition_id)
+        started = StartResult(instance.id, definition, instance.business_key, ended, values) if definition else None
+        # A wait state without a scope of its own waits in the process instance's execution.
+        return CorrelationResult("Execution", instance.id, instance.id, started)
 
     def instance(self, instance_id: str) -> ProcessInstance | None:
         with self._store.transaction():
@@ -527,7 +703,27 @@ class Engine:
         instance.variables = _dump_variables(values)
         self._store.put(instance)
         self._sync_external_tasks(instance, runtime, workflow)
+        self._sync_subscriptions(instance, runtime, workflow)
         return False
+
+    def _sync_subscriptions(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
+        """Make the instance's message subscriptions and timers exactly the wait states Spiff has."""
+        waiting = {event.spiff_task_id: event for event in runtime.waiting_events(workflow)}
+        existing = self._store.by_owner(EventSubscription, instance.id)
+        for subscription in existing:
+            if subscription.spiff_task_id not in waiting:
+                self._store.delete(EventSubscription, subscription.id)
+        known = {subscription.spiff_task_id for subscription in existing}
+        now = self.clock.now_ms()
+        for spiff_task_id, event in waiting.items():
+            if spiff_task_id in known:
+                continue
+            due = parse_timer(event.detail, now) if event.kind == "timer" else None
+            self._store.put(
+                EventSubscription(
+                    _new_id(), event.kind, event.detail, instance.id, event.activity_id, spiff_task_id, now, due
+                )
+            )
 
     def _sync_external_tasks(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
         """Make the instance's external tasks exactly the external tasks Spiff has waiting."""
@@ -563,6 +759,8 @@ class Engine:
 
     def _end_instance(self, instance_id: str, state: str) -> None:
         self._store.delete(ProcessInstance, instance_id)
+        for subscription in self._store.by_owner(EventSubscription, instance_id):
+            self._store.delete(EventSubscription, subscription.id)
         for task in self._store.by_owner(ExternalTask, instance_id):
             self._delete_task(task)
         history = self._store.get(HistoricProcessInstance, instance_id)

@@ -33,13 +33,20 @@ from devstack.engine.parsing import (
     ExternalServiceTaskConverter,
     ParsedProcess,
     PassThroughTask,
+    WaitTask,
+    WaitTaskConverter,
     external_id,
     internal_id,
 )
 
 _SERIALIZER = BpmnWorkflowSerializer(
     BpmnWorkflowSerializer.configure(
-        {**CAMUNDA_CONFIG, ExternalServiceTask: ExternalServiceTaskConverter, PassThroughTask: BpmnTaskSpecConverter}
+        {
+            **CAMUNDA_CONFIG,
+            ExternalServiceTask: ExternalServiceTaskConverter,
+            PassThroughTask: BpmnTaskSpecConverter,
+            WaitTask: WaitTaskConverter,
+        }
     )
 )
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
@@ -51,6 +58,16 @@ class ReadyTask:
 
     spiff_task_id: str
     activity_id: str
+
+
+@dataclass(frozen=True)
+class WaitingEvent:
+    """A Spiff task waiting for a message or a timer (see parsing.WaitTask)."""
+
+    spiff_task_id: str
+    activity_id: str
+    kind: str
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -83,9 +100,17 @@ class ProcessRuntime:
     def __init__(self, parsed: ParsedProcess) -> None:
         self.model = parsed.model
         self._spec = parsed.spec
+        self._message_specs = parsed.message_specs
 
-    def start(self, context: Context) -> Any:
-        workflow = BpmnWorkflow(self._spec, script_engine=_JuelScriptEngine(context.execution))
+    def start(self, context: Context, message_name: str | None = None) -> Any:
+        """Start at the REST start event, or at the message start event of ``message_name``."""
+        spec = self._spec if message_name is None else self._message_specs[message_name]
+        if spec is None:
+            raise ProcessEngineException(
+                f"Cannot start process instance of '{self.model.key}': it has several start events and no none "
+                "start event"
+            )
+        workflow = BpmnWorkflow(spec, script_engine=_JuelScriptEngine(context.execution))
         self._advance(workflow, context)
         return workflow
 
@@ -108,11 +133,20 @@ class ProcessRuntime:
         ]
 
     @staticmethod
+    def waiting_events(workflow: Any) -> list[WaitingEvent]:
+        return [
+            WaitingEvent(str(task.id), external_id(task.task_spec.name), task.task_spec.kind, task.task_spec.detail)
+            for task in workflow.get_tasks(state=TaskState.READY)
+            if isinstance(task.task_spec, WaitTask)
+        ]
+
+    @staticmethod
     def has_ended(workflow: Any) -> bool:
         """Ended normally, by a terminate end event, or because its last token was ended by an error."""
         return bool(workflow.is_completed() or not workflow.get_tasks(state=_ACTIVE))
 
     def complete(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
+        """Complete an external task, or trigger a message or timer wait state, and move on."""
         task = self._ready_task(workflow, spiff_task_id)
         _give_data(task, context)
         _run_guarded(task.run)
@@ -152,8 +186,8 @@ class ProcessRuntime:
     @staticmethod
     def _ready_task(workflow: Any, spiff_task_id: str) -> Any:
         task = workflow.get_task_from_id(UUID(spiff_task_id))
-        if task.state != TaskState.READY or not isinstance(task.task_spec, ExternalServiceTask):
-            raise ProcessEngineException(f"Execution of external task {spiff_task_id} is not waiting")
+        if task.state != TaskState.READY or not isinstance(task.task_spec, ExternalServiceTask | WaitTask):
+            raise ProcessEngineException(f"Execution of task {spiff_task_id} is not waiting")
         return task
 
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.engine import dto, openapi, queries
-from devstack.engine.engine import Engine
+from devstack.engine.engine import Engine, MessageCorrelation
 from devstack.engine.errors import (
     BadUserRequestException,
     HttpError,
     InvalidRequestException,
+    MismatchingMessageCorrelationException,
     NotFoundException,
     ProcessEngineException,
     RestException,
@@ -61,6 +62,11 @@ _NONE: frozenset[str] = frozenset()
 # No execution listener or input/output mapping deploys (parsing refuses them) and there are no sub
 # processes, so skipping them is what happens anyway: these flags are applied by being accepted.
 _SKIP_FLAGS = frozenset({"skipCustomListeners", "skipIoMappings"})
+# Local variables and local correlation keys need scopes of their own, which no wait state here has.
+_MESSAGE_PROPERTIES = frozenset(
+    {"messageName", "businessKey", "tenantId", "withoutTenantId", "processInstanceId", "correlationKeys",
+     "processVariables", "all", "resultEnabled", "variablesInResultEnabled"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,12 @@ class RestApi:
             Route("POST", "/external-task/{task_id}/bpmnError", self.handle_bpmn_error),
             Route("POST", "/external-task/{task_id}/extendLock", self.extend_lock),
             Route("POST", "/external-task/{task_id}/unlock", self.unlock),
+            Route(
+                "POST",
+                "/message",
+                self.correlate_message,
+                body=_MESSAGE_PROPERTIES,
+            ),
             Route("GET", "/incident", self.query_incidents, incidents.parameters),
             Route("GET", "/incident/count", self.count_incidents, frozenset(incidents.filters)),
         ]
@@ -432,6 +444,40 @@ class RestApi:
         with _task_errors(task_id):
             self._engine.unlock(task_id)
         return HttpResponse(204)
+
+    # Messages -------------------------------------------------------------------------------------
+
+    def correlate_message(self, request: HttpRequest) -> HttpResponse:
+        body = _json_object(request)
+        name = _string(body, "messageName")
+        if name is None:
+            raise InvalidRequestException(400, "No message name supplied")
+        tenant_id = _string(body, "tenantId")
+        if tenant_id is not None and _boolean(body, "withoutTenantId"):
+            raise InvalidRequestException(
+                400, "Parameter 'tenantId' cannot be used together with parameter 'withoutTenantId'."
+            )
+        try:
+            message = MessageCorrelation(
+                name=name,
+                business_key=_string(body, "businessKey"),
+                process_instance_id=_string(body, "processInstanceId"),
+                tenant_id=tenant_id,
+                correlation_keys=parse_variables(body.get("correlationKeys")),
+                variables=parse_variables(body.get("processVariables")) or {},
+                all=_boolean(body, "all"),
+            )
+        except RestException as error:
+            raise InvalidRequestException(error.status, f"Cannot deliver message: {error.message}", error) from error
+        try:
+            results = self._engine.correlate(message)
+        except MismatchingMessageCorrelationException as error:
+            # Camunda wraps it in a RestException, whose message is the cause's toString().
+            raise RestException(400, f"{error.qualified_name}: {error.message}", error) from error
+        if not _boolean(body, "resultEnabled"):
+            return HttpResponse(204)
+        with_variables = _boolean(body, "variablesInResultEnabled")
+        return HttpResponse(200, [dto.correlation_result(result, with_variables) for result in results])
 
     # Incidents ------------------------------------------------------------------------------------
 

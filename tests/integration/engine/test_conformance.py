@@ -16,10 +16,11 @@ import pytest
 from devstack.engine import EngineServer, openapi
 from devstack.engine.engine import Engine
 from devstack.engine.rest import RestApi
-from tests.integration.engine.conftest import ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
+from tests.integration.engine.conftest import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
 from tests.support.camunda_openapi import validate_response
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
+ORDER_EVENTS = BPMN_DIR / "order_events.bpmn"
 _PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
@@ -62,7 +63,7 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformanc
     server = EngineServer(tmp_path_factory.mktemp("conformance") / "engine.sqlite")
     server.start()
     camunda = Camunda(server.url)
-    assert camunda.deploy(ORDER_REVIEW, SINGLE_STEP).status_code == 200
+    assert camunda.deploy(ORDER_REVIEW, SINGLE_STEP, ORDER_EVENTS).status_code == 200
     yield Conformance(camunda)
     camunda.session.close()
     server.stop()
@@ -144,7 +145,6 @@ SUCCESSES: dict[tuple[str, str], Scenario] = {
     ("POST", "/deployment/create"): _deployment_create,
     ("GET", "/process-definition/key/{key}"): _definition_id,
     ("DELETE", "/process-definition/key/{key}"): lambda c: (
-        c.camunda.deploy(ORDER_REVIEW, SINGLE_STEP),
         c.call(
             "DELETE",
             "/process-definition/key/{key}",
@@ -300,6 +300,17 @@ SUCCESSES: dict[tuple[str, str], Scenario] = {
     ),
     ("POST", "/external-task/{id}/unlock"): lambda c: c.call(
         "POST", "/external-task/{id}/unlock", 204, path=f"/external-task/{c.locked_task()['id']}/unlock"
+    ),
+    ("POST", "/message"): lambda c: (
+        c.start("order-events", business_key="conformance-message"),
+        c.call(
+            "POST",
+            "/message",
+            200,
+            json={"messageName": "PaymentReceived", "businessKey": "conformance-message", "resultEnabled": True},
+        ),
+        c.call("POST", "/message", 200, json={"messageName": "OrderPlaced", "resultEnabled": True}),
+        c.call("POST", "/message", 204, json={"messageName": "OrderPlaced", "businessKey": "placed"}),
     ),
     ("GET", "/incident"): _incidents,
     ("GET", "/incident/count"): lambda c: c.call(
@@ -489,6 +500,7 @@ ERRORS: dict[tuple[str, str, int], Scenario] = {
     ("POST", "/external-task/{id}/unlock", 404): lambda c: c.call(
         "POST", "/external-task/{id}/unlock", 404, path=f"/external-task/{UNKNOWN}/unlock"
     ),
+    ("POST", "/message", 400): lambda c: c.call("POST", "/message", 400, json={"messageName": "Unheard"}),
     ("GET", "/incident", 400): lambda c: c.call(
         "GET", "/incident", 400, params={"sortBy": "bogus", "sortOrder": "asc"}
     ),
