@@ -315,22 +315,30 @@ class Engine:
         """What Camunda's job executor does for timer jobs: trigger each due timer in its own command."""
         fired = 0
         while True:
+            # Looking is a read: an idle engine neither writes nor wakes the long polls.
+            with self._store.transaction():
+                due = self._next_due_timer()
+            if due is None:
+                return fired
             with self._write():
-                now = self.clock.now_ms()
-                due = [
-                    timer
-                    for timer in self._store.all(EventSubscription)
-                    if timer.event_type == "timer" and timer.due_time is not None and timer.due_time <= now
-                ]
-                if not due:
-                    return fired
-                timer = min(due, key=lambda candidate: (candidate.due_time or 0, candidate.created))
+                timer = self._store.get(EventSubscription, due.id)
+                if timer is None or timer.due_time is None or timer.due_time > self.clock.now_ms():
+                    continue
                 try:
                     with self._store.savepoint():
                         self._trigger(timer, {})
                 except ProcessEngineException as error:
                     self._timer_failed(timer, error)
                 fired += 1
+
+    def _next_due_timer(self) -> EventSubscription | None:
+        now = self.clock.now_ms()
+        due = [
+            timer
+            for timer in self._store.all(EventSubscription)
+            if timer.event_type == "timer" and timer.due_time is not None and timer.due_time <= now
+        ]
+        return min(due, key=lambda timer: (timer.due_time or 0, timer.created)) if due else None
 
     def _timer_failed(self, timer: EventSubscription, error: ProcessEngineException) -> None:
         # Camunda retries a failed job, then raises a failedJob incident; the retries are left out here.

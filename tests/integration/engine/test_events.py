@@ -172,3 +172,43 @@ def test_timers_the_engine_cannot_run_are_refused_at_deployment(
     assert response.status_code == 400
     assert "anHourLater" in response.json()["message"]
     assert expected in response.json()["message"]
+
+
+FAILING_AFTER_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" targetNamespace="http://waitroom.test/bpmn">
+  <bpmn:process id="failing-after-timer" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="aMinuteLater">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:exclusiveGateway id="decide"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="toTimer" sourceRef="start" targetRef="aMinuteLater"/>
+    <bpmn:sequenceFlow id="toDecide" sourceRef="aMinuteLater" targetRef="decide"/>
+    <bpmn:sequenceFlow id="toEnd" sourceRef="decide" targetRef="end">
+      <bpmn:conditionExpression>${missing}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_timer_whose_continuation_fails_raises_an_incident(
+    camunda: Camunda, engine_server: EngineServer, tmp_path: Path
+) -> None:
+    resource = tmp_path / "failing_after_timer.bpmn"
+    resource.write_text(FAILING_AFTER_TIMER)
+    assert camunda.deploy(resource).status_code == 200
+    instance = camunda.start("failing-after-timer")["id"]
+
+    assert engine_server.advance_clock(MINUTE) == 1
+
+    incidents = camunda.get("/incident", params={"processInstanceId": instance}).json()
+    assert [(incident["incidentType"], incident["activityId"]) for incident in incidents] == [
+        ("failedJob", "aMinuteLater")
+    ]
+    assert incidents[0]["incidentMessage"] == (
+        "Unknown property used in expression: ${missing}. Cause: Cannot resolve identifier 'missing'"
+    )
+    assert _waiting_at(camunda, instance) == ["(message or timer)"]
+    assert engine_server.advance_clock(MINUTE) == 0
