@@ -14,6 +14,22 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class Clock:
+    """The engine's time: the system clock moved by an offset, like Camunda's ClockUtil.
+
+    Tests move it forward to make timers fall due instead of sleeping.
+    """
+
+    def __init__(self) -> None:
+        self._offset_ms = 0
+
+    def now_ms(self) -> int:
+        return now_ms() + self._offset_ms
+
+    def advance(self, milliseconds: int) -> None:
+        self._offset_ms += milliseconds
+
+
 def format_date(epoch_ms: int | None) -> str | None:
     """Render epoch milliseconds in the server's local zone, as Camunda renders java.util.Date."""
     if epoch_ms is None:

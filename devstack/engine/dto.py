@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.engine.clock import format_date
-from devstack.engine.engine import DeploymentResult, StartResult
+from devstack.engine.engine import CorrelationResult, DeploymentResult, StartResult
 from devstack.engine.fetching import LockedTask
-from devstack.engine.records import ExternalTask, HistoricProcessInstance, Incident, ProcessDefinition, ProcessInstance
+from devstack.engine.records import (
+    Deployment,
+    ExternalTask,
+    HistoricProcessInstance,
+    Incident,
+    ProcessDefinition,
+    ProcessInstance,
+)
 from devstack.engine.variables import TypedValue, to_dto
 
 JsonObject = dict[str, Any]
@@ -57,6 +64,25 @@ def deployment(result: DeploymentResult, base_url: str) -> JsonObject:
     }
 
 
+def deployment_summary(record: Deployment) -> JsonObject:
+    # Camunda adds the self link only to the answer of a deployment's creation.
+    return {
+        "links": [],
+        "id": record.id,
+        "name": record.name,
+        "source": record.source,
+        "deploymentTime": format_date(record.deployment_time),
+        "tenantId": None,
+    }
+
+
+def listed_process_instance(instance: ProcessInstance) -> JsonObject:
+    """An entry of the process instance list: Camunda adds the self link to single instances only."""
+    listed = process_instance(instance, "")
+    listed["links"] = []
+    return listed
+
+
 def process_instance(instance: ProcessInstance, base_url: str) -> JsonObject:
     return _process_instance(
         instance.id,
@@ -79,6 +105,33 @@ def started_instance(result: StartResult, with_variables: bool, base_url: str) -
     )
     if with_variables:
         dto["variables"] = variables_dto(result.variables)
+    return dto
+
+
+def correlation_result(result: CorrelationResult, with_variables: bool) -> JsonObject:
+    """Camunda's MessageCorrelationResultWithVariableDto."""
+    started = result.instance
+    ended = started.ended if started is not None else False
+    dto: JsonObject = {"resultType": result.result_type, "execution": None, "processInstance": None}
+    if result.result_type == "Execution":
+        dto["execution"] = {
+            "id": result.execution_id,
+            "processInstanceId": result.process_instance_id,
+            "ended": ended,
+            "tenantId": None,
+        }
+    elif started is not None:
+        dto["processInstance"] = _process_instance(
+            started.instance_id,
+            definition_id=started.definition.id,
+            definition_key=started.definition.key,
+            business_key=started.business_key,
+            ended=ended,
+            base_url="",
+        )
+        dto["processInstance"]["links"] = []
+    if with_variables and started is not None:
+        dto["variables"] = variables_dto(started.variables)
     return dto
 
 

@@ -8,15 +8,17 @@ back on error, the way a Camunda command does.
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.engine.clock import now_ms
+from devstack.engine.clock import Clock
 from devstack.engine.errors import (
     BadUserRequestException,
+    MismatchingMessageCorrelationException,
     NotFoundException,
     NullValueException,
     ProcessEngineException,
@@ -25,10 +27,13 @@ from devstack.engine.errors import (
 )
 from devstack.engine.execution import Context, ProcessRuntime
 from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
+from devstack.engine.juel import ExecutionIdentity
 from devstack.engine.longpoll import TaskNotifier
 from devstack.engine.parsing import is_bpmn_resource, parse_resource
+from devstack.engine.queries import ExternalTaskRow, InstanceRow, QueryContext, VariableCondition, variables_match
 from devstack.engine.records import (
     Deployment,
+    EventSubscription,
     ExternalTask,
     HistoricProcessInstance,
     Incident,
@@ -38,6 +43,7 @@ from devstack.engine.records import (
     VariableRecords,
 )
 from devstack.engine.store import Store
+from devstack.engine.timers import parse_timer
 from devstack.engine.variables import (
     TypedValue,
     ensure_storable,
@@ -47,6 +53,7 @@ from devstack.engine.variables import (
     to_record,
 )
 
+_LOG = logging.getLogger("devstack.engine")
 # Camunda's ExternalTaskEntity.MAX_EXCEPTION_MESSAGE_LENGTH: longer failure messages are cut.
 MAX_ERROR_MESSAGE_LENGTH = 666
 # ACT_RU_EXECUTION.BUSINESS_KEY_ is a varchar(255) in Camunda's schema.
@@ -71,8 +78,38 @@ class StartResult:
     variables: dict[str, TypedValue]
 
 
+@dataclass(frozen=True)
+class MessageCorrelation:
+    """A POST /message request, as Camunda's MessageCorrelationBuilder takes it."""
+
+    name: str
+    business_key: str | None = None
+    process_instance_id: str | None = None
+    tenant_id: str | None = None
+    correlation_keys: dict[str, TypedValue] | None = None
+    variables: dict[str, TypedValue] = field(default_factory=dict)
+    all: bool = False
+
+    def correlation_set(self) -> str:
+        keys = None if self.correlation_keys is None else {name: v.value for name, v in self.correlation_keys.items()}
+        return (
+            f"CorrelationSet [businessKey={self.business_key}, processInstanceId={self.process_instance_id}, "
+            f"processDefinitionId=null, correlationKeys={keys}, localCorrelationKeys=null, tenantId={self.tenant_id}, "
+            f"isTenantIdSet={str(self.tenant_id is not None).lower()}, isExecutionsOnly=false]"
+        )
+
+
+@dataclass(frozen=True)
+class CorrelationResult:
+    result_type: str  # "Execution" or "ProcessDefinition", as Camunda's MessageCorrelationResultType
+    execution_id: str
+    process_instance_id: str
+    instance: StartResult | None
+
+
 class Engine:
     def __init__(self, db_path: str | Path) -> None:
+        self.clock = Clock()
         self._store = Store(db_path)
         self._notifier = TaskNotifier()
         self._runtimes: dict[str, ProcessRuntime] = {}
@@ -114,7 +151,7 @@ class Engine:
                     f"The deployment contains definitions with the same key '{duplicates[0]}' (id attribute), "
                     "this is not allowed"
                 )
-            deployment = Deployment(_new_id(), name, source, now_ms())
+            deployment = Deployment(_new_id(), name, source, self.clock.now_ms())
             self._store.put(deployment)
             for resource, data in to_deploy.items():
                 encoded = base64.b64encode(data).decode("ascii")
@@ -139,6 +176,30 @@ class Engine:
                 self._runtimes[definition.id] = ProcessRuntime(process)
                 definitions.append(definition)
             return DeploymentResult(deployment, definitions or None)
+
+    def deployments(self) -> list[Deployment]:
+        with self._store.transaction():
+            return self._store.all(Deployment)
+
+    def deployment(self, deployment_id: str) -> Deployment | None:
+        with self._store.transaction():
+            return self._store.get(Deployment, deployment_id)
+
+    def definition(self, definition_id: str) -> ProcessDefinition | None:
+        with self._store.transaction():
+            return self._store.get(ProcessDefinition, definition_id)
+
+    def definition_xml(self, definition_id: str) -> bytes:
+        """The resource a definition was deployed from, as Camunda's RepositoryService.getProcessModel."""
+        with self._store.transaction():
+            definition = self._store.get(ProcessDefinition, definition_id)
+            if definition is None:
+                message = f"no deployed process definition found with id '{definition_id}'"
+                raise NotFoundException(ensure_message(message, "processDefinition", "is null"))
+            for resource in self._store.by_owner(Resource, definition.deployment_id):
+                if resource.name == definition.resource:
+                    return base64.b64decode(resource.data_base64)
+            raise NotFoundException(f"no resource found with name '{definition.resource}'")
 
     def latest_definition(self, key: str) -> ProcessDefinition | None:
         with self._store.transaction():
@@ -175,28 +236,195 @@ class Engine:
             if definition is None:
                 message = f"No process definition found for id '{definition_id}'"
                 raise NotFoundException(ensure_message(message, "processDefinition", "is null"))
-            runtime = self._runtime(definition)
-            values = dict(variables or {})
-            instance = ProcessInstance(_new_id(), definition.id, definition.key, business_key, "")
-            self._store.put(
-                HistoricProcessInstance(
-                    id=instance.id,
-                    business_key=business_key,
-                    definition_id=definition.id,
-                    definition_key=definition.key,
-                    definition_name=definition.name,
-                    definition_version=definition.version,
-                    start_time=now_ms(),
-                    start_activity_id=runtime.model.start_activity_id,
-                )
+            return self._start(definition, business_key, dict(variables or {}), None)
+
+    def _start(
+        self,
+        definition: ProcessDefinition,
+        business_key: str | None,
+        values: dict[str, TypedValue],
+        message_name: str | None,
+    ) -> StartResult:
+        runtime = self._runtime(definition)
+        instance = ProcessInstance(_new_id(), definition.id, definition.key, business_key, "")
+        start_activity = (
+            runtime.model.start_activity_id if message_name is None else runtime.model.message_starts[message_name]
+        )
+        self._store.put(
+            HistoricProcessInstance(
+                id=instance.id,
+                business_key=business_key,
+                definition_id=definition.id,
+                definition_key=definition.key,
+                definition_name=definition.name,
+                definition_version=definition.version,
+                start_time=self.clock.now_ms(),
+                start_activity_id=start_activity,
             )
-            workflow = runtime.start(_context(values, business_key))
-            ended = self._save(instance, runtime, workflow, values)
-            return StartResult(instance.id, definition, business_key, ended, values)
+        )
+        workflow = runtime.start(_context(values, instance), message_name)
+        ended = self._save(instance, runtime, workflow, values)
+        return StartResult(instance.id, definition, business_key, ended, values)
+
+    # Messages and timers -------------------------------------------------------------------------
+
+    def correlate(self, message: MessageCorrelation) -> list[CorrelationResult]:
+        """Camunda's message correlation: waiting executions first, then message start events."""
+        with self._write():
+            executions = [
+                (subscription, instance)
+                for subscription in self._store.all(EventSubscription)
+                if subscription.event_type == "message" and subscription.event_name == message.name
+                for instance in [self._store.get(ProcessInstance, subscription.process_instance_id)]
+                if instance is not None and self._correlates(message, instance)
+            ]
+            starts = self._message_start_definitions(message)
+            if not message.all:
+                if len(executions) > 1:
+                    raise MismatchingMessageCorrelationException(
+                        f"ENGINE-13009 Cannot correlate a message with name '{message.name}' to a single execution. "
+                        f"{len(executions)} executions match the correlation keys: {message.correlation_set()}"
+                    )
+                if executions:
+                    starts = []
+                elif len(starts) > 1:
+                    raise MismatchingMessageCorrelationException(
+                        f"ENGINE-13010 Cannot correlate a message with name '{message.name}' to a single process "
+                        f"definition. {len(starts)} process definitions match the correlation keys: "
+                        f"{message.correlation_set()}"
+                    )
+                elif not starts:
+                    raise MismatchingMessageCorrelationException(
+                        f"Cannot correlate message '{message.name}': No process definition or execution matches "
+                        "the parameters"
+                    )
+            results = [self._trigger(subscription, message.variables) for subscription, _instance in executions]
+            for definition in starts:
+                started = self._start(definition, message.business_key, dict(message.variables), message.name)
+                results.append(
+                    CorrelationResult("ProcessDefinition", started.instance_id, started.instance_id, started)
+                )
+            return results
+
+    def advance_clock(self, milliseconds: int) -> int:
+        """Move the engine's clock forward and fire the timers now due; returns how many fired."""
+        self.clock.advance(milliseconds)
+        return self.fire_due_timers()
+
+    def fire_due_timers(self) -> int:
+        """What Camunda's job executor does for timer jobs: trigger each due timer in its own command."""
+        fired = 0
+        while True:
+            # Looking is a read: an idle engine neither writes nor wakes the long polls.
+            with self._store.transaction():
+                due = self._next_due_timer()
+            if due is None:
+                return fired
+            with self._write():
+                timer = self._store.get(EventSubscription, due.id)
+                if timer is None or timer.due_time is None or timer.due_time > self.clock.now_ms():
+                    continue
+                try:
+                    with self._store.savepoint():
+                        self._trigger(timer, {})
+                except ProcessEngineException as error:
+                    self._timer_failed(timer, error)
+                fired += 1
+
+    def _next_due_timer(self) -> EventSubscription | None:
+        now = self.clock.now_ms()
+        due = [
+            timer
+            for timer in self._store.all(EventSubscription)
+            if timer.event_type == "timer" and timer.due_time is not None and timer.due_time <= now
+        ]
+        return min(due, key=lambda timer: (timer.due_time or 0, timer.created)) if due else None
+
+    def _timer_failed(self, timer: EventSubscription, error: ProcessEngineException) -> None:
+        # Camunda retries a failed job, then raises a failedJob incident; the retries are left out here.
+        _LOG.error("Timer %s of process instance %s failed: %s", timer.activity_id, timer.process_instance_id, error)
+        timer.due_time = None
+        self._store.put(timer)
+        instance = self._store.get(ProcessInstance, timer.process_instance_id)
+        if instance is None:
+            return
+        self._store.put(
+            Incident(
+                id=_new_id(),
+                incident_type="failedJob",
+                incident_timestamp=self.clock.now_ms(),
+                incident_message=error.message,
+                process_instance_id=instance.id,
+                process_definition_id=instance.definition_id,
+                process_definition_key=instance.definition_key,
+                execution_id=instance.id,
+                activity_id=timer.activity_id,
+                configuration=timer.id,
+            )
+        )
+        history = self._store.get(HistoricProcessInstance, instance.id)
+        if history is not None:
+            history.had_incident = True
+            self._store.put(history)
+
+    def _correlates(self, message: MessageCorrelation, instance: ProcessInstance) -> bool:
+        if message.tenant_id is not None:
+            return False  # no instance belongs to a tenant
+        if message.process_instance_id is not None and instance.id != message.process_instance_id:
+            return False
+        if message.business_key is not None and instance.business_key != message.business_key:
+            return False
+        if not message.correlation_keys:
+            return True
+        conditions = [
+            VariableCondition(name, "eq", value.value, is_date=value.type == "Date")
+            for name, value in message.correlation_keys.items()
+        ]
+        return variables_match(_load_variables(instance.variables), conditions, QueryContext(0, {}))
+
+    def _message_start_definitions(self, message: MessageCorrelation) -> list[ProcessDefinition]:
+        if message.process_instance_id is not None or message.tenant_id is not None:
+            return []
+        latest: dict[str, ProcessDefinition] = {}
+        for definition in self._store.all(ProcessDefinition):
+            if definition.key not in latest or definition.version > latest[definition.key].version:
+                latest[definition.key] = definition
+        return [
+            definition
+            for definition in latest.values()
+            if message.name in self._runtime(definition).model.message_starts
+        ]
+
+    def _trigger(self, subscription: EventSubscription, variables: dict[str, TypedValue]) -> CorrelationResult:
+        instance, runtime, workflow, values = self._open(subscription.process_instance_id)
+        values.update(variables)
+        runtime.complete(workflow, subscription.spiff_task_id, _context(values, instance))
+        ended = self._save(instance, runtime, workflow, values)
+        definition = self._store.get(ProcessDefinition, instance.definition_id)
+        started = StartResult(instance.id, definition, instance.business_key, ended, values) if definition else None
+        # A wait state without a scope of its own waits in the process instance's execution.
+        return CorrelationResult("Execution", instance.id, instance.id, started)
 
     def instance(self, instance_id: str) -> ProcessInstance | None:
         with self._store.transaction():
             return self._store.get(ProcessInstance, instance_id)
+
+    def instance_rows(self) -> list[InstanceRow]:
+        """Every running instance with what the process instance query filters on."""
+        with self._store.transaction():
+            deployments = {definition.id: definition.deployment_id for definition in self._store.all(ProcessDefinition)}
+            incidents: dict[str, list[Incident]] = {}
+            for incident in self._store.all(Incident):
+                incidents.setdefault(incident.process_instance_id, []).append(incident)
+            return [
+                InstanceRow(
+                    instance,
+                    deployments.get(instance.definition_id),
+                    tuple(incidents.get(instance.id, ())),
+                    _load_variables(instance.variables),
+                )
+                for instance in self._store.all(ProcessInstance)
+            ]
 
     def delete_instance(self, instance_id: str, fail_if_not_exists: bool) -> None:
         with self._write(notify=False):
@@ -253,11 +481,11 @@ class Engine:
         """Lock tasks for the worker, long-polling up to ``async_response_timeout`` when none is free."""
         validate(request)
         timeout = request.async_response_timeout
-        deadline = now_ms() + (timeout or 0)
+        deadline = self.clock.now_ms() + (timeout or 0)
         while True:
             seen = self._notifier.version
             locked, unlock_at = self._try_fetch(request)
-            now = now_ms()
+            now = self.clock.now_ms()
             if locked or timeout is None or now >= deadline:
                 return locked
             wake_at = deadline if unlock_at is None else min(deadline, unlock_at)
@@ -268,9 +496,17 @@ class Engine:
         with self._store.transaction():
             return self._store.get(ExternalTask, task_id)
 
-    def external_tasks(self) -> list[ExternalTask]:
+    def external_task_rows(self) -> list[ExternalTaskRow]:
+        """Every external task with what the external task query filters on."""
         with self._store.transaction():
-            return self._store.all(ExternalTask)
+            names = {definition.id: definition.name for definition in self._store.all(ProcessDefinition)}
+            variables = {
+                instance.id: _load_variables(instance.variables) for instance in self._store.all(ProcessInstance)
+            }
+            return [
+                ExternalTaskRow(task, names.get(task.definition_id), variables.get(task.process_instance_id, {}))
+                for task in self._store.all(ExternalTask)
+            ]
 
     def complete(
         self,
@@ -289,7 +525,7 @@ class Engine:
                 # Without boundary events the activity runs in the instance's execution, so
                 # "local" variables land on the process instance, as in Camunda.
                 values.update(local_variables or {})
-            runtime.complete(workflow, task.spiff_task_id, _context(values, instance.business_key))
+            runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
             self._save(instance, runtime, workflow, values)
 
     def handle_failure(
@@ -317,9 +553,13 @@ class Engine:
             task.error_message = error_message[:MAX_ERROR_MESSAGE_LENGTH] if error_message is not None else None
             if error_details is not None:
                 task.error_details = error_details
-            task.lock_expiration_time = now_ms() + retry_timeout
+            task.lock_expiration_time = self.clock.now_ms() + retry_timeout
             if task.has_retries_left and retries <= 0:
-                self._store.put(_incident(task))
+                self._store.put(_incident(task, self.clock.now_ms()))
+                history = self._store.get(HistoricProcessInstance, task.process_instance_id)
+                if history is not None:
+                    history.had_incident = True
+                    self._store.put(history)
             elif not task.has_retries_left and retries > 0:
                 self._delete_incidents(task)
             task.retries = retries
@@ -344,7 +584,7 @@ class Engine:
             handler = runtime.model.activities[task.activity_id].error_handler(code)
             if handler is None:
                 # Camunda's default (enableExceptionsAfterUnhandledBpmnError=false): the token just ends.
-                runtime.end_token(workflow, task.spiff_task_id, _context(values, instance.business_key))
+                runtime.end_token(workflow, task.spiff_task_id, _context(values, instance))
             else:
                 if handler.code_variable:
                     values[handler.code_variable] = string_value(code)
@@ -352,7 +592,7 @@ class Engine:
                     values[handler.message_variable] = (
                         string_value(error_message) if error_message is not None else TypedValue("Null", None)
                     )
-                context = _context(values, instance.business_key)
+                context = _context(values, instance)
                 runtime.catch_error(workflow, task.spiff_task_id, handler.boundary_id, context)
             self._save(instance, runtime, workflow, values)
 
@@ -365,7 +605,7 @@ class Engine:
             task = self._task_locked_by(
                 task_id, worker, f"The lock of the External Task {task_id} cannot be extended by worker '{worker}'"
             )
-            now = now_ms()
+            now = self.clock.now_ms()
             if task.lock_expiration_time is None or task.lock_expiration_time < now:
                 description = f"is not greater than or equal to {now}"
                 message = ensure_message("Cannot extend a lock that expired", "lockExpirationTime", description)
@@ -396,7 +636,7 @@ class Engine:
 
     def _try_fetch(self, request: FetchRequest) -> tuple[list[LockedTask], int | None]:
         with self._store.transaction():
-            now = now_ms()
+            now = self.clock.now_ms()
             instructions = request.instructions()
             candidates = [task for task in self._store.all(ExternalTask) if task.topic_name in instructions]
             instance_variables: dict[str, dict[str, TypedValue]] = {}
@@ -471,7 +711,27 @@ class Engine:
         instance.variables = _dump_variables(values)
         self._store.put(instance)
         self._sync_external_tasks(instance, runtime, workflow)
+        self._sync_subscriptions(instance, runtime, workflow)
         return False
+
+    def _sync_subscriptions(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
+        """Make the instance's message subscriptions and timers exactly the wait states Spiff has."""
+        waiting = {event.spiff_task_id: event for event in runtime.waiting_events(workflow)}
+        existing = self._store.by_owner(EventSubscription, instance.id)
+        for subscription in existing:
+            if subscription.spiff_task_id not in waiting:
+                self._store.delete(EventSubscription, subscription.id)
+        known = {subscription.spiff_task_id for subscription in existing}
+        now = self.clock.now_ms()
+        for spiff_task_id, event in waiting.items():
+            if spiff_task_id in known:
+                continue
+            due = parse_timer(event.detail, now) if event.kind == "timer" else None
+            self._store.put(
+                EventSubscription(
+                    _new_id(), event.kind, event.detail, instance.id, event.activity_id, spiff_task_id, now, due
+                )
+            )
 
     def _sync_external_tasks(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
         """Make the instance's external tasks exactly the external tasks Spiff has waiting."""
@@ -501,18 +761,20 @@ class Engine:
                     version_tag=definition.version_tag if definition else None,
                     business_key=instance.business_key,
                     priority=activity.priority,
-                    create_time=now_ms(),
+                    create_time=self.clock.now_ms(),
                 )
             )
 
     def _end_instance(self, instance_id: str, state: str) -> None:
         self._store.delete(ProcessInstance, instance_id)
+        for subscription in self._store.by_owner(EventSubscription, instance_id):
+            self._store.delete(EventSubscription, subscription.id)
         for task in self._store.by_owner(ExternalTask, instance_id):
             self._delete_task(task)
         history = self._store.get(HistoricProcessInstance, instance_id)
         if history is not None:
             history.state = state
-            history.end_time = now_ms()
+            history.end_time = self.clock.now_ms()
             self._store.put(history)
 
     def _delete_task(self, task: ExternalTask) -> None:
@@ -529,7 +791,7 @@ class Engine:
         if instance is None:
             raise ProcessEngineException(f"Cannot find process instance with id {instance_id}")
         runtime = self._runtime_for(instance.definition_id)
-        workflow = runtime.load(instance.workflow, instance.business_key)
+        workflow = runtime.load(instance.workflow, _identity(instance))
         return instance, runtime, workflow, _load_variables(instance.variables)
 
     def _existing_execution(self, instance_id: str) -> ProcessInstance:
@@ -615,8 +877,12 @@ def _require(value: str | None, name: str) -> str:
     return value
 
 
-def _context(values: dict[str, TypedValue], business_key: str | None) -> Context:
-    return Context({name: to_python(value) for name, value in values.items()}, business_key)
+def _identity(instance: ProcessInstance) -> ExecutionIdentity:
+    return ExecutionIdentity(instance.id, instance.definition_id, instance.business_key)
+
+
+def _context(values: dict[str, TypedValue], instance: ProcessInstance) -> Context:
+    return Context({name: to_python(value) for name, value in values.items()}, _identity(instance))
 
 
 def _load_variables(records: VariableRecords) -> dict[str, TypedValue]:
@@ -634,11 +900,11 @@ def _ensure_storable(values: dict[str, TypedValue]) -> None:
             ensure_storable(name, value)
 
 
-def _incident(task: ExternalTask) -> Incident:
+def _incident(task: ExternalTask, now: int) -> Incident:
     return Incident(
         id=_new_id(),
         incident_type=INCIDENT_TYPE,
-        incident_timestamp=now_ms(),
+        incident_timestamp=now,
         incident_message=task.error_message,
         process_instance_id=task.process_instance_id,
         process_definition_id=task.definition_id,

@@ -46,6 +46,12 @@ class NotFoundException(BadUserRequestException):
     """Camunda's NotFoundException is a 400 in the engine; REST resources rewrite it to 404."""
 
 
+class MismatchingMessageCorrelationException(ProcessEngineException):
+    """A message matched no waiting execution or message start event, or (for one) several."""
+
+    qualified_name = "org.camunda.bpm.engine.MismatchingMessageCorrelationException"
+
+
 class ParseException(ProcessEngineException):
     """A BPMN resource could not be deployed; ``details`` follows Camunda's ParseExceptionDto."""
 

@@ -27,19 +27,26 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from devstack.engine.errors import ProcessEngineException
-from devstack.engine.juel import Expression, JuelError, Scope
+from devstack.engine.juel import ExecutionIdentity, Expression, JuelError, Scope
 from devstack.engine.parsing import (
     ExternalServiceTask,
     ExternalServiceTaskConverter,
     ParsedProcess,
     PassThroughTask,
+    WaitTask,
+    WaitTaskConverter,
     external_id,
     internal_id,
 )
 
 _SERIALIZER = BpmnWorkflowSerializer(
     BpmnWorkflowSerializer.configure(
-        {**CAMUNDA_CONFIG, ExternalServiceTask: ExternalServiceTaskConverter, PassThroughTask: BpmnTaskSpecConverter}
+        {
+            **CAMUNDA_CONFIG,
+            ExternalServiceTask: ExternalServiceTaskConverter,
+            PassThroughTask: BpmnTaskSpecConverter,
+            WaitTask: WaitTaskConverter,
+        }
     )
 )
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
@@ -54,22 +61,34 @@ class ReadyTask:
 
 
 @dataclass(frozen=True)
+class WaitingEvent:
+    """A Spiff task waiting for a message or a timer (see parsing.WaitTask)."""
+
+    spiff_task_id: str
+    activity_id: str
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Context:
-    """What a command's expressions can see: the variables (as Python values) and the business key."""
+    """What a command's expressions can see: the variables (as Python values) and the execution."""
 
     variables: Mapping[str, Any]
-    business_key: str | None
+    execution: ExecutionIdentity
 
 
 class _JuelScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     """Evaluates Camunda's JUEL conditions instead of Python."""
 
-    def __init__(self, business_key: str | None) -> None:
+    def __init__(self, execution: ExecutionIdentity) -> None:
         super().__init__()
-        self.business_key = business_key
+        self.execution = execution
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> bool:
-        return _compile(expression).evaluate_condition(Scope(task.data, self.business_key))
+        # Spiff evaluates a flow's condition on the task of the element the flow leaves.
+        scope = Scope(task.data, self.execution, external_id(task.task_spec.name))
+        return _compile(expression).evaluate_condition(scope)
 
 
 @lru_cache(maxsize=256)
@@ -81,15 +100,23 @@ class ProcessRuntime:
     def __init__(self, parsed: ParsedProcess) -> None:
         self.model = parsed.model
         self._spec = parsed.spec
+        self._message_specs = parsed.message_specs
 
-    def start(self, context: Context) -> Any:
-        workflow = BpmnWorkflow(self._spec, script_engine=_JuelScriptEngine(context.business_key))
+    def start(self, context: Context, message_name: str | None = None) -> Any:
+        """Start at the REST start event, or at the message start event of ``message_name``."""
+        spec = self._spec if message_name is None else self._message_specs[message_name]
+        if spec is None:
+            raise ProcessEngineException(
+                f"Cannot start process instance of '{self.model.key}': it has several start events and no none "
+                "start event"
+            )
+        workflow = BpmnWorkflow(spec, script_engine=_JuelScriptEngine(context.execution))
         self._advance(workflow, context)
         return workflow
 
-    def load(self, serialized: str, business_key: str | None) -> Any:
+    def load(self, serialized: str, execution: ExecutionIdentity) -> Any:
         workflow = _SERIALIZER.deserialize_json(serialized)
-        workflow.script_engine = _JuelScriptEngine(business_key)
+        workflow.script_engine = _JuelScriptEngine(execution)
         return workflow
 
     @staticmethod
@@ -106,11 +133,20 @@ class ProcessRuntime:
         ]
 
     @staticmethod
+    def waiting_events(workflow: Any) -> list[WaitingEvent]:
+        return [
+            WaitingEvent(str(task.id), external_id(task.task_spec.name), task.task_spec.kind, task.task_spec.detail)
+            for task in workflow.get_tasks(state=TaskState.READY)
+            if isinstance(task.task_spec, WaitTask)
+        ]
+
+    @staticmethod
     def has_ended(workflow: Any) -> bool:
         """Ended normally, by a terminate end event, or because its last token was ended by an error."""
         return bool(workflow.is_completed() or not workflow.get_tasks(state=_ACTIVE))
 
     def complete(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
+        """Complete an external task, or trigger a message or timer wait state, and move on."""
         task = self._ready_task(workflow, spiff_task_id)
         _give_data(task, context)
         _run_guarded(task.run)
@@ -150,8 +186,8 @@ class ProcessRuntime:
     @staticmethod
     def _ready_task(workflow: Any, spiff_task_id: str) -> Any:
         task = workflow.get_task_from_id(UUID(spiff_task_id))
-        if task.state != TaskState.READY or not isinstance(task.task_spec, ExternalServiceTask):
-            raise ProcessEngineException(f"Execution of external task {spiff_task_id} is not waiting")
+        if task.state != TaskState.READY or not isinstance(task.task_spec, ExternalServiceTask | WaitTask):
+            raise ProcessEngineException(f"Execution of task {spiff_task_id} is not waiting")
         return task
 
 

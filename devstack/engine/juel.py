@@ -16,6 +16,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Node = Callable[["Scope"], Any]
@@ -38,21 +39,43 @@ _TEMPLATE = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.DOTALL)
 
 
 class JuelError(Exception):
-    """The expression could not be parsed or evaluated; the message reads like Camunda's."""
+    """The expression could not be parsed or evaluated (JUEL's ELException); reads like Camunda's."""
+
+
+class UnknownProperty(JuelError):
+    """JUEL's PropertyNotFoundException: an identifier or property that does not resolve."""
+
+
+class UnknownMethod(JuelError):
+    """JUEL's MethodNotFoundException."""
+
+
+@dataclass(frozen=True)
+class ExecutionIdentity:
+    """Who ``execution`` is in an expression: the process instance's own execution."""
+
+    process_instance_id: str
+    process_definition_id: str
+    business_key: str | None
 
 
 class Scope:
     """What identifiers resolve to: the process variables plus Camunda's ``execution``."""
 
-    def __init__(self, variables: Mapping[str, Any], business_key: str | None = None) -> None:
+    def __init__(
+        self,
+        variables: Mapping[str, Any],
+        execution: ExecutionIdentity | None = None,
+        activity_id: str | None = None,
+    ) -> None:
         self.variables = variables
-        self.execution = _Execution(variables, business_key)
+        self.execution = _Execution(variables, execution, activity_id)
 
     def resolve(self, name: str) -> Any:
         if name == "execution":
             return self.execution
         if name not in self.variables:
-            raise JuelError(f"Cannot resolve identifier '{name}'")
+            raise UnknownProperty(f"Cannot resolve identifier '{name}'")
         return self.variables[name]
 
 
@@ -67,40 +90,93 @@ class Expression:
                 raise JuelError(f"Composite expressions are not supported: {text}")
             self._node: Node = _constant(text)
         else:
-            self._node = _Parser(match.group("body")).parse()
+            parser = _Parser(match.group("body"))
+            self._node = parser.parse()
+            _check_execution_methods(parser.tokens)
 
     def evaluate(self, scope: Scope) -> Any:
         return self._node(scope)
 
     def evaluate_condition(self, scope: Scope) -> bool:
-        """Evaluate as a sequence-flow condition: the result must be a Boolean, as in Camunda."""
+        """Evaluate as a sequence-flow condition, with the failures of Camunda's JuelExpression."""
         try:
             result = self._node(scope)
-        except JuelError as error:
+        except UnknownProperty as error:
             raise JuelError(f"Unknown property used in expression: {self.text}. Cause: {error}") from error
+        except UnknownMethod as error:
+            raise JuelError(f"Unknown method used in expression: {self.text}. Cause: {error}") from error
+        except JuelError as error:
+            raise JuelError(f"Error while evaluating expression: {self.text}. Cause: {error}") from error
         if result is None:
             raise JuelError("condition expression returns null: result is null")
         if not isinstance(result, bool):
             raise JuelError(
                 "condition expression returns non-Boolean: result has class "
-                f"{type(result).__name__} and not java.lang.Boolean"
+                f"{_java_class(result)} and not java.lang.Boolean"
             )
         return result
 
 
 class _Execution:
-    def __init__(self, variables: Mapping[str, Any], business_key: str | None) -> None:
+    """The DelegateExecution methods a condition can call; properties read through their getters."""
+
+    def __init__(
+        self, variables: Mapping[str, Any], identity: ExecutionIdentity | None, activity_id: str | None
+    ) -> None:
         self.variables = variables
-        self.business_key = business_key
+        self.identity = identity
+        self.activity_id = activity_id
 
     def call(self, method: str, args: list[Any]) -> Any:
-        if method == "getVariable" and len(args) == 1:
-            return self.variables.get(str(args[0]))
-        if method == "hasVariable" and len(args) == 1:
-            return str(args[0]) in self.variables
-        if method in ("getBusinessKey", "getProcessBusinessKey") and not args:
-            return self.business_key
-        raise JuelError(f"Method not found: execution.{method}")
+        handler = _EXECUTION_METHODS.get((method, len(args)))
+        if handler is None:
+            raise UnknownMethod(f"Cannot find method '{method}' in 'class {_EXECUTION_CLASS}'")
+        return handler(self, *args)
+
+    def get_property(self, name: str) -> Any:
+        getter = f"get{name[:1].upper()}{name[1:]}"
+        if (getter, 0) not in _EXECUTION_METHODS:
+            raise UnknownProperty(f"Property '{name}' not found on type {_EXECUTION_CLASS}")
+        return self.call(getter, [])
+
+    def identity_part(self, attribute: str) -> str | None:
+        return None if self.identity is None else getattr(self.identity, attribute)
+
+
+_EXECUTION_CLASS = "org.camunda.bpm.engine.impl.persistence.entity.ExecutionEntity"
+# Variables live on the process instance's execution (no element here has a scope of its own that
+# a condition could run in), so the local and the inherited views are the same.
+_EXECUTION_METHODS: dict[tuple[str, int], Callable[..., Any]] = {
+    ("getProcessInstanceId", 0): lambda execution: execution.identity_part("process_instance_id"),
+    ("getProcessDefinitionId", 0): lambda execution: execution.identity_part("process_definition_id"),
+    ("getBusinessKey", 0): lambda execution: execution.identity_part("business_key"),
+    ("getProcessBusinessKey", 0): lambda execution: execution.identity_part("business_key"),
+    ("getActivityId", 0): lambda execution: execution.activity_id,
+    ("getCurrentActivityId", 0): lambda execution: execution.activity_id,
+    ("getTenantId", 0): lambda _execution: None,
+    ("getVariable", 1): lambda execution, name: execution.variables.get(_to_string(name)),
+    ("getVariableLocal", 1): lambda execution, name: execution.variables.get(_to_string(name)),
+    ("getVariables", 0): lambda execution: dict(execution.variables),
+    ("getVariablesLocal", 0): lambda execution: dict(execution.variables),
+    ("getVariableNames", 0): lambda execution: set(execution.variables),
+    ("getVariableNamesLocal", 0): lambda execution: set(execution.variables),
+    ("hasVariable", 1): lambda execution, name: _to_string(name) in execution.variables,
+    ("hasVariableLocal", 1): lambda execution, name: _to_string(name) in execution.variables,
+    ("hasVariables", 0): lambda execution: bool(execution.variables),
+    ("hasVariablesLocal", 0): lambda execution: bool(execution.variables),
+}
+
+
+def _check_execution_methods(tokens: list[tuple[str, str]]) -> None:
+    """Refuse at deployment an ``execution`` method or property this engine does not offer."""
+    offered = {method for method, _arity in _EXECUTION_METHODS}
+    for index, token in enumerate(tokens[:-2]):
+        if token != ("name", "execution") or tokens[index + 1] != ("op", ".") or tokens[index + 2][0] != "name":
+            continue
+        name = tokens[index + 2][1]
+        is_call = index + 3 < len(tokens) and tokens[index + 3] == ("op", "(")
+        if (name if is_call else f"get{name[:1].upper()}{name[1:]}") not in offered:
+            raise JuelError(f"execution.{name} is not supported by the development engine")
 
 
 class _Parser:
@@ -157,7 +233,7 @@ class _Parser:
         operand = self._unary()
         if symbol == "!":
             return lambda scope: not _to_boolean(operand(scope))
-        return lambda scope: -_to_number(operand(scope))
+        return lambda scope: _negate(operand(scope))
 
     def _value(self) -> Node:
         node = self._primary()
@@ -263,12 +339,14 @@ def _property_node(base: Node, key: Node) -> Node:
         name = key(scope)
         if target is None:
             return None
+        if isinstance(target, _Execution):
+            return target.get_property(_to_string(name))
         if isinstance(target, Mapping):
             return target.get(name)
         if isinstance(target, list | tuple):
-            index = int(_to_number(name))
+            index = _to_long(name)
             return target[index] if 0 <= index < len(target) else None
-        raise JuelError(f"Property '{name}' not found on type {type(target).__name__}")
+        raise UnknownProperty(f"Property '{name}' not found on type {_java_class(target)}")
 
     return evaluate
 
@@ -281,7 +359,7 @@ def _method_node(base: Node, method: str, arguments: list[Node]) -> Node:
             return target.call(method, args)
         handler = _METHODS.get((method, len(args)))
         if handler is None or target is None:
-            raise JuelError(f"Method not found: {type(target).__name__}.{method}")
+            raise UnknownMethod(f"Cannot find method '{method}' in '{_java_class(target)}'")
         return handler(target, *args)
 
     return evaluate
@@ -295,6 +373,38 @@ def _is_empty(value: Any) -> bool:
     return False
 
 
+# EL coercion and operators (EL 2.2 specification, sections 1.7 to 1.9 and 1.18), with the messages
+# of the JUEL type converter Camunda uses. Java's Integer and Long are Python ints, Double a float.
+
+
+def _java_class(value: Any) -> str:
+    if isinstance(value, bool):
+        return "java.lang.Boolean"
+    if isinstance(value, int):
+        return "java.lang.Long"
+    if isinstance(value, float):
+        return "java.lang.Double"
+    if isinstance(value, str):
+        return "java.lang.String"
+    if isinstance(value, Mapping):
+        return "java.util.LinkedHashMap"
+    if isinstance(value, list | tuple):
+        return "java.util.ArrayList"
+    if isinstance(value, set | frozenset):
+        return "java.util.HashSet"
+    if isinstance(value, _Execution):
+        return _EXECUTION_CLASS
+    return type(value).__name__
+
+
+def _cannot_coerce_type(value: Any, target: str) -> JuelError:
+    return JuelError(f"Cannot coerce from class {_java_class(value)} to class {target}")
+
+
+def _cannot_coerce_value(value: Any, target: str) -> JuelError:
+    return JuelError(f"Cannot coerce '{value}' to class {target}")
+
+
 def _to_boolean(value: Any) -> bool:
     # EL: null and "" are false, strings are Boolean.valueOf, anything else cannot be coerced.
     if value is None or value == "":
@@ -303,25 +413,47 @@ def _to_boolean(value: Any) -> bool:
         return value
     if isinstance(value, str):
         return value.lower() == "true"
-    raise JuelError(f"Cannot coerce from {type(value).__name__} to Boolean")
+    raise _cannot_coerce_type(value, "java.lang.Boolean")
 
 
-def _to_number(value: Any) -> int | float:
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _to_long(value: Any) -> int:
     if value is None or value == "":
         return 0
-    if isinstance(value, bool):
-        raise JuelError("Cannot coerce from Boolean to Number")
-    if isinstance(value, int | float):
-        return value
+    if _is_integer(value):
+        return int(value)
+    if isinstance(value, float):
+        # Double.longValue: truncation, NaN is 0, infinities saturate.
+        if math.isnan(value):
+            return 0
+        if math.isinf(value):
+            return _LONG_MAX if value > 0 else -_LONG_MAX - 1
+        return int(value)
     if isinstance(value, str):
-        try:
+        # Long.valueOf: an optional sign and decimal digits, nothing else ("5.0" and " 5" fail).
+        if _LONG_TEXT.fullmatch(value) and -_LONG_MAX - 1 <= int(value) <= _LONG_MAX:
             return int(value)
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                raise JuelError(f"Cannot coerce '{value}' to Number") from None
-    raise JuelError(f"Cannot coerce from {type(value).__name__} to Number")
+        raise _cannot_coerce_value(value, "java.lang.Long")
+    raise _cannot_coerce_type(value, "java.lang.Long")
+
+
+def _to_double(value: Any) -> float:
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, float):
+        return value
+    if _is_integer(value):
+        return float(value)
+    if isinstance(value, str):
+        # Double.valueOf trims blanks and accepts a trailing type suffix, NaN and Infinity.
+        match = _DOUBLE_TEXT.fullmatch(value.strip())
+        if match is None:
+            raise _cannot_coerce_value(value, "java.lang.Double")
+        return float(match.group("number").replace("Infinity", "inf"))
+    raise _cannot_coerce_type(value, "java.lang.Double")
 
 
 def _to_string(value: Any) -> str:
@@ -332,15 +464,21 @@ def _to_string(value: Any) -> str:
     return str(value)
 
 
+def _has_dot_or_exponent(value: Any) -> bool:
+    return isinstance(value, str) and any(mark in value for mark in ".eE")
+
+
 def _equals(left: Any, right: Any) -> bool:
     if left is right:
         return True
     if left is None or right is None:
         return False
+    if isinstance(left, float) or isinstance(right, float):
+        return _to_double(left) == _to_double(right)
+    if _is_integer(left) or _is_integer(right):
+        return _to_long(left) == _to_long(right)
     if isinstance(left, bool) or isinstance(right, bool):
         return _to_boolean(left) == _to_boolean(right)
-    if isinstance(left, int | float) or isinstance(right, int | float):
-        return _to_number(left) == _to_number(right)
     if isinstance(left, str) or isinstance(right, str):
         return _to_string(left) == _to_string(right)
     return bool(left == right)
@@ -349,9 +487,12 @@ def _equals(left: Any, right: Any) -> bool:
 def _compare(symbol: str, left: Any, right: Any) -> bool:
     if left is None or right is None:
         return False
-    if isinstance(left, int | float) or isinstance(right, int | float):
-        a: Any = _to_number(left)
-        b: Any = _to_number(right)
+    a: Any
+    b: Any
+    if isinstance(left, float) or isinstance(right, float):
+        a, b = _to_double(left), _to_double(right)
+    elif _is_integer(left) or _is_integer(right):
+        a, b = _to_long(left), _to_long(right)
     elif isinstance(left, str) or isinstance(right, str):
         a, b = _to_string(left), _to_string(right)
     else:
@@ -359,7 +500,7 @@ def _compare(symbol: str, left: Any, right: Any) -> bool:
     try:
         return bool(_COMPARISONS[symbol](a, b))
     except TypeError as error:
-        raise JuelError(f"Cannot compare {type(left).__name__} and {type(right).__name__}") from error
+        raise JuelError(f"Cannot compare '{left}' and '{right}'") from error
 
 
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
@@ -371,28 +512,57 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _arithmetic(symbol: str, left: Any, right: Any) -> int | float:
-    if symbol == "+" and isinstance(left, str) and isinstance(right, str):
-        raise JuelError("String concatenation with '+' is not EL; use a composite expression")
-    a, b = _to_number(left), _to_number(right)
-    if symbol == "+":
-        return a + b
-    if symbol == "-":
-        return a - b
-    if symbol == "*":
-        return a * b
+    if left is None and right is None:
+        return 0
     if symbol == "/":
-        # EL divides as doubles, so dividing by zero yields an infinity rather than an error.
+        # EL divides as doubles, so dividing by zero yields an infinity (or NaN) rather than an error.
+        a, b = _to_double(left), _to_double(right)
         if b == 0:
-            return math.nan if a == 0 else math.copysign(math.inf, a)
+            return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1, b)
         return a / b
-    if isinstance(a, float) or isinstance(b, float):
-        return math.fmod(a, b) if b != 0 else math.nan
-    if b == 0:
-        raise JuelError("Division by zero")
-    # Java's integer remainder takes the sign of the dividend.
-    remainder = abs(a) % abs(b)
-    return remainder if a >= 0 else -remainder
+    if any(isinstance(value, float) or _has_dot_or_exponent(value) for value in (left, right)):
+        x, y = _to_double(left), _to_double(right)
+        if symbol == "%":
+            return math.fmod(x, y) if y != 0 else math.nan
+        result: float = _OPERATIONS[symbol](x, y)
+        return result
+    m, n = _to_long(left), _to_long(right)
+    if symbol == "%":
+        if n == 0:
+            raise JuelError("/ by zero")
+        # Java's integer remainder takes the sign of the dividend.
+        remainder = abs(m) % abs(n)
+        return remainder if m >= 0 else -remainder
+    return _wrap_long(_OPERATIONS[symbol](m, n))
 
+
+_OPERATIONS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+
+
+def _negate(value: Any) -> int | float:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return -_to_double(value) if _has_dot_or_exponent(value) else _wrap_long(-_to_long(value))
+    if isinstance(value, float):
+        return -value
+    if _is_integer(value):
+        return _wrap_long(-value)
+    raise JuelError(f"Cannot negate '{value}'")
+
+
+def _wrap_long(value: int) -> int:
+    """Java long arithmetic overflows silently, wrapping around."""
+    return (value + _LONG_MAX + 1) % (2 * (_LONG_MAX + 1)) - _LONG_MAX - 1
+
+
+_LONG_MAX = 2**63 - 1
+_LONG_TEXT = re.compile(r"[+-]?[0-9]+")
+_DOUBLE_TEXT = re.compile(r"(?P<number>[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?))[fFdD]?")
 
 _METHODS: dict[tuple[str, int], Callable[..., Any]] = {
     ("equals", 1): lambda target, other: target == other,

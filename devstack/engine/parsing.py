@@ -14,6 +14,7 @@ REST engine:
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -30,6 +31,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 
 from devstack.engine.errors import ParseException
 from devstack.engine.juel import Expression, JuelError
+from devstack.engine.timers import TimerError, parse_timer
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -51,6 +53,11 @@ _PASSIVE_ELEMENTS = frozenset(
      "dataObjectReference", "dataStoreReference", "group", "category", "sequenceFlow"}
 )  # fmt: skip
 _PLAIN_ELEMENTS = frozenset({"task", "manualTask", "exclusiveGateway", "parallelGateway"})
+# parse_resource marks each wait state with what it waits for, for _WaitTaskParser to read.
+_WAIT_KIND = "{urn:devstack:engine}wait-kind"
+_WAIT_DETAIL = "{urn:devstack:engine}wait-detail"
+_TIMER_KINDS = ("timeDuration", "timeDate")
+_LOOP_CHARACTERISTICS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
 _UNSUPPORTED_EXTENSIONS = ("inputOutput", "executionListener", "connector", "errorEventDefinition")
 
 
@@ -101,14 +108,18 @@ class ProcessModel:
     version_tag: str | None
     history_time_to_live: int | None
     startable_in_tasklist: bool
-    start_activity_id: str
+    start_activity_id: str  # the start event a REST start uses; "" when the process has none
     activities: dict[str, ExternalActivity]
+    # Message start events: message name -> start event id.
+    message_starts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ParsedProcess:
     model: ProcessModel
-    spec: Any  # SpiffWorkflow BpmnProcessSpec
+    spec: Any  # SpiffWorkflow BpmnProcessSpec started by REST; None when no start event serves that
+    # One spec per message start event, in which that event is the only (plain) start event.
+    message_specs: dict[str, Any] = field(default_factory=dict)
 
 
 class ExternalServiceTask(BpmnSpecMixin):  # type: ignore[misc]
@@ -119,6 +130,29 @@ class ExternalServiceTask(BpmnSpecMixin):  # type: ignore[misc]
         self.topic = topic
         # Spiff's do_engine_steps runs every ready non-manual task; this one must wait for a worker.
         self.manual = True
+
+
+class WaitTask(BpmnSpecMixin):  # type: ignore[misc]
+    """A receive task or an intermediate message or timer catch event: the engine triggers it.
+
+    ``kind`` is "message" (``detail`` the message name) or "timer" (``detail`` "timeDuration:<ISO
+    8601 duration>" or "timeDate:<ISO 8601 date>").
+    """
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, kind: str, detail: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.kind = kind
+        self.detail = detail
+        # Like an external task, it stays READY until the engine runs it.
+        self.manual = True
+
+
+class WaitTaskConverter(BpmnTaskSpecConverter):  # type: ignore[misc]
+    def to_dict(self, spec: WaitTask) -> dict[str, Any]:
+        dct: dict[str, Any] = self.get_default_attributes(spec)
+        dct["kind"] = spec.kind
+        dct["detail"] = spec.detail
+        return dct
 
 
 class PassThroughTask(BpmnSpecMixin):  # type: ignore[misc]
@@ -136,6 +170,12 @@ class _ExternalServiceTaskParser(CamundaTaskParser):  # type: ignore[misc]
     def create_task(self) -> ExternalServiceTask:
         topic = self.attribute("topic", "camunda")
         return ExternalServiceTask(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
+
+
+class _WaitTaskParser(CamundaTaskParser):  # type: ignore[misc]
+    def create_task(self) -> WaitTask:
+        kind, detail = self.node.get(_WAIT_KIND), self.node.get(_WAIT_DETAIL)
+        return WaitTask(self.spec, self.bpmn_id, kind=kind, detail=detail, **self.bpmn_attributes)
 
 
 class _DocumentOrderGatewayParser(ConditionalGatewayParser):  # type: ignore[misc]
@@ -164,6 +204,8 @@ class _EngineParser(CamundaParser):  # type: ignore[misc]
         full_tag("exclusiveGateway"): (_DocumentOrderGatewayParser, ExclusiveGateway),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("manualTask"): (CamundaTaskParser, PassThroughTask),
+        full_tag("receiveTask"): (_WaitTaskParser, WaitTask),
+        full_tag("intermediateCatchEvent"): (_WaitTaskParser, WaitTask),
     }
 
 
@@ -216,22 +258,93 @@ def parse_resource(resource: str, data: bytes) -> list[ParsedProcess]:
         process for process in root.iterfind("bpmn:process", _NS) if process.get("isExecutable", "true") == "true"
     ]
     errors = {error.get("id"): error.get("errorCode") for error in root.iterfind("bpmn:error", _NS)}
+    messages = {message.get("id"): message.get("name") for message in root.iterfind("bpmn:message", _NS)}
     category = root.get("targetNamespace")
-    models = [_model(process, category, errors, problems) for process in processes]
+    models = [_model(process, category, errors, messages, problems) for process in processes]
     problems.raise_if_any()
     _rename_reserved_ids(root)
-    spiff_parser = _EngineParser()
+    for process in processes:
+        _mark_wait_states(process, messages)
     try:
-        spiff_parser.add_bpmn_xml(root, filename=resource)
-        specs = [spiff_parser.get_spec(internal_id(model.key)) for model in models]
+        parsed = []
+        for model, process in zip(models, processes, strict=True):
+            rest_start = _spec(root, process, model.key, model.start_activity_id, resource)
+            message_specs = {
+                name: _spec(root, process, model.key, start_id, resource)
+                for name, start_id in model.message_starts.items()
+            }
+            parsed.append(ParsedProcess(model, rest_start, message_specs))
     except ValidationException as error:
         problems.add(str(error).splitlines()[0] if str(error) else repr(error))
         raise problems.exception() from error
-    return [ParsedProcess(model, spec) for model, spec in zip(models, specs, strict=True)]
+    return parsed
 
 
-def _model(process: Any, category: str | None, errors: dict[str, str | None], problems: _Problems) -> ProcessModel:
-    _check_supported(process, errors, problems)
+def _spec(root: Any, process: Any, key: str, start_id: str, resource: str) -> Any:
+    """Spiff's spec of ``process`` started at ``start_id``: the other start events are left out.
+
+    Spiff would start every start event at once; Camunda starts one, the none start event for a
+    REST start and a message start event for its message.
+    """
+    if not start_id:
+        return None
+    starts = process.findall("bpmn:startEvent", _NS)
+    if len(starts) == 1 and starts[0].find("bpmn:messageEventDefinition", _NS) is None:
+        variant = root
+    else:
+        variant = copy.deepcopy(root)
+        variant_process = next(
+            candidate for candidate in variant.iterfind("bpmn:process", _NS) if candidate.get("id") == process.get("id")
+        )
+        for start in variant_process.findall("bpmn:startEvent", _NS):
+            if start.get("id") == internal_id(start_id):
+                for definition in start.findall("bpmn:messageEventDefinition", _NS):
+                    start.remove(definition)
+                continue
+            for flow in variant_process.findall("bpmn:sequenceFlow", _NS):
+                if flow.get("sourceRef") == start.get("id"):
+                    variant_process.remove(flow)
+            variant_process.remove(start)
+    spiff_parser = _EngineParser()
+    spiff_parser.add_bpmn_xml(variant, filename=resource)
+    return spiff_parser.get_spec(internal_id(key))
+
+
+def _mark_wait_states(process: Any, messages: dict[str, str | None]) -> None:
+    for element in process:
+        if not isinstance(element.tag, str):
+            continue
+        kind = etree.QName(element).localname
+        if kind == "receiveTask":
+            element.set(_WAIT_KIND, "message")
+            element.set(_WAIT_DETAIL, messages.get(element.get("messageRef")) or "")
+        elif kind == "intermediateCatchEvent":
+            message = element.find("bpmn:messageEventDefinition", _NS)
+            if message is not None:
+                element.set(_WAIT_KIND, "message")
+                element.set(_WAIT_DETAIL, messages.get(message.get("messageRef")) or "")
+            timer = element.find("bpmn:timerEventDefinition", _NS)
+            if timer is not None:
+                element.set(_WAIT_KIND, "timer")
+                element.set(_WAIT_DETAIL, _timer_detail(timer))
+
+
+def _timer_detail(timer: Any) -> str:
+    for kind in _TIMER_KINDS:
+        found = timer.find(f"bpmn:{kind}", _NS)
+        if found is not None:
+            return f"{kind}:{(found.text or '').strip()}"
+    return ""
+
+
+def _model(
+    process: Any,
+    category: str | None,
+    errors: dict[str, str | None],
+    messages: dict[str, str | None],
+    problems: _Problems,
+) -> ProcessModel:
+    _check_supported(process, errors, messages, problems)
     boundaries: dict[str, list[ErrorHandler]] = {}
     for boundary in process.iterfind("bpmn:boundaryEvent", _NS):
         definition = boundary.find("bpmn:errorEventDefinition", _NS)
@@ -263,6 +376,14 @@ def _model(process: Any, category: str | None, errors: dict[str, str | None], pr
             error_handlers=tuple(sorted(handlers, key=lambda handler: handler.error_code is None)),
         )
     start_events = process.findall("bpmn:startEvent", _NS)
+    message_starts = {}
+    for start in start_events:
+        definition = start.find("bpmn:messageEventDefinition", _NS)
+        if definition is not None:
+            message_starts[messages.get(definition.get("messageRef")) or ""] = start.get("id")
+    none_starts = [start for start in start_events if not any(_is_event_definition(child) for child in start)]
+    # Camunda's initial activity: the none start event, or the only start event there is.
+    rest_start = none_starts or (start_events if len(start_events) == 1 else [])
     return ProcessModel(
         key=process.get("id"),
         name=process.get("name"),
@@ -270,27 +391,37 @@ def _model(process: Any, category: str | None, errors: dict[str, str | None], pr
         version_tag=process.get(f"{{{CAMUNDA_NS}}}versionTag"),
         history_time_to_live=_history_time_to_live(process.get(f"{{{CAMUNDA_NS}}}historyTimeToLive")),
         startable_in_tasklist=process.get(f"{{{CAMUNDA_NS}}}isStartableInTasklist", "true") == "true",
-        start_activity_id=start_events[0].get("id") if start_events else "",
+        start_activity_id=rest_start[0].get("id") if rest_start else "",
         activities=activities,
+        message_starts=message_starts,
     )
 
 
-def _check_supported(process: Any, errors: dict[str, str | None], problems: _Problems) -> None:
+def _check_supported(
+    process: Any, errors: dict[str, str | None], messages: dict[str, str | None], problems: _Problems
+) -> None:
     external_tasks = {
         task.get("id")
         for task in process.iterfind("bpmn:serviceTask", _NS)
         if task.get(f"{{{CAMUNDA_NS}}}type") == "external"
     }
-    start_events = process.findall("bpmn:startEvent", _NS)
-    if len(start_events) != 1:
-        problems.add(f"Process '{process.get('id')}' must have exactly one none start event", process)
+    _check_start_events(process, messages, problems)
     _check_extensions(process, problems)
     for element in process:
         if not isinstance(element.tag, str):
             continue
         kind = etree.QName(element).localname
         definitions = [etree.QName(child).localname for child in element if _is_event_definition(child)]
-        if kind in _PASSIVE_ELEMENTS:
+        loop = next((child for child in element if _is_loop(child)), None)
+        if loop is not None:
+            # Spiff's multi-instance differs from Camunda's (cardinality, element variables, sequential
+            # data inputs), so an instance would start and then fail: refuse it here instead.
+            problems.add(
+                f"{etree.QName(loop).localname} on {kind} '{element.get('id')}' is not supported by the "
+                "development engine",
+                element,
+            )
+        elif kind in _PASSIVE_ELEMENTS:
             _check_flow(element, problems)
         elif _is_plain(kind, definitions):
             _check_extensions(element, problems)
@@ -298,8 +429,67 @@ def _check_supported(process: Any, errors: dict[str, str | None], problems: _Pro
             _check_external_task(element, problems)
         elif kind == "boundaryEvent" and definitions == ["errorEventDefinition"]:
             _check_boundary(element, external_tasks, errors, problems)
+        elif kind == "receiveTask" and not definitions:
+            _check_message(element, element.get("messageRef"), messages, problems)
+            _check_extensions(element, problems)
+        elif kind in ("startEvent", "intermediateCatchEvent") and definitions == ["messageEventDefinition"]:
+            reference = element.find("bpmn:messageEventDefinition", _NS).get("messageRef")
+            _check_message(element, reference, messages, problems)
+            _check_extensions(element, problems)
+        elif kind == "intermediateCatchEvent" and definitions == ["timerEventDefinition"]:
+            _check_timer(element, problems)
+            _check_extensions(element, problems)
         else:
             problems.add(_unsupported_message(kind, definitions, element), element)
+
+
+def _check_start_events(process: Any, messages: dict[str, str | None], problems: _Problems) -> None:
+    starts = process.findall("bpmn:startEvent", _NS)
+    none_starts = [start for start in starts if not any(_is_event_definition(child) for child in start)]
+    if not starts:
+        problems.add(f"Process '{process.get('id')}' has no start event", process)
+    if len(none_starts) > 1:
+        problems.add(f"Process '{process.get('id')}' has more than one none start event", process)
+    if len(starts) > 1 and not none_starts:
+        problems.add(
+            f"Process '{process.get('id')}' has several start events but no none start event, which the "
+            "development engine does not support",
+            process,
+        )
+    names = [
+        messages.get(definition.get("messageRef"))
+        for start in starts
+        for definition in start.findall("bpmn:messageEventDefinition", _NS)
+    ]
+    for name in sorted({name for name in names if name and names.count(name) > 1}):
+        problems.add(
+            f"Cannot have more than one message event subscription with name '{name}' for scope '{process.get('id')}'",
+            process,
+        )
+
+
+def _check_message(element: Any, reference: str | None, messages: dict[str, str | None], problems: _Problems) -> None:
+    if not reference or reference not in messages:
+        problems.add(f"Invalid 'messageRef': no message with id '{reference}' is defined", element)
+    elif not messages[reference]:
+        problems.add(f"Message '{reference}' referenced by '{element.get('id')}' has no name", element)
+    elif "${" in (messages[reference] or "") or "#{" in (messages[reference] or ""):
+        problems.add(f"Message name expressions on '{element.get('id')}' are not supported", element)
+
+
+def _check_timer(element: Any, problems: _Problems) -> None:
+    detail = _timer_detail(element.find("bpmn:timerEventDefinition", _NS))
+    if not detail:
+        problems.add(
+            f"Timer '{element.get('id')}' needs a timeDuration or a timeDate in the development engine "
+            "(timeCycle is not supported)",
+            element,
+        )
+        return
+    try:
+        parse_timer(detail, 0)
+    except TimerError as error:
+        problems.add(f"Invalid timer on '{element.get('id')}': {error}", element)
 
 
 def _is_plain(kind: str, definitions: list[str]) -> bool:
@@ -316,6 +506,10 @@ def _unsupported_message(kind: str, definitions: list[str], element: Any) -> str
     if kind == "serviceTask":
         detail = ' other than camunda:type="external"'
     return f"{kind}{detail} '{element.get('id')}' is not supported by the development engine"
+
+
+def _is_loop(element: Any) -> bool:
+    return isinstance(element.tag, str) and etree.QName(element).localname in _LOOP_CHARACTERISTICS
 
 
 def _is_event_definition(element: Any) -> bool:

@@ -1,25 +1,47 @@
-"""The list queries (external tasks, incidents): Camunda's filter parameters, sorting and paging.
+"""The list queries: Camunda's filter parameters, sorting and paging, applied to the engine's records.
 
 Both the GET form (query string, comma-separated lists) and the POST form (JSON body, arrays) are
-normalised into the same parameters, then applied to the records in Python.
+normalised into the same parameters, then applied to the records in Python. A parameter Camunda
+documents for an endpoint but no spec below applies is refused by the REST layer (see
+``devstack/engine/openapi.py``), so no filter is ever dropped in silence.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from devstack.engine.clock import parse_date
-from devstack.engine.errors import InvalidRequestException
-from devstack.engine.records import ExternalTask
+from devstack.engine.errors import BadUserRequestException, InvalidRequestException
+from devstack.engine.records import (
+    Deployment,
+    ExternalTask,
+    Incident,
+    ProcessInstance,
+)
+from devstack.engine.variables import TypedValue
 
-Predicate = Callable[[Any, Any, int], bool]
+PAGING_PARAMETERS = frozenset({"firstResult", "maxResults"})
+SORTING_PARAMETERS = frozenset({"sortBy", "sortOrder"})
+_NUMBER_TYPES = frozenset({"Short", "Integer", "Long", "Double"})
+_VARIABLE_OPERATORS = ("eq", "neq", "gt", "gteq", "lt", "lteq", "like", "notLike")
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    now: int
+    params: Mapping[str, Any]
+
+
+Predicate = Callable[[Any, Any, QueryContext], bool]
 
 
 @dataclass(frozen=True)
 class Filter:
-    kind: str  # "string", "list", "boolean", "integer" or "date"
+    kind: str  # "string", "list", "boolean", "integer", "date" or "variables"
     test: Predicate
 
 
@@ -27,7 +49,29 @@ class Filter:
 class QuerySpec:
     filters: Mapping[str, Filter]
     sort_keys: Mapping[str, Callable[[Any], Any]]
-    default_sort: str
+    # None keeps insertion order, which is creation order in the store.
+    default_sort: str | None
+    # Operators the "variables"-kind filters accept (the external task query also has notLike).
+    variable_operators: tuple[str, ...] = _VARIABLE_OPERATORS[:-1]
+    validate: Callable[[Mapping[str, Any]], None] | None = None
+
+    @property
+    def parameters(self) -> frozenset[str]:
+        """Every query-string parameter the list form of this query applies."""
+        return frozenset(self.filters) | PAGING_PARAMETERS | SORTING_PARAMETERS
+
+    @property
+    def body_properties(self) -> frozenset[str]:
+        """Every JSON property the POST form of this query applies."""
+        return frozenset(self.filters) | {"sorting"}
+
+
+@dataclass(frozen=True)
+class VariableCondition:
+    name: str
+    operator: str
+    value: Any
+    is_date: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,27 +81,37 @@ class Query:
     first_result: int | None = None
     max_results: int | None = None
 
-    def run[R](self, spec: QuerySpec, records: Sequence[R], now: int) -> list[R]:
-        matching = [
+    def matching[R](self, spec: QuerySpec, records: Sequence[R], now: int) -> list[R]:
+        if spec.validate is not None:
+            spec.validate(self.params)
+        context = QueryContext(now, self.params)
+        return [
             record
             for record in records
-            if all(spec.filters[name].test(record, value, now) for name, value in self.params.items())
+            if all(spec.filters[name].test(record, value, context) for name, value in self.params.items())
         ]
+
+    def run[R](self, spec: QuerySpec, records: Sequence[R], now: int) -> list[R]:
+        matching = self.matching(spec, records, now)
+        default = [] if spec.default_sort is None else [(spec.default_sort, "asc")]
         # Sorting by the least significant criterion first; Python's sort is stable.
-        for sort_by, sort_order in reversed(self.sorting or [(spec.default_sort, "asc")]):
+        for sort_by, sort_order in reversed(self.sorting or default):
             matching.sort(key=_sort_key(spec.sort_keys[sort_by]), reverse=sort_order == "desc")
         start = self.first_result or 0
         end = None if self.max_results is None else start + self.max_results
         return matching[start:end]
 
 
-def from_query_string(spec: QuerySpec, query: Mapping[str, list[str]]) -> Query:
+def from_query_string(spec: QuerySpec, query: Mapping[str, list[str]], *, counting: bool = False) -> Query:
     params: dict[str, Any] = {}
     for name, values in query.items():
         if name in spec.filters:
-            converted = _convert(name, spec.filters[name].kind, values[-1])
+            converted = _convert(spec, name, spec.filters[name].kind, values[-1])
             if converted is not None:
                 params[name] = converted
+    if counting:
+        # The /count forms document neither sorting nor paging, so Camunda ignores them there.
+        return Query(params, [])
     sort_by, sort_order = _last(query, "sortBy"), _last(query, "sortOrder")
     if (sort_by is None) != (sort_order is None):
         raise _single_sorting_parameter()
@@ -65,12 +119,19 @@ def from_query_string(spec: QuerySpec, query: Mapping[str, list[str]]) -> Query:
     return Query(params, sorting, *_paging(query))
 
 
-def from_body(spec: QuerySpec, body: Mapping[str, Any], query: Mapping[str, list[str]]) -> Query:
+def from_body(
+    spec: QuerySpec, body: Mapping[str, Any], query: Mapping[str, list[str]], *, counting: bool = False
+) -> Query:
     params: dict[str, Any] = {}
     for name, value in body.items():
         if name in spec.filters and value is not None:
             kind = spec.filters[name].kind
-            converted = value if kind == "list" and isinstance(value, list) else _convert(name, kind, value)
+            if kind == "variables":
+                converted: Any = _conditions_from_body(spec, name, value)
+            elif kind == "list" and isinstance(value, list):
+                converted = [str(item) for item in value]
+            else:
+                converted = _convert(spec, name, kind, value)
             if converted is not None:
                 params[name] = converted
     sorting = []
@@ -79,6 +140,8 @@ def from_body(spec: QuerySpec, body: Mapping[str, Any], query: Mapping[str, list
         if sort_by is None or sort_order is None:
             raise _single_sorting_parameter()
         sorting.append(_sorting(spec, sort_by, sort_order))
+    if counting:
+        return Query(params, [])
     return Query(params, sorting, *_paging(query))
 
 
@@ -86,7 +149,7 @@ def _single_sorting_parameter() -> InvalidRequestException:
     return InvalidRequestException(400, "Only a single sorting parameter specified. sortBy and sortOrder required")
 
 
-def _convert(name: str, kind: str, raw: Any) -> Any:
+def _convert(spec: QuerySpec, name: str, kind: str, raw: Any) -> Any:
     text = raw if isinstance(raw, str) else str(raw).lower() if isinstance(raw, bool) else str(raw)
     try:
         if kind == "list":
@@ -100,9 +163,43 @@ def _convert(name: str, kind: str, raw: Any) -> Any:
             return int(text)
         if kind == "date":
             return parse_date(text)
+        if kind == "variables":
+            return _conditions_from_text(spec, text)
     except ValueError:
         raise InvalidRequestException(400, f"Cannot set query parameter '{name}' to value '{text}'") from None
     return text
+
+
+def _conditions_from_text(spec: QuerySpec, text: str) -> list[VariableCondition]:
+    """Camunda's VariableListConverter: ``name_operator_value`` expressions, comma-separated."""
+    conditions = []
+    for expression in text.split(","):
+        parts = expression.split("_")
+        if len(parts) != 3:
+            raise InvalidRequestException(400, "variable query parameter has to have format KEY_OPERATOR_VALUE.")
+        name, operator, value = parts
+        # The value stays a String unless it reads as a date, as Camunda's resolveValue does.
+        try:
+            conditions.append(_condition(spec, name, operator, parse_date(value), is_date=True))
+        except ValueError:
+            conditions.append(_condition(spec, name, operator, value))
+    return conditions
+
+
+def _conditions_from_body(spec: QuerySpec, name: str, raw: Any) -> list[VariableCondition]:
+    if not isinstance(raw, list) or not all(isinstance(entry, dict) for entry in raw):
+        raise InvalidRequestException(400, f"Cannot set query parameter '{name}' to value '{raw}'")
+    return [_condition(spec, str(entry.get("name")), str(entry.get("operator")), entry.get("value")) for entry in raw]
+
+
+def _condition(spec: QuerySpec, name: str, operator: str, value: Any, *, is_date: bool = False) -> VariableCondition:
+    if operator not in spec.variable_operators:
+        raise InvalidRequestException(400, f"Invalid variable comparator specified: {operator}")
+    if operator not in ("eq", "neq") and (value is None or isinstance(value, bool)):
+        raise InvalidRequestException(400, f"Booleans and null cannot be used in '{operator}' condition")
+    if operator in ("like", "notLike") and not isinstance(value, str):
+        raise InvalidRequestException(400, f"Only string values can be used with '{operator}' condition.")
+    return VariableCondition(name, operator, value, is_date)
 
 
 def _sorting(spec: QuerySpec, sort_by: str, sort_order: str) -> tuple[str, str]:
@@ -116,9 +213,16 @@ def _sorting(spec: QuerySpec, sort_by: str, sort_order: str) -> tuple[str, str]:
 def _paging(query: Mapping[str, list[str]]) -> tuple[int | None, int | None]:
     first, most = _last(query, "firstResult"), _last(query, "maxResults")
     return (
-        _convert("firstResult", "integer", first) if first is not None else None,
-        _convert("maxResults", "integer", most) if most is not None else None,
+        int(_integer_parameter("firstResult", first)) if first is not None else None,
+        int(_integer_parameter("maxResults", most)) if most is not None else None,
     )
+
+
+def _integer_parameter(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidRequestException(400, f"Cannot set query parameter '{name}' to value '{text}'") from None
 
 
 def _last(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -135,79 +239,195 @@ def _sort_key(attribute: Callable[[Any], Any]) -> Callable[[Any], tuple[bool, An
     return key
 
 
-def _equals(attribute: str) -> Filter:
-    return Filter("string", lambda record, value, _now: getattr(record, attribute) == value)
-
-
-def _member(attribute: str) -> Filter:
-    return Filter("list", lambda record, value, _now: getattr(record, attribute) in value)
-
-
-def _like(pattern: str, text: str | None) -> bool:
+def like(pattern: str, text: str | None, *, ignore_case: bool = False) -> bool:
+    """SQL LIKE as Camunda's queries run it: ``%`` any run, ``_`` one character, ``\\`` escapes."""
     if text is None:
         return False
-    parts = pattern.split("%")
-    if len(parts) == 1:
-        return text == pattern
-    if not text.startswith(parts[0]) or not text.endswith(parts[-1]):
-        return False
-    position = len(parts[0])
-    for part in parts[1:-1]:
-        found = text.find(part, position)
-        if found < 0:
+    expression = "".join(
+        ".*" if part == "%" else "." if part == "_" else re.escape(part[-1])
+        for part in re.findall(r"\\.|%|_|.", pattern, re.DOTALL)
+    )
+    return re.fullmatch(expression, text, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+
+
+# Variable conditions -----------------------------------------------------------------------------
+
+
+def variables_match(
+    variables: Mapping[str, TypedValue], conditions: Sequence[VariableCondition], context: QueryContext
+) -> bool:
+    names_ignore_case = bool(context.params.get("variableNamesIgnoreCase"))
+    values_ignore_case = bool(context.params.get("variableValuesIgnoreCase"))
+    return all(
+        any(
+            _same_name(name, condition.name, names_ignore_case)
+            and _compare_variable(variable, condition, values_ignore_case)
+            for name, variable in variables.items()
+        )
+        for condition in conditions
+    )
+
+
+def _same_name(name: str, wanted: str, ignore_case: bool) -> bool:
+    return name.lower() == wanted.lower() if ignore_case else name == wanted
+
+
+def _compare_variable(variable: TypedValue, condition: VariableCondition, ignore_case: bool) -> bool:
+    """Typed, as in Camunda: a String value matches String variables, a number any numeric one."""
+    wanted, actual = condition.value, variable.value
+    if wanted is None:
+        return (actual is None) == (condition.operator == "eq")
+    if isinstance(wanted, bool):
+        if variable.type != "Boolean" or actual is None:
             return False
-        position = found + len(part)
-    return position <= len(text) - len(parts[-1])
+        return bool(actual == wanted) == (condition.operator == "eq")
+    if condition.is_date:
+        if variable.type != "Date" or actual is None:
+            return False
+    elif isinstance(wanted, int | float):
+        if variable.type not in _NUMBER_TYPES or actual is None:
+            return False
+    elif isinstance(wanted, str):
+        if variable.type != "String" or actual is None:
+            return False
+        if ignore_case:
+            wanted, actual = wanted.lower(), actual.lower()
+        if condition.operator in ("like", "notLike"):
+            return like(wanted, actual) == (condition.operator == "like")
+    else:
+        return False
+    return bool(_ORDERINGS[condition.operator](actual, wanted))
+
+
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "gteq": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lteq": lambda a, b: a <= b,
+}
+
+
+# Rows: a record with what its filters need from around it ----------------------------------------
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    instance: ProcessInstance
+    deployment_id: str | None
+    incidents: tuple[Incident, ...]
+    variables: Mapping[str, TypedValue]
+
+
+@dataclass(frozen=True)
+class ExternalTaskRow:
+    task: ExternalTask
+    definition_name: str | None
+    variables: Mapping[str, TypedValue]
+
+
+# Filter builders ---------------------------------------------------------------------------------
+
+
+def _equals(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("string", lambda record, value, _context: get(record) == value)
+
+
+def _member(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("list", lambda record, value, _context: get(record) in value)
+
+
+def _not_member(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("list", lambda record, value, _context: get(record) not in value)
+
+
+def _like(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("string", lambda record, value, _context: like(value, get(record)))
+
+
+def _at_or_before(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("date", lambda record, value, _context: get(record) is not None and get(record) <= value)
+
+
+def _at_or_after(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("date", lambda record, value, _context: get(record) is not None and get(record) >= value)
+
+
+def _variables(path: str) -> Filter:
+    get = attrgetter(path)
+    return Filter("variables", lambda record, value, context: variables_match(get(record), value, context))
 
 
 def _locked(task: ExternalTask, now: int) -> bool:
     return task.lock_expiration_time is not None and task.lock_expiration_time > now
 
 
-_NO_MATCH = Filter("list", lambda _record, _value, _now: False)  # tenant and job filters: none here
-_ALWAYS = Filter("boolean", lambda _record, _value, _now: True)
-_NEVER = Filter("boolean", lambda _record, _value, _now: False)
+# Tenants, jobs, cases and sub processes do not exist in this engine: filters for them match nothing
+# (or everything, for "without tenant", "root" and "leaf").
+_NO_MATCH_LIST = Filter("list", lambda _record, _value, _context: False)
+_NO_MATCH_STRING = Filter("string", lambda _record, _value, _context: False)
+_ALWAYS = Filter("boolean", lambda _record, _value, _context: True)
+_NEVER = Filter("boolean", lambda _record, _value, _context: False)
 
 EXTERNAL_TASKS = QuerySpec(
     filters={
-        "externalTaskId": _equals("id"),
-        "externalTaskIdIn": _member("id"),
-        "topicName": _equals("topic_name"),
-        "workerId": _equals("worker_id"),
-        "locked": Filter("boolean", lambda task, _value, now: _locked(task, now)),
-        "notLocked": Filter("boolean", lambda task, _value, now: not _locked(task, now)),
-        "withRetriesLeft": Filter("boolean", lambda task, _value, _now: task.has_retries_left),
-        "noRetriesLeft": Filter("boolean", lambda task, _value, _now: task.retries is not None and task.retries <= 0),
-        "lockExpirationAfter": Filter("date", lambda task, value, _now: (task.lock_expiration_time or 0) > value),
+        "externalTaskId": _equals("task.id"),
+        "externalTaskIdIn": _member("task.id"),
+        "topicName": _equals("task.topic_name"),
+        "workerId": _equals("task.worker_id"),
+        "locked": Filter("boolean", lambda row, _value, context: _locked(row.task, context.now)),
+        "notLocked": Filter("boolean", lambda row, _value, context: not _locked(row.task, context.now)),
+        "withRetriesLeft": Filter("boolean", lambda row, _value, _context: row.task.has_retries_left),
+        "noRetriesLeft": Filter(
+            "boolean", lambda row, _value, _context: row.task.retries is not None and row.task.retries <= 0
+        ),
+        "lockExpirationAfter": Filter(
+            "date", lambda row, value, _context: (row.task.lock_expiration_time or 0) > value
+        ),
         "lockExpirationBefore": Filter(
             "date",
-            lambda task, value, _now: task.lock_expiration_time is not None and task.lock_expiration_time < value,
+            lambda row, value, _context: (
+                row.task.lock_expiration_time is not None and row.task.lock_expiration_time < value
+            ),
         ),
-        "activityId": _equals("activity_id"),
-        "activityIdIn": _member("activity_id"),
-        "executionId": _equals("execution_id"),
-        "processInstanceId": _equals("process_instance_id"),
-        "processInstanceIdIn": _member("process_instance_id"),
-        "processDefinitionId": _equals("definition_id"),
-        "processDefinitionKey": _equals("definition_key"),
-        "processDefinitionKeyIn": _member("definition_key"),
-        "tenantIdIn": _NO_MATCH,
+        "activityId": _equals("task.activity_id"),
+        "activityIdIn": _member("task.activity_id"),
+        "executionId": _equals("task.execution_id"),
+        "processInstanceId": _equals("task.process_instance_id"),
+        "processInstanceIdIn": _member("task.process_instance_id"),
+        "processDefinitionId": _equals("task.definition_id"),
+        "processDefinitionKey": _equals("task.definition_key"),
+        "processDefinitionKeyIn": _member("task.definition_key"),
+        "processDefinitionName": _equals("definition_name"),
+        "processDefinitionNameLike": _like("definition_name"),
+        "tenantIdIn": _NO_MATCH_LIST,
         "active": _ALWAYS,
         "suspended": _NEVER,
-        "priorityHigherThanOrEquals": Filter("integer", lambda task, value, _now: task.priority >= value),
-        "priorityLowerThanOrEquals": Filter("integer", lambda task, value, _now: task.priority <= value),
+        "priorityHigherThanOrEquals": Filter("integer", lambda row, value, _context: row.task.priority >= value),
+        "priorityLowerThanOrEquals": Filter("integer", lambda row, value, _context: row.task.priority <= value),
+        "processVariables": _variables("variables"),
+        "variableNamesIgnoreCase": _ALWAYS,
+        "variableValuesIgnoreCase": _ALWAYS,
     },
     sort_keys={
-        "id": lambda task: task.id,
-        "lockExpirationTime": lambda task: task.lock_expiration_time,
-        "processInstanceId": lambda task: task.process_instance_id,
-        "processDefinitionId": lambda task: task.definition_id,
-        "processDefinitionKey": lambda task: task.definition_key,
-        "taskPriority": lambda task: task.priority,
-        "createTime": lambda task: task.create_time,
-        "tenantId": lambda _task: None,
+        "id": lambda row: row.task.id,
+        "lockExpirationTime": lambda row: row.task.lock_expiration_time,
+        "processInstanceId": lambda row: row.task.process_instance_id,
+        "processDefinitionId": lambda row: row.task.definition_id,
+        "processDefinitionKey": lambda row: row.task.definition_key,
+        "taskPriority": lambda row: row.task.priority,
+        "createTime": lambda row: row.task.create_time,
+        "tenantId": lambda _row: None,
     },
     default_sort="id",
+    variable_operators=_VARIABLE_OPERATORS,
 )
 
 INCIDENTS = QuerySpec(
@@ -215,20 +435,20 @@ INCIDENTS = QuerySpec(
         "incidentId": _equals("id"),
         "incidentType": _equals("incident_type"),
         "incidentMessage": _equals("incident_message"),
-        "incidentMessageLike": Filter("string", lambda incident, value, _now: _like(value, incident.incident_message)),
+        "incidentMessageLike": _like("incident_message"),
         "processDefinitionId": _equals("process_definition_id"),
         "processDefinitionKeyIn": _member("process_definition_key"),
         "processInstanceId": _equals("process_instance_id"),
         "executionId": _equals("execution_id"),
-        "incidentTimestampBefore": Filter("date", lambda incident, value, _now: incident.incident_timestamp < value),
-        "incidentTimestampAfter": Filter("date", lambda incident, value, _now: incident.incident_timestamp > value),
+        "incidentTimestampBefore": Filter("date", lambda incident, value, _ctx: incident.incident_timestamp < value),
+        "incidentTimestampAfter": Filter("date", lambda incident, value, _ctx: incident.incident_timestamp > value),
         "activityId": _equals("activity_id"),
         "failedActivityId": _equals("activity_id"),
         "causeIncidentId": _equals("id"),
         "rootCauseIncidentId": _equals("id"),
         "configuration": _equals("configuration"),
-        "tenantIdIn": _NO_MATCH,
-        "jobDefinitionIdIn": _NO_MATCH,
+        "tenantIdIn": _NO_MATCH_LIST,
+        "jobDefinitionIdIn": _NO_MATCH_LIST,
     },
     sort_keys={
         "incidentId": lambda incident: incident.id,
@@ -247,26 +467,150 @@ INCIDENTS = QuerySpec(
     default_sort="incidentId",
 )
 
-#: ``GET /history/process-instance``: the filters Waitroom uses to find a process by its business key.
+# The DTO applies these in this order; a second one fails, as HistoricProcessInstanceQueryImpl does.
+_HISTORIC_STATES = {
+    "active": "ACTIVE",
+    "suspended": "SUSPENDED",
+    "completed": "COMPLETED",
+    "externallyTerminated": "EXTERNALLY_TERMINATED",
+    "internallyTerminated": "INTERNALLY_TERMINATED",
+}
+
+
+def _one_historic_state(params: Mapping[str, Any]) -> None:
+    chosen = [state for name, state in _HISTORIC_STATES.items() if params.get(name)]
+    if len(chosen) > 1:
+        raise BadUserRequestException(
+            f"Already querying for historic process instance with another state: {chosen[0]} is not null"
+        )
+
+
+def _state(state: str) -> Filter:
+    return Filter("boolean", lambda history, _value, _context: history.state == state)
+
+
 HISTORIC_PROCESS_INSTANCES = QuerySpec(
     filters={
         "processInstanceId": _equals("id"),
-        "processInstanceBusinessKey": _equals("business_key"),
-        "processInstanceBusinessKeyLike": Filter(
-            "string", lambda history, value, _now: _like(value, history.business_key)
-        ),
-        "processDefinitionKey": _equals("definition_key"),
+        "processInstanceIds": _member("id"),
+        "processInstanceIdNotIn": _not_member("id"),
         "processDefinitionId": _equals("definition_id"),
-        "finished": Filter("boolean", lambda history, value, _now: (history.end_time is not None) == value),
-        "unfinished": Filter("boolean", lambda history, value, _now: (history.end_time is None) == value),
-        "tenantIdIn": _NO_MATCH,
+        "processDefinitionKey": _equals("definition_key"),
+        "processDefinitionKeyIn": _member("definition_key"),
+        "processDefinitionKeyNotIn": _not_member("definition_key"),
+        "processDefinitionName": _equals("definition_name"),
+        "processDefinitionNameLike": _like("definition_name"),
+        "processInstanceBusinessKey": _equals("business_key"),
+        "processInstanceBusinessKeyIn": _member("business_key"),
+        "processInstanceBusinessKeyLike": _like("business_key"),
+        "rootProcessInstances": _ALWAYS,
+        "rootProcessInstanceId": _equals("id"),
+        "finished": Filter("boolean", lambda history, _value, _context: history.end_time is not None),
+        "unfinished": Filter("boolean", lambda history, _value, _context: history.end_time is None),
+        # Historic incidents outlive their resolution, so an instance that ever had one matches.
+        "withIncidents": Filter("boolean", lambda history, _value, _context: history.had_incident),
+        "withRootIncidents": Filter("boolean", lambda history, _value, _context: history.had_incident),
+        "startedBefore": _at_or_before("start_time"),
+        "startedAfter": _at_or_after("start_time"),
+        "finishedBefore": _at_or_before("end_time"),
+        "finishedAfter": _at_or_after("end_time"),
+        "superProcessInstanceId": _NO_MATCH_STRING,
+        "subProcessInstanceId": _NO_MATCH_STRING,
+        "superCaseInstanceId": _NO_MATCH_STRING,
+        "subCaseInstanceId": _NO_MATCH_STRING,
+        "caseInstanceId": _NO_MATCH_STRING,
+        "tenantIdIn": _NO_MATCH_LIST,
+        "withoutTenantId": _ALWAYS,
+        **{name: _state(state) for name, state in _HISTORIC_STATES.items()},
     },
     sort_keys={
         "instanceId": lambda history: history.id,
-        "businessKey": lambda history: history.business_key,
+        "definitionId": lambda history: history.definition_id,
         "definitionKey": lambda history: history.definition_key,
+        "definitionName": lambda history: history.definition_name,
+        "definitionVersion": lambda history: history.definition_version,
+        "businessKey": lambda history: history.business_key,
         "startTime": lambda history: history.start_time,
         "endTime": lambda history: history.end_time,
+        "duration": lambda history: None if history.end_time is None else history.end_time - history.start_time,
+        "tenantId": lambda _history: None,
     },
     default_sort="startTime",
+    validate=_one_historic_state,
+)
+
+PROCESS_INSTANCES = QuerySpec(
+    filters={
+        "processInstanceIds": _member("instance.id"),
+        "businessKey": _equals("instance.business_key"),
+        "businessKeyLike": _like("instance.business_key"),
+        "caseInstanceId": _NO_MATCH_STRING,
+        "processDefinitionId": _equals("instance.definition_id"),
+        "processDefinitionKey": _equals("instance.definition_key"),
+        "processDefinitionKeyIn": _member("instance.definition_key"),
+        "processDefinitionKeyNotIn": _not_member("instance.definition_key"),
+        "deploymentId": _equals("deployment_id"),
+        "superProcessInstance": _NO_MATCH_STRING,
+        "subProcessInstance": _NO_MATCH_STRING,
+        "superCaseInstance": _NO_MATCH_STRING,
+        "subCaseInstance": _NO_MATCH_STRING,
+        "active": _ALWAYS,
+        "suspended": _NEVER,
+        "withIncident": Filter("boolean", lambda row, _value, _context: bool(row.incidents)),
+        "incidentId": Filter("string", lambda row, value, _context: any(i.id == value for i in row.incidents)),
+        "incidentType": Filter(
+            "string", lambda row, value, _context: any(i.incident_type == value for i in row.incidents)
+        ),
+        "incidentMessage": Filter(
+            "string", lambda row, value, _context: any(i.incident_message == value for i in row.incidents)
+        ),
+        "incidentMessageLike": Filter(
+            "string", lambda row, value, _context: any(like(value, i.incident_message) for i in row.incidents)
+        ),
+        "tenantIdIn": _NO_MATCH_LIST,
+        "withoutTenantId": _ALWAYS,
+        "processDefinitionWithoutTenantId": _ALWAYS,
+        "rootProcessInstances": _ALWAYS,
+        "rootProcessInstanceId": _equals("instance.id"),
+        "leafProcessInstances": _ALWAYS,
+        "variables": _variables("variables"),
+        "variableNamesIgnoreCase": _ALWAYS,
+        "variableValuesIgnoreCase": _ALWAYS,
+    },
+    sort_keys={
+        "instanceId": lambda row: row.instance.id,
+        "definitionKey": lambda row: row.instance.definition_key,
+        "definitionId": lambda row: row.instance.definition_id,
+        "tenantId": lambda _row: None,
+        "businessKey": lambda row: row.instance.business_key,
+    },
+    default_sort=None,
+)
+
+
+def _tenant_in_deployments(_deployment: Deployment, _value: Any, context: QueryContext) -> bool:
+    # No deployment has a tenant; includeDeploymentsWithoutTenantId adds them to a tenant filter.
+    return bool(context.params.get("includeDeploymentsWithoutTenantId"))
+
+
+DEPLOYMENTS = QuerySpec(
+    filters={
+        "id": _equals("id"),
+        "name": _equals("name"),
+        "nameLike": _like("name"),
+        "source": _equals("source"),
+        "withoutSource": Filter("boolean", lambda deployment, _value, _context: deployment.source is None),
+        "tenantIdIn": Filter("list", _tenant_in_deployments),
+        "withoutTenantId": _ALWAYS,
+        "includeDeploymentsWithoutTenantId": _ALWAYS,
+        "after": Filter("date", lambda deployment, value, _context: deployment.deployment_time > value),
+        "before": Filter("date", lambda deployment, value, _context: deployment.deployment_time < value),
+    },
+    sort_keys={
+        "id": lambda deployment: deployment.id,
+        "name": lambda deployment: deployment.name,
+        "deploymentTime": lambda deployment: deployment.deployment_time,
+        "tenantId": lambda _deployment: None,
+    },
+    default_sort=None,
 )

@@ -75,6 +75,8 @@ class HistoricProcessInstance:
     state: str = "ACTIVE"
     end_time: int | None = None
     delete_reason: str | None = None
+    # Camunda keeps historic incidents after they are resolved; the history query filters on them.
+    had_incident: bool = False
 
 
 @dataclass
@@ -127,4 +129,29 @@ class Incident:
     configuration: str
 
 
-Record = Deployment | Resource | ProcessDefinition | ProcessInstance | HistoricProcessInstance | ExternalTask | Incident
+@dataclass
+class EventSubscription:
+    """A wait state: a message subscription (ACT_RU_EVENT_SUBSCR) or a timer (a job in ACT_RU_JOB)."""
+
+    owner_field: ClassVar[str] = "process_instance_id"
+
+    id: str
+    event_type: str  # "message" or "timer"
+    event_name: str  # the message name, or the timer definition
+    process_instance_id: str
+    activity_id: str
+    spiff_task_id: str
+    created: int
+    due_time: int | None = None  # timers only; None once a failed timer has raised an incident
+
+
+Record = (
+    Deployment
+    | Resource
+    | ProcessDefinition
+    | ProcessInstance
+    | HistoricProcessInstance
+    | ExternalTask
+    | Incident
+    | EventSubscription
+)

@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.engine import dto, queries
-from devstack.engine.clock import now_ms
-from devstack.engine.engine import Engine
+from devstack.engine import dto, openapi, queries
+from devstack.engine.engine import Engine, MessageCorrelation
 from devstack.engine.errors import (
     BadUserRequestException,
     HttpError,
     InvalidRequestException,
+    MismatchingMessageCorrelationException,
     NotFoundException,
     ProcessEngineException,
     RestException,
@@ -58,39 +58,103 @@ class HttpResponse:
 
 
 Handler = Callable[..., HttpResponse]
+_NONE: frozenset[str] = frozenset()
+# No execution listener or input/output mapping deploys (parsing refuses them) and there are no sub
+# processes, so skipping them is what happens anyway: these flags are applied by being accepted.
+_SKIP_FLAGS = frozenset({"skipCustomListeners", "skipIoMappings"})
+# Local variables and local correlation keys need scopes of their own, which no wait state here has.
+_MESSAGE_PROPERTIES = frozenset(
+    {"messageName", "businessKey", "tenantId", "withoutTenantId", "processInstanceId", "correlationKeys",
+     "processVariables", "all", "resultEnabled", "variablesInResultEnabled"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as in Camunda's OpenAPI document, placeholders named for the handler's arguments
+    handler: Handler
+    # The documented query parameters and JSON body properties the handler applies; the REST layer
+    # refuses every other documented one with a 400 that names it.
+    query: frozenset[str] = _NONE
+    body: frozenset[str] | None = None  # None: every documented property is applied
 
 
 class RestApi:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        routes: list[tuple[str, str, Handler]] = [
-            ("GET", "/engine", self.engines),
-            ("GET", "/version", self.version),
-            ("POST", "/deployment/create", self.create_deployment),
-            ("GET", "/process-definition/key/{key}", self.get_definition),
-            ("DELETE", "/process-definition/key/{key}", self.delete_definitions),
-            ("POST", "/process-definition/key/{key}/start", self.start_instance),
-            ("GET", "/process-instance/{instance_id}", self.get_instance),
-            ("DELETE", "/process-instance/{instance_id}", self.delete_instance),
-            ("GET", "/process-instance/{instance_id}/variables", self.get_variables),
-            ("POST", "/process-instance/{instance_id}/variables", self.modify_variables),
-            ("GET", "/history/process-instance", self.query_history),
-            ("GET", "/history/process-instance/{instance_id}", self.get_history),
-            ("DELETE", "/history/process-instance/{instance_id}", self.delete_history),
-            ("POST", "/external-task/fetchAndLock", self.fetch_and_lock),
-            ("GET", "/external-task", self.query_external_tasks),
-            ("POST", "/external-task", self.query_external_tasks),
-            ("GET", "/external-task/{task_id}", self.get_external_task),
-            ("POST", "/external-task/{task_id}/complete", self.complete),
-            ("POST", "/external-task/{task_id}/failure", self.handle_failure),
-            ("POST", "/external-task/{task_id}/bpmnError", self.handle_bpmn_error),
-            ("POST", "/external-task/{task_id}/extendLock", self.extend_lock),
-            ("POST", "/external-task/{task_id}/unlock", self.unlock),
-            ("GET", "/incident", self.query_incidents),
+        history, instances = queries.HISTORIC_PROCESS_INSTANCES, queries.PROCESS_INSTANCES
+        tasks, incidents, deployments = queries.EXTERNAL_TASKS, queries.INCIDENTS, queries.DEPLOYMENTS
+        paging = queries.PAGING_PARAMETERS
+        routes = [
+            Route("GET", "/engine", self.engines),
+            Route("GET", "/version", self.version),
+            Route("GET", "/deployment", self.query_deployments, deployments.parameters),
+            Route("GET", "/deployment/count", self.count_deployments, frozenset(deployments.filters)),
+            Route("POST", "/deployment/create", self.create_deployment),
+            Route("GET", "/deployment/{deployment_id}", self.get_deployment),
+            Route("GET", "/process-definition/key/{key}", self.get_definition),
+            Route("DELETE", "/process-definition/key/{key}", self.delete_definitions, _SKIP_FLAGS | {"cascade"}),
+            Route(
+                "POST",
+                "/process-definition/key/{key}/start",
+                self.start_instance,
+                body=_SKIP_FLAGS | {"businessKey", "variables", "withVariablesInReturn"},
+            ),
+            Route("GET", "/process-definition/key/{key}/xml", self.get_definition_xml_by_key),
+            Route("GET", "/process-definition/{definition_id}/xml", self.get_definition_xml),
+            Route("GET", "/process-instance", self.query_instances, instances.parameters),
+            Route("POST", "/process-instance", self.query_instances, paging, instances.body_properties),
+            Route("GET", "/process-instance/count", self.count_instances, frozenset(instances.filters)),
+            Route("POST", "/process-instance/count", self.count_instances, body=instances.body_properties),
+            Route("GET", "/process-instance/{instance_id}", self.get_instance),
+            Route(
+                "DELETE",
+                "/process-instance/{instance_id}",
+                self.delete_instance,
+                _SKIP_FLAGS | {"failIfNotExists", "skipSubprocesses"},
+            ),
+            Route(
+                "GET", "/process-instance/{instance_id}/variables", self.get_variables, frozenset({"deserializeValues"})
+            ),
+            Route("POST", "/process-instance/{instance_id}/variables", self.modify_variables),
+            Route("GET", "/history/process-instance", self.query_history, history.parameters),
+            Route("POST", "/history/process-instance", self.query_history, paging, history.body_properties),
+            Route("GET", "/history/process-instance/count", self.count_history, frozenset(history.filters)),
+            Route("POST", "/history/process-instance/count", self.count_history, body=history.body_properties),
+            Route("GET", "/history/process-instance/{instance_id}", self.get_history),
+            Route(
+                "DELETE", "/history/process-instance/{instance_id}", self.delete_history, frozenset({"failIfNotExists"})
+            ),
+            Route("POST", "/external-task/fetchAndLock", self.fetch_and_lock),
+            Route("GET", "/external-task", self.query_external_tasks, tasks.parameters),
+            Route("POST", "/external-task", self.query_external_tasks, paging, tasks.body_properties),
+            Route("GET", "/external-task/count", self.count_external_tasks, frozenset(tasks.filters)),
+            Route("POST", "/external-task/count", self.count_external_tasks, body=tasks.body_properties),
+            Route("GET", "/external-task/{task_id}", self.get_external_task),
+            Route("POST", "/external-task/{task_id}/complete", self.complete),
+            Route("POST", "/external-task/{task_id}/failure", self.handle_failure),
+            Route("POST", "/external-task/{task_id}/bpmnError", self.handle_bpmn_error),
+            Route("POST", "/external-task/{task_id}/extendLock", self.extend_lock),
+            Route("POST", "/external-task/{task_id}/unlock", self.unlock),
+            Route(
+                "POST",
+                "/message",
+                self.correlate_message,
+                body=_MESSAGE_PROPERTIES,
+            ),
+            Route("GET", "/incident", self.query_incidents, incidents.parameters),
+            Route("GET", "/incident/count", self.count_incidents, frozenset(incidents.filters)),
         ]
+        self.routes = routes
         self._routes = [
-            (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), handler)
-            for method, path, handler in routes
+            (
+                route,
+                re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route.path) + "$"),
+                openapi.query_parameters(route.method, route.path) - route.query,
+                frozenset() if route.body is None else openapi.body_properties(route.method, route.path) - route.body,
+            )
+            for route in routes
         ]
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -108,12 +172,13 @@ class RestApi:
                 raise InvalidRequestException(404, f"Process engine {named.group('name')} not available")
             path = named.group("rest")
         allowed = False
-        for method, pattern, handler in self._routes:
+        for route, pattern, refused_query, refused_body in self._routes:
             match = pattern.match(path)
             if match is None:
                 continue
-            if method == request.method:
-                return handler(request, **match.groupdict())
+            if route.method == request.method:
+                _refuse(refused_query, refused_body, request)
+                return route.handler(request, **match.groupdict())
             allowed = True
         raise HttpError(405, "NotAllowedException") if allowed else HttpError(404, "NotFoundException")
 
@@ -159,6 +224,34 @@ class RestApi:
         )
         return HttpResponse(200, dto.deployment(result, request.base_url))
 
+    def query_deployments(self, request: HttpRequest) -> HttpResponse:
+        query = queries.from_query_string(queries.DEPLOYMENTS, request.query)
+        found = query.run(queries.DEPLOYMENTS, self._engine.deployments(), self._engine.clock.now_ms())
+        return HttpResponse(200, [dto.deployment_summary(deployment) for deployment in found])
+
+    def count_deployments(self, request: HttpRequest) -> HttpResponse:
+        query = queries.from_query_string(queries.DEPLOYMENTS, request.query, counting=True)
+        return _count(query.matching(queries.DEPLOYMENTS, self._engine.deployments(), self._engine.clock.now_ms()))
+
+    def get_deployment(self, _request: HttpRequest, deployment_id: str) -> HttpResponse:
+        deployment = self._engine.deployment(deployment_id)
+        if deployment is None:
+            raise InvalidRequestException(404, f"Deployment with id '{deployment_id}' does not exist")
+        return HttpResponse(200, dto.deployment_summary(deployment))
+
+    def get_definition_xml(self, _request: HttpRequest, definition_id: str) -> HttpResponse:
+        try:
+            xml = self._engine.definition_xml(definition_id)
+        except NotFoundException as error:
+            raise InvalidRequestException(404, error.message, error) from error
+        return HttpResponse(200, {"id": definition_id, "bpmn20Xml": xml.decode("utf-8")})
+
+    def get_definition_xml_by_key(self, request: HttpRequest, key: str) -> HttpResponse:
+        definition = self._engine.latest_definition(key)
+        if definition is None:
+            raise RestException(404, f"No matching process definition with key: {key} and no tenant-id")
+        return self.get_definition_xml(request, definition.id)
+
     def get_definition(self, _request: HttpRequest, key: str) -> HttpResponse:
         definition = self._engine.latest_definition(key)
         if definition is None:
@@ -184,14 +277,25 @@ class RestApi:
             variables = parse_variables(body.get("variables"))
         except RestException as error:
             raise InvalidRequestException(error.status, f"{prefix}: {error.message}", error) from error
-        if body.get("startInstructions"):
-            raise InvalidRequestException(400, "startInstructions are not supported by the development engine")
         try:
             result = self._engine.start(definition.id, _string(body, "businessKey"), variables)
         except ProcessEngineException as error:
             raise RestException(500, f"{prefix}: {error.message}", error) from error
         with_variables = _boolean(body, "withVariablesInReturn")
         return HttpResponse(200, dto.started_instance(result, with_variables, request.base_url))
+
+    def query_instances(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.PROCESS_INSTANCES
+        found = _query(spec, request).run(spec, self._engine.instance_rows(), self._engine.clock.now_ms())
+        return HttpResponse(200, [dto.listed_process_instance(row.instance) for row in found])
+
+    def count_instances(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.PROCESS_INSTANCES
+        return _count(
+            _query(spec, request, counting=True).matching(
+                spec, self._engine.instance_rows(), self._engine.clock.now_ms()
+            )
+        )
 
     def get_instance(self, request: HttpRequest, instance_id: str) -> HttpResponse:
         instance = self._engine.instance(instance_id)
@@ -227,9 +331,17 @@ class RestApi:
     # History --------------------------------------------------------------------------------------
 
     def query_history(self, request: HttpRequest) -> HttpResponse:
-        query = queries.from_query_string(queries.HISTORIC_PROCESS_INSTANCES, request.query)
-        found = query.run(queries.HISTORIC_PROCESS_INSTANCES, self._engine.historic_instances(), now_ms())
+        spec = queries.HISTORIC_PROCESS_INSTANCES
+        found = _query(spec, request).run(spec, self._engine.historic_instances(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.historic_process_instance(history) for history in found])
+
+    def count_history(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.HISTORIC_PROCESS_INSTANCES
+        return _count(
+            _query(spec, request, counting=True).matching(
+                spec, self._engine.historic_instances(), self._engine.clock.now_ms()
+            )
+        )
 
     def get_history(self, _request: HttpRequest, instance_id: str) -> HttpResponse:
         history = self._engine.historic_instance(instance_id)
@@ -276,13 +388,17 @@ class RestApi:
         return HttpResponse(200, dto.external_task(task))
 
     def query_external_tasks(self, request: HttpRequest) -> HttpResponse:
-        query = (
-            queries.from_body(queries.EXTERNAL_TASKS, _json_object(request), request.query)
-            if request.method == "POST"
-            else queries.from_query_string(queries.EXTERNAL_TASKS, request.query)
+        spec = queries.EXTERNAL_TASKS
+        rows = _query(spec, request).run(spec, self._engine.external_task_rows(), self._engine.clock.now_ms())
+        return HttpResponse(200, [dto.external_task(row.task) for row in rows])
+
+    def count_external_tasks(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.EXTERNAL_TASKS
+        return _count(
+            _query(spec, request, counting=True).matching(
+                spec, self._engine.external_task_rows(), self._engine.clock.now_ms()
+            )
         )
-        tasks = query.run(queries.EXTERNAL_TASKS, self._engine.external_tasks(), now_ms())
-        return HttpResponse(200, [dto.external_task(task) for task in tasks])
 
     def complete(self, request: HttpRequest, task_id: str) -> HttpResponse:
         body = _json_object(request)
@@ -329,12 +445,72 @@ class RestApi:
             self._engine.unlock(task_id)
         return HttpResponse(204)
 
+    # Messages -------------------------------------------------------------------------------------
+
+    def correlate_message(self, request: HttpRequest) -> HttpResponse:
+        body = _json_object(request)
+        name = _string(body, "messageName")
+        if name is None:
+            raise InvalidRequestException(400, "No message name supplied")
+        tenant_id = _string(body, "tenantId")
+        if tenant_id is not None and _boolean(body, "withoutTenantId"):
+            raise InvalidRequestException(
+                400, "Parameter 'tenantId' cannot be used together with parameter 'withoutTenantId'."
+            )
+        try:
+            message = MessageCorrelation(
+                name=name,
+                business_key=_string(body, "businessKey"),
+                process_instance_id=_string(body, "processInstanceId"),
+                tenant_id=tenant_id,
+                correlation_keys=parse_variables(body.get("correlationKeys")),
+                variables=parse_variables(body.get("processVariables")) or {},
+                all=_boolean(body, "all"),
+            )
+        except RestException as error:
+            raise InvalidRequestException(error.status, f"Cannot deliver message: {error.message}", error) from error
+        try:
+            results = self._engine.correlate(message)
+        except MismatchingMessageCorrelationException as error:
+            # Camunda wraps it in a RestException, whose message is the cause's toString().
+            raise RestException(400, f"{error.qualified_name}: {error.message}", error) from error
+        if not _boolean(body, "resultEnabled"):
+            return HttpResponse(204)
+        with_variables = _boolean(body, "variablesInResultEnabled")
+        return HttpResponse(200, [dto.correlation_result(result, with_variables) for result in results])
+
     # Incidents ------------------------------------------------------------------------------------
 
     def query_incidents(self, request: HttpRequest) -> HttpResponse:
         query = queries.from_query_string(queries.INCIDENTS, request.query)
-        incidents = query.run(queries.INCIDENTS, self._engine.incidents(), now_ms())
+        incidents = query.run(queries.INCIDENTS, self._engine.incidents(), self._engine.clock.now_ms())
         return HttpResponse(200, [dto.incident(incident) for incident in incidents])
+
+    def count_incidents(self, request: HttpRequest) -> HttpResponse:
+        query = queries.from_query_string(queries.INCIDENTS, request.query, counting=True)
+        return _count(query.matching(queries.INCIDENTS, self._engine.incidents(), self._engine.clock.now_ms()))
+
+
+def _query(spec: queries.QuerySpec, request: HttpRequest, *, counting: bool = False) -> queries.Query:
+    """The GET form reads the query string, the POST form the JSON body (paging stays in the query)."""
+    if request.method == "POST":
+        return queries.from_body(spec, _json_object(request), request.query, counting=counting)
+    return queries.from_query_string(spec, request.query, counting=counting)
+
+
+def _count(found: list[Any]) -> HttpResponse:
+    return HttpResponse(200, {"count": len(found)})
+
+
+def _refuse(refused_query: frozenset[str], refused_body: frozenset[str], request: HttpRequest) -> None:
+    """Refuse what Camunda documents for the route but this engine does not apply: never ignore it."""
+    for name in sorted(refused_query & set(request.query)):
+        raise InvalidRequestException(400, f"Query parameter '{name}' is not supported by the development engine")
+    if refused_body and request.body.strip():
+        body = _json_object(request)
+        for name in sorted(refused_body):
+            if body.get(name) is not None:
+                raise InvalidRequestException(400, f"Property '{name}' is not supported by the development engine")
 
 
 @contextmanager

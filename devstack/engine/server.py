@@ -23,6 +23,8 @@ from devstack.engine.parsing import BPMN_SUFFIXES
 from devstack.engine.rest import ENGINE_NAME, HttpRequest, HttpResponse, RestApi
 
 MOUNT = "/engine-rest"
+# How often the timer thread looks for due timers: the delay before a due timer fires.
+TIMER_POLL_SECONDS = 0.5
 _LOG = logging.getLogger("devstack.engine")
 
 
@@ -51,6 +53,8 @@ class EngineServer:
         self._engine: Engine | None = None
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._timers: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -67,12 +71,29 @@ class EngineServer:
         self._httpd = _HttpServer(self._address, RestApi(engine), self._credentials)
         self._thread = threading.Thread(target=self._serve, name="devstack-engine", daemon=True)
         self._thread.start()
+        self._stopping.clear()
+        self._timers = threading.Thread(target=self._fire_timers, name="devstack-engine-timers", daemon=True)
+        self._timers.start()
         _LOG.info("Camunda-compatible development engine listening on %s", self.url)
         return self.url
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("The engine server is not running")
+        return self._engine
+
+    def advance_clock(self, milliseconds: int) -> int:
+        """Move the engine's clock forward and fire the timers now due (how many fired)."""
+        return self.engine.advance_clock(milliseconds)
 
     def stop(self) -> None:
         if self._httpd is None or self._engine is None or self._thread is None:
             return
+        self._stopping.set()
+        if self._timers is not None:
+            self._timers.join()
+            self._timers = None
         self._httpd.shutdown()
         self._engine.interrupt_waits()
         self._httpd.server_close()
@@ -84,6 +105,15 @@ class EngineServer:
         if self._httpd is not None:
             # A short poll interval keeps stop() quick; the loop is idle otherwise.
             self._httpd.serve_forever(poll_interval=0.05)
+
+    def _fire_timers(self) -> None:
+        # Camunda's job executor: timers fall due as the clock moves, with no request to trigger them.
+        while not self._stopping.wait(TIMER_POLL_SECONDS):
+            if self._engine is not None:
+                try:
+                    self._engine.fire_due_timers()
+                except Exception:
+                    _LOG.exception("Firing due timers failed")
 
     def __enter__(self) -> EngineServer:
         self.start()
@@ -111,6 +141,9 @@ class _HttpServer(ThreadingHTTPServer):
     # Request threads are joined on close (they all finish once long polls are woken).
     daemon_threads = False
     block_on_close = True
+    # socketserver's default listen backlog of 5 makes a burst of connections (a worker pool, a load
+    # test) wait for SYN retries, seconds each; 128 queued connections absorb it.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: RestApi, credentials: tuple[str, str] | None) -> None:
         super().__init__(address, _Handler)

@@ -19,6 +19,7 @@ from typing import Any
 
 from devstack.engine.records import (
     Deployment,
+    EventSubscription,
     ExternalTask,
     HistoricProcessInstance,
     Incident,
@@ -36,6 +37,7 @@ _TABLES: dict[type[Any], str] = {
     HistoricProcessInstance: "historic_process_instance",
     ExternalTask: "external_task",
     Incident: "incident",
+    EventSubscription: "event_subscription",
 }
 
 
@@ -65,6 +67,18 @@ class Store:
                 self._connection.execute("ROLLBACK")
                 raise
             self._connection.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo what the block wrote if it raises, keep the rest."""
+        self._connection.execute("SAVEPOINT engine_command")
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK TO engine_command")
+            self._connection.execute("RELEASE engine_command")
+            raise
+        self._connection.execute("RELEASE engine_command")
 
     def put(self, record: Record) -> None:
         table = _TABLES[type(record)]

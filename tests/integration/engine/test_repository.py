@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.integration.engine.conftest import ORDER_REVIEW, SINGLE_STEP, Camunda
 
 
@@ -111,3 +113,65 @@ def test_delete_definitions_by_key_cascades_to_instances(deployed: Camunda) -> N
     assert deployed.get(f"/history/process-instance/{instance['id']}").status_code == 404
     assert again.status_code == 404
     assert again.json()["message"] == "No process definition found with key 'single-step': processDefinitions is empty"
+
+
+MULTI_INSTANCE_TASK = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" targetNamespace="http://waitroom.test/bpmn">
+  <bpmn:process id="each-item" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:serviceTask id="handleItem" camunda:type="external" camunda:topic="item">
+      {loop}
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="a" sourceRef="start" targetRef="handleItem"/>
+    <bpmn:sequenceFlow id="b" sourceRef="handleItem" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        '<bpmn:multiInstanceLoopCharacteristics camunda:collection="${items}" camunda:elementVariable="item"/>',
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>3</bpmn:loopCardinality>"
+        "</bpmn:multiInstanceLoopCharacteristics>",
+        '<bpmn:multiInstanceLoopCharacteristics isSequential="true" camunda:collection="items"/>',
+        "<bpmn:standardLoopCharacteristics/>",
+    ],
+)
+def test_a_looping_activity_is_refused_at_deployment_naming_the_element(
+    camunda: Camunda, tmp_path: Path, loop: str
+) -> None:
+    # Before, it deployed and then every start failed (a 500, or a non-Boolean cardinality error).
+    resource = tmp_path / "each_item.bpmn"
+    resource.write_text(MULTI_INSTANCE_TASK.format(loop=loop))
+
+    response = camunda.deploy(resource)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "ParseException"
+    kind = "standardLoopCharacteristics" if "standard" in loop else "multiInstanceLoopCharacteristics"
+    assert f"{kind} on serviceTask 'handleItem' is not supported by the development engine" in body["message"]
+    errors = body["details"]["each_item.bpmn"]["errors"]
+    assert [(error["mainElementId"], error["elementIds"]) for error in errors] == [("handleItem", ["handleItem"])]
+    assert camunda.get("/process-definition/key/each-item").status_code == 404
+
+
+def test_the_deployment_list_and_a_definition_xml(camunda: Camunda) -> None:
+    deployment = camunda.deploy(SINGLE_STEP, name="listed").json()
+    definition = next(iter(deployment["deployedProcessDefinitions"].values()))
+
+    listed = camunda.get("/deployment", params={"name": "listed"}).json()
+    single = camunda.get(f"/deployment/{deployment['id']}").json()
+    xml = camunda.get(f"/process-definition/{definition['id']}/xml").json()
+    by_key = camunda.get("/process-definition/key/single-step/xml").json()
+
+    expected = {key: deployment[key] for key in ("id", "name", "source", "deploymentTime", "tenantId")}
+    assert listed == [{"links": [], **expected}]
+    assert single == {"links": [], **expected}
+    assert xml == {"id": definition["id"], "bpmn20Xml": SINGLE_STEP.read_text()}
+    assert by_key == xml
+    assert camunda.get("/deployment/count", params={"nameLike": "list%"}).json() == {"count": 1}
