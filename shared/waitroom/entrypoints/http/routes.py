@@ -9,7 +9,6 @@ resolver that includes it, and nothing is looked up at request time.
 # No `from __future__ import annotations` here: Powertools reads the routes' annotations, which
 # refer to values (the list's limit) that only exist while the routes are made.
 import time
-from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated
 
@@ -31,6 +30,7 @@ from waitroom.entrypoints.http.schemas import (
     ProcessPage,
     ProcessView,
     StartRequest,
+    UtcTime,
     decode_cursor,
     encode_cursor,
 )
@@ -122,8 +122,8 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
         limit: Annotated[int, Query(ge=1, le=settings.list_max_limit)] = 50,
         status: Annotated[ProcessStatus | None, Query()] = None,
         process_key: Annotated[str | None, Query(alias="processKey", pattern=PROCESS_KEY_PATTERN)] = None,
-        started_after: Annotated[datetime | None, Query(alias="startedAfter", description="inclusive")] = None,
-        started_before: Annotated[datetime | None, Query(alias="startedBefore", description="exclusive")] = None,
+        started_after: Annotated[UtcTime | None, Query(alias="startedAfter", description="inclusive")] = None,
+        started_before: Annotated[UtcTime | None, Query(alias="startedBefore", description="exclusive")] = None,
         cursor: Annotated[str | None, Query(description="`nextCursor` of the previous page")] = None,
     ) -> Response[str]:
         query = ListQuery(

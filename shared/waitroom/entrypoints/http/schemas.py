@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
@@ -39,6 +39,19 @@ ProcessKey = Annotated[
     Field(description="The key of a deployed Camunda process definition", examples=["onboard-user"]),
 ]
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)]
+
+
+def in_utc(value: datetime) -> datetime:
+    """The time in UTC (a time without a zone is UTC); a ValueError when UTC has no such time
+    (``9999-12-31T23:59:59-14:00`` is after the last one a datetime holds)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is outside the years 1 to 9999 once converted to UTC") from None
+
+
+#: A time a client sends, as the store keeps it: UTC.
+UtcTime = Annotated[datetime, AfterValidator(in_utc)]
 #: UTC, milliseconds, ``Z``: the precision the store keeps.
 Timestamp = Annotated[
     datetime,
@@ -177,10 +190,23 @@ def encode_cursor(after: ProcessRecord) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
+#: The longest cursor :func:`encode_cursor` makes is about 160 characters.
+MAX_CURSOR_CHARS = 512
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The key a cursor of :func:`encode_cursor` holds; a 400 naming the cursor for anything else
+    (whatever it decodes to: deep nesting, another shape, a time with no UTC equivalent)."""
     try:
-        started_at, correlation_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(started_at), str(correlation_id)
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith('["') or text.count("[") != 1:
+            raise ValueError("not a key")
+        started_at, correlation_id = json.loads(text)
+        if not isinstance(started_at, str) or not isinstance(correlation_id, str):
+            raise ValueError("not a key")
+        return in_utc(datetime.fromisoformat(started_at)), correlation_id
     except (ValueError, TypeError, binascii.Error):
         raise InvalidRequest(
             "cursor is not one this API gave out", details=[{"field": "cursor", "reason": "not a valid cursor"}]
