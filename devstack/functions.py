@@ -24,6 +24,10 @@ from devstack.lambda_context import LocalLambdaContext
 from devstack.template import ROOT, Function
 
 LAYER_DIR = ROOT / "shared"
+#: Lambda limits a cold start (the init phase) to 10 s; an invocation waits no longer for one.
+INIT_TIMEOUT_S = 10.0
+#: The stack's start waits this long for its first environments (many cold starts at once).
+WARM_TIMEOUT_S = 120.0
 _SPAWN = multiprocessing.get_context("spawn")
 
 
@@ -33,6 +37,10 @@ class InitError(RuntimeError):
 
 class InvocationTimeout(RuntimeError):
     """The invocation outlived the function's ``Timeout``; its environment was stopped."""
+
+
+class NotReady(RuntimeError):
+    """The environment did not finish its cold start in time; it goes on starting for a later invocation."""
 
 
 class Throttled(RuntimeError):
@@ -82,13 +90,16 @@ class Environment:
         self._ready = False
         self._stopping = threading.Lock()
 
-    def wait_ready(self) -> None:
-        if not self._ready:
-            self._connection.recv()
-            self._ready = True
+    def wait_ready(self, timeout_s: float) -> None:
+        if self._ready:
+            return
+        if not self._connection.poll(timeout_s):
+            raise NotReady(f"{self.function.name} did not finish its cold start within {timeout_s:.0f} s")
+        self._connection.recv()
+        self._ready = True
 
-    def invoke(self, event: Any) -> Any:
-        self.wait_ready()
+    def invoke(self, event: Any, *, init_timeout_s: float = INIT_TIMEOUT_S) -> Any:
+        self.wait_ready(init_timeout_s)
         self._connection.send((event, self.function.name, self.function.timeout_s))
         if not self._connection.poll(self.function.timeout_s):
             self.stop()
@@ -112,9 +123,16 @@ class FunctionPool:
     """The environments of one function: ``size`` kept warm, more created when all are busy."""
 
     def __init__(
-        self, function: Function, *, size: int, environment: Mapping[str, str], max_size: int | None = None
+        self,
+        function: Function,
+        *,
+        size: int,
+        environment: Mapping[str, str],
+        max_size: int | None = None,
+        init_timeout_s: float = INIT_TIMEOUT_S,
     ) -> None:
         self.function = function
+        self.init_timeout_s = init_timeout_s
         self.size = size
         self.max_size = max(size, max_size or size)
         self._environment = dict(environment)
@@ -129,13 +147,17 @@ class FunctionPool:
             created = [self._create() for _ in range(self.size - len(self._all))]
             self._idle.extend(created)
         for environment in created:
-            environment.wait_ready()
+            environment.wait_ready(WARM_TIMEOUT_S)
 
     def invoke(self, event: Any) -> Any:
         """Invoke the function with ``event`` in an idle environment, or a new one."""
         environment = self._acquire()
         try:
-            result = environment.invoke(event)
+            result = environment.invoke(event, init_timeout_s=self.init_timeout_s)
+        except NotReady:
+            # Still starting: the next invocation that picks it may find it ready.
+            self._release(environment)
+            raise
         except InvocationTimeout:
             self._forget(environment)
             raise

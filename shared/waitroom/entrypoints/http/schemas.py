@@ -31,7 +31,11 @@ CorrelationId = Annotated[
     str,
     StringConstraints(pattern=CORRELATION_ID_PATTERN),
     AfterValidator(_not_reserved),
-    Field(description="1 to 64 characters of A-Z a-z 0-9 . _ : -, not `all`", examples=["user-123"]),
+    Field(
+        description="1 to 64 characters of A-Z a-z 0-9 . _ : -, not `all`",
+        examples=["user-123"],
+        json_schema_extra={"not": {"enum": sorted(RESERVED_CORRELATION_IDS)}},
+    ),
 ]
 ProcessKey = Annotated[
     str,
@@ -95,7 +99,8 @@ class ApiModel(BaseModel):
 class StartRequest(ApiModel):
     process_key: ProcessKey
     correlation_id: CorrelationId = Field(default_factory=lambda: str(uuid.uuid4()))
-    variables: dict[VariableName, Any] = Field(default_factory=dict)
+    # The names' pattern alone (patternProperties) would let the document allow any other name too.
+    variables: dict[VariableName, Any] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
     fetch_variables: list[VariableName] | None = Field(
         default=None,
         description="The fields of the result to answer with (as Camunda 8's fetchVariables); all when absent",
@@ -190,8 +195,9 @@ def encode_cursor(after: ProcessRecord) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
-#: The longest cursor :func:`encode_cursor` makes is about 160 characters.
+#: The longest cursor :func:`encode_cursor` makes is about 160 characters: base64url, unpadded.
 MAX_CURSOR_CHARS = 512
+CURSOR_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_CURSOR_CHARS}}}$"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -221,6 +227,14 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class GatewayMessage(BaseModel):
+    """What API Gateway answers itself, before or instead of a function: no route (404), no valid
+    token (401) or signature (403), throttled (429), a function that failed or timed out (500) or
+    could not start (503), a body it cannot read (400, 413)."""
+
+    message: str = Field(examples=["Unauthorized"])
 
 
 def status_url(correlation_id: str) -> str:
