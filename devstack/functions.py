@@ -28,6 +28,10 @@ LAYER_DIR = ROOT / "shared"
 INIT_TIMEOUT_S = 10.0
 #: The stack's start waits this long for its first environments (many cold starts at once).
 WARM_TIMEOUT_S = 120.0
+#: Cold starts under way at once in one pool; a request that would start one more is throttled
+#: (429), as Lambda throttles a function scaling faster than its burst rate. Without it a burst of
+#: 100 requests started 60 environments at once on two cores, and none was ready for a minute.
+MAX_COLD_STARTS = 8
 _SPAWN = multiprocessing.get_context("spawn")
 
 
@@ -87,16 +91,16 @@ class Environment:
         )
         self.process.start()
         child.close()
-        self._ready = False
+        self.ready = False
         self._stopping = threading.Lock()
 
     def wait_ready(self, timeout_s: float) -> None:
-        if self._ready:
+        if self.ready:
             return
         if not self._connection.poll(timeout_s):
             raise NotReady(f"{self.function.name} did not finish its cold start within {timeout_s:.0f} s")
         self._connection.recv()
-        self._ready = True
+        self.ready = True
 
     def invoke(self, event: Any, *, init_timeout_s: float = INIT_TIMEOUT_S) -> Any:
         self.wait_ready(init_timeout_s)
@@ -137,6 +141,7 @@ class FunctionPool:
         self.max_size = max(size, max_size or size)
         self._environment = dict(environment)
         self._idle: list[Environment] = []
+        self._spawning = 0
         self._all: list[Environment] = []
         self._guard = threading.Lock()
         self._closed = False
@@ -173,6 +178,9 @@ class FunctionPool:
         with self._guard:
             self._closed = True
             environments, self._all, self._idle = self._all, [], []
+        # Every process is told to stop before any is waited for: 64 stops in turn took minutes.
+        for environment in environments:
+            environment.process.terminate()
         for environment in environments:
             environment.stop()
 
@@ -187,9 +195,27 @@ class FunctionPool:
                 raise RuntimeError(f"{self.function.name} is stopped")
             if self._idle:
                 return self._idle.pop()
-            if len(self._all) >= self.max_size:
+            if len(self._all) + self._spawning >= self.max_size:
                 raise Throttled(f"{self.function.name} has {self.max_size} busy environments")
-            return self._create()
+            starting = self._spawning + sum(1 for environment in self._all if not environment.ready)
+            if starting >= MAX_COLD_STARTS:
+                raise Throttled(f"{self.function.name} has {starting} environments starting already")
+            self._spawning += 1
+        # Spawned outside the lock: a spawn takes a while on a busy machine, and a burst of
+        # requests spawning one by one under it waited for each other's.
+        environment: Environment | None = None
+        try:
+            environment = Environment(self.function, self._environment)
+        finally:
+            with self._guard:
+                self._spawning -= 1
+                if environment is not None:
+                    self._all.append(environment)
+                    if self._closed:
+                        environment.stop()
+        if self._closed:
+            raise RuntimeError(f"{self.function.name} is stopped")
+        return environment
 
     def _release(self, environment: Environment) -> None:
         with self._guard:

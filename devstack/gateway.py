@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -203,9 +204,10 @@ def build_event(
     return event
 
 
+_BUSY_BODY = json.dumps({"message": "Too Many Requests"}).encode()
 _BUSY = (
-    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: 33\r\n"
-    b'Connection: close\r\n\r\n{"message": "Too Many Requests"}'
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
 )
 
 

@@ -13,6 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
+import schemathesis
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from devstack.functions import FunctionPool, NotReady
 from devstack.gateway import Gateway
@@ -248,3 +254,33 @@ def test_an_environment_that_does_not_start_in_time_is_not_waited_for(tmp_path: 
         assert time.monotonic() - began < ANSWER_WITHIN_S
     finally:
         pool.close()
+
+
+# --- what the document says of API Gateway's own answers --------------------------------------
+
+
+def test_the_document_describes_the_bodies_api_gateway_answers(stack: LocalStack, gateway: Gateway) -> None:
+    """401 (no token), 403 (no signature) and 429 (no slot) as clients get them match the document."""
+    api_schema = schemathesis.openapi.from_url(f"{stack.url}/api/process/openapi.json")
+    checks = [status_code_conformance, content_type_conformance, response_schema_conformance]
+    start = api_schema["/api/process/start"]["POST"].Case(body={"processKey": "onboard-user"})
+    unauthorized = start.call(base_url=stack.url, timeout=30)
+    assert unauthorized.status_code == 401
+    start.validate_response(unauthorized, checks=checks)
+
+    complete = api_schema["/api/process/complete"]["POST"].Case(body={"correlationId": "x", "status": "ok"})
+    forbidden = complete.call(base_url=stack.url, timeout=30)
+    assert forbidden.status_code == 403
+    complete.validate_response(forbidden, checks=checks)
+
+    idle = [connect(gateway) for _ in range(4)]
+    try:
+        for connection in idle:
+            connection.sendall(b"GET /api/process/status/all HTTP/1.1\r\n")
+        time.sleep(0.2)
+        throttled = start.call(base_url=gateway.url, timeout=30)
+    finally:
+        for connection in idle:
+            connection.close()
+    assert throttled.status_code == 429
+    start.validate_response(throttled, checks=checks)
