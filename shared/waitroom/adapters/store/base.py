@@ -172,9 +172,10 @@ class SqlStore:
 
     It keeps one connection, opened on first use and reused for the life of the execution
     environment; a connection that broke is replaced and the statement tried once more. That retry is
-    safe because every statement is either a read or conditional on the row's state. ``save`` is the
-    exception (an insert that committed before the connection dropped would look like a stranger's row),
-    so it is never retried. A lock makes one store safe to share between threads (the worker's pool).
+    safe because every statement is either a read or conditional on the row's state, and ``save``
+    tells its own row from a stranger's by the token it wrote (an insert that committed before the
+    connection dropped finds its own row). ``record_step`` alone is not retried yet: a step recorded
+    twice would be a lie in the history. A lock makes one store safe to share between threads.
     """
 
     def __init__(self, dialect: Dialect) -> None:
