@@ -25,6 +25,7 @@ from waitroom.entrypoints.http.schemas import (
     CORRELATION_ID_PATTERN,
     CURSOR_PATTERN,
     PROCESS_KEY_PATTERN,
+    TIME_PATTERN,
     CancelRequest,
     CompleteRequest,
     ErrorBody,
@@ -40,6 +41,8 @@ from waitroom.observability import bind_correlation_id, count_answer
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
+YEARS = "an ISO 8601 time in the years 0002 to 9998 (UTC when it has no zone)"
+TIME_LIMITS = {"pattern": TIME_PATTERN}
 PREFER = "RFC 7240: `wait=N` (seconds) to bound the wait, `respond-async` to skip it"
 JWT: list[dict[str, list[str]]] = [{"jwt": []}]
 #: Statuses whose body is a process (ProcessView); every other answer has the error shape.
@@ -129,8 +132,14 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
         limit: Annotated[int, Query(ge=1, le=settings.list_max_limit)] = 50,
         status: Annotated[ProcessStatus | None, Query()] = None,
         process_key: Annotated[str | None, Query(alias="processKey", pattern=PROCESS_KEY_PATTERN)] = None,
-        started_after: Annotated[UtcTime | None, Query(alias="startedAfter", description="inclusive")] = None,
-        started_before: Annotated[UtcTime | None, Query(alias="startedBefore", description="exclusive")] = None,
+        started_after: Annotated[
+            UtcTime | None,
+            Query(alias="startedAfter", description=f"inclusive; {YEARS}", json_schema_extra=TIME_LIMITS),
+        ] = None,
+        started_before: Annotated[
+            UtcTime | None,
+            Query(alias="startedBefore", description=f"exclusive; {YEARS}", json_schema_extra=TIME_LIMITS),
+        ] = None,
         cursor: Annotated[
             str | None, Query(description="`nextCursor` of the previous page", pattern=CURSOR_PATTERN)
         ] = None,

@@ -45,13 +45,20 @@ ProcessKey = Annotated[
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)]
 
 
+#: Times a client sends are in the years 0002 to 9998: with any zone offset they then have a UTC
+#: equivalent (``9999-12-31T23:59:59-14:00`` has none), and the document can say so.
+TIME_PATTERN = r"^(?!0001-|9999-)"
+
+
 def in_utc(value: datetime) -> datetime:
-    """The time in UTC (a time without a zone is UTC); a ValueError when UTC has no such time
-    (``9999-12-31T23:59:59-14:00`` is after the last one a datetime holds)."""
+    """The time in UTC (a time without a zone is UTC); a ValueError for a time outside the years
+    0002 to 9998, whose UTC equivalent may lie beyond what a datetime holds."""
+    if value.year in (1, 9999):
+        raise ValueError("times are in the years 0002 to 9998 (years 1 and 9999 may have no UTC equivalent)")
     try:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("the time is outside the years 1 to 9999 once converted to UTC") from None
+        raise ValueError("the time has no UTC equivalent") from None
 
 
 #: A time a client sends, as the store keeps it: UTC.
