@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api, ColdStart
-from tests.support.lambdas import HttpResult, invoke, load_event, with_caller, with_headers, with_query
+from tests.support.lambdas import HttpResult, invoke, load_event, with_caller, with_headers, with_path, with_query
 from tests.support.refusals import assert_refused
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
@@ -204,3 +204,12 @@ def test_a_repeated_error_report_is_compared_exactly_too(api: Api) -> None:
     assert api.complete({**failed, "error": {"attempt": 1, "code": "X"}}).status == 200
     again = api.complete({**failed, "error": {"code": "X", "attempt": True}})
     assert_refused(again.status, again.body, 409, code="ALREADY_FINISHED")
+
+
+@pytest.mark.parametrize("encoded", ["edge%3A1", "%65dge:1", "edge%3a1"])
+def test_a_percent_encoded_path_parameter_is_read_as_the_client_meant_it(api: Api, encoded: str) -> None:
+    assert api.start({**START, "correlationId": "edge:1"}, prefer="respond-async").status == 202
+    event = with_path(load_event("status"), f"/api/process/status/{encoded}", {"correlationId": encoded})
+    result = invoke(api.functions.status, with_caller(event, "alice"))
+    assert result.status == 202, result.body
+    assert result.body["correlationId"] == "edge:1"

@@ -15,6 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from waitroom.domain.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType, WaitroomError
 
@@ -145,9 +146,25 @@ def body_text(event: dict[str, Any]) -> str | InvalidRequest:
         )
 
 
+def decoded_path(raw_path: str) -> str:
+    """The path with each segment percent-decoded (RFC 3986 §6.2.2.2: ``%3A`` is ``:``), so that a
+    path parameter is matched and validated as the client meant it. API Gateway passes ``rawPath``
+    as sent and Powertools takes parameters from it; an encoded ``/`` stays encoded, so segments stay
+    segments, and a segment that does not decode to UTF-8 stays as sent (its validation refuses it)."""
+    segments = []
+    for segment in raw_path.split("/"):
+        try:
+            segments.append(unquote(segment, errors="strict").replace("/", "%2F"))
+        except UnicodeDecodeError:
+            segments.append(segment)
+    return "/".join(segments)
+
+
 def screen_request(event: dict[str, Any], *, max_body_bytes: int) -> tuple[dict[str, Any], WaitroomError | None]:
     """The event the resolver may parse (its body as UTF-8 text, its media type spelt as Powertools
     expects), or the reason to refuse it before anything parses it."""
+    if "%" in str(event.get("rawPath", "")):
+        event = {**event, "rawPath": decoded_path(str(event["rawPath"]))}
     body = event.get("body") or ""
     # A base64 body is 4/3 of its bytes; judge the decoded size.
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(str(body).encode("utf-8", "surrogatepass"))
