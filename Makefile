@@ -102,6 +102,10 @@ run: venv ## Run the whole system locally (API on PORT=8080, dev engine, worker,
 token: venv ## Print a JWT the local stack accepts (SUB=alice chooses the caller, ADMIN=1 adds the admin scope)
 	@$(BIN)/python -m devstack.token
 
+.PHONY: fuzz
+fuzz: venv ## schemathesis on every route of the local stack: 1000 cases per operation, every check
+	$(BIN)/pytest tests/integration/test_fuzz_api.py --fuzz-examples 1000 --timeout 7200 -p no:cacheprovider
+
 .PHONY: bench
 bench: venv ## Measure wake latency, reads per wait, the local stack under load and cold start (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench

@@ -231,6 +231,7 @@ def _warm_up(cell: Cell, settings: Settings, config: Config) -> list[int] | None
                     "process_key": cell.process_key,
                     "request_hash": REQUEST_HASH,
                     "owner": None,
+                    "save_token": None,
                 },
             )
             cursor.execute(

@@ -24,6 +24,14 @@ from devstack.lambda_context import LocalLambdaContext
 from devstack.template import ROOT, Function
 
 LAYER_DIR = ROOT / "shared"
+#: Lambda limits a cold start (the init phase) to 10 s; an invocation waits no longer for one.
+INIT_TIMEOUT_S = 10.0
+#: The stack's start waits this long for its first environments (many cold starts at once).
+WARM_TIMEOUT_S = 120.0
+#: Cold starts under way at once in one pool; a request that would start one more is throttled
+#: (429), as Lambda throttles a function scaling faster than its burst rate. Without it a burst of
+#: 100 requests started 60 environments at once on two cores, and none was ready for a minute.
+MAX_COLD_STARTS = 8
 _SPAWN = multiprocessing.get_context("spawn")
 
 
@@ -33,6 +41,10 @@ class InitError(RuntimeError):
 
 class InvocationTimeout(RuntimeError):
     """The invocation outlived the function's ``Timeout``; its environment was stopped."""
+
+
+class NotReady(RuntimeError):
+    """The environment did not finish its cold start in time; it goes on starting for a later invocation."""
 
 
 class Throttled(RuntimeError):
@@ -79,16 +91,19 @@ class Environment:
         )
         self.process.start()
         child.close()
-        self._ready = False
+        self.ready = False
         self._stopping = threading.Lock()
 
-    def wait_ready(self) -> None:
-        if not self._ready:
-            self._connection.recv()
-            self._ready = True
+    def wait_ready(self, timeout_s: float) -> None:
+        if self.ready:
+            return
+        if not self._connection.poll(timeout_s):
+            raise NotReady(f"{self.function.name} did not finish its cold start within {timeout_s:.0f} s")
+        self._connection.recv()
+        self.ready = True
 
-    def invoke(self, event: Any) -> Any:
-        self.wait_ready()
+    def invoke(self, event: Any, *, init_timeout_s: float = INIT_TIMEOUT_S) -> Any:
+        self.wait_ready(init_timeout_s)
         self._connection.send((event, self.function.name, self.function.timeout_s))
         if not self._connection.poll(self.function.timeout_s):
             self.stop()
@@ -112,13 +127,21 @@ class FunctionPool:
     """The environments of one function: ``size`` kept warm, more created when all are busy."""
 
     def __init__(
-        self, function: Function, *, size: int, environment: Mapping[str, str], max_size: int | None = None
+        self,
+        function: Function,
+        *,
+        size: int,
+        environment: Mapping[str, str],
+        max_size: int | None = None,
+        init_timeout_s: float = INIT_TIMEOUT_S,
     ) -> None:
         self.function = function
+        self.init_timeout_s = init_timeout_s
         self.size = size
         self.max_size = max(size, max_size or size)
         self._environment = dict(environment)
         self._idle: list[Environment] = []
+        self._spawning = 0
         self._all: list[Environment] = []
         self._guard = threading.Lock()
         self._closed = False
@@ -129,13 +152,17 @@ class FunctionPool:
             created = [self._create() for _ in range(self.size - len(self._all))]
             self._idle.extend(created)
         for environment in created:
-            environment.wait_ready()
+            environment.wait_ready(WARM_TIMEOUT_S)
 
     def invoke(self, event: Any) -> Any:
         """Invoke the function with ``event`` in an idle environment, or a new one."""
         environment = self._acquire()
         try:
-            result = environment.invoke(event)
+            result = environment.invoke(event, init_timeout_s=self.init_timeout_s)
+        except NotReady:
+            # Still starting: the next invocation that picks it may find it ready.
+            self._release(environment)
+            raise
         except InvocationTimeout:
             self._forget(environment)
             raise
@@ -151,6 +178,9 @@ class FunctionPool:
         with self._guard:
             self._closed = True
             environments, self._all, self._idle = self._all, [], []
+        # Every process is told to stop before any is waited for: 64 stops in turn took minutes.
+        for environment in environments:
+            environment.process.terminate()
         for environment in environments:
             environment.stop()
 
@@ -165,9 +195,27 @@ class FunctionPool:
                 raise RuntimeError(f"{self.function.name} is stopped")
             if self._idle:
                 return self._idle.pop()
-            if len(self._all) >= self.max_size:
+            if len(self._all) + self._spawning >= self.max_size:
                 raise Throttled(f"{self.function.name} has {self.max_size} busy environments")
-            return self._create()
+            starting = self._spawning + sum(1 for environment in self._all if not environment.ready)
+            if starting >= MAX_COLD_STARTS:
+                raise Throttled(f"{self.function.name} has {starting} environments starting already")
+            self._spawning += 1
+        # Spawned outside the lock: a spawn takes a while on a busy machine, and a burst of
+        # requests spawning one by one under it waited for each other's.
+        environment: Environment | None = None
+        try:
+            environment = Environment(self.function, self._environment)
+        finally:
+            with self._guard:
+                self._spawning -= 1
+                if environment is not None:
+                    self._all.append(environment)
+                    if self._closed:
+                        environment.stop()
+        if self._closed:
+            raise RuntimeError(f"{self.function.name} is stopped")
+        return environment
 
     def _release(self, environment: Environment) -> None:
         with self._guard:

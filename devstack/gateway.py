@@ -3,26 +3,36 @@
 It routes as the template does, turns each request into an API Gateway v2 (payload format 2.0)
 event, invokes the function in one of its local execution environments, and turns the function's
 answer back into an HTTP response, with API Gateway's own answers where API Gateway would give them
-(no route → 404, no valid token on a JWT route → 401, no valid SigV4 signature on an IAM route →
-403, a function error or timeout → 500, no environment free → 429, body over 10 MB → 413). Every
-function of the template has a ``Timeout`` under the gateway's 30 s, so the function's timeout is
-the one that bites.
+(no route or an unknown method → 404, no valid token on a JWT route → 401, no valid SigV4
+signature on an IAM route → 403, a function error or timeout → 500, no environment free → 429, an
+environment not ready within its init limit → 503, body over 10 MB → 413), every one a JSON
+``{"message": ...}`` as API Gateway's are. Every function of the template has a ``Timeout`` under
+the gateway's 30 s, so the function's timeout is the one that bites.
+
+At its edges it holds as API Gateway does: a request whose ``Content-Length`` is missing (on a
+method with a body), malformed or contradicted is 400; every read of a request times out; a body
+that does not arrive whole never reaches a function; and it serves a bounded number of connections
+at once, answering 429 to the ones beyond, so slow clients cannot hold every thread.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import logging
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from devstack.functions import FunctionPool, Throttled
+from devstack.functions import FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
 from devstack.identity import LocalIdentity, Rejected
 from devstack.template import Application, Route
@@ -32,6 +42,101 @@ logger = logging.getLogger(__name__)
 #: API Gateway HTTP APIs take a request body of at most 10 MB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
+#: Longest wait for any one read of a request (its head, a chunk of its body) before a 408.
+READ_TIMEOUT_S = 10.0
+#: Connections served at once; one more is answered 429 and closed at once.
+MAX_CONNECTIONS = 256
+#: Methods whose request carries a body, so must say how long it is.
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class Refused(Exception):
+    """The request cannot be read as HTTP: answered ``status`` and closed (its body is not read)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BodyAborted(Exception):
+    """The client went away before its whole body arrived: nothing is answered, nothing invoked."""
+
+
+def _read_exactly(stream: Any, length: int) -> bytes:
+    try:
+        data: bytes = stream.read(length)
+    except TimeoutError:
+        raise Refused(408, "Request Timeout") from None
+    except OSError:
+        raise BodyAborted from None
+    if len(data) < length:
+        raise BodyAborted
+    return data
+
+
+def _read_line(stream: Any) -> bytes:
+    try:
+        line: bytes = stream.readline(1024)
+    except TimeoutError:
+        raise Refused(408, "Request Timeout") from None
+    except OSError:
+        raise BodyAborted from None
+    if not line.endswith(b"\n"):
+        raise BodyAborted
+    return line
+
+
+def _read_chunked(stream: Any) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (RFC 9112 §7.1), within :data:`MAX_PAYLOAD_BYTES`."""
+    body = bytearray()
+    while True:
+        size_text = _read_line(stream).split(b";", 1)[0].strip()
+        if not size_text or len(size_text) > 8 or any(byte not in b"0123456789abcdefABCDEF" for byte in size_text):
+            raise Refused(400, "Bad Request")
+        size = int(size_text, 16)
+        if len(body) + size > MAX_PAYLOAD_BYTES:
+            raise Refused(413, "Request Entity Too Large")
+        if size == 0:
+            while _read_line(stream) not in (b"\r\n", b"\n"):
+                pass  # a trailer field: not passed on, as API Gateway does not
+            return bytes(body)
+        body += _read_exactly(stream, size)
+        if _read_exactly(stream, 2) != b"\r\n":
+            raise Refused(400, "Bad Request")
+
+
+def read_body(request: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, read whole, or Refused/BodyAborted as API Gateway would treat it."""
+    lengths = request.headers.get_all("Content-Length") or []
+    encodings = ",".join(request.headers.get_all("Transfer-Encoding") or []).lower()
+    if encodings:
+        if lengths or [part.strip() for part in encodings.split(",")] != ["chunked"]:
+            # Both framings at once is how requests are smuggled (RFC 9112 §6.3): refused.
+            raise Refused(400, "Bad Request")
+        return _read_chunked(request.rfile)
+    if not lengths:
+        if request.command in METHODS_WITH_BODY:
+            raise Refused(400, "Bad Request")
+        return b""
+    values = {value.strip() for value in lengths}
+    if len(values) != 1:
+        raise Refused(400, "Bad Request")
+    text = values.pop()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise Refused(400, "Bad Request")
+    length = int(text)
+    if length > MAX_PAYLOAD_BYTES:
+        raise Refused(413, "Request Entity Too Large")
+    return _read_exactly(request.rfile, length) if length else b""
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def build_event(
@@ -90,18 +195,61 @@ def build_event(
     if authorizer is not None:
         event["requestContext"]["authorizer"] = authorizer
     if body:
-        content_type = lowered.get("content-type", "")
-        if content_type.startswith(TEXT_TYPES):
-            event["body"] = body.decode("utf-8", errors="replace")
+        content_type = lowered.get("content-type", "").lower()
+        # Text goes as text; anything else, and text that is not UTF-8, as base64: never altered.
+        if content_type.startswith(TEXT_TYPES) and _is_utf8(body):
+            event["body"] = body.decode("utf-8")
         else:
             event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     return event
+
+
+_BUSY_BODY = json.dumps({"message": "Too Many Requests"}).encode()
+_BUSY = (
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
 
 
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     # The standard library listens with a backlog of 5: fifty clients connecting at once were reset.
     request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread per connection, up to the bound; beyond it, 429 at once from the accepting thread."""
+        if not self._slots.acquire(blocking=False):
+            _answer_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _answer_busy(connection: socket.socket) -> None:
+    """429 without a thread and without waiting on the client: what has arrived of its request is
+    read (so that closing does not reset the connection before the answer is read), then answered."""
+    try:
+        connection.setblocking(False)
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            connection.recv(65536)
+        connection.settimeout(1.0)
+        connection.sendall(_BUSY)
+    except OSError:
+        logger.debug("a client refused for want of a connection slot went away first")
 
 
 class Gateway:
@@ -113,6 +261,8 @@ class Gateway:
         identity: LocalIdentity,
         host: str,
         port: int,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.application = application
         self.pools = pools
@@ -124,16 +274,33 @@ class Gateway:
             # http.server sends headers and body in two writes: with Nagle on, a keep-alive client's
             # delayed ACK holds the body back ~40 ms. API Gateway has no such stall.
             disable_nagle_algorithm = True
+            # Every read of the socket gives up after this long: a request line or headers that do not
+            # come in time close the connection (http.server's own handling), a body is answered 408.
+            timeout = read_timeout_s
 
             def log_message(self, format: str, *args: Any) -> None:
                 logger.debug("%s %s", self.address_string(), format % args)
 
-            def do_GET(self) -> None:
-                gateway.handle(self)
+            def __getattr__(self, name: str) -> Any:
+                # Every method, known or not (TRACE, PROPFIND, QUERY, …), goes to the router, which
+                # answers 404 for a method no route has, as API Gateway does, not 501.
+                if name.startswith("do_"):
+                    return lambda: gateway.handle(self)
+                raise AttributeError(name)
 
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """http.server's own refusals (a malformed request line, a line or headers too long)
+                in API Gateway's JSON, not HTML."""
+                self.close_connection = True
+                # Before the request line is understood http.server takes the client for HTTP/0.9 and
+                # would send a bare body; API Gateway answers HTTP/1.1 with a status line.
+                self.request_version = "HTTP/1.1"
+                try:
+                    send(self, code, {"message": HTTPStatus(code).phrase}, [("Connection", "close")])
+                except (OSError, ValueError):
+                    logger.debug("could not answer %s: the client went away", code)
 
-        self._server = _GatewayServer((host, port), Handler)
+        self._server = _GatewayServer((host, port), Handler, max_connections)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 
     @property
@@ -152,11 +319,16 @@ class Gateway:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
         parts = urlsplit(request.path)
-        length = int(request.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            send(request, 413, {"message": "Request Entity Too Large"})
+        try:
+            body = read_body(request)
+        except Refused as refused:
+            request.close_connection = True
+            send(request, refused.status, {"message": refused.message}, [("Connection", "close")])
             return
-        body = request.rfile.read(length) if length else b""
+        except BodyAborted:
+            request.close_connection = True
+            logger.info("%s %s: the body did not arrive whole; nothing invoked", request.command, parts.path)
+            return
         found = self.application.route_for(request.command, parts.path)
         if found is None:
             send(request, 404, {"message": "Not Found"})
@@ -182,6 +354,10 @@ class Gateway:
             result = self.pools[route.function].invoke(event)
         except Throttled:
             send(request, 429, {"message": "Too Many Requests"})
+            return
+        except NotReady:
+            # Lambda's init phase has a limit; an environment past it answers as an unavailable service.
+            send(request, 503, {"message": "Service Unavailable"})
             return
         except Exception:
             # A function error, a crash or a timeout: API Gateway answers them all alike.

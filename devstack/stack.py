@@ -23,7 +23,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devstack.engine.server import EngineServer
-from devstack.functions import FunctionPool
+from devstack.functions import WARM_TIMEOUT_S, FunctionPool
 from devstack.gateway import Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
 from devstack.onboarding_api import OnboardingApi
@@ -77,7 +77,8 @@ class ScheduledFunction:
     def __init__(self, function: Function, environment: dict[str, str], *, interval_s: float | None = None) -> None:
         self.function = function
         self.interval_s = interval_s or rate_seconds(function.schedule or "")
-        self.pool = FunctionPool(function, size=1, environment=environment)
+        # Nobody waits on a schedule's answer: its cold start may take as long as the stack's own.
+        self.pool = FunctionPool(function, size=1, environment=environment, init_timeout_s=WARM_TIMEOUT_S)
         self.event = json.loads((ROOT / "events" / f"{function.code_dir.name}.json").read_text(encoding="utf-8"))
         self.invocations = 0
         self._stopped = threading.Event()

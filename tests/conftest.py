@@ -58,6 +58,20 @@ def server_missing(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=40,
+        help="cases schemathesis generates per API operation (make fuzz: 1000)",
+    )
+
+
+@pytest.fixture(scope="session")
+def fuzz_examples(request: pytest.FixtureRequest) -> int:
+    return int(request.config.getoption("--fuzz-examples"))
+
+
 def pytest_report_header() -> list[str]:
     sql_server = (
         "MSSQL_URL set: the store suite runs on it" if os.environ.get("MSSQL_URL") else "not tested (set MSSQL_URL)"

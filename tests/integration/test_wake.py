@@ -168,7 +168,13 @@ def test_a_learnt_schedule_is_used_once_the_key_has_history(store: SqlStore) -> 
             started = now - timedelta(minutes=5, seconds=index)
             cursor.execute(
                 store.dialect.statements.save,
-                {"correlation_id": f"h-{index}", "process_key": "slow-key", "request_hash": "0" * 64, "owner": None},
+                {
+                    "correlation_id": f"h-{index}",
+                    "process_key": "slow-key",
+                    "request_hash": "0" * 64,
+                    "owner": None,
+                    "save_token": None,
+                },
             )
             cursor.execute(
                 HISTORY[store.dialect.name],

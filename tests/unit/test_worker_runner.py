@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,27 @@ def test_a_topic_cannot_have_two_handlers() -> None:
 def test_fetch_asks_for_every_topic_with_its_lock_and_variables() -> None:
     registry = TopicRegistry.of([Topic("a", succeed, variables=("userId",)), Topic("b", succeed, lock_duration_ms=5)])
     assert registry.fetch_topics(30_000) == [FetchTopic("a", 30_000, ("userId",)), FetchTopic("b", 5, None)]
+
+
+def test_a_step_is_in_the_history_before_camunda_hears_of_it(make_worker: MakeWorker, settings: Settings) -> None:
+    """Once Camunda has a step's report it may hand out the next step at once; were the step
+    recorded after reporting, the next one could be recorded first (issue 13 saw exactly that)."""
+    seen_at_report: list[list[str]] = []
+
+    class Watching(FakeCamunda):
+        def complete_task(self, task_id: str, **details: Any) -> None:
+            seen_at_report.append([step.topic for step in store.steps(f"bk-{task_id}")])
+            super().complete_task(task_id, **details)
+
+        def report_failure(self, task_id: str, **details: Any) -> None:
+            seen_at_report.append([step.topic for step in store.steps(f"bk-{task_id}")])
+            super().report_failure(task_id, **details)
+
+    camunda = Watching([locked("1", "t.succeed", name="ada"), locked("2", "t.explode")])
+    worker = make_worker(camunda, settings)
+    store = worker.service.repository
+    store.save(NewProcess("bk-1", "t", "0" * 64))
+    store.save(NewProcess("bk-2", "t", "0" * 64))
+    summary = worker.run(for_seconds(0.5))
+    assert (summary.completed, summary.failed) == (1, 1)
+    assert sorted(seen_at_report) == [["t.explode"], ["t.succeed"]]

@@ -29,6 +29,12 @@ class PayloadTooLarge(WaitroomError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(WaitroomError):
+    """The body is of a media type the API does not read (it reads JSON only)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unauthenticated(WaitroomError):
     """The request carries no caller identity where one is required."""
 

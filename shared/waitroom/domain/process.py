@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from waitroom.domain.json_values import same_json
+
 
 class ProcessStatus(StrEnum):
     PENDING = "PENDING"
@@ -163,5 +165,10 @@ class Outcome:
         return cls(ProcessStatus.CANCELLED, None, error_value(reason, code="CANCELLED"))
 
     def matches(self, record: ProcessRecord) -> bool:
-        """Whether ``record`` ended exactly so (a repeated report of the same outcome)."""
-        return (record.status, record.payload, record.error) == (self.status, self.payload, self.error)
+        """Whether ``record`` ended exactly so (a repeated report of the same outcome): equal by JSON's
+        rules, where ``1``, ``1.0`` and ``true`` differ and key order does not matter."""
+        return (
+            record.status is self.status
+            and same_json(record.payload, self.payload)
+            and same_json(record.error, self.error)
+        )

@@ -14,6 +14,7 @@ import abc
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,9 @@ class Statements:
     """A backend's SQL for every operation, with named parameters in the driver's own style."""
 
     save: str
+    """Inserts a PENDING row, with the saving start's token, unless the id exists."""
+    saved_by: str
+    """The token of the start that inserted a row."""
     get: str
     poll: str
     remove: str
@@ -168,9 +172,10 @@ class SqlStore:
 
     It keeps one connection, opened on first use and reused for the life of the execution
     environment; a connection that broke is replaced and the statement tried once more. That retry is
-    safe because every statement is either a read or conditional on the row's state. ``save`` is the
-    exception (an insert that committed before the connection dropped would look like a stranger's row),
-    so it is never retried. A lock makes one store safe to share between threads (the worker's pool).
+    safe because every statement is either a read or conditional on the row's state, and ``save``
+    tells its own row from a stranger's by the token it wrote (an insert that committed before the
+    connection dropped finds its own row). ``record_step`` alone is not retried yet: a step recorded
+    twice would be a lie in the history. A lock makes one store safe to share between threads.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -288,19 +293,24 @@ class SqlStore:
     # --- operations ----------------------------------------------------------------------------
 
     def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
+        # Whether this call made the row is read back from the row itself, not from the insert's row
+        # count: an insert retried after a lost connection may have committed the first time, and
+        # then finds its own row, which the token tells from another request's.
+        token = uuid.uuid4().hex
         params = {
             "correlation_id": new.correlation_id,
             "process_key": new.process_key,
             "request_hash": new.request_hash,
             "owner": new.owner,
+            "save_token": token,
         }
         try:
-            created = self._run(self._sql.save, params, retry=False) == 1
+            self._run(self._sql.save, params)
         except self.dialect.driver_error() as exc:
             # Two first inserts racing past the existence check: the primary key decides.
             if not self.dialect.is_duplicate_key(exc):
                 raise
-            created = False
+        created = self._scalar(self._sql.saved_by, {"correlation_id": new.correlation_id}) == token
         record = self.get(new.correlation_id)
         if record is None:
             raise StoreUnavailable(f"process {new.correlation_id} vanished right after it was saved")

@@ -43,12 +43,13 @@ ID = "CAST(%(correlation_id)s AS VARCHAR(64))"
 
 STATEMENTS = Statements(
     save=(
-        "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash, owner) "
+        "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash, owner, save_token) "
         f"SELECT {ID}, 'PENDING', CAST(%(process_key)s AS VARCHAR(255)), CAST(%(request_hash)s AS CHAR(64)), "
-        "CAST(%(owner)s AS VARCHAR(255)) "
+        "CAST(%(owner)s AS VARCHAR(255)), CAST(%(save_token)s AS CHAR(32)) "
         "WHERE NOT EXISTS (SELECT 1 FROM dbo.process_store WITH (UPDLOCK, HOLDLOCK) "
         f"WHERE correlation_id = {ID})"
     ),
+    saved_by=f"SELECT save_token FROM dbo.process_store WHERE correlation_id = {ID}",
     get=f"SELECT {SELECT_LIST} FROM dbo.process_store AS ps WHERE ps.correlation_id = {ID}",
     poll=(
         f"SELECT {SELECT_LIST} FROM dbo.process_store AS ps WITH (READCOMMITTEDLOCK, ROWLOCK) "

@@ -20,10 +20,11 @@ _SELECT_ONE = f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = %
 
 STATEMENTS = Statements(
     save=(
-        "INSERT INTO process_store (correlation_id, status, process_key, request_hash, owner) "
-        "VALUES (%(correlation_id)s, 'PENDING', %(process_key)s, %(request_hash)s, %(owner)s) "
+        "INSERT INTO process_store (correlation_id, status, process_key, request_hash, owner, save_token) "
+        "VALUES (%(correlation_id)s, 'PENDING', %(process_key)s, %(request_hash)s, %(owner)s, %(save_token)s) "
         "ON CONFLICT (correlation_id) DO NOTHING"
     ),
+    saved_by="SELECT save_token FROM process_store WHERE correlation_id = %(correlation_id)s",
     get=_SELECT_ONE,
     # READ COMMITTED (the default) already shows a poll the newest committed row.
     poll=_SELECT_ONE,

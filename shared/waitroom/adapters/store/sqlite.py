@@ -17,10 +17,11 @@ NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 STATEMENTS = Statements(
     save=(
-        "INSERT INTO process_store (correlation_id, status, process_key, request_hash, owner) "
-        "VALUES (:correlation_id, 'PENDING', :process_key, :request_hash, :owner) "
+        "INSERT INTO process_store (correlation_id, status, process_key, request_hash, owner, save_token) "
+        "VALUES (:correlation_id, 'PENDING', :process_key, :request_hash, :owner, :save_token) "
         "ON CONFLICT (correlation_id) DO NOTHING"
     ),
+    saved_by="SELECT save_token FROM process_store WHERE correlation_id = :correlation_id",
     get=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
     poll=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
     remove="DELETE FROM process_store WHERE correlation_id = :correlation_id",

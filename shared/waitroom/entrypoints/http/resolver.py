@@ -17,7 +17,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from waitroom.bootstrap import application
@@ -39,9 +42,11 @@ from waitroom.domain.errors import (
     StartFailed,
     StoreUnavailable,
     Unauthenticated,
+    UnsupportedMediaType,
     WaitroomError,
 )
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent
+from waitroom.entrypoints.http.request_edges import JSON_MEDIA_TYPE, screen_request
 from waitroom.entrypoints.http.schemas import ProcessView, status_url
 from waitroom.observability import emit, logger, metrics, tracer
 from waitroom.service.processes import ProcessService
@@ -53,6 +58,7 @@ STATUS_OF: dict[type[WaitroomError], HTTPStatus] = {
     Unauthenticated: HTTPStatus.UNAUTHORIZED,
     ProcessKeyNotAllowed: HTTPStatus.FORBIDDEN,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     ProcessNotFound: HTTPStatus.NOT_FOUND,
     ProcessDefinitionNotFound: HTTPStatus.NOT_FOUND,
     CorrelationConflict: HTTPStatus.CONFLICT,
@@ -145,6 +151,17 @@ def create_resolver(settings: Settings, *routers: Router) -> APIGatewayHttpResol
     app.exception_handler(WaitroomError)(refused)
     app.exception_handler(RequestValidationError)(validation_response)
 
+    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
+        # Powertools' own refusal of a media type, should one ever get past serve's screen.
+        return refused(
+            UnsupportedMediaType(
+                f"the body must be {JSON_MEDIA_TYPE}",
+                details=[{"field": "Content-Type", "reason": f"only {JSON_MEDIA_TYPE} is accepted"}],
+            )
+        )
+
+    app.exception_handler(RequestUnsupportedContentType)(unsupported_content_type)
+
     @app.not_found
     def _no_route(_: NotFoundError) -> Response[str]:
         event = app.current_event
@@ -166,57 +183,12 @@ def unexpected_error_response(_: Exception) -> Response[str]:
     )
 
 
-#: JSON nested deeper than this is refused before it is parsed (the parser recurses per level).
-MAX_JSON_DEPTH = 32
-
-
-def json_depth_exceeds(text: str, limit: int) -> bool:
-    """Whether JSON text nests objects and arrays deeper than ``limit``, found without parsing it."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
-
-
-def refuse_body(event: dict[str, Any], *, limit: int) -> WaitroomError | None:
-    """Why a body must be refused before anything parses it: larger than ``limit`` bytes, or nested
-    too deep."""
-    body = event.get("body") or ""
-    # A base64 body is 4/3 of its bytes; judge the decoded size.
-    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
-    if size > limit:
-        return PayloadTooLarge(
-            f"the body has {size} bytes; the limit is {limit}",
-            details=[{"field": "body", "reason": f"larger than {limit} bytes"}],
-        )
-    if not event.get("isBase64Encoded") and json_depth_exceeds(body, MAX_JSON_DEPTH):
-        return InvalidRequest(
-            f"the body nests deeper than {MAX_JSON_DEPTH} levels",
-            details=[{"field": "body", "reason": f"JSON nested deeper than {MAX_JSON_DEPTH}"}],
-        )
-    return None
-
-
 def serve(
     app: APIGatewayHttpResolver, settings: Settings, event: dict[str, Any], context: LambdaContext
 ) -> dict[str, Any]:
-    """Resolve one API Gateway event, refusing bodies that are too large or too deep before anything
-    parses them."""
-    refusal = refuse_body(event, limit=settings.max_body_bytes)
+    """Resolve one API Gateway event, refusing a body the parser would choke on or change (see
+    :mod:`waitroom.entrypoints.http.request_edges`) before anything parses it."""
+    event, refusal = screen_request(event, max_body_bytes=settings.max_body_bytes)
     if refusal is not None:
         response = error_response(refusal, retry_after_s=settings.retry_after_s)
         return {
@@ -278,6 +250,9 @@ def process_response(
 
 # --- RFC 7240 Prefer ------------------------------------------------------------------------------
 
+#: ``wait=N`` beyond this many digits is read as :data:`MAX_WAIT_S` (``int`` refuses thousands of digits).
+MAX_WAIT_DIGITS = 6
+MAX_WAIT_S = 999_999
 _PREFERENCE = re.compile(r"\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*(?:=\s*(\"[^\"]*\"|[^;,\s]*))?")
 
 
@@ -314,6 +289,7 @@ def parse_prefer(header: str | None) -> Preferences:
         name, value = match.group(1).lower(), (match.group(2) or "").strip('"')
         if name == "respond-async":
             respond_async = True
-        elif name == "wait" and value.isdigit():
-            wait_s = int(value)
+        elif name == "wait" and value.isascii() and value.isdigit():
+            # A wait longer than any function may run is no different from the longest one.
+            wait_s = int(value) if len(value) <= MAX_WAIT_DIGITS else MAX_WAIT_S
     return Preferences(respond_async=respond_async, wait_s=wait_s)

@@ -9,9 +9,8 @@ resolver that includes it, and nothing is looked up at request time.
 # No `from __future__ import annotations` here: Powertools reads the routes' annotations, which
 # refer to values (the list's limit) that only exist while the routes are made.
 import time
-from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -24,13 +23,17 @@ from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessStatus, r
 from waitroom.entrypoints.http.resolver import json_response, parse_prefer, process_response
 from waitroom.entrypoints.http.schemas import (
     CORRELATION_ID_PATTERN,
+    CURSOR_PATTERN,
     PROCESS_KEY_PATTERN,
+    TIME_PATTERN,
     CancelRequest,
     CompleteRequest,
     ErrorBody,
+    GatewayMessage,
     ProcessPage,
     ProcessView,
     StartRequest,
+    UtcTime,
     decode_cursor,
     encode_cursor,
 )
@@ -38,10 +41,14 @@ from waitroom.observability import bind_correlation_id, count_answer
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
+YEARS = "an ISO 8601 time in the years 0002 to 9998 (UTC when it has no zone)"
+TIME_LIMITS = {"pattern": TIME_PATTERN}
 PREFER = "RFC 7240: `wait=N` (seconds) to bound the wait, `respond-async` to skip it"
 JWT: list[dict[str, list[str]]] = [{"jwt": []}]
 #: Statuses whose body is a process (ProcessView); every other answer has the error shape.
 PROCESS_STATUSES = frozenset({200, 202, 500})
+#: Statuses API Gateway may answer itself, with its own body (GatewayMessage), on any route.
+GATEWAY_STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 503})
 
 
 def new_router() -> Router:
@@ -59,10 +66,13 @@ def caller_of(router: Router, settings: Settings) -> Caller:
 
 def responses(*statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
     """The OpenAPI responses of a route: ``success`` for 200 (and the process for 202/500), the
-    error shape for the others. Every route may also answer 400, 401 and 503."""
+    error shape for the others, or API Gateway's own answer where it may give one. Every route may
+    also answer 400, 401, 429 and 503."""
     described: dict[int, OpenAPIResponse] = {}
-    for status in sorted({*statuses, 400, 401, 503}):
-        model = success if status == 200 else ProcessView if status in PROCESS_STATUSES else ErrorBody
+    for status in sorted({*statuses, 400, 401, 429, 503}):
+        model: Any = success if status == 200 else ProcessView if status in PROCESS_STATUSES else ErrorBody
+        if status in GATEWAY_STATUSES:
+            model = model | GatewayMessage
         described[status] = {
             "description": HTTPStatus(status).phrase,
             "content": {"application/json": {"model": model}},
@@ -78,7 +88,7 @@ def start_routes(service: ProcessService, settings: Settings) -> Router:
         summary="Start a process and wait for its result",
         description="200 when it ends in time, 202 with `Location` when it does not, 500 when it ends in error.",
         tags=["processes"],
-        responses=responses(200, 202, 403, 404, 409, 413, 500, 502),
+        responses=responses(200, 202, 403, 404, 409, 413, 415, 500, 502),
         security=JWT,
     )
     def start(
@@ -122,9 +132,17 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
         limit: Annotated[int, Query(ge=1, le=settings.list_max_limit)] = 50,
         status: Annotated[ProcessStatus | None, Query()] = None,
         process_key: Annotated[str | None, Query(alias="processKey", pattern=PROCESS_KEY_PATTERN)] = None,
-        started_after: Annotated[datetime | None, Query(alias="startedAfter", description="inclusive")] = None,
-        started_before: Annotated[datetime | None, Query(alias="startedBefore", description="exclusive")] = None,
-        cursor: Annotated[str | None, Query(description="`nextCursor` of the previous page")] = None,
+        started_after: Annotated[
+            UtcTime | None,
+            Query(alias="startedAfter", description=f"inclusive; {YEARS}", json_schema_extra=TIME_LIMITS),
+        ] = None,
+        started_before: Annotated[
+            UtcTime | None,
+            Query(alias="startedBefore", description=f"exclusive; {YEARS}", json_schema_extra=TIME_LIMITS),
+        ] = None,
+        cursor: Annotated[
+            str | None, Query(description="`nextCursor` of the previous page", pattern=CURSOR_PATTERN)
+        ] = None,
     ) -> Response[str]:
         query = ListQuery(
             limit=limit,
@@ -177,7 +195,7 @@ def complete_routes(service: ProcessService, settings: Settings) -> Router:
         "/api/process/complete",
         summary="Finish a process with its result or error (IAM-signed callers only)",
         tags=["steps"],
-        responses=responses(200, 403, 404, 409),
+        responses=responses(200, 403, 404, 409, 413, 415),
         security=[{"sigv4": []}],
     )
     def complete(request: Annotated[CompleteRequest, Body()]) -> Response[str]:
@@ -200,7 +218,7 @@ def cancel_routes(service: ProcessService, settings: Settings) -> Router:
         "/api/process/cancel",
         summary="Cancel a running process",
         tags=["processes"],
-        responses=responses(200, 404, 409, 502),
+        responses=responses(200, 404, 409, 413, 415, 502),
         security=JWT,
     )
     def cancel(request: Annotated[CancelRequest, Body()]) -> Response[str]:

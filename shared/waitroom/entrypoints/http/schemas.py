@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
@@ -31,7 +31,11 @@ CorrelationId = Annotated[
     str,
     StringConstraints(pattern=CORRELATION_ID_PATTERN),
     AfterValidator(_not_reserved),
-    Field(description="1 to 64 characters of A-Z a-z 0-9 . _ : -, not `all`", examples=["user-123"]),
+    Field(
+        description="1 to 64 characters of A-Z a-z 0-9 . _ : -, not `all`",
+        examples=["user-123"],
+        json_schema_extra={"not": {"enum": sorted(RESERVED_CORRELATION_IDS)}},
+    ),
 ]
 ProcessKey = Annotated[
     str,
@@ -39,6 +43,26 @@ ProcessKey = Annotated[
     Field(description="The key of a deployed Camunda process definition", examples=["onboard-user"]),
 ]
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)]
+
+
+#: Times a client sends are in the years 0002 to 9998: with any zone offset they then have a UTC
+#: equivalent (``9999-12-31T23:59:59-14:00`` has none), and the document can say so.
+TIME_PATTERN = r"^(?!0001-|9999-)"
+
+
+def in_utc(value: datetime) -> datetime:
+    """The time in UTC (a time without a zone is UTC); a ValueError for a time outside the years
+    0002 to 9998, whose UTC equivalent may lie beyond what a datetime holds."""
+    if value.year in (1, 9999):
+        raise ValueError("times are in the years 0002 to 9998 (years 1 and 9999 may have no UTC equivalent)")
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time has no UTC equivalent") from None
+
+
+#: A time a client sends, as the store keeps it: UTC.
+UtcTime = Annotated[datetime, AfterValidator(in_utc)]
 #: UTC, milliseconds, ``Z``: the precision the store keeps.
 Timestamp = Annotated[
     datetime,
@@ -82,7 +106,8 @@ class ApiModel(BaseModel):
 class StartRequest(ApiModel):
     process_key: ProcessKey
     correlation_id: CorrelationId = Field(default_factory=lambda: str(uuid.uuid4()))
-    variables: dict[VariableName, Any] = Field(default_factory=dict)
+    # The names' pattern alone (patternProperties) would let the document allow any other name too.
+    variables: dict[VariableName, Any] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
     fetch_variables: list[VariableName] | None = Field(
         default=None,
         description="The fields of the result to answer with (as Camunda 8's fetchVariables); all when absent",
@@ -177,10 +202,24 @@ def encode_cursor(after: ProcessRecord) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
 
 
+#: The longest cursor :func:`encode_cursor` makes is about 160 characters: base64url, unpadded.
+MAX_CURSOR_CHARS = 512
+CURSOR_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_CURSOR_CHARS}}}$"
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The key a cursor of :func:`encode_cursor` holds; a 400 naming the cursor for anything else
+    (whatever it decodes to: deep nesting, another shape, a time with no UTC equivalent)."""
     try:
-        started_at, correlation_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(started_at), str(correlation_id)
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith('["') or text.count("[") != 1:
+            raise ValueError("not a key")
+        started_at, correlation_id = json.loads(text)
+        if not isinstance(started_at, str) or not isinstance(correlation_id, str):
+            raise ValueError("not a key")
+        return in_utc(datetime.fromisoformat(started_at)), correlation_id
     except (ValueError, TypeError, binascii.Error):
         raise InvalidRequest(
             "cursor is not one this API gave out", details=[{"field": "cursor", "reason": "not a valid cursor"}]
@@ -195,6 +234,14 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class GatewayMessage(BaseModel):
+    """What API Gateway answers itself, before or instead of a function: no route (404), no valid
+    token (401) or signature (403), throttled (429), a function that failed or timed out (500) or
+    could not start (503), a body it cannot read (400, 413)."""
+
+    message: str = Field(examples=["Unauthorized"])
 
 
 def status_url(correlation_id: str) -> str:

@@ -213,9 +213,12 @@ class Worker:
                 self.finish_process(task, report.finish)
                 sent = self._send(report.send)
             else:
+                # The history before Camunda hears of the step: once it has, the next step may run
+                # and be recorded at once, and the history would list them out of order.
+                self._record(task, report, duration_ms)
                 sent = self._send(report.send)
-                if sent:
-                    self._record(task, report, duration_ms)
+                if sent and report.incident:
+                    self._end_in_incident(task, report)
             outcome = report.outcome if sent else "lost"
             logger.info("task finished", extra={"outcome": outcome, "durationMs": duration_ms})
             emit("TaskDuration", duration_ms, MetricUnit.Milliseconds, Topic=task.topic)
@@ -326,8 +329,7 @@ class Worker:
         return True
 
     def _record(self, task: ExternalTask, report: Report, duration_ms: int) -> None:
-        """The step goes into the process's history; a step that ended in an incident also ends the
-        process for its client, who would otherwise wait for a result that cannot come."""
+        """The step goes into the process's history: every run of it, reported or not."""
         if not task.business_key:
             return
         try:
@@ -341,12 +343,20 @@ class Worker:
                     error=report.error,
                 )
             )
-            if report.incident and report.error is not None:
-                message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
-                incident = error_value(message, code="INCIDENT", topic=task.topic)
-                self.service.finish(task.business_key, Outcome.failed(incident))
-        except Exception:  # the task is reported already; a history that misses a step must not undo that
+        except Exception:  # a history that misses a step must not keep the task from being reported
             logger.exception("could not record the step")
+
+    def _end_in_incident(self, task: ExternalTask, report: Report) -> None:
+        """A step that ended in an incident also ends the process for its client, who would
+        otherwise wait for a result that cannot come."""
+        if not task.business_key or report.error is None:
+            return
+        message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
+        incident = error_value(message, code="INCIDENT", topic=task.topic)
+        try:
+            self.service.finish(task.business_key, Outcome.failed(incident))
+        except Exception:  # the task is reported already; the reconciler ends the process otherwise
+            logger.exception("could not end the process of an incident")
 
 
 @dataclass(frozen=True)
