@@ -63,22 +63,31 @@ class ProcessService:
 
     # --- start ---------------------------------------------------------------------------------
 
-    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None) -> float:
+    def deadline(
+        self, *, max_wait_ms: int | None, remaining_ms: int | None, long_wait_max_ms: int | None = None
+    ) -> float:
         """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`)."""
         budget_ms = wait_budget_ms(
             sync_timeout_ms=self.settings.sync_timeout_ms,
             safety_margin_ms=self.settings.wait_safety_margin_ms,
             preferred_wait_ms=max_wait_ms,
             remaining_ms=remaining_ms,
+            long_wait_max_ms=long_wait_max_ms,
         )
         return self.clock() + budget_ms / 1000
 
     def start(
-        self, request: StartRequest, *, caller: Caller, max_wait_ms: int | None, remaining_ms: int | None
+        self,
+        request: StartRequest,
+        *,
+        caller: Caller,
+        max_wait_ms: int | None,
+        remaining_ms: int | None,
+        long_wait_max_ms: int | None = None,
     ) -> ProcessRecord:
         """Start the process (or join the one already started under this id) and wait for it to
         finish, as long as the wait budget allows. Returns the row as it stands then."""
-        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait_max_ms=long_wait_max_ms)
         if not self.settings.may_start(request.process_key):
             raise ProcessKeyNotAllowed(
                 f"process key {request.process_key!r} may not be started through Waitroom",
@@ -237,13 +246,19 @@ class ProcessService:
         return record
 
     def status(
-        self, correlation_id: str, *, caller: Caller, max_wait_ms: int | None, remaining_ms: int | None
+        self,
+        correlation_id: str,
+        *,
+        caller: Caller,
+        max_wait_ms: int | None,
+        remaining_ms: int | None,
+        long_wait_max_ms: int | None = None,
     ) -> ProcessRecord:
         """The process; a client that asked to wait (``max_wait_ms``) waits for it like a start does."""
         record = self.get(correlation_id, caller=caller)
         if record.status.is_final or not max_wait_ms:
             return record
-        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait_max_ms=long_wait_max_ms)
         return self.wait(correlation_id, process_key=record.process_key, deadline=deadline)
 
     def list_page(self, query: ListQuery, *, caller: Caller | None) -> tuple[list[ProcessRecord], ProcessRecord | None]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from waitroom.domain import Caller, ListQuery, ProcessStatus
 from waitroom.errors import Unauthenticated
+from waitroom.function_url import iam_principal
 from waitroom.http import json_response, parse_prefer, process_response
 from waitroom.observability import bind_correlation_id, count_answer
 from waitroom.runtime import process_service
@@ -48,12 +49,23 @@ def new_router() -> Router:
 
 
 def caller_of(router: Router) -> Caller:
-    """The caller of a JWT-protected route, from the claims API Gateway's JWT authorizer verified."""
+    """The caller of a JWT-protected route, from the claims API Gateway's JWT authorizer verified, or
+    the IAM principal that signed a request to the function's Function URL."""
     authorizer = router.current_event.request_context.authorizer  # type: ignore[attr-defined]
+    principal = iam_principal(authorizer)
+    if principal is not None:
+        return Caller(subject=principal)
     subject = (authorizer.jwt_claim or {}).get("sub")
     if not subject:
         raise Unauthenticated("the request carries no token with a subject")
     return Caller(subject=str(subject), admin=get_settings().admin_scope in (authorizer.jwt_scopes or []))
+
+
+def long_wait_max_ms(router: Router) -> int | None:
+    """How long a ``Prefer: wait`` may be: up to LONG_WAIT_MAX_MS on the Function URL, else None
+    (API Gateway's 30 s rules)."""
+    authorizer = router.current_event.request_context.authorizer  # type: ignore[attr-defined]
+    return get_settings().long_wait_max_ms if iam_principal(authorizer) is not None else None
 
 
 def responses(*statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
@@ -92,6 +104,7 @@ def start_routes() -> Router:
             caller=caller_of(router),
             max_wait_ms=preferences.max_wait_ms,
             remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            long_wait_max_ms=long_wait_max_ms(router),
         )
         count_answer(record, waited_ms=(time.monotonic() - began) * 1000)
         return process_response(record, preference_applied=preferences.applied, fetch_variables=request.fetch_variables)
@@ -154,6 +167,7 @@ def status_routes() -> Router:
             caller=caller,
             max_wait_ms=preferences.max_wait_ms,
             remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            long_wait_max_ms=long_wait_max_ms(router),
         )
         steps = service.steps(correlation_id, caller=caller) if history else None
         applied = preferences.applied if preferences.wait_s else None

@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field, HttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from waitroom.errors import ConfigurationError
-from waitroom.waiting import PollSchedule
+from waitroom.waiting import LONG_WAIT_CEILING_MS, PollSchedule
 
 #: The embedded default store: a SQLite file in the working directory, for ``make run`` and tests.
 DEFAULT_DATABASE_URL = "sqlite:///.var/waitroom.sqlite3"
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     """Finished processes of a key the ``adaptive`` schedule learns from (0: never learn)."""
     retry_after_s: Annotated[int, Field(ge=1)] = 1
     """The ``Retry-After`` of a 202."""
+    long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = LONG_WAIT_CEILING_MS
+    """Longest ``Prefer: wait`` honoured on the Lambda Function URLs of start and status (template
+    parameter ``LongWaits``), where API Gateway's 30 s does not apply; at most 14 minutes, so that
+    a 15-minute function keeps a minute to answer."""
 
     # --- database ------------------------------------------------------------------------------
     database_url: SecretStr | None = None
