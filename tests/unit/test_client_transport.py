@@ -54,7 +54,7 @@ def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
 
 
 def test_a_retry_after_is_never_cut_short_and_stretched_by_at_most_the_jitter() -> None:
-    retry, rng = Retry(jitter=0.2), random.Random(7)
+    retry, rng = Retry(jitter=0.2), random.Random(7)  # noqa: S311 -- jitter, not cryptography
     pauses = [retry.pause_s(attempt, 3.0, rng) for attempt in range(200)]
     assert all(3.0 <= pause <= 3.6 for pause in pauses)
     assert len({round(pause, 6) for pause in pauses}) > 100, "spread, not one value"
@@ -62,7 +62,7 @@ def test_a_retry_after_is_never_cut_short_and_stretched_by_at_most_the_jitter() 
 
 @pytest.mark.parametrize("attempt", range(8))
 def test_without_retry_after_the_back_off_doubles_up_to_the_cap_with_equal_jitter(attempt: int) -> None:
-    retry, rng = Retry(base_s=0.5, cap_s=30.0), random.Random(attempt)
+    retry, rng = Retry(base_s=0.5, cap_s=30.0), random.Random(attempt)  # noqa: S311
     backoff = min(30.0, 0.5 * 2**attempt)
     pauses = [retry.pause_s(attempt, None, rng) for _ in range(50)]
     assert all(backoff / 2 <= pause <= backoff for pause in pauses)
