@@ -14,7 +14,7 @@ MIN_SAMPLES = 5
 
 
 def retry_after_s(durations_ms: Sequence[float], elapsed_ms: float, *, default_s: int) -> int:
-    """Seconds until a process that has run ``elapsed_ms`` is expected to end, bounded to 1–30.
+    """Seconds until a process that has run ``elapsed_ms`` is expected to end, bounded to 1 to 30.
 
     The key's recent durations that exceed ``elapsed_ms`` are the processes that were still running
     at this age; the median of them, less ``elapsed_ms``, is when this one is expected to end. A
