@@ -63,6 +63,13 @@ def build_event(
     for name, value in headers.items():
         key = name.lower()
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    # API Gateway and Function URLs say where the request came from and how it arrived.
+    lowered["x-forwarded-for"] = (
+        f"{lowered['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in lowered else source_ip
+    )
+    lowered["x-forwarded-proto"] = "http"
+    host = lowered.get("host", "")
+    lowered["x-forwarded-port"] = host.rpartition(":")[2] if ":" in host else "80"
     domain = domain_name or lowered.get("host", "localhost")
     event: dict[str, Any] = {
         "version": "2.0",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import quote
 
 #: A host name or address with an optional port: nothing a forged header could smuggle into a URL.
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -28,7 +27,8 @@ def base_url(headers: Mapping[str, str]) -> str | None:
 
 
 def status_path(correlation_id: str) -> str:
-    return f"/api/process/status/{quote(correlation_id, safe='')}"
+    """Correlation ids are made of URL-safe characters only (``schemas.CORRELATION_ID_PATTERN``)."""
+    return f"/api/process/status/{correlation_id}"
 
 
 def process_links(correlation_id: str, base: str | None) -> dict[str, str]:
