@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from waitroom.domain import ProcessRecord
-from waitroom.store import SqlStore
-from waitroom.store.base import Dialect
+from waitroom.adapters.store import SqlStore
+from waitroom.adapters.store.base import Dialect
+from waitroom.domain.process import Outcome, ProcessRecord
 
 
 class CountingStore(SqlStore):
@@ -38,25 +38,16 @@ class Finisher:
 
     def __init__(self, stores: list[SqlStore], announce: Callable[[str], None]) -> None:
         self.committed_at: dict[str, float] = {}
+        self._announce = announce
         self._due: list[_Due] = []
         self._changed = threading.Condition()
         self._stopped = False
-        for store in stores:
-            store.on_finish = self._noting(announce)
         self._threads = [
             threading.Thread(target=self._run, args=(store,), name=f"finisher-{index}", daemon=True)
             for index, store in enumerate(stores)
         ]
         for thread in self._threads:
             thread.start()
-
-    def _noting(self, announce: Callable[[str], None]) -> Callable[[ProcessRecord], None]:
-        def on_finish(record: ProcessRecord) -> None:
-            # The store calls this right after the finishing UPDATE returned: the commit is done.
-            self.committed_at[record.correlation_id] = time.monotonic()
-            announce(record.correlation_id)
-
-        return on_finish
 
     def schedule(self, correlation_id: str, at: float) -> None:
         with self._changed:
@@ -75,8 +66,11 @@ class Finisher:
 
     def _run(self, store: SqlStore) -> None:
         while (correlation_id := self._next()) is not None:
-            # A row not completed has no commit time: its wait counts as failed.
-            store.complete(correlation_id, '{"bench":true}')
+            # As ProcessService.finish does, less the metrics; the commit time is taken between the two.
+            # A row not finished has no commit time: its wait counts as failed.
+            if store.finish(correlation_id, Outcome.done({"bench": True})) is not None:
+                self.committed_at[correlation_id] = time.monotonic()
+                self._announce(correlation_id)
 
     def close(self) -> None:
         with self._changed:

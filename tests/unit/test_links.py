@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from waitroom.links import base_url, process_links
+from waitroom.entrypoints.http.links import base_url, process_links
 
 
 def test_absolute_when_the_gateway_says_its_host() -> None:

@@ -56,20 +56,6 @@ class Problem:
                 errors=errors,
                 raw=body,
             )
-        legacy = body.get("error")
-        if isinstance(legacy, dict) and "code" in legacy:
-            # TEMPORARY (issue 16, until the server answers problem+json): {"error": {code, message, details}}.
-            return cls(
-                status=status,
-                code=str(legacy["code"]),
-                title=phrase,
-                detail=str(legacy.get("message") or phrase),
-                errors=tuple(
-                    FieldError(str(item.get("field", "")), str(item.get("reason", "")))
-                    for item in legacy.get("details") or []
-                ),
-                raw=body,
-            )
         # The gateway's own answers: {"message": "Unauthorized"}.
         message = str(body.get("message") or phrase)
         return cls(status=status, code=_code_of(status), title=phrase, detail=message, raw=body)
