@@ -2,8 +2,9 @@
 
 Every generated request (valid and invalid) goes through the local gateway with what API Gateway
 requires (a JWT, or a SigV4 signature on /complete). Checked: the answer matches the document
-(status, content type, body schema, headers), invalid input is refused with a 4xx, and no 5xx ever
-comes back except the documented one: a 500 carrying a process that ended in ERROR.
+(status, content type, body schema, headers), every error is RFC 9457 problem details
+(``application/problem+json``), invalid input is refused with a 4xx, and no 5xx ever comes back
+except the documented one: a 500 carrying a process that ended in ERROR.
 """
 
 from __future__ import annotations
@@ -118,6 +119,23 @@ def no_server_error_but_a_failed_process(ctx: Any, response: Any, case: Any) -> 
     assert response.json().get("status") == "ERROR", f"500 without a failed process: {response.text[:300]}"
 
 
+@schemathesis.check
+def every_error_is_a_problem(ctx: Any, response: Any, case: Any) -> None:
+    """Every error answer of Waitroom is RFC 9457 problem details; the 500 of a process in ERROR is
+    the process (as the document says, which content_type_conformance checks for each status)."""
+    if response.status_code < 400:
+        return
+    body = response.json()
+    if response.status_code == 500 and body.get("status") == "ERROR":
+        assert response.headers["Content-Type"] == "application/json"
+        return
+    assert response.headers["Content-Type"] == "application/problem+json", response.text[:300]
+    assert body["status"] == response.status_code
+    assert body["type"].startswith("urn:waitroom:problem:")
+    assert {"title", "detail", "instance", "code", "errors"} <= set(body)
+    assert "error" not in body
+
+
 def send(stack: LocalStack, case: Any) -> requests.Response:
     """The generated request, signed in as API Gateway requires for its route."""
     kwargs = case.as_transport_kwargs(base_url=stack.url)
@@ -158,6 +176,8 @@ def test_the_api_keeps_its_documented_promises(
     )
     def keeps_its_promises(case: Any) -> None:
         response = send(stack, case)
-        case.validate_response(response, checks=[no_server_error_but_a_failed_process, *CHECKS])
+        case.validate_response(
+            response, checks=[no_server_error_but_a_failed_process, every_error_is_a_problem, *CHECKS]
+        )
 
     keeps_its_promises()

@@ -4,7 +4,8 @@ Each error code has a stable ``type`` URI, ``urn:waitroom:problem:<code in kebab
 title; README.md ("Errors") documents every one. The types are identifiers, not links: RFC 9457
 §3.1 lets a type be a URI that does not resolve, and a consumer must compare it, not fetch it. The
 extension members ``code`` (the SNAKE_CASE code) and ``errors`` (``[{"field", "reason"}]``) carry
-what the previous error shape carried.
+what the previous error shape carried; a failure of Camunda adds ``camunda``, Camunda's own answer
+(``[{"camundaStatus", "camundaType", "camundaMessage"}]``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ TITLES: dict[str, str] = {
     "ROUTE_NOT_FOUND": "No such route",
     "CORRELATION_ID_CONFLICT": "The correlation id belongs to another request",
     "ALREADY_FINISHED": "The process has already finished otherwise",
+    "PROCESS_PENDING": "The process has not finished yet",
     "CAMUNDA_REJECTED": "Camunda refused the request",
     "CAMUNDA_ERROR": "Camunda failed",
     "CAMUNDA_NO_ANSWER": "Camunda did not answer",
+    "CAMUNDA_NOT_FOUND": "Camunda does not know what was asked for",
     "CAMUNDA_START_UNCONFIRMED": "Camunda did not confirm the start",
     "PROCESS_START_FAILED": "The start failed while the request waited for it",
     "CAMUNDA_UNAVAILABLE": "Camunda cannot be reached",
@@ -61,5 +64,15 @@ def problem_body(
     if instance is not None:
         body["instance"] = instance
     body["code"] = code
-    body["errors"] = [{"field": str(error["field"]), "reason": str(error["reason"])} for error in errors or []]
+    # An error's details name fields; Camunda's failures carry Camunda's own answer instead, kept
+    # whole in the extension member ``camunda``, so that nothing of it is lost.
+    details = errors or []
+    body["errors"] = [
+        {"field": str(item["field"]), "reason": str(item["reason"])}
+        for item in details
+        if "field" in item and "reason" in item
+    ]
+    upstream = [item for item in details if not ("field" in item and "reason" in item)]
+    if upstream:
+        body["camunda"] = upstream
     return body

@@ -216,6 +216,10 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, description="The path of the request")
     code: str = Field(examples=["VALIDATION_ERROR"])
     errors: list[FieldProblem] = Field(default_factory=list, description="Each field at fault, and why")
+    camunda: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="When Camunda failed: its own answer (`camundaStatus`, `camundaType`, `camundaMessage`)",
+    )
 
 
 def status_url(correlation_id: str) -> str:
