@@ -82,7 +82,9 @@ def test_a_slow_process_answers_202_then_its_status_turns_200(stack: LocalStack)
     elapsed = time.monotonic() - began
     assert response.status_code == 202, response.text
     assert 1.0 <= elapsed < 2.5
-    assert response.headers["Location"] == "/api/process/status/e2e-slow"
+    # The local gateway says its host (Host, X-Forwarded-Proto), as API Gateway does: absolute links.
+    assert response.headers["Location"] == f"{stack.url}/api/process/status/e2e-slow"
+    assert response.json()["links"]["status"] == f"{stack.url}/api/process/status/e2e-slow"
     assert response.headers["Preference-Applied"] == "wait=1"
 
     assert status(stack, "e2e-slow").status_code == 202
