@@ -20,12 +20,14 @@ export PATH := $(BIN):$(PATH)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml shared/requirements.txt
+$(VENV)/.installed: pyproject.toml shared/requirements.txt clients/python/pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
 	@echo "Creating $(VENV) on Python 3.13 and installing every dependency: a minute or two, once." >&2
 	"$(PYTHON313)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The Python client, its own distribution (clients/python), with its SigV4 extra: the tests use it.
+	$(BIN)/python -m pip install --quiet -e 'clients/python[sigv4]'
 	touch $@
 
 .PHONY: venv

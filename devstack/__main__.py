@@ -65,6 +65,11 @@ The steps of a process report to /api/process/complete with an IAM signature, as
   .venv/bin/python -m devstack.signed POST {described["api"]}/api/process/complete \\
     '{{"correlationId":"...","status":"ok"}}'
 
+Waits longer than 30 s, on the Function URLs (SigV4, service lambda): {" ".join(described["function_urls"])}
+
+  .venv/bin/python -m devstack.signed --service lambda GET \\
+    {described["api"]}/lambda-url/StatusFunction/api/process/status/user-123 --header 'Prefer: wait=60'
+
 The API's documentation: {described["api"]}/api/process/docs
 """,
         flush=True,

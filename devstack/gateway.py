@@ -6,13 +6,20 @@ answer back into an HTTP response, with API Gateway's own answers where API Gate
 (no route or an unknown method → 404, no valid token on a JWT route → 401, no valid SigV4
 signature on an IAM route → 403, a function error or timeout → 500, no environment free → 429, an
 environment not ready within its init limit → 503, body over 10 MB → 413), every one a JSON
-``{"message": ...}`` as API Gateway's are. Every function of the template has a ``Timeout`` under
-the gateway's 30 s, so the function's timeout is the one that bites.
+``{"message": ...}`` as API Gateway's are. Every function behind a route has a ``Timeout`` under the
+gateway's 30 s (or the 15 minutes the template gives start and status for their Function URLs, of
+which a route still uses only 30 s).
 
 At its edges it holds as API Gateway does: a request whose ``Content-Length`` is missing (on a
 method with a body), malformed or contradicted is 400; every read of a request times out; a body
 that does not arrive whole never reaches a function; and it serves a bounded number of connections
 at once, answering 429 to the ones beyond, so slow clients cannot hold every thread.
+
+It also serves the template's Lambda Function URLs (``AWS::Lambda::Url``), each on its own path,
+``/lambda-url/<function logical id>/…``: what follows the prefix is the path the function sees, the
+request must carry a SigV4 signature for the service ``lambda`` (``AuthType: AWS_IAM``), and the
+event is the Function URL's (``routeKey`` ``$default``, the signer in ``authorizer.iam``), handed
+to the same execution environments as the routes'.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from devstack.functions import FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
-from devstack.identity import LocalIdentity, Rejected
+from devstack.identity import FUNCTION_URL_SERVICE, REGION, LocalIdentity, Rejected
 from devstack.template import Application, Route
 
 logger = logging.getLogger(__name__)
@@ -139,8 +146,13 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
+#: Where the local stack serves each Lambda Function URL: ``/lambda-url/StartFunction/api/process/start``.
+FUNCTION_URL_PREFIX = "/lambda-url/"
+FUNCTION_URL_ROUTE_KEY = "$default"
+
+
 def build_event(
-    route: Route,
+    route_key: str,
     path_parameters: Mapping[str, str],
     *,
     method: str,
@@ -150,24 +162,34 @@ def build_event(
     body: bytes,
     source_ip: str,
     authorizer: dict[str, Any] | None = None,
+    domain_name: str | None = None,
 ) -> dict[str, Any]:
-    """The event API Gateway would send for this request (payload format version 2.0)."""
+    """The event API Gateway (or a Function URL, whose events have the same format) would send for
+    this request (payload format version 2.0)."""
     now = datetime.now(UTC)
     lowered: dict[str, str] = {}
     for name, value in headers.items():
         key = name.lower()
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    # API Gateway and Function URLs say where the request came from and how it arrived.
+    lowered["x-forwarded-for"] = (
+        f"{lowered['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in lowered else source_ip
+    )
+    lowered["x-forwarded-proto"] = "http"
+    host = lowered.get("host", "")
+    lowered["x-forwarded-port"] = host.rpartition(":")[2] if ":" in host else "80"
+    domain = domain_name or lowered.get("host", "localhost")
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": route.route_key,
+        "routeKey": route_key,
         "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": lowered,
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
-            "domainName": lowered.get("host", "localhost"),
-            "domainPrefix": lowered.get("host", "localhost").split(".")[0],
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
             "http": {
                 "method": method,
                 "path": raw_path,
@@ -176,7 +198,7 @@ def build_event(
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": route.route_key,
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
@@ -329,6 +351,9 @@ class Gateway:
             request.close_connection = True
             logger.info("%s %s: the body did not arrive whole; nothing invoked", request.command, parts.path)
             return
+        if parts.path.startswith(FUNCTION_URL_PREFIX):
+            self._handle_function_url(request, body)
+            return
         found = self.application.route_for(request.command, parts.path)
         if found is None:
             send(request, 404, {"message": "Not Found"})
@@ -340,7 +365,7 @@ class Gateway:
             send(request, rejected.status, {"message": rejected.message})
             return
         event = build_event(
-            route,
+            route.route_key,
             path_parameters,
             method=request.command,
             raw_path=parts.path,
@@ -350,8 +375,11 @@ class Gateway:
             source_ip=request.client_address[0],
             authorizer=authorizer,
         )
+        self._invoke(request, route.function, event, started)
+
+    def _invoke(self, request: BaseHTTPRequestHandler, function: str, event: dict[str, Any], started: float) -> None:
         try:
-            result = self.pools[route.function].invoke(event)
+            result = self.pools[function].invoke(event)
         except Throttled:
             send(request, 429, {"message": "Too Many Requests"})
             return
@@ -360,14 +388,47 @@ class Gateway:
             send(request, 503, {"message": "Service Unavailable"})
             return
         except Exception:
-            # A function error, a crash or a timeout: API Gateway answers them all alike.
-            logger.exception("%s failed", route.function)
+            # A function error, a crash or a timeout: API Gateway and Function URLs answer them all alike.
+            logger.exception("%s failed", function)
             send(request, 500, {"message": "Internal Server Error"})
             return
         _send_result(request, result)
         logger.info(
-            "%s %s → %s in %.0f ms", request.command, parts.path, route.function, (time.monotonic() - started) * 1000
+            "%s %s → %s in %.0f ms", request.command, event["rawPath"], function, (time.monotonic() - started) * 1000
         )
+
+    def _handle_function_url(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        """``/lambda-url/<function>/<path>``: the function's Function URL, SigV4-checked as Lambda does."""
+        started = time.monotonic()
+        parts = urlsplit(request.path)
+        name, _, rest = parts.path.removeprefix(FUNCTION_URL_PREFIX).partition("/")
+        function_url = self.application.function_urls.get(name)
+        if function_url is None or name not in self.pools:
+            send(request, 404, {"message": "Not Found"})
+            return
+        authorizer = None
+        if function_url.auth == "AWS_IAM":
+            url = f"http://{request.headers.get('Host', 'localhost')}{request.path}"
+            try:
+                authorizer = self.identity.verify_signature(
+                    request.command, url, dict(request.headers.items()), body, service=FUNCTION_URL_SERVICE
+                )
+            except Rejected as rejected:
+                send(request, rejected.status, {"Message": rejected.message})
+                return
+        event = build_event(
+            FUNCTION_URL_ROUTE_KEY,
+            {},
+            method=request.command,
+            raw_path=f"/{rest}",
+            raw_query=parts.query,
+            headers=dict(request.headers.items()),
+            body=body,
+            source_ip=request.client_address[0],
+            authorizer=authorizer,
+            domain_name=f"{name.lower()}.lambda-url.{REGION}.on.aws",
+        )
+        self._invoke(request, name, event, started)
 
     def _authorize(self, route: Route, request: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any] | None:
         """What the route's authorizer adds to the event; raises Rejected as API Gateway refuses."""

@@ -34,6 +34,8 @@ ACCESS_KEY = "AKIAWAITROOMLOCAL000"
 SECRET_KEY = "waitroom-local-secret-access-key-not-a-real-one"  # noqa: S105 -- a fixed local test credential
 REGION = "us-east-1"
 SERVICE = "execute-api"
+#: Lambda Function URLs take signatures for the service ``lambda``.
+FUNCTION_URL_SERVICE = "lambda"
 MAX_CLOCK_SKEW_S = 300
 _SIGV4_HEADER = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,\s*"
@@ -93,19 +95,24 @@ class LocalIdentity:
     # --- SigV4 ---------------------------------------------------------------------------------
 
     @staticmethod
-    def sign(method: str, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    def sign(
+        method: str, url: str, body: bytes, headers: Mapping[str, str] | None = None, *, service: str = SERVICE
+    ) -> dict[str, str]:
         """The headers of a request signed with the local credentials."""
         request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
-        SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), SERVICE, REGION).add_auth(request)
+        SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, REGION).add_auth(request)
         return dict(request.headers.items())
 
     @staticmethod
-    def verify_signature(method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        """The ``requestContext.authorizer`` API Gateway's IAM authorizer would add, or 403."""
+    def verify_signature(
+        method: str, url: str, headers: Mapping[str, str], body: bytes, *, service: str = SERVICE
+    ) -> dict[str, Any]:
+        """The ``requestContext.authorizer`` API Gateway's IAM authorizer (or a Function URL with
+        ``AuthType: AWS_IAM``, for ``service="lambda"``) would add, or 403."""
         lowered = {name.lower(): value for name, value in headers.items()}
         match = _SIGV4_HEADER.fullmatch(lowered.get("authorization", "").strip())
         stamp = lowered.get("x-amz-date", "")
-        if match is None or not stamp or match["key"] != ACCESS_KEY or match["service"] != SERVICE:
+        if match is None or not stamp or match["key"] != ACCESS_KEY or match["service"] != service:
             raise Rejected(403, "Forbidden")
         try:
             signed_at = datetime.strptime(stamp, SIGV4_TIMESTAMP).replace(tzinfo=UTC)
@@ -116,7 +123,7 @@ class LocalIdentity:
         signed = {name: lowered[name] for name in match["signed"].split(";") if name in lowered}
         request = AWSRequest(method=method, url=url, data=body, headers=signed)
         request.context["timestamp"] = stamp
-        auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), SERVICE, match["region"])
+        auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, match["region"])
         expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
         if not hmac.compare_digest(expected, match["signature"]):
             raise Rejected(403, "Forbidden")

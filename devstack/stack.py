@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devstack.engine.server import EngineServer
 from devstack.functions import WARM_TIMEOUT_S, FunctionPool
-from devstack.gateway import Gateway
+from devstack.gateway import FUNCTION_URL_PREFIX, Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
 from devstack.onboarding_api import OnboardingApi
 from devstack.template import ROOT, Application, Function, load
@@ -222,4 +222,5 @@ class LocalStack:
             "camunda": self.environment.get("CAMUNDA_URL") or os.environ.get("CAMUNDA_URL"),
             "database": self.environment.get("DATABASE_URL") or os.environ.get("DATABASE_URL"),
             "routes": [route.route_key for route in self.application.routes],
+            "function_urls": [f"{self.url}{FUNCTION_URL_PREFIX}{name}/" for name in self.application.function_urls],
         }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +18,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEFAULT_TIMEOUT_S = 3  # Lambda's own default
+#: The template's conditions the local stack takes as true: it serves the Lambda Function URLs
+#: (``LongWaits``), so their functions get the timeout the template gives them then.
+LOCAL_CONDITIONS = frozenset({"HasLongWaits"})
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,20 @@ class Function:
 
 
 @dataclass(frozen=True)
+class FunctionUrl:
+    """An ``AWS::Lambda::Url``: every method and path goes to ``function``, checked by ``auth``."""
+
+    function: str
+    auth: str
+    """``AWS_IAM`` (a SigV4 signature for the service ``lambda``) or ``NONE``."""
+
+
+@dataclass(frozen=True)
 class Application:
     functions: dict[str, Function]
     routes: list[Route]
+    function_urls: dict[str, FunctionUrl] = field(default_factory=dict)
+    """By the logical id of the function they invoke."""
 
     def route_for(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route API Gateway would pick: a static path wins over one with parameters."""
@@ -121,6 +135,30 @@ def _reserved_concurrency(value: Any, parameters: dict[str, Any], overrides: Map
     return int(value)
 
 
+def local_value(value: Any) -> Any:
+    """A property's value as the local stack sees it: ``!If`` decided by :data:`LOCAL_CONDITIONS`."""
+    if isinstance(value, dict) and set(value) == {"If"}:
+        condition, when_true, when_false = value["If"]
+        return local_value(when_true if condition in LOCAL_CONDITIONS else when_false)
+    return value
+
+
+def _function_urls(resources: dict[str, Any]) -> dict[str, FunctionUrl]:
+    urls = {}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Lambda::Url":
+            continue
+        if "Condition" in resource and resource["Condition"] not in LOCAL_CONDITIONS:
+            continue
+        properties = resource["Properties"]
+        target = properties["TargetFunctionArn"]
+        # !GetAtt StartFunction.Arn (or !Ref StartFunction): the function's logical id comes first.
+        reference = next(iter(target.values())) if isinstance(target, dict) else str(target)
+        name = str(reference[0] if isinstance(reference, list) else reference.split(".")[0])
+        urls[name] = FunctionUrl(function=name, auth=properties["AuthType"])
+    return urls
+
+
 def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | None = None) -> Application:
     """The template's functions and routes; ``parameter_overrides`` stand for ``--parameter-overrides``."""
     document = yaml.load(template.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 -- a SafeLoader
@@ -148,7 +186,7 @@ def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | Non
             name=name,
             code_dir=ROOT / properties["CodeUri"],
             handler=properties.get("Handler", globals_.get("Handler")),
-            timeout_s=float(properties.get("Timeout", globals_.get("Timeout", DEFAULT_TIMEOUT_S))),
+            timeout_s=float(local_value(properties.get("Timeout", globals_.get("Timeout", DEFAULT_TIMEOUT_S)))),
             schedule=schedule,
             environment={
                 **(globals_.get("Environment") or {}).get("Variables", {}),
@@ -158,4 +196,4 @@ def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | Non
                 properties.get("ReservedConcurrentExecutions"), parameters, overrides
             ),
         )
-    return Application(functions, routes)
+    return Application(functions, routes, _function_urls(document["Resources"]))

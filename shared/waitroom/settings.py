@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from waitroom.domain.errors import ConfigurationError
 from waitroom.service.policies import ReconcilePolicy, RetentionPolicy, StartPolicy, WaitPolicy
-from waitroom.service.waiting import PollSchedule
+from waitroom.service.waiting import LONG_WAIT_CEILING_MS, PollSchedule
 
 #: The embedded default store: a SQLite file in the working directory, for ``make run`` and tests.
 DEFAULT_DATABASE_URL = "sqlite:///.var/waitroom.sqlite3"
@@ -52,7 +52,11 @@ class Settings(BaseSettings):
     adaptive_history: Annotated[int, Field(ge=0, le=10_000)] = 200
     """Finished processes of a key the ``adaptive`` schedule learns from (0: never learn)."""
     retry_after_s: Annotated[int, Field(ge=1)] = 1
-    """The ``Retry-After`` of a 202."""
+    """The ``Retry-After`` of a 503, and of a 202 while its key has too little history to estimate one."""
+    long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = LONG_WAIT_CEILING_MS
+    """Longest ``Prefer: wait`` honoured on the Lambda Function URLs of start and status (template
+    parameter ``LongWaits``), where API Gateway's 30 s does not apply; at most 14 minutes, so that
+    a 15-minute function keeps a minute to answer."""
 
     # --- database ------------------------------------------------------------------------------
     database_url: SecretStr | None = None
@@ -165,6 +169,8 @@ class Settings(BaseSettings):
             poll_schedule=self.poll_schedule,
             push_fallback_poll_ms=self.push_fallback_poll_ms,
             adaptive_history=self.adaptive_history,
+            long_wait_max_ms=self.long_wait_max_ms,
+            retry_after_s=self.retry_after_s,
         )
 
     def reconcile_policy(self) -> ReconcilePolicy:

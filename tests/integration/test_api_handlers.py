@@ -159,7 +159,7 @@ def test_the_same_id_with_different_input_is_409(api: Api, second: dict[str, Any
     api.start({"processKey": "onboard-user", "correlationId": "dup-1", "variables": USER}, prefer="respond-async")
     response = api.start({**second, "correlationId": "dup-1"}, prefer="respond-async")
     assert response.status == 409
-    assert response.body["error"]["code"] == "CORRELATION_ID_CONFLICT"
+    assert response.body["code"] == "CORRELATION_ID_CONFLICT"
     assert response.error_fields == [field]
     assert len(api.camunda.starts_of("dup-1")) == 1
 
@@ -193,8 +193,8 @@ def test_status_can_wait_when_asked(api: Api) -> None:
 def test_status_of_an_unknown_id_is_404(api: Api) -> None:
     response = api.status("nobody")
     assert response.status == 404
-    assert response.body["error"]["code"] == "PROCESS_NOT_FOUND"
-    assert "nobody" in response.body["error"]["message"]
+    assert response.body["code"] == "PROCESS_NOT_FOUND"
+    assert "nobody" in response.body["detail"]
 
 
 def test_status_all_lists_newest_first_within_the_limit(api: Api) -> None:
@@ -224,7 +224,7 @@ def test_complete_twice_is_200_and_a_conflicting_complete_is_409(api: Api) -> No
 
     conflicting = api.complete({"correlationId": "c-1", "status": "ok", "data": {"x": [3]}})
     assert conflicting.status == 409
-    assert conflicting.body["error"]["code"] == "ALREADY_FINISHED"
+    assert conflicting.body["code"] == "ALREADY_FINISHED"
     failing = api.complete({"correlationId": "c-1", "status": "error", "error": "too late"})
     assert failing.status == 409
     assert api.status("c-1").body["data"] == {"x": [1, 2]}, "the first outcome stands"
@@ -233,7 +233,7 @@ def test_complete_twice_is_200_and_a_conflicting_complete_is_409(api: Api) -> No
 def test_complete_of_an_unknown_id_is_404(api: Api) -> None:
     response = api.complete({"correlationId": "ghost", "status": "ok"})
     assert response.status == 404
-    assert response.body["error"]["code"] == "PROCESS_NOT_FOUND"
+    assert response.body["code"] == "PROCESS_NOT_FOUND"
 
 
 def test_an_error_reported_as_text_becomes_an_object(api: Api) -> None:
@@ -277,7 +277,7 @@ def test_an_error_reported_as_text_becomes_an_object(api: Api) -> None:
 def test_bad_start_input_is_400_naming_the_field(api: Api, body: Any, field: str) -> None:
     response = api.start(body)
     assert response.status == 400
-    assert response.body["error"]["code"] == "VALIDATION_ERROR"
+    assert response.body["code"] == "VALIDATION_ERROR"
     assert any(found.startswith(field) for found in response.error_fields), response.body
     assert api.camunda.starts == [], "nothing reaches Camunda"
 
@@ -297,7 +297,7 @@ def test_a_status_id_that_cannot_exist_is_400(api: Api) -> None:
 def test_a_body_over_the_limit_is_413(api: Api) -> None:
     response = api.start({"processKey": "onboard-user", "variables": {"blob": "x" * 300_000}})
     assert response.status == 413
-    assert response.body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.body["code"] == "PAYLOAD_TOO_LARGE"
     assert response.error_fields == ["body"]
 
 
@@ -318,8 +318,8 @@ def test_a_string_over_camundas_limit_is_sent_as_json(api: Api) -> None:
 def test_an_unknown_process_key_is_404_and_leaves_no_row(api: Api) -> None:
     response = api.start({"processKey": "no-such-process", "correlationId": "k-1"})
     assert response.status == 404
-    assert response.body["error"]["code"] == "PROCESS_DEFINITION_NOT_FOUND"
-    assert "no-such-process" in response.body["error"]["message"]
+    assert response.body["code"] == "PROCESS_DEFINITION_NOT_FOUND"
+    assert "no-such-process" in response.body["detail"]
     assert api.status("k-1").status == 404, "the row of a process that never started is gone"
     # Once the definition exists, the same id starts afresh.
     api.camunda.known_keys.add("no-such-process")
@@ -330,7 +330,7 @@ def test_camunda_unreachable_is_503_and_leaves_no_row(configure: Callable[..., A
     api = configure(camunda_url="http://127.0.0.1:9/engine-rest", camunda_connect_timeout_s=1)
     response = api.start({"processKey": "onboard-user", "correlationId": "u-1"})
     assert response.status == 503
-    assert response.body["error"]["code"] == "CAMUNDA_UNAVAILABLE"
+    assert response.body["code"] == "CAMUNDA_UNAVAILABLE"
     assert response.headers["retry-after"] == "1"
     assert api.status("u-1").status == 404
 
@@ -339,8 +339,12 @@ def test_camunda_failing_is_502_and_leaves_no_row(api: Api) -> None:
     api.camunda.mode = "server-error"
     response = api.start({"processKey": "onboard-user", "correlationId": "f-1"})
     assert response.status == 502
-    assert response.body["error"]["code"] == "CAMUNDA_ERROR"
-    assert "engine on fire" in response.body["error"]["message"]
+    assert response.body["code"] == "CAMUNDA_ERROR"
+    assert "engine on fire" in response.body["detail"]
+    assert response.body["errors"] == [], "no field is at fault"
+    (camunda,) = response.body["camunda"]
+    assert camunda["camundaStatus"] == 500
+    assert "engine on fire" in camunda["camundaMessage"]
     assert api.status("f-1").status == 404
 
 
@@ -351,7 +355,7 @@ def test_camunda_not_answering_a_start_is_502_and_keeps_the_row_for_the_reconcil
     api.camunda.mode, api.camunda.hang_s = "hang", 1.5
     response = api.start({"processKey": "onboard-user", "correlationId": "h-1"})
     assert response.status == 502
-    assert response.body["error"]["code"] == "CAMUNDA_START_UNCONFIRMED"
+    assert response.body["code"] == "CAMUNDA_START_UNCONFIRMED"
     assert api.status("h-1").status == 202, "the instance may exist, so the row stays PENDING"
 
 
@@ -388,7 +392,7 @@ def test_a_database_that_is_down_is_a_clear_503(down_url: str, cold_start: ColdS
     started = api.start({"processKey": "onboard-user", "correlationId": "db-down", "variables": USER})
     assert time.monotonic() - began < 4
     assert started.status == 503
-    assert started.body["error"]["code"] == "STORE_UNAVAILABLE"
+    assert started.body["code"] == "STORE_UNAVAILABLE"
     assert started.headers["retry-after"] == "1"
     assert api.camunda.starts == [], "no process starts without its row"
     assert api.status("db-down").status == 503
@@ -433,7 +437,7 @@ def test_cancel_of_a_finished_process_is_409_and_of_an_unknown_one_404(api: Api)
     api.complete({"correlationId": "x-2", "status": "ok", "data": 1})
     finished = api.cancel({"correlationId": "x-2"})
     assert finished.status == 409
-    assert finished.body["error"]["code"] == "ALREADY_FINISHED"
+    assert finished.body["code"] == "ALREADY_FINISHED"
     assert api.camunda.deleted == [], "a finished process's instance is left alone"
     assert api.status("x-2").body["status"] == "DONE"
     assert api.cancel({"correlationId": "nobody"}).status == 404
@@ -539,3 +543,61 @@ def test_fetch_variables_answers_with_the_named_fields_only(api: Api) -> None:
     assert response.status == 200
     assert response.body["data"] == {"userId": "u-1", "onboarding": {"accountId": "a"}}
     assert api.status("fv-1").body["data"] == result, "the stored result stays whole"
+
+
+# --- answers as callers follow them (issue 16) --------------------------------------------------
+
+
+def test_every_error_answer_is_an_rfc_9457_problem(api: Api) -> None:
+    invalid = api.start({"processKey": "onboard-user", "variables": {"1-bad": 1}})
+    assert invalid.status == 400
+    assert invalid.headers["content-type"] == "application/problem+json"
+    assert invalid.body["type"] == "urn:waitroom:problem:validation-error"
+    assert invalid.body["title"] == "The request is invalid"
+    assert invalid.body["status"] == 400
+    assert invalid.body["instance"] == "/api/process/start"
+    assert invalid.body["code"] == "VALIDATION_ERROR"
+    assert invalid.body["detail"].startswith("invalid request: variables.1-bad")
+    assert invalid.error_fields == ["variables.1-bad.[key]"]
+    assert "error" not in invalid.body
+
+    missing = api.status("nobody-here")
+    assert (missing.status, missing.headers["content-type"]) == (404, "application/problem+json")
+    assert missing.body["instance"] == "/api/process/status/nobody-here"
+    assert (missing.body["type"], missing.body["errors"]) == ("urn:waitroom:problem:process-not-found", [])
+
+    too_large = api.start({"processKey": "onboard-user", "variables": {"blob": "x" * 300_000}})
+    assert (too_large.status, too_large.headers["content-type"]) == (413, "application/problem+json")
+    assert too_large.body["type"] == "urn:waitroom:problem:payload-too-large"
+
+
+def test_a_process_in_error_is_answered_with_the_process_not_a_problem(api: Api) -> None:
+    reporter = api.complete_later(0.1, {"correlationId": "err-1", "status": "error", "error": "no luck"})
+    response = api.start({"processKey": "onboard-user", "correlationId": "err-1", "variables": USER})
+    reporter.join()
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.body["status"] == "ERROR"
+    assert response.body["links"]["status"] == "/api/process/status/err-1"
+
+
+def test_links_are_absolute_when_the_gateway_says_its_host(configure: Callable[..., Api]) -> None:
+    api = configure(sync_timeout_ms=100)
+    host = {"host": "abc123.execute-api.eu-west-1.amazonaws.com", "x_forwarded_proto": "https"}
+    pending = api.start({"processKey": "onboard-user", "correlationId": "linked-1", "variables": USER}, **host)
+    base = "https://abc123.execute-api.eu-west-1.amazonaws.com"
+    assert pending.status == 202
+    assert pending.body["links"] == {
+        "status": f"{base}/api/process/status/linked-1",
+        "history": f"{base}/api/process/status/linked-1?history=true",
+        "cancel": f"{base}/api/process/cancel",
+    }
+    assert pending.headers["location"] == f"{base}/api/process/status/linked-1"
+    assert 1 <= int(pending.headers["retry-after"]) <= 30
+
+    read = api.status("linked-1", **host)
+    assert read.body["links"]["status"] == f"{base}/api/process/status/linked-1"
+    listed = api.list(limit="5")
+    assert listed.body["items"][0]["links"]["status"] == "/api/process/status/linked-1", "no proto: paths"
+    cancelled = api.cancel({"correlationId": "linked-1"})
+    assert cancelled.body["links"]["cancel"] == "/api/process/cancel"

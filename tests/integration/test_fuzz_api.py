@@ -5,7 +5,8 @@ requires, added by an auth hook on the request as sent: a JWT, or a SigV4 signat
 bytes sent on /complete. Every check schemathesis has is on (status code, content type, headers and
 body schema conformance, invalid input refused, valid input accepted, authentication enforced, …),
 with its server-error check replaced by one that allows the documented 500 alone: one carrying a
-process that ended in ERROR. ``make test`` runs a bounded, seeded run (``--fuzz-examples``, 40 per
+process that ended in ERROR, and one more: every error is RFC 9457 problem details
+(``application/problem+json``). ``make test`` runs a bounded, seeded run (``--fuzz-examples``, 40 per
 operation); ``make fuzz`` the same with 1000 per operation.
 """
 
@@ -155,6 +156,31 @@ def summary(request: pytest.FixtureRequest) -> Iterator[None]:
         print(f"\nfuzzing: {SENT['cases']} generated cases sent; answers {statuses}")
 
 
+def content_type(response: Any) -> str | None:
+    """schemathesis keeps headers as lists, under names in any case."""
+    for name, value in response.headers.items():
+        if name.lower() == "content-type":
+            return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+@schemathesis.check
+def every_error_is_a_problem(ctx: Any, response: Any, case: Any) -> None:
+    """Every error answer of Waitroom is RFC 9457 problem details; the 500 of a process in ERROR is
+    the process (as the document says, which content_type_conformance checks for each status)."""
+    if response.status_code < 400:
+        return
+    body = response.json()
+    if response.status_code == 500 and body.get("status") == "ERROR":
+        assert content_type(response) == "application/json"
+        return
+    assert content_type(response) == "application/problem+json", response.text[:300]
+    assert body["status"] == response.status_code
+    assert body["type"].startswith("urn:waitroom:problem:")
+    assert {"title", "detail", "instance", "code", "errors"} <= set(body)
+    assert "error" not in body
+
+
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_the_api_keeps_its_documented_promises(
     method: str, path: str, *, api_schema: Any, stack: LocalStack, seeded: str, summary: None, fuzz_examples: int
@@ -182,6 +208,8 @@ def test_the_api_keeps_its_documented_promises(
             response = case.call(base_url=stack.url, session=session, headers=explicit, auth=auth, timeout=30)
         SENT["cases"] += 1
         SENT[str(response.status_code)] += 1
-        case.validate_response(response, checks=[no_server_error_but_a_failed_process, *ALL_CHECKS])
+        case.validate_response(
+            response, checks=[no_server_error_but_a_failed_process, every_error_is_a_problem, *ALL_CHECKS]
+        )
 
     keeps_its_promises()

@@ -46,9 +46,15 @@ class InMemoryRepository:
         self._steps: dict[str, list[StepEvent]] = {}
         self._guard = threading.Lock()
         self.polls = 0
+        self.durations_ms: dict[str, list[float]] = {}
+        """What :meth:`recent_durations_ms` answers, by process key (a test sets it)."""
 
     def _time(self) -> datetime:
         return EPOCH + timedelta(seconds=self._clock())
+
+    def now(self) -> datetime:
+        """The wall clock of the rows: EPOCH plus the fake clock."""
+        return self._time()
 
     def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
         with self._guard:
@@ -104,7 +110,7 @@ class InMemoryRepository:
         return len(old)
 
     def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
-        return []
+        return self.durations_ms.get(process_key, [])[:limit]
 
     def record_step(self, event: StepEvent) -> bool:
         with self._guard:
@@ -296,5 +302,6 @@ def service_on_fakes(*, allowed: frozenset[str] = frozenset({"*"}), sync_timeout
             adaptive_history=0,
         ),
         clock=clock,
+        wall_clock=repository.now,
     )
     return Fakes(clock, repository, engine, waker, metrics, service)

@@ -87,7 +87,7 @@ class HttpResult:
 
     @property
     def error_fields(self) -> list[str]:
-        return [detail.get("field", "") for detail in self.body["error"]["details"]]
+        return [error.get("field", "") for error in self.body["errors"]]
 
 
 def invoke(function: ApiFunction, event: dict[str, Any], *, timeout_s: float = 29) -> HttpResult:
@@ -97,5 +97,6 @@ def invoke(function: ApiFunction, event: dict[str, Any], *, timeout_s: float = 2
     if raw.get("isBase64Encoded"):
         text = base64.b64decode(text).decode()
     headers = {name.lower(): value for name, value in (raw.get("headers") or {}).items()}
-    body = json.loads(text) if text and headers.get("content-type", "").startswith("application/json") else text
+    json_types = ("application/json", "application/problem+json")
+    body = json.loads(text) if text and headers.get("content-type", "").startswith(json_types) else text
     return HttpResult(status=raw["statusCode"], headers=headers, body=body)

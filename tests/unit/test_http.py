@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from waitroom.domain import errors
 from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound
 from waitroom.domain.process import ProcessRecord, ProcessStatus
+from waitroom.entrypoints.http.problems import TITLES, problem_type
 from waitroom.entrypoints.http.resolver import Preferences, error_response, parse_prefer, process_response, status_of
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
@@ -64,20 +66,44 @@ def test_every_domain_error_has_its_status(error: errors.WaitroomError, status: 
     assert status_of(error) == status
 
 
-def test_the_error_shape() -> None:
+def test_an_error_is_answered_as_rfc_9457_problem_details() -> None:
     response = error_response(
-        errors.InvalidRequest("bad", details=[{"field": "processKey", "reason": "missing"}]), retry_after_s=1
+        errors.InvalidRequest("bad", details=[{"field": "processKey", "reason": "missing"}]),
+        retry_after_s=1,
+        instance="/api/process/start",
     )
     assert response.status_code == 400
+    assert response.content_type == "application/problem+json"
     assert json.loads(str(response.body)) == {
-        "error": {
-            "code": "VALIDATION_ERROR",
-            "message": "bad",
-            "details": [{"field": "processKey", "reason": "missing"}],
-        }
+        "type": "urn:waitroom:problem:validation-error",
+        "title": "The request is invalid",
+        "status": 400,
+        "detail": "bad",
+        "instance": "/api/process/start",
+        "code": "VALIDATION_ERROR",
+        "errors": [{"field": "processKey", "reason": "missing"}],
     }
     unavailable = error_response(errors.StoreUnavailable("db down"), retry_after_s=7)
     assert unavailable.headers["Retry-After"] == "7"
+    body = json.loads(str(unavailable.body))
+    assert (body["type"], body["status"], body["code"], body["errors"]) == (
+        "urn:waitroom:problem:store-unavailable",
+        503,
+        "STORE_UNAVAILABLE",
+        [],
+    )
+
+
+def _error_classes(cls: type[errors.WaitroomError]) -> list[type[errors.WaitroomError]]:
+    return [cls, *(sub for direct in cls.__subclasses__() for sub in _error_classes(direct))]
+
+
+def test_every_error_code_has_a_title_and_a_stable_type() -> None:
+    codes = {cls.code for cls in _error_classes(errors.WaitroomError)} | {"ROUTE_NOT_FOUND"}
+    assert codes <= set(TITLES), f"codes without a title: {codes - set(TITLES)}"
+    types = [problem_type(code) for code in TITLES]
+    assert len(set(types)) == len(types)
+    assert all(re.fullmatch(r"urn:waitroom:problem:[a-z]+(-[a-z0-9]+)*", kind) for kind in types)
 
 
 @pytest.mark.parametrize(

@@ -335,3 +335,19 @@ def test_the_reconciler_times_out_an_old_process_deleting_its_instance_first(fak
     assert fakes.engine.deleted == ["instance-1"]
     record = fakes.repository.get("p-1")
     assert record is not None and record.error is not None and record.error["code"] == "TIMED_OUT"
+
+
+# --- Retry-After (issue 16) ---------------------------------------------------------------------
+
+
+def test_the_retry_after_of_a_pending_process_is_when_its_keys_history_expects_it_to_end(fakes: Fakes) -> None:
+    assert fakes.service.retry_after_s(start(fakes, "p-0", process_key="new-key")) == 1, "no history: RETRY_AFTER_S"
+
+    fakes.repository.durations_ms["onboard-user"] = [4_000.0, 6_000.0, 8_000.0, 10_000.0, 12_000.0, 14_000.0]
+    record = start(fakes)
+    assert fakes.service.retry_after_s(record) == 9, "the median of 4..14 s, at 0 s"
+    fakes.clock.advance(5)
+    # At 5 s the processes still running at that age took 6..14 s: median 10 s, so 5 s more.
+    assert fakes.service.retry_after_s(record) == 5
+    fakes.clock.advance(600)
+    assert fakes.service.retry_after_s(record) == 30, "older than all its history: bounded to 30 s"

@@ -93,6 +93,10 @@ def test_a_vanished_row_ends_the_wait() -> None:
     assert clock.pauses == []
 
 
+#: The limits of a call through a Function URL, which API Gateway's 30 s does not cut.
+LONG = {"sync_timeout_ms": 25_000, "safety_margin_ms": 500, "long_wait_max_ms": 840_000}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "budget"),
     [
@@ -102,6 +106,31 @@ def test_a_vanished_row_ends_the_wait() -> None:
         ({"sync_timeout_ms": 25_000, "safety_margin_ms": 500, "preferred_wait_ms": 0}, 0),
         ({"sync_timeout_ms": 25_000, "safety_margin_ms": 500, "remaining_ms": 10_000}, 9_500),
         ({"sync_timeout_ms": 25_000, "safety_margin_ms": 500, "remaining_ms": 100}, 0),
+        # On a Function URL (long_wait_max_ms set) the gateway's 30 s is gone: Prefer: wait may
+        # exceed SYNC_TIMEOUT_MS up to the maximum and the function's remaining time.
+        ({"sync_timeout_ms": 25_000, "safety_margin_ms": 500, "long_wait_max_ms": 840_000}, 25_000),
+        ({**LONG, "preferred_wait_ms": 35_000}, 35_000),
+        ({**LONG, "long_wait_max_ms": 60_000, "preferred_wait_ms": 600_000}, 60_000),
+        (
+            {
+                "sync_timeout_ms": 25_000,
+                "safety_margin_ms": 500,
+                "long_wait_max_ms": 840_000,
+                "preferred_wait_ms": 840_000,
+                "remaining_ms": 900_000,
+            },
+            840_000,
+        ),
+        (
+            {
+                "sync_timeout_ms": 25_000,
+                "safety_margin_ms": 500,
+                "long_wait_max_ms": 840_000,
+                "preferred_wait_ms": 840_000,
+                "remaining_ms": 100_000,
+            },
+            99_500,
+        ),
     ],
 )
 def test_the_budget_is_the_smallest_limit(kwargs: dict[str, int], budget: int) -> None:

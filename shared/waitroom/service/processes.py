@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from waitroom.domain.errors import (
@@ -36,11 +37,16 @@ from waitroom.domain.process import (
     request_hash,
 )
 from waitroom.service.policies import StartPolicy, WaitPolicy
-from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker
+from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker, WallClock
+from waitroom.service.retry_after import retry_after_s
 from waitroom.service.schedules import Schedules
 from waitroom.service.waiting import wait_budget_ms, wait_for_final
 
 logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,10 @@ class ProcessService:
         start_policy: StartPolicy,
         wait_policy: WaitPolicy,
         clock: Clock,
+        wall_clock: WallClock = utc_now,
     ) -> None:
         self.repository = repository
+        self.wall_clock = wall_clock
         self.engine = engine
         self.waker = waker
         self.metrics = metrics
@@ -82,13 +90,15 @@ class ProcessService:
 
     # --- start ---------------------------------------------------------------------------------
 
-    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None) -> float:
-        """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`)."""
+    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None, long_wait: bool = False) -> float:
+        """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`);
+        ``long_wait`` for a request no gateway cuts at 30 s (a Function URL)."""
         budget_ms = wait_budget_ms(
             sync_timeout_ms=self.wait_policy.sync_timeout_ms,
             safety_margin_ms=self.wait_policy.safety_margin_ms,
             preferred_wait_ms=max_wait_ms,
             remaining_ms=remaining_ms,
+            long_wait_max_ms=self.wait_policy.long_wait_max_ms if long_wait else None,
         )
         return self.clock() + budget_ms / 1000
 
@@ -101,10 +111,11 @@ class ProcessService:
         caller: Caller,
         max_wait_ms: int | None,
         remaining_ms: int | None,
+        long_wait: bool = False,
     ) -> ProcessRecord:
         """Start the process (or join the one already started under this id) and wait for it to
         finish, as long as the wait budget allows. Returns the row as it stands then."""
-        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
         if not self.start_policy.may_start(process_key):
             raise ProcessKeyNotAllowed(
                 f"process key {process_key!r} may not be started through Waitroom",
@@ -226,6 +237,13 @@ class ProcessService:
             )
         return record
 
+    def retry_after_s(self, record: ProcessRecord) -> int:
+        """When to look at a pending process again, in seconds (1 to 30): when its key's recent
+        durations expect it to end (:func:`waitroom.service.retry_after.retry_after_s`)."""
+        durations = [] if record.process_key is None else self.schedules.durations_ms(record.process_key)
+        elapsed_ms = (self.wall_clock() - record.started_at).total_seconds() * 1000
+        return retry_after_s(durations, elapsed_ms, default_s=self.wait_policy.retry_after_s)
+
     def read(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
         """The process, if ``caller`` may see it (None: a trusted operator, who sees every process).
 
@@ -244,12 +262,13 @@ class ProcessService:
         max_wait_ms: int | None = None,
         remaining_ms: int | None = None,
         history: bool = False,
+        long_wait: bool = False,
     ) -> ProcessState:
         """The process, with its steps when ``history``; a caller that asked to wait (``max_wait_ms``)
         waits for it like a start does."""
         record = self.read(correlation_id, caller=caller)
         if not record.status.is_final and max_wait_ms:
-            deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+            deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
             record = self.wait(correlation_id, process_key=record.process_key, deadline=deadline)
         return ProcessState(record, self.repository.steps(correlation_id) if history else None)
 

@@ -8,6 +8,8 @@ from waitroom.service.waiting import PollSchedule, plan_from_history
 
 #: How long a schedule learnt from a key's history is used before the history is read again.
 LEARNT_FOR_S = 60.0
+#: The finished processes of a key whose durations set the ``Retry-After`` of its 202s.
+RETRY_AFTER_HISTORY = 200
 
 
 class Schedules:
@@ -20,6 +22,7 @@ class Schedules:
         self._policy = policy
         self._clock = clock
         self._learnt: dict[str, tuple[float, PollSchedule | None]] = {}
+        self._durations: dict[str, tuple[float, list[float]]] = {}
 
     def for_key(self, process_key: str | None) -> PollSchedule:
         if self._waker.pushes:
@@ -33,3 +36,12 @@ class Schedules:
             learnt = plan_from_history(history)
             self._learnt[process_key] = (self._clock() + LEARNT_FOR_S, learnt)
         return learnt or schedule
+
+    def durations_ms(self, process_key: str) -> list[float]:
+        """The key's recent durations (``RETRY_AFTER_HISTORY`` of them), read at most once per
+        ``LEARNT_FOR_S``: what the ``Retry-After`` of its 202s is estimated from."""
+        expires_at, durations = self._durations.get(process_key, (0.0, []))
+        if self._clock() >= expires_at:
+            durations = self._repository.recent_durations_ms(process_key, limit=RETRY_AFTER_HISTORY)
+            self._durations[process_key] = (self._clock() + LEARNT_FOR_S, durations)
+        return durations

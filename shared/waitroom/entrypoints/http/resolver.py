@@ -1,8 +1,9 @@
 """HTTP glue for the API functions: the resolver, the one error-to-status mapping, and responses.
 
-Every error any route can raise leaves through :func:`error_response`, in the shape the OpenAPI
-document (``functions/docs/openapi.json``) describes:
-``{"error": {"code": "SNAKE_CASE", "message": "...", "details": [...]}}``.
+Every error any route can raise leaves through :func:`error_response` as RFC 9457 problem details
+(``application/problem+json``, :mod:`waitroom.entrypoints.http.problems`), as the OpenAPI document
+(``functions/docs/openapi.json``) describes. A process that ended in ERROR is not an error of the
+request: it is answered with the process itself, status 500.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ from waitroom.domain.errors import (
     WaitroomError,
 )
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent
+from waitroom.entrypoints.http.links import process_links
+from waitroom.entrypoints.http.problems import PROBLEM_JSON, problem_body
 from waitroom.entrypoints.http.request_edges import JSON_MEDIA_TYPE, screen_request
-from waitroom.entrypoints.http.schemas import ProcessView, status_url
+from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import emit, logger, metrics, tracer
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings, get_settings
@@ -99,11 +102,26 @@ def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None 
     )
 
 
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or []}}
+def problem_response(
+    status: HTTPStatus,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    """An error answer: RFC 9457 problem details."""
+    body = problem_body(status=status.value, code=code, detail=detail, instance=instance, errors=errors)
+    return Response(
+        status_code=status.value,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        headers=headers,
+    )
 
 
-def error_response(error: WaitroomError, *, retry_after_s: int) -> Response[str]:
+def error_response(error: WaitroomError, *, retry_after_s: int, instance: str | None = None) -> Response[str]:
     status = status_of(error)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.error("request failed", extra={"code": error.code, "reason": error.message})
@@ -111,10 +129,10 @@ def error_response(error: WaitroomError, *, retry_after_s: int) -> Response[str]
     else:
         logger.info("request refused", extra={"code": error.code, "reason": error.message})
     headers = {"Retry-After": str(retry_after_s)} if status == HTTPStatus.SERVICE_UNAVAILABLE else None
-    return json_response(status, error_body(error.code, error.message, error.details), headers)
+    return problem_response(status, error.code, error.message, instance=instance, errors=error.details, headers=headers)
 
 
-def validation_response(error: RequestValidationError) -> Response[str]:
+def validation_response(error: RequestValidationError, instance: str | None = None) -> Response[str]:
     """pydantic's complaints as a 400 that names each field and the reason."""
     details = []
     for problem in error.errors():
@@ -129,8 +147,8 @@ def validation_response(error: RequestValidationError) -> Response[str]:
         details.append({"field": field, "reason": reason})
     summary = "; ".join(f"{detail['field']}: {detail['reason']}" for detail in details)
     logger.info("request refused", extra={"code": InvalidRequest.code, "reason": summary})
-    return json_response(
-        HTTPStatus.BAD_REQUEST, error_body(InvalidRequest.code, f"invalid request: {summary}", details)
+    return problem_response(
+        HTTPStatus.BAD_REQUEST, InvalidRequest.code, f"invalid request: {summary}", instance=instance, errors=details
     )
 
 
@@ -146,10 +164,16 @@ def create_resolver(settings: Settings, *routers: Router) -> APIGatewayHttpResol
         app.include_router(router)
 
     def refused(error: WaitroomError) -> Response[str]:
-        return error_response(error, retry_after_s=settings.retry_after_s)
+        return error_response(error, retry_after_s=settings.retry_after_s, instance=app.current_event.path)
+
+    def invalid(error: RequestValidationError) -> Response[str]:
+        return validation_response(error, instance=app.current_event.path)
+
+    def unexpected(error: Exception) -> Response[str]:
+        return unexpected_error_response(error, instance=app.current_event.path)
 
     app.exception_handler(WaitroomError)(refused)
-    app.exception_handler(RequestValidationError)(validation_response)
+    app.exception_handler(RequestValidationError)(invalid)
 
     def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
         # Powertools' own refusal of a media type, should one ever get past serve's screen.
@@ -165,21 +189,22 @@ def create_resolver(settings: Settings, *routers: Router) -> APIGatewayHttpResol
     @app.not_found
     def _no_route(_: NotFoundError) -> Response[str]:
         event = app.current_event
-        return json_response(
-            HTTPStatus.NOT_FOUND,
-            error_body("ROUTE_NOT_FOUND", f"no route {event.http_method} {event.path}"),
+        return problem_response(
+            HTTPStatus.NOT_FOUND, "ROUTE_NOT_FOUND", f"no route {event.http_method} {event.path}", instance=event.path
         )
 
-    app.exception_handler(Exception)(unexpected_error_response)
+    app.exception_handler(Exception)(unexpected)
     return app
 
 
-def unexpected_error_response(_: Exception) -> Response[str]:
+def unexpected_error_response(_: Exception, instance: str | None = None) -> Response[str]:
     logger.exception("unexpected error")
     emit("ServerErrors", 1, Code="INTERNAL_ERROR")
-    return json_response(
+    return problem_response(
         HTTPStatus.INTERNAL_SERVER_ERROR,
-        error_body("INTERNAL_ERROR", "an unexpected error occurred; it has been logged"),
+        "INTERNAL_ERROR",
+        "an unexpected error occurred; it has been logged",
+        instance=instance,
     )
 
 
@@ -190,10 +215,10 @@ def serve(
     :mod:`waitroom.entrypoints.http.request_edges`) before anything parses it."""
     event, refusal = screen_request(event, max_body_bytes=settings.max_body_bytes)
     if refusal is not None:
-        response = error_response(refusal, retry_after_s=settings.retry_after_s)
+        response = error_response(refusal, retry_after_s=settings.retry_after_s, instance=event.get("rawPath"))
         return {
             "statusCode": response.status_code,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON, **(response.headers or {})},
+            "headers": {"Content-Type": PROBLEM_JSON, **(response.headers or {})},
             "body": response.body,
             "isBase64Encoded": False,
         }
@@ -235,16 +260,18 @@ def process_response(
     preference_applied: str | None = None,
     fetch_variables: list[str] | None = None,
     steps: list[StepEvent] | None = None,
+    base_url: str | None = None,
 ) -> Response[str]:
-    """200 DONE/CANCELLED, 500 ERROR, 202 PENDING with ``Location`` and ``Retry-After``."""
+    """200 DONE/CANCELLED, 500 ERROR, 202 PENDING with ``Location`` (the ``status`` link) and
+    ``Retry-After``; ``links`` absolute under ``base_url``."""
     status = PROCESS_HTTP_STATUS[record.status]
     headers: dict[str, str] = {}
     if record.status is ProcessStatus.PENDING:
-        headers["Location"] = status_url(record.correlation_id)
+        headers["Location"] = process_links(record.correlation_id, base_url)["status"]
         headers["Retry-After"] = str(retry_after_s)
     if preference_applied:
         headers["Preference-Applied"] = preference_applied
-    view = ProcessView.of(record, fetch_variables=fetch_variables, steps=steps)
+    view = ProcessView.of(record, fetch_variables=fetch_variables, steps=steps, base_url=base_url)
     return json_response(status, view.to_json(), headers)
 
 

@@ -19,7 +19,10 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from waitroom.domain.errors import Unauthenticated
-from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessStatus, reported_error
+from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, reported_error
+from waitroom.entrypoints.http.function_url import function_url_principal
+from waitroom.entrypoints.http.links import base_url
+from waitroom.entrypoints.http.problems import PROBLEM_JSON
 from waitroom.entrypoints.http.resolver import json_response, parse_prefer, process_response
 from waitroom.entrypoints.http.schemas import (
     CORRELATION_ID_PATTERN,
@@ -28,8 +31,8 @@ from waitroom.entrypoints.http.schemas import (
     TIME_PATTERN,
     CancelRequest,
     CompleteRequest,
-    ErrorBody,
     GatewayMessage,
+    Problem,
     ProcessPage,
     ProcessView,
     StartRequest,
@@ -45,7 +48,7 @@ YEARS = "an ISO 8601 time in the years 0002 to 9998 (UTC when it has no zone)"
 TIME_LIMITS = {"pattern": TIME_PATTERN}
 PREFER = "RFC 7240: `wait=N` (seconds) to bound the wait, `respond-async` to skip it"
 JWT: list[dict[str, list[str]]] = [{"jwt": []}]
-#: Statuses whose body is a process (ProcessView); every other answer has the error shape.
+#: Statuses whose body is a process (ProcessView); every other answer is a problem (RFC 9457).
 PROCESS_STATUSES = frozenset({200, 202, 500})
 #: Statuses API Gateway may answer itself, with its own body (GatewayMessage), on any route.
 GATEWAY_STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 503})
@@ -56,7 +59,11 @@ def new_router() -> Router:
 
 
 def caller_of(router: Router, settings: Settings) -> Caller:
-    """The caller of a JWT-protected route, from the claims API Gateway's JWT authorizer verified."""
+    """The caller of a JWT-protected route, from the claims API Gateway's JWT authorizer verified, or
+    the IAM principal that signed a request to the function's Function URL."""
+    principal = function_url_principal(request_context(router))
+    if principal is not None:
+        return Caller(subject=principal)
     authorizer = router.current_event.request_context.authorizer  # type: ignore[attr-defined]
     subject = (authorizer.jwt_claim or {}).get("sub")
     if not subject:
@@ -64,19 +71,46 @@ def caller_of(router: Router, settings: Settings) -> Caller:
     return Caller(subject=str(subject), admin=settings.admin_scope in (authorizer.jwt_scopes or []))
 
 
+def request_context(router: Router) -> dict[str, Any]:
+    context: dict[str, Any] = router.current_event.raw_event.get("requestContext") or {}
+    return context
+
+
+def through_function_url(router: Router) -> bool:
+    """Whether the request came through a Function URL, where ``Prefer: wait`` may exceed 30 s."""
+    return function_url_principal(request_context(router)) is not None
+
+
+def links_base(router: Router) -> str | None:
+    """Links are absolute through API Gateway (its ``Host`` and ``X-Forwarded-Proto``), paths
+    through a Function URL (see :mod:`waitroom.entrypoints.http.links`)."""
+    return None if through_function_url(router) else base_url(router.current_event.headers)
+
+
+def retry_after_of(service: ProcessService, settings: Settings, record: ProcessRecord) -> int:
+    """The ``Retry-After`` of a 202: when the key's history expects the process to end (the history
+    is read only for a process still pending, the only one whose answer carries it)."""
+    return service.retry_after_s(record) if record.status is ProcessStatus.PENDING else settings.retry_after_s
+
+
 def responses(*statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI responses of a route: ``success`` for 200 (and the process for 202/500), the
-    error shape for the others, or API Gateway's own answer where it may give one. Every route may
-    also answer 400, 401, 429 and 503."""
+    """The OpenAPI responses of a route: ``success`` for 200 (and the process for 202/500), a
+    problem (``application/problem+json``) for the others, and API Gateway's own answer
+    (``{"message"}`` as ``application/json``) where it may give one. Every route may also answer 400,
+    401, 429 and 503."""
     described: dict[int, OpenAPIResponse] = {}
     for status in sorted({*statuses, 400, 401, 429, 503}):
-        model: Any = success if status == 200 else ProcessView if status in PROCESS_STATUSES else ErrorBody
+        content: dict[str, Any]
+        if status == 200:
+            content = {"application/json": {"model": success}}
+        elif status in PROCESS_STATUSES:
+            content = {"application/json": {"model": ProcessView}}
+        else:
+            content = {PROBLEM_JSON: {"model": Problem}}
         if status in GATEWAY_STATUSES:
-            model = model | GatewayMessage
-        described[status] = {
-            "description": HTTPStatus(status).phrase,
-            "content": {"application/json": {"model": model}},
-        }
+            ours = content.get("application/json")
+            content["application/json"] = {"model": GatewayMessage if ours is None else ours["model"] | GatewayMessage}
+        described[status] = {"description": HTTPStatus(status).phrase, "content": content}
     return described
 
 
@@ -105,13 +139,15 @@ def start_routes(service: ProcessService, settings: Settings) -> Router:
             caller=caller_of(router, settings),
             max_wait_ms=preferences.max_wait_ms,
             remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            long_wait=through_function_url(router),
         )
         count_answer(record, waited_ms=(time.monotonic() - began) * 1000)
         return process_response(
             record,
-            retry_after_s=settings.retry_after_s,
+            retry_after_s=retry_after_of(service, settings, record),
             preference_applied=preferences.applied,
             fetch_variables=request.fetch_variables,
+            base_url=links_base(router),
         )
 
     return router
@@ -153,8 +189,9 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
             after=decode_cursor(cursor) if cursor else None,
         )
         found = service.list_page(query, caller=caller_of(router, settings))
+        base = links_base(router)
         page = ProcessPage(
-            items=[ProcessView.of(record) for record in found.records],
+            items=[ProcessView.of(record, base_url=base) for record in found.records],
             next_cursor=encode_cursor(found.last) if found.last else None,
         )
         return json_response(HTTPStatus.OK, page.to_json())
@@ -179,10 +216,15 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
             max_wait_ms=preferences.max_wait_ms,
             remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
             history=history,
+            long_wait=through_function_url(router),
         )
         applied = preferences.applied if preferences.wait_s else None
         return process_response(
-            state.record, retry_after_s=settings.retry_after_s, steps=state.steps, preference_applied=applied
+            state.record,
+            retry_after_s=retry_after_of(service, settings, state.record),
+            steps=state.steps,
+            preference_applied=applied,
+            base_url=links_base(router),
         )
 
     return router
@@ -206,7 +248,7 @@ def complete_routes(service: ProcessService, settings: Settings) -> Router:
             else Outcome.failed(reported_error(request.error), request.data)
         )
         record = service.complete(request.correlation_id, outcome)
-        return json_response(HTTPStatus.OK, ProcessView.of(record).to_json())
+        return json_response(HTTPStatus.OK, ProcessView.of(record, base_url=links_base(router)).to_json())
 
     return router
 
@@ -224,7 +266,7 @@ def cancel_routes(service: ProcessService, settings: Settings) -> Router:
     def cancel(request: Annotated[CancelRequest, Body()]) -> Response[str]:
         bind_correlation_id(request.correlation_id)
         record = service.cancel(request.correlation_id, reason=request.reason, caller=caller_of(router, settings))
-        return json_response(HTTPStatus.OK, ProcessView.of(record).to_json())
+        return json_response(HTTPStatus.OK, ProcessView.of(record, base_url=links_base(router)).to_json())
 
     return router
 

@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 
 from waitroom.domain.errors import InvalidRequest
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent, StepOutcome
+from waitroom.entrypoints.http.links import process_links, status_path
 
 CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 PROCESS_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
@@ -126,6 +127,14 @@ class CompleteRequest(ApiModel):
     error: str | dict[str, Any] | None = None
 
 
+class ProcessLinks(ApiModel):
+    """Where a caller may go from a process: absolute URLs when the gateway said its host, else paths."""
+
+    status: str = Field(description="GET: the process (`Prefer: wait=N` waits for its end)")
+    history: str = Field(description="GET: the process with the steps it ran")
+    cancel: str = Field(description="POST `{correlationId, reason?}`: cancel it")
+
+
 class ProcessView(ApiModel):
     """A process as every route returns it."""
 
@@ -141,6 +150,7 @@ class ProcessView(ApiModel):
     completed_at: Timestamp | None = None
     duration_ms: int | None = None
     status_url: str
+    links: ProcessLinks
     history: list[StepView] | None = None
 
     @classmethod
@@ -150,6 +160,7 @@ class ProcessView(ApiModel):
         *,
         fetch_variables: list[str] | None = None,
         steps: list[StepEvent] | None = None,
+        base_url: str | None = None,
     ) -> ProcessView:
         data = record.payload
         if fetch_variables is not None and isinstance(data, dict):
@@ -165,6 +176,7 @@ class ProcessView(ApiModel):
             completed_at=record.completed_at,
             duration_ms=record.duration_ms,
             status_url=status_url(record.correlation_id),
+            links=ProcessLinks(**process_links(record.correlation_id, base_url)),
             history=None if steps is None else [StepView.of(step) for step in steps],
         )
 
@@ -226,14 +238,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from None
 
 
-class ErrorDetail(BaseModel):
+class FieldProblem(BaseModel):
+    field: str = Field(examples=["variables.userId"])
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every error answer (``application/problem+json``)."""
+
+    type: str = Field(
+        description="A stable URI per error (README, Errors)", examples=["urn:waitroom:problem:validation-error"]
+    )
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(default=None, description="The path of the request")
     code: str = Field(examples=["VALIDATION_ERROR"])
-    message: str
-    details: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
+    errors: list[FieldProblem] = Field(default_factory=list, description="Each field at fault, and why")
+    camunda: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="When Camunda failed: its own answer (`camundaStatus`, `camundaType`, `camundaMessage`)",
+    )
 
 
 class GatewayMessage(BaseModel):
@@ -245,4 +270,4 @@ class GatewayMessage(BaseModel):
 
 
 def status_url(correlation_id: str) -> str:
-    return f"/api/process/status/{correlation_id}"
+    return status_path(correlation_id)
