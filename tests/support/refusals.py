@@ -1,7 +1,8 @@
 """How a test reads a refusal: its status, its error code and the fields it names.
 
-The one place that knows the error shape of the API (``{"error": {"code", "message", "details"}}``)
-and of API Gateway's own answers (``{"message"}``), so that a change of shape changes only this file.
+The one place that knows the error shape of the API (RFC 9457 problem details: ``type``, ``title``,
+``status``, ``detail``, ``instance``, ``code``, ``errors``) and of API Gateway's own answers
+(``{"message"}``), so that a change of shape changes only this file.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ class Refusal:
 def refusal_of(status: int, body: Any) -> Refusal:
     """The refusal an answer carries; fails the test when the body has neither error shape."""
     assert isinstance(body, dict), f"{status}: the body is not a JSON object: {body!r:.300}"
-    if "error" in body:
-        error = body["error"]
-        fields = tuple(str(detail.get("field", "")) for detail in error.get("details") or [])
-        return Refusal(status, error["code"], fields, str(error["message"]))
+    if "type" in body:
+        assert body["status"] == status, f"the problem's status is the answer's: {body!r:.300}"
+        fields = tuple(str(problem.get("field", "")) for problem in body.get("errors") or [])
+        return Refusal(status, body["code"], fields, str(body["detail"]))
     assert set(body) == {"message"}, f"{status}: neither the API's nor API Gateway's error shape: {body!r:.300}"
     return Refusal(status, None, (), str(body["message"]))
 
