@@ -48,6 +48,8 @@ class Config:
     """Imports per function from the built layer; the median is reported."""
     dev_runs: int = 3
     """Imports per function from ``shared/`` and the virtualenv."""
+    split_runs: int = 3
+    """Runs of the split (imports, settings, first connection, first secret) per function."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,14 @@ def http_functions() -> set[str]:
     return {application.functions[route.function].code_dir.name for route in application.routes}
 
 
-def import_ms(function: Function, layout: Layout) -> float:
-    """One import of the function's module in a fresh interpreter, in milliseconds."""
+def function_environment(function: Function) -> dict[str, str]:
+    """The environment Lambda gives the function: the template's literal variables (intrinsics are
+    AWS's to resolve), what the runtime sets, and the tracer as active as in Lambda."""
     environment = {
         name: value
         for name, value in os.environ.items()
         if name not in {"POWERTOOLS_TRACE_DISABLED", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
     }
-    # The template's literal variables (intrinsics are AWS's to resolve) and what Lambda sets.
     environment.update(
         {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
     )
@@ -88,13 +90,37 @@ def import_ms(function: Function, layout: Layout) -> float:
             "LAMBDA_TASK_ROOT": str(function.code_dir),
         }
     )
-    flags = ["-S", "-B"] if layout.isolated else []
+    return environment
+
+
+def run_python(
+    function: Function,
+    layout: Layout,
+    script: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter laid out as Lambda's, with argv: the function's directory,
+    the layer, then the runtime's packages."""
+    isolated = ["-S", "-B"] if layout.isolated else []
     extra = [str(layout.runtime)] if layout.runtime is not None else []
-    command = [sys.executable, *flags, "-c", MEASURE, str(function.code_dir), str(layout.layer), *extra]
+    command = [sys.executable, *isolated, *flags, "-c", script, str(function.code_dir), str(layout.layer), *extra]
     # The command is this interpreter and a fixed script; no input reaches it.
-    finished = subprocess.run(  # noqa: S603
-        command, cwd=function.code_dir, env=environment, capture_output=True, text=True, timeout=120, check=False
+    return subprocess.run(  # noqa: S603
+        command,
+        cwd=function.code_dir,
+        env={**function_environment(function), **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+
+
+def import_ms(function: Function, layout: Layout) -> float:
+    """One import of the function's module in a fresh interpreter, in milliseconds."""
+    finished = run_python(function, layout, MEASURE)
     for line in reversed(finished.stdout.splitlines()):
         if line.startswith(MARKER):
             return float(line.removeprefix(MARKER))
@@ -181,6 +207,9 @@ def run(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
         progress(f"cold start: layer {results['layer_mb']} MiB")
         built = Layout(layer / "python", runtime_packages(Path(directory) / "runtime"))
         results["import_ms"] = import_times(built, runs=config.runs)
+        from bench import cold_split  # noqa: PLC0415 -- it builds on this module
+
+        results["split"] = cold_split.run(built, runs=config.split_runs, progress=progress)
     progress(f"cold start: import times from the built layer {results['import_ms']}")
     results["import_ms_shared_venv"] = import_times(Layout(LAYER_DIR), runs=config.dev_runs)
     progress(f"cold start: import times from shared/ and the virtualenv {results['import_ms_shared_venv']}")

@@ -73,6 +73,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
     lines = [_machine(results.get("machine") or {}), ""]
     if results.get("wake"):
         lines += [*_wake(results, marks), ""]
+    if results.get("fleet"):
+        lines += [*_fleet(results, marks), ""]
     if results.get("e2e"):
         lines += [*_end_to_end(results["e2e"], marks), ""]
     if results.get("cold_start"):
@@ -137,6 +139,57 @@ def _schedule_model(model: Mapping[str, Any]) -> list[str]:
             f"{figures['seed_reads_per_wait']}, over it in {figures['histories_over_the_seeds_reads']}"
         )
     return lines
+
+
+def _fleet(results: Mapping[str, Any], marks: Marks) -> list[str]:
+    config = (results.get("config") or {}).get("fleet") or {}
+    rows, growth = [], []
+    for backend, schedules in results["fleet"].items():
+        if not isinstance(schedules, dict):
+            continue
+        for schedule, cells in schedules.items():
+            if not isinstance(cells, dict):
+                continue
+            for size, cell in cells.items():
+                if not isinstance(cell, dict):
+                    continue
+                model = cell.get("model") or {}
+                path = ("fleet", backend, schedule, size, "model")
+                rows.append(
+                    [
+                        backend,
+                        schedule,
+                        size,
+                        _text(cell.get("starts_per_s")),
+                        _text(cell.get("statements_per_s")),
+                        f"{_text(model.get('statements_per_s'))} "
+                        f"({marks.cell(model.get('statements_off_pct'), *path, 'statements_off_pct', unit='%')})",
+                        f"{_text(cell.get('waiter_connections'))} ({_text(cell.get('connections_per_environment'))})",
+                        f"{_text(model.get('db_connections'))} "
+                        f"({marks.cell(model.get('connections_off_pct'), *path, 'connections_off_pct', unit='%')})",
+                        _text(cell.get("server_cpu_s")),
+                        _text(cell.get("redis_cpu_s")),
+                        _text(cell.get("wake_p50_ms")),
+                        _text(cell.get("wake_p99_ms")),
+                        _text(cell.get("harness_sleep_overshoot_p99_ms")),
+                        _text(cell.get("errors") if "failed" not in cell else cell["failed"]),
+                    ]
+                )
+            growth.append(f"{backend}/{schedule}: {cells.get('grows_at') or 'not up to the largest fleet'}")
+    header = [
+        "backend", "schedule", "N", "starts/s", "stmts/s", "model (off)", "conns (per env)", "model (off)",
+        "db CPU s", "redis CPU s", "p50", "p99", "harness p99", "errors",
+    ]  # fmt: skip
+    return [
+        "4. Fleet: N start environments waiting at once (own connection, wait loop, wake channel each), "
+        "log-normal workload",
+        f"   {config.get('waiter_processes')} waiter processes, {config.get('finisher_threads')} finisher "
+        f"connections; figures over a {config.get('window_s')} s window; wake latency in ms; harness p99 = how "
+        "late a 1 ms sleep wakes in the waiter processes; db CPU = the PostgreSQL server's processes (/proc)",
+        *_table(header, rows),
+        "   latency or errors start to grow at N = " + "; ".join(growth),
+        f"   load average after the fleet: {_loads(results['fleet'].get('load_average_after'))}",
+    ]
 
 
 def _end_to_end(e2e: Mapping[str, Any], marks: Marks) -> list[str]:

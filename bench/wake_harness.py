@@ -6,12 +6,55 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from waitroom.domain import ProcessRecord
 from waitroom.store import SqlStore
 from waitroom.store.base import Dialect
+from waitroom.wake import Subscription, WakeChannel
+
+
+class TimedChannel:
+    """A waiter's channel that notes when each notification woke its waiter: between the commit and
+    the return of ``wait()``, the announcement's delivery and the waiter's read are told apart."""
+
+    def __init__(self, channel: WakeChannel) -> None:
+        self.channel = channel
+        self.name, self.pushes = channel.name, channel.pushes
+        self.woken_at: dict[str, float] = {}
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        with self.channel.subscribe(correlation_id) as subscription:
+            yield _TimedSubscription(subscription, lambda: self.woken_at.setdefault(correlation_id, time.monotonic()))
+
+    def notify(self, correlation_id: str) -> None:
+        self.channel.notify(correlation_id)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class _TimedSubscription:
+    def __init__(self, subscription: Subscription, woken: Callable[[], object]) -> None:
+        self._subscription, self._woken = subscription, woken
+
+    def wait(self, timeout_s: float) -> bool:
+        notified = self._subscription.wait(timeout_s)
+        if notified:
+            self._woken()
+        return notified
+
+
+def probe_scheduling(stop: threading.Event, into: list[float]) -> None:
+    """How late a 1 ms sleep wakes in this process, until ``stop``: the harness's own scheduling
+    delay (the interpreter lock, the machine's load), measured beside the wake latency."""
+    while not stop.is_set():
+        began = time.monotonic()
+        time.sleep(0.001)
+        into.append((time.monotonic() - began - 0.001) * 1000)
 
 
 class CountingStore(SqlStore):
@@ -38,6 +81,8 @@ class Finisher:
 
     def __init__(self, stores: list[SqlStore], announce: Callable[[str], None]) -> None:
         self.committed_at: dict[str, float] = {}
+        #: When the announcement call returned (the commit's return is ``committed_at``).
+        self.announced_at: dict[str, float] = {}
         self._due: list[_Due] = []
         self._changed = threading.Condition()
         self._stopped = False
@@ -55,6 +100,7 @@ class Finisher:
             # The store calls this right after the finishing UPDATE returned: the commit is done.
             self.committed_at[record.correlation_id] = time.monotonic()
             announce(record.correlation_id)
+            self.announced_at[record.correlation_id] = time.monotonic()
 
         return on_finish
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from waitroom import snapstart  # noqa: F401 -- registers the SnapStart hooks in every function
 from waitroom.camunda.client import CamundaClient
 from waitroom.domain import ProcessRecord
 from waitroom.observability import observe_finish
