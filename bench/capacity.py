@@ -94,44 +94,58 @@ def predict(
     }
 
 
-def held_wait_s(durations_ms: list[float], *, overhead_ms: float) -> float:
-    """The mean time a start holds its environment: the process (at most the sync timeout, after
-    which it answers 202), plus the save, the wake and the answer."""
-    return statistics.fmean(min(duration / 1000, SYNC_TIMEOUT_S) for duration in durations_ms) + overhead_ms / 1000
-
-
 def lognormal_durations_ms(median_s: float, sigma: float, count: int = 4000) -> list[float]:
     """Evenly spaced quantiles of a log-normal: a deterministic stand-in for a key's durations."""
     normal = statistics.NormalDist()
     return [median_s * 1000 * math.exp(sigma * normal.inv_cdf((index + 0.5) / count)) for index in range(count)]
 
 
+def held_wait_s(
+    strategy: Strategy, durations_ms: list[float], *, schedule: PollSchedule, base_overhead_ms: float
+) -> float:
+    """The mean time a start holds its environment: the process (at most the sync timeout, after
+    which it answers 202), how late the read that sees the finish comes (polling only; a push wakes
+    at once), and the save, the wake-up and the answer (``base_overhead_ms``, measured)."""
+    held_ms = statistics.fmean(
+        min(duration, SYNC_TIMEOUT_S * 1000) + (0.0 if strategy.pushes else schedule.cost(duration)[1])
+        for duration in durations_ms
+    )
+    return (held_ms + base_overhead_ms) / 1000
+
+
 def sizing(
-    arrival_per_s: float, median_s: float, *, sigma: float, fallback_ms: int, overhead_ms: float
+    arrival_per_s: float, median_s: float, *, sigma: float, fallback_ms: int, base_overhead_ms: float
 ) -> dict[str, Any]:
-    """One row of the sizing table: every strategy's needs, the cost per million starts."""
+    """One row of the sizing table per wake strategy: environments, connections, statements, and
+    Lambda's cost per million starts."""
     durations = lognormal_durations_ms(median_s, sigma)
-    held = held_wait_s(durations, overhead_ms=overhead_ms)
-    environments = math.ceil(arrival_per_s * held)
-    learnt = plan_from_history(durations[:: max(1, len(durations) // 200)]) or PollSchedule.parse("seed")
+    # The adaptive schedule learns from 200 finished processes of the key.
+    learnt = plan_from_history(durations[:: len(durations) // 200]) or PollSchedule.parse("seed")
     schedules = {"seed": PollSchedule.parse("seed"), "adaptive": learnt}
-    strategies = {}
+    row: dict[str, Any] = {"arrival_per_s": arrival_per_s, "median_s": median_s, "strategies": {}}
     for name, strategy in STRATEGIES.items():
         schedule = schedules.get(name, schedules["seed"])
+        held = held_wait_s(strategy, durations, schedule=schedule, base_overhead_ms=base_overhead_ms)
+        environments = math.ceil(arrival_per_s * held)
         per_wait = statements_per_wait(strategy, durations, schedule=schedule, fallback_ms=fallback_ms)
-        strategies[name] = {
-            "statements_per_s": round(arrival_per_s * per_wait),
+        gb_s_per_million = held * START_MEMORY_GB * 1_000_000
+        row["strategies"][name] = {
+            "held_wait_s": round(held, 3),
+            "concurrency": environments,
             "db_connections": environments * strategy.db_connections_per_environment,
             "redis_connections": environments * strategy.redis_connections_per_environment,
+            "statements_per_s": round(arrival_per_s * per_wait),
+            "gb_s_per_million_starts": round(gb_s_per_million),
+            "usd_per_million_starts": round(gb_s_per_million * PRICE_PER_GB_S + PRICE_PER_MILLION_REQUESTS, 2),
+            "over_default_account_concurrency": environments > ACCOUNT_CONCURRENCY,
         }
-    gb_s_per_million = held * START_MEMORY_GB * 1_000_000
-    return {
-        "arrival_per_s": arrival_per_s,
-        "median_s": median_s,
-        "held_wait_s": round(held, 3),
-        "concurrency": environments,
-        "strategies": strategies,
-        "gb_s_per_million_starts": round(gb_s_per_million),
-        "usd_per_million_starts": round(gb_s_per_million * PRICE_PER_GB_S + PRICE_PER_MILLION_REQUESTS, 2),
-        "exceeds_default_account_concurrency": environments > ACCOUNT_CONCURRENCY,
-    }
+    return row
+
+
+def sizing_table(*, sigma: float, fallback_ms: int, base_overhead_ms: float) -> list[dict[str, Any]]:
+    """The table of docs/CAPACITY.md: 10, 100 and 1,000 starts a second, median 1 s and 10 s."""
+    return [
+        sizing(rate, median, sigma=sigma, fallback_ms=fallback_ms, base_overhead_ms=base_overhead_ms)
+        for median in (1.0, 10.0)
+        for rate in (10.0, 100.0, 1000.0)
+    ]

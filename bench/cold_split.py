@@ -130,7 +130,9 @@ def run(layout: Layout, *, runs: int, progress: Callable[[str], None]) -> dict[s
     with services.postgres_schema() as database_url:
         for function in functions:
             samples = [split_once(function, layout, database_url=database_url) for _ in range(runs)]
-            parts = {name: rounded(statistics.median(sample[name] for sample in samples)) for name in samples[0]}
+            parts: dict[str, Any] = {
+                name: rounded(statistics.median(sample[name] for sample in samples)) for name in samples[0]
+            }
             parts["imports_by_package_ms"] = imports_by_package(function, layout)
             results["functions"][function.code_dir.name] = parts
     progress(f"cold start split: {json.dumps(results['baselines'])}")

@@ -46,7 +46,7 @@ from bench.wake_harness import Finisher
 from bench.wake_latency import NO_CAMUNDA, REQUEST_HASH, Cell, Strategy
 from bench.wake_latency import Config as WakeConfig
 from bench.wake_latency import _warm_up as write_history
-from bench.workloads import LOGNORMAL
+from bench.workloads import LOGNORMAL, LOGNORMAL_SIGMA
 from waitroom.domain import NewProcess, ProcessStatus
 from waitroom.processes import ProcessService
 from waitroom.settings import Settings
@@ -54,7 +54,7 @@ from waitroom.store import SqlStore, dialect_for
 from waitroom.store.base import Dialect
 from waitroom.store.migrate import migrate
 from waitroom.waiting import PollSchedule
-from waitroom.wake import WakeChannel, wake_channel
+from waitroom.wake import wake_channel
 
 #: The schedules of the fleet: the two poll schedules and the two push channels that cross processes.
 SCHEDULES = (
@@ -167,95 +167,106 @@ def _count_warnings(into: dict[str, int], guard: threading.Lock) -> None:
 def _waiter_process(spec: ProcessSpec, go_at: Any, ready: Any, due: Any, reports: Any) -> None:
     """One OS process of waiters: connect them all, say ready, run from ``go_at`` to the window's end."""
     threading.stack_size(512 * 1024)
-    settings = cell_settings(spec.url, spec.strategy)
-    report = ProcessReport()
-    guard = threading.Lock()
-    _count_warnings(report.errors, guard)
-    connected = threading.Barrier(spec.waiters + 1)
-    went = threading.Event()
-    window = [float("inf"), float("inf")]
-    stores: list[FleetStore] = []
+    WaiterProcess(spec, due).run(go_at, ready, reports)
 
-    def environment(number: int) -> None:
-        store = FleetStore(dialect_for(spec.url, settings), (0.0, 0.0))
-        channel: WakeChannel | None = None
+
+class WaiterProcess:
+    """The environments of one waiter process, and what the process measures about them."""
+
+    def __init__(self, spec: ProcessSpec, due: Any) -> None:
+        self.spec, self.due = spec, due
+        self.settings = cell_settings(spec.url, spec.strategy)
+        self.report = ProcessReport()
+        self.guard = threading.Lock()
+        _count_warnings(self.report.errors, self.guard)
+        self.connected = threading.Barrier(spec.waiters + 1)
+        self.went = threading.Event()
+        self.window = (float("inf"), float("inf"))
+        self.stores: list[FleetStore] = []
+
+    def run(self, go_at: Any, ready: Any, reports: Any) -> None:
+        spec = self.spec
+        threads = [
+            threading.Thread(target=self.environment, args=(number,), daemon=True) for number in range(spec.waiters)
+        ]
+        for thread in threads:
+            thread.start()
+        self.connected.wait()
+        ready.put(spec.index)
+        while go_at.value == 0.0:
+            time.sleep(0.005)
+        self.window = (go_at.value + spec.settle_s, go_at.value + spec.settle_s + spec.window_s)
+        self.went.set()
+        _sleep_until(self.window[0])
+        cpu_began = _cpu_s()
+        overshoots = _probe_scheduling(until=self.window[1] - spec.window_s / 2)
+        self.report.connections = sum(1 for store in self.stores if store.connected)
+        overshoots += _probe_scheduling(until=self.window[1])
+        self.report.cpu_s_in_window = _cpu_s() - cpu_began
+        self.report.sleep_overshoot_ms = overshoots
+        for thread in threads:
+            thread.join(timeout=spec.deadline_s + 5)
+        self.report.statements_in_window = sum(store.statements_in_window for store in self.stores)
+        for store in self.stores:
+            store.close()
+        reports.put(asdict(self.report))
+
+    def count(self, error: str) -> None:
+        with self.guard:
+            self.report.errors[error] = self.report.errors.get(error, 0) + 1
+
+    def environment(self, number: int) -> None:
+        """One start environment: a cold start, then one wait after the other until the window ends."""
+        store = FleetStore(dialect_for(self.spec.url, self.settings), (0.0, 0.0))
         try:
-            channel = wake_channel(settings, store)
-            service = ProcessService(store=store, camunda=NO_CAMUNDA, settings=settings, wake=channel)
+            channel = wake_channel(self.settings, store)
+            service = ProcessService(store=store, camunda=NO_CAMUNDA, settings=self.settings, wake=channel)
             # Cold start: the connection (and the listening one) opens before the fleet goes.
             store.poll("fleet-cold-start")
             # An environment learns its key's schedule at its first request (then once a minute):
             # here, before the fleet goes, or every environment would learn at the same moment, a
             # stampede of CPU on this machine's two cores that a real fleet spreads over its starts.
-            service.schedule_for(spec.process_key)
-            with channel.subscribe(f"fleet-cold-start-{spec.index}-{number}"):
+            service.schedule_for(self.spec.process_key)
+            with channel.subscribe(f"fleet-cold-start-{self.spec.index}-{number}"):
                 pass
         except Exception as exc:
-            name = f"at cold start: {_error_name(exc)}"
-            with guard:
-                report.errors[name] = report.errors.get(name, 0) + 1
-            connected.wait()
+            self.count(f"at cold start: {_error_name(exc)}")
+            self.connected.wait()
             return
-        with guard:
-            stores.append(store)
-        connected.wait()
-        went.wait()
-        store.window = (window[0], window[1])
+        with self.guard:
+            self.stores.append(store)
+        self.connected.wait()
+        self.went.wait()
+        store.window = self.window
         store.polls = 0
+        try:
+            self.serve(number, store, service)
+        finally:
+            channel.close()
+
+    def serve(self, number: int, store: FleetStore, service: ProcessService) -> None:
+        spec = self.spec
         # Not for security: a reproducible stream of durations per environment.
         rng = random.Random(f"{spec.run_id}:{spec.index}:{number}")  # noqa: S311
         durations = iter(LOGNORMAL.durations_ms(64, stream=f"fleet-{spec.index}-{number}"))
         time.sleep(rng.uniform(0, spec.stagger_s))
-        stop_at = window[1]
         sequence = 0
-        try:
-            while time.monotonic() < stop_at:
-                correlation_id = f"{spec.run_id}-{spec.index}-{number}-{sequence}"
-                sequence += 1
-                try:
-                    store.save(NewProcess(correlation_id, spec.process_key, REQUEST_HASH))
-                    began = time.monotonic()
-                    due.put(("due", correlation_id, began + next(durations) / 1000))
-                    reads_before = store.polls
-                    record = service.wait(
-                        correlation_id, process_key=spec.process_key, deadline=began + spec.deadline_s
-                    )
-                    done = record.status is ProcessStatus.DONE
-                    with guard:
-                        report.outcomes.append(
-                            (correlation_id, began, time.monotonic(), store.polls - reads_before, done)
-                        )
-                except Exception as exc:
-                    name = _error_name(exc)
-                    with guard:
-                        report.errors[name] = report.errors.get(name, 0) + 1
-                    time.sleep(0.05)
-        finally:
-            channel.close()
-
-    threads = [threading.Thread(target=environment, args=(number,), daemon=True) for number in range(spec.waiters)]
-    for thread in threads:
-        thread.start()
-    connected.wait()
-    ready.put(spec.index)
-    while go_at.value == 0.0:
-        time.sleep(0.005)
-    window[0] = go_at.value + spec.settle_s
-    window[1] = window[0] + spec.window_s
-    went.set()
-    _sleep_until(window[0])
-    cpu_began = _cpu_s()
-    overshoots = _probe_scheduling(until=window[1] - spec.window_s / 2)
-    report.connections = sum(1 for store in stores if store.connected)
-    overshoots += _probe_scheduling(until=window[1])
-    report.cpu_s_in_window = _cpu_s() - cpu_began
-    report.sleep_overshoot_ms = overshoots
-    for thread in threads:
-        thread.join(timeout=spec.deadline_s + 5)
-    report.statements_in_window = sum(store.statements_in_window for store in stores)
-    for store in stores:
-        store.close()
-    reports.put(asdict(report))
+        while time.monotonic() < self.window[1]:
+            correlation_id = f"{spec.run_id}-{spec.index}-{number}-{sequence}"
+            sequence += 1
+            try:
+                store.save(NewProcess(correlation_id, spec.process_key, REQUEST_HASH))
+                began = time.monotonic()
+                self.due.put(("due", correlation_id, began + next(durations) / 1000))
+                reads_before = store.polls
+                record = service.wait(correlation_id, process_key=spec.process_key, deadline=began + spec.deadline_s)
+                outcome = (correlation_id, began, time.monotonic(), store.polls - reads_before,
+                           record.status is ProcessStatus.DONE)  # fmt: skip
+                with self.guard:
+                    self.report.outcomes.append(outcome)
+            except Exception as exc:
+                self.count(_error_name(exc))
+                time.sleep(0.05)
 
 
 def _finisher_process(url: str, strategy: Strategy, threads: int, due: Any, results: Any) -> None:
@@ -480,9 +491,18 @@ def run_cell(
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
-    figures = _figures(target, strategy, size, config, window, process_reports, finished, server)
+    figures = _figures(
+        target,
+        strategy=strategy,
+        size=size,
+        config=config,
+        window=window,
+        process_reports=process_reports,
+        finished=finished,
+        server=server,
+    )
     figures["connect_s"] = rounded(connected_s)
-    figures["model"] = _model(strategy, size, figures, settings, learnt, config, target)
+    figures["model"] = _model(strategy, size=size, figures=figures, settings=settings, learnt=learnt)
     if learnt is not None:
         figures["learnt_schedule_ms"] = learnt
     return figures
@@ -494,6 +514,7 @@ LOGNORMAL_MEDIAN_S = 1.0
 
 def _figures(
     target: Target,
+    *,
     strategy: Strategy,
     size: int,
     config: Config,
@@ -565,17 +586,16 @@ def _figures(
 
 def _model(
     strategy: Strategy,
+    *,
     size: int,
     figures: dict[str, Any],
     settings: Settings,
     learnt: list[int] | None,
-    config: Config,
-    target: Target,
 ) -> dict[str, Any]:
     """The capacity model's figures for the arrival rate the cell measured, and how far off they are."""
     schedule = PollSchedule("adaptive", tuple(learnt)) if learnt else settings.poll_schedule
     name = strategy.name
-    predicted = capacity.predict(
+    predicted_figures = capacity.predict(
         name,
         arrival_per_s=float(figures["starts_per_s"] or 0),
         environments=size,
@@ -584,6 +604,7 @@ def _model(
         fallback_ms=settings.push_fallback_poll_ms,
     )
     measured_statements = float(figures["statements_per_s"] or 0)
+    predicted: dict[str, Any] = dict(predicted_figures)
     predicted["statements_off_pct"] = (
         rounded((measured_statements - predicted["statements_per_s"]) / predicted["statements_per_s"] * 100, 1)
         if predicted["statements_per_s"]
@@ -661,7 +682,29 @@ def run(config: Config, *, redis_available: bool, progress: Callable[[str], None
                 cells["grows_at"] = growth_point(cells, config.sizes)
     if redis_client is not None:
         redis_client.close()
+    results["sizing"] = _sizing(results, config)
     return results
+
+
+def _sizing(results: dict[str, Any], config: Config) -> dict[str, Any] | None:
+    """The sizing table of docs/CAPACITY.md, with the overhead of a start beyond its process (the
+    save, the wake-up, the answer) as the fleet measured it: a push cell's held wait, less the mean
+    duration of the workload, at the smallest fleet."""
+    smallest = str(min(config.sizes))
+    mean_ms = statistics.fmean(LOGNORMAL.durations_ms(4000, stream="model"))
+    for backend in ("postgresql", "sqlite"):
+        for schedule in ("redis", "listen-notify"):
+            held = ((results.get(backend) or {}).get(schedule) or {}).get(smallest, {}).get("held_wait_ms")
+            if held is not None:
+                overhead = max(0.0, held - mean_ms)
+                return {
+                    "base_overhead_ms": rounded(overhead),
+                    "measured_in": f"{backend}/{schedule}/{smallest}",
+                    "rows": capacity.sizing_table(
+                        sigma=LOGNORMAL_SIGMA, fallback_ms=Settings().push_fallback_poll_ms, base_overhead_ms=overhead
+                    ),
+                }
+    return None
 
 
 #: What one idle PostgreSQL backend is taken to need, to keep a cell from exhausting a shared machine.

@@ -57,12 +57,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _as_service_account() -> dict[str, object]:
-    """subprocess arguments that drop root for the cluster's own programs."""
+def _as_service_account() -> tuple[int, int] | None:
+    """The user and group the cluster's programs run as when this process is root (None: as itself)."""
     if os.geteuid() != 0:
-        return {}
+        return None
     account = pwd.getpwnam(SERVICE_ACCOUNT)
-    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    return account.pw_uid, account.pw_gid
 
 
 @contextmanager
@@ -75,8 +75,7 @@ def private_cluster(*, max_connections: int) -> Iterator[Cluster]:
     with tempfile.TemporaryDirectory(prefix="waitroom-fleet-pg-") as directory:
         root = Path(directory)
         if drop_root:
-            account = pwd.getpwnam(SERVICE_ACCOUNT)
-            os.chown(root, account.pw_uid, account.pw_gid)
+            os.chown(root, *drop_root)
         data_dir, port = root / "data", free_port()
         _run([str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8"], drop_root)
         settings = {
@@ -122,7 +121,7 @@ def _prepare(cluster: Cluster) -> None:
             connection.execute(f"GRANT ALL ON SCHEMA public TO {role}")
 
 
-def _run(command: list[str], drop_root: dict[str, object]) -> None:
+def _run(command: list[str], drop_root: tuple[int, int] | None) -> None:
     # The cluster's own programs, found above, with fixed arguments.
     finished = subprocess.run(  # noqa: S603
         command,
@@ -131,7 +130,9 @@ def _run(command: list[str], drop_root: dict[str, object]) -> None:
         timeout=120,
         check=False,
         cwd="/",
-        **drop_root,  # type: ignore[arg-type]
+        user=drop_root[0] if drop_root else None,
+        group=drop_root[1] if drop_root else None,
+        extra_groups=[] if drop_root else None,
     )
     if finished.returncode != 0:
         raise RuntimeError(f"{Path(command[0]).name} failed: {(finished.stdout + finished.stderr).strip()[-2000:]}")

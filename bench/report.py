@@ -189,6 +189,33 @@ def _fleet(results: Mapping[str, Any], marks: Marks) -> list[str]:
         *_table(header, rows),
         "   latency or errors start to grow at N = " + "; ".join(growth),
         f"   load average after the fleet: {_loads(results['fleet'].get('load_average_after'))}",
+        *_sizing(results["fleet"].get("sizing")),
+    ]
+
+
+def _sizing(sizing: Mapping[str, Any] | None) -> list[str]:
+    if not sizing:
+        return []
+    rows = [
+        [
+            f"{row['arrival_per_s']:.0f}",
+            f"{row['median_s']:.0f} s",
+            name,
+            str(figures["concurrency"]) + (" (over 1,000)" if figures["over_default_account_concurrency"] else ""),
+            str(figures["db_connections"]),
+            str(figures["redis_connections"]),
+            str(figures["statements_per_s"]),
+            str(figures["gb_s_per_million_starts"]),
+            f"{figures['usd_per_million_starts']:.2f}",
+        ]
+        for row in sizing["rows"]
+        for name, figures in row["strategies"].items()
+    ]
+    header = ["starts/s", "median", "strategy", "environments", "db conns", "redis conns", "stmts/s", "GB-s/M", "$/M"]
+    return [
+        f"   Sizing (capacity model; log-normal sigma {LOGNORMAL_SIGMA}; {sizing['base_overhead_ms']} ms per start "
+        f"beyond its process, measured in {sizing['measured_in']}; 512 MB; $/M = Lambda duration and requests):",
+        *_table(header, rows),
     ]
 
 

@@ -175,9 +175,11 @@ class RemoteFinisher:
 
 
 def _waiting_process(
-    cell: Cell, settings: Settings, config: Config, threads: int, work: Any, due: Any, done: Any
+    cell: Cell, settings: Settings, config: Config, threads: int, queues: tuple[Any, Any, Any]
 ) -> None:
-    """Waiter threads in a process of their own (forked): each takes waits from ``work`` until a None."""
+    """Waiter threads in a process of their own (forked): each takes waits from ``work`` until a None,
+    sends each row's due time over ``due`` and, at the end, every outcome over ``done``."""
+    work, due, done = queues
     outcomes: list[WaitOutcome] = []
     overshoots: list[float] = []
     stop = threading.Event()
@@ -219,7 +221,7 @@ def _run_in_processes(
     for _ in range(config.threads):
         work.put(None)
     children = [
-        context.Process(target=_waiting_process, args=(cell, settings, config, count, work, due, done), daemon=True)
+        context.Process(target=_waiting_process, args=(cell, settings, config, count, (work, due, done)), daemon=True)
         for count in counts
         if count
     ]

@@ -16,16 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
-from urllib3.util.retry import Retry
 
 from waitroom.errors import CamundaFailed, CamundaRejected, CamundaUnavailable, ConfigurationError, WaitroomError
 from waitroom.settings import Settings
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -104,16 +102,32 @@ class CamundaClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout_s, read_timeout_s)
-        self.session = requests.Session()
-        # A connection that was never made may be tried again whatever the method: nothing was sent.
-        retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        self.session.headers["Accept"] = "application/json"
         self.credentials = credentials or Credentials()
-        self._authenticate(self.credentials.fetch())
+        # Fetched now, so that a bad secret fails at cold start; the session waits for a request.
+        self._fetched = self.credentials.fetch()
+        self._session: requests.Session | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session, made at the first use: a function that never calls Camunda (status)
+        never imports requests, a tenth of its cold start (docs/CAPACITY.md)."""
+        if self._session is None:
+            import requests  # noqa: PLC0415 -- see above
+            from requests.adapters import HTTPAdapter  # noqa: PLC0415
+            from urllib3.util.retry import Retry  # noqa: PLC0415
+
+            session = requests.Session()
+            # A connection that was never made may be tried again whatever the method: nothing was sent.
+            retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            session.headers["Accept"] = "application/json"
+            self._session = session
+            self._authenticate(self._fetched)
+        return self._session
 
     def _authenticate(self, credentials: Credentials) -> None:
+        self._fetched = credentials
         self.session.auth = credentials.basic
         if credentials.token is not None:
             self.session.headers["Authorization"] = f"Bearer {credentials.token}"
@@ -152,6 +166,8 @@ class CamundaClient:
         read_timeout_s: float | None = None,
         retried: bool = False,
     ) -> requests.Response:
+        import requests  # noqa: PLC0415 -- imported by the session already
+
         timeout = self.timeout if read_timeout_s is None else (self.timeout[0], read_timeout_s)
         url = f"{self.base_url}{path}"
         try:
@@ -367,6 +383,9 @@ def _segment(value: str) -> str:
 
 def _never_sent(error: requests.ConnectionError) -> bool:
     """Whether a connection error happened before the request could reach Camunda."""
+    import requests  # noqa: PLC0415 -- imported by the session already
+    from urllib3.exceptions import MaxRetryError, NewConnectionError  # noqa: PLC0415
+
     if isinstance(error, requests.ConnectTimeout):
         return True
     reason = error.args[0] if error.args else None
