@@ -22,12 +22,12 @@ from waitroom.store.migrate import migrate
 
 
 def take_snapshot() -> None:
-    for hook, args, kwargs in reversed(get_before_snapshot()):  # type: ignore[misc]
+    for hook, args, kwargs in reversed(get_before_snapshot()):
         hook(*args, **kwargs)
 
 
 def restore() -> None:
-    for hook, args, kwargs in get_after_restore():  # type: ignore[misc]
+    for hook, args, kwargs in get_after_restore():
         hook(*args, **kwargs)
 
 
