@@ -15,6 +15,8 @@ WAKE_FIGURES = (
     ("p95", "wake_p95_ms"),
     ("p99", "wake_p99_ms"),
     ("reads/wait", "reads_per_wait"),
+    ("procs", "waiter_processes"),
+    ("harness p99", "harness_sleep_overshoot_p99_ms"),
 )
 E2E_ROWS: tuple[tuple[str, str], ...] = (
     ("start -> 200 p50 (ms), one at a time", "start_200_p50_ms"),
@@ -113,9 +115,27 @@ def _wake(results: Mapping[str, Any], marks: Marks) -> list[str]:
         f"   {config.get('waits')} waits per cell, {config.get('threads')} at once; uniform = 0-5 s, "
         f"lognormal = median 1 s, sigma {LOGNORMAL_SIGMA}",
         *_table(header, rows),
+        "   harness p99 = how late a 1 ms sleep woke in the waiter processes (the harness's own delay)",
+        *_breakdowns(results["wake"]),
         *_learnt(results["wake"]),
         *_schedule_model(results.get("schedule_model") or {}),
     ]
+
+
+def _breakdowns(wake: Mapping[str, Any]) -> list[str]:
+    """Where a woken wait's milliseconds went, per push cell: p50/p99 of each step."""
+    lines = []
+    for backend, workloads in wake.items():
+        for workload, cells in workloads.items():
+            for strategy, cell in cells.items():
+                parts = cell.get("breakdown_ms")
+                if parts:
+                    steps = ", ".join(
+                        f"{step} {parts[step]['p50']}/{parts[step]['p99']}"
+                        for step in ("announce", "deliver", "read_and_return")
+                    )
+                    lines.append(f"   {backend}/{workload}/{strategy} woken waits, p50/p99 ms: {steps}")
+    return lines
 
 
 def _learnt(wake: Mapping[str, Any]) -> list[str]:
@@ -232,6 +252,37 @@ def _e2e_cell(e2e: Mapping[str, Any], variant: str, key: str, marks: Marks) -> s
     return marks.cell(e2e[variant].get(key), "e2e", variant, key)
 
 
+def _split(split: Mapping[str, Any] | None) -> list[str]:
+    if not split:
+        return []
+    baselines = split["baselines"]
+    rows = [
+        [
+            function,
+            *(
+                _text(parts.get(key))
+                for key in ("import", "settings", "first_connection", "boto3_import", "first_secret")
+            ),
+            ", ".join(f"{name} {ms}" for name, ms in list(parts["imports_by_package_ms"].items())[:5]),
+        ]
+        for function, parts in split["functions"].items()
+    ]
+    header = [
+        "function",
+        "import",
+        "settings",
+        "1st connection",
+        "boto3 import",
+        "1st secret",
+        "imports by package (self ms)",
+    ]
+    return [
+        f"   Split (median, ms; same run: python -c pass {baselines['python_c_pass_ms']} ms, "
+        f"import pydantic {baselines['import_pydantic_ms']} ms):",
+        *_table(header, rows),
+    ]
+
+
 def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
     http = set(cold.get("http_functions") or [])
     dev = cold.get("import_ms_shared_venv") or {}
@@ -249,6 +300,7 @@ def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
         *_table(["function", "sam-built layer (as Lambda)", "shared/ + virtualenv"], rows),
         f"   layer after sam build, unzipped: {marks.cell(cold.get('layer_mb'), 'cold_start', 'layer_mb', unit=' MiB')}"
         + (f" (largest: {largest} MiB)" if largest else ""),
+        *_split(cold.get("split")),
     ]
 
 

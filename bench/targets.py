@@ -13,7 +13,7 @@ PUSH_READS = 2.0
 LOGNORMAL_POLL_P99_MS = 150.0
 UNIFORM_P99_FACTOR = 3.0
 OVERHEAD_P50_MS = 50.0
-IMPORT_MS = 300.0
+IMPORT_MS = 250.0
 LAYER_MB = 100.0
 #: The capacity model's statements per second and connections, against the fleet's (docs/CAPACITY.md).
 MODEL_OFF_PCT = 10.0
