@@ -109,15 +109,23 @@ def imports_by_package(function: Function, layout: Layout, *, top: int = 8) -> d
     return shown
 
 
+def python_pass_ms() -> float:
+    """``python -S -B -c pass``, the whole process, wall clock: the floor of any start."""
+    began = time.perf_counter()
+    # This interpreter, doing nothing.
+    subprocess.run([sys.executable, "-S", "-B", "-c", "pass"], check=True, timeout=60)
+    return (time.perf_counter() - began) * 1000
+
+
+def pydantic_ms(function: Function, layout: Layout) -> float:
+    """``import pydantic`` alone, from the layer, in-process."""
+    return float(_marked(run_python(function, layout, PYDANTIC), "import pydantic"))
+
+
 def baselines(function: Function, layout: Layout, *, runs: int) -> dict[str, float]:
-    """``python -c pass`` (the whole process, wall clock) and ``import pydantic`` (in-process)."""
-    empty, pydantic = [], []
-    for _ in range(runs):
-        began = time.perf_counter()
-        # This interpreter, doing nothing: the floor of any start.
-        subprocess.run([sys.executable, "-S", "-B", "-c", "pass"], check=True, timeout=60)
-        empty.append((time.perf_counter() - began) * 1000)
-        pydantic.append(float(_marked(run_python(function, layout, PYDANTIC), "import pydantic")))
+    """``python -c pass`` and ``import pydantic``, beside the split."""
+    empty = [python_pass_ms() for _ in range(runs)]
+    pydantic = [pydantic_ms(function, layout) for _ in range(runs)]
     return {
         "python_c_pass_ms": rounded(statistics.median(empty)),
         "import_pydantic_ms": rounded(statistics.median(pydantic)),

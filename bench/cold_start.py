@@ -127,14 +127,29 @@ def import_ms(function: Function, layout: Layout) -> float:
     raise RuntimeError(f"{function.name} did not import: {finished.stderr.strip()[-2000:]}")
 
 
-def import_times(layout: Layout, *, runs: int) -> dict[str, float]:
+#: The yardsticks measured in every round beside the functions (``bench/cold_split.py``).
+PASS, PYDANTIC = "(python -c pass)", "(import pydantic)"
+
+
+def import_times(layout: Layout, *, runs: int, yardsticks: dict[str, float] | None = None) -> dict[str, float]:
+    """The median import of each function; with ``yardsticks``, also fills it with the medians of
+    ``python -c pass`` and ``import pydantic`` measured in the same rounds, so that the ratio holds
+    whatever the machine's load did meanwhile."""
+    from bench import cold_split  # noqa: PLC0415 -- it builds on this module
+
     functions = sorted(load().functions.values(), key=lambda function: function.code_dir.name)
     samples: dict[str, list[float]] = {function.code_dir.name: [] for function in functions}
+    measured: dict[str, list[float]] = {PASS: [], PYDANTIC: []}
     # Round after round over every function, so that a burst of load elsewhere on the machine
     # costs one sample of each rather than every sample of one.
     for _ in range(runs):
+        if yardsticks is not None:
+            measured[PASS].append(cold_split.python_pass_ms())
+            measured[PYDANTIC].append(cold_split.pydantic_ms(functions[0], layout))
         for function in functions:
             samples[function.code_dir.name].append(import_ms(function, layout))
+    if yardsticks is not None:
+        yardsticks.update({name: rounded(statistics.median(times)) for name, times in measured.items()})
     return {name: rounded(statistics.median(times)) for name, times in samples.items()}
 
 
@@ -206,7 +221,9 @@ def run(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
         results["layer_largest_mb"] = largest(layer)
         progress(f"cold start: layer {results['layer_mb']} MiB")
         built = Layout(layer / "python", runtime_packages(Path(directory) / "runtime"))
-        results["import_ms"] = import_times(built, runs=config.runs)
+        yardsticks: dict[str, float] = {}
+        results["import_ms"] = import_times(built, runs=config.runs, yardsticks=yardsticks)
+        results["import_yardsticks_ms"] = yardsticks
         from bench import cold_split  # noqa: PLC0415 -- it builds on this module
 
         results["split"] = cold_split.run(built, runs=config.split_runs, progress=progress)

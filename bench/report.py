@@ -300,7 +300,18 @@ def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
         *_table(["function", "sam-built layer (as Lambda)", "shared/ + virtualenv"], rows),
         f"   layer after sam build, unzipped: {marks.cell(cold.get('layer_mb'), 'cold_start', 'layer_mb', unit=' MiB')}"
         + (f" (largest: {largest} MiB)" if largest else ""),
+        *_yardsticks(cold.get("import_yardsticks_ms")),
         *_split(cold.get("split")),
+    ]
+
+
+def _yardsticks(yardsticks: Mapping[str, float] | None) -> list[str]:
+    if not yardsticks:
+        return []
+    return [
+        "   in the same rounds: "
+        + ", ".join(f"{name} {_text(value)} ms" for name, value in yardsticks.items())
+        + " (judge a function's import against these on a loaded machine)"
     ]
 
 
