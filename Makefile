@@ -33,9 +33,10 @@ test: venv lint typecheck template ## Run every check and every test (what CI ru
 	$(BIN)/pytest
 
 .PHONY: lint
-lint: venv ## ruff: lint and format check
+lint: venv ## ruff (lint and format check) and the layers' import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 .PHONY: format
 format: venv ## ruff: fix what can be fixed and format

@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from waitroom.waiting import PollSchedule, plan_from_history
+from waitroom.service.waiting import PollSchedule, plan_from_history
 
 #: AWS Lambda's published on-demand duration price, x86, first tier, US East (N. Virginia), and the
 #: price per request; read on 2026-11-29 from https://aws.amazon.com/lambda/pricing/ (its worked

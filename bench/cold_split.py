@@ -40,11 +40,11 @@ import app
 parts["import"] = clock() - began
 began = clock()
 from waitroom.settings import load_settings
-load_settings()
+settings = load_settings()
 parts["settings"] = clock() - began
 began = clock()
-from waitroom import runtime
-runtime.store().connect()
+from waitroom import bootstrap
+bootstrap.repository(settings).connect()
 parts["first_connection"] = clock() - began
 began = clock()
 import boto3

@@ -47,14 +47,15 @@ from bench.wake_latency import NO_CAMUNDA, REQUEST_HASH, Cell, Strategy
 from bench.wake_latency import Config as WakeConfig
 from bench.wake_latency import _warm_up as write_history
 from bench.workloads import LOGNORMAL, LOGNORMAL_SIGMA
-from waitroom.domain import NewProcess, ProcessStatus
-from waitroom.processes import ProcessService
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.base import Dialect
+from waitroom.adapters.store.migrate import migrate
+from waitroom.adapters.wake import wake_channel
+from waitroom.bootstrap import process_service
+from waitroom.domain.process import NewProcess, ProcessStatus
+from waitroom.service.processes import ProcessService
+from waitroom.service.waiting import PollSchedule
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.base import Dialect
-from waitroom.store.migrate import migrate
-from waitroom.waiting import PollSchedule
-from waitroom.wake import wake_channel
 
 #: The schedules of the fleet: the two poll schedules and the two push channels that cross processes.
 SCHEDULES = (
@@ -220,8 +221,8 @@ class WaiterProcess:
         """One start environment: a cold start, then one wait after the other until the window ends."""
         store = FleetStore(dialect_for(self.spec.url, self.settings), (0.0, 0.0))
         try:
-            channel = wake_channel(self.settings, store)
-            service = ProcessService(store=store, camunda=NO_CAMUNDA, settings=self.settings, wake=channel)
+            channel = wake_channel(self.settings, store.dialect)
+            service = process_service(self.settings, repository=store, waker=channel, engine=NO_CAMUNDA)
             # Cold start: the connection (and the listening one) opens before the fleet goes.
             store.poll("fleet-cold-start")
             self.learn(service)
@@ -251,10 +252,10 @@ class WaiterProcess:
         key = self.spec.process_key
         with self.guard:
             if self.learnt is None:
-                service.schedule_for(key)
-                self.learnt = service._learnt.get(key)
+                service.schedules.for_key(key)
+                self.learnt = service.schedules._learnt.get(key)
             else:
-                service._learnt[key] = self.learnt
+                service.schedules._learnt[key] = self.learnt
 
     def serve(self, number: int, store: FleetStore, service: ProcessService) -> None:
         spec = self.spec
@@ -286,7 +287,7 @@ def _finisher_process(url: str, strategy: Strategy, threads: int, due: Any, resu
     settings = cell_settings(url, strategy)
     _count_warnings({}, threading.Lock())
     stores = [FleetStore(dialect_for(url, settings), (0.0, 0.0)) for _ in range(threads)]
-    announcing = wake_channel(settings, stores[0])
+    announcing = wake_channel(settings, stores[0].dialect)
     finisher = Finisher(list(stores), announcing.notify)
     try:
         while (item := due.get())[0] != "stop":

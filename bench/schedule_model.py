@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.stats import rounded
 from bench.workloads import WORKLOADS
-from waitroom.waiting import SEED, PollSchedule, plan_from_history
+from waitroom.service.waiting import SEED, PollSchedule, plan_from_history
 
 
 @dataclass(frozen=True)

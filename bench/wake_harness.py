@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from waitroom.domain import ProcessRecord
-from waitroom.errors import WaitroomError
-from waitroom.store import SqlStore
-from waitroom.store.base import Dialect
-from waitroom.wake import Subscription, WakeChannel
+from waitroom.adapters.store import SqlStore
+from waitroom.adapters.store.base import Dialect
+from waitroom.adapters.wake import WakeChannel
+from waitroom.domain.errors import WaitroomError
+from waitroom.domain.process import Outcome, ProcessRecord
+from waitroom.service.ports import Subscription
 
 
 class TimedChannel:
@@ -84,28 +85,18 @@ class Finisher:
         self.committed_at: dict[str, float] = {}
         #: When the announcement call returned (the commit's return is ``committed_at``).
         self.announced_at: dict[str, float] = {}
-        self._due: list[_Due] = []
         #: Completions the store refused (the database out of reach): their waits fail.
         self.failures = 0
+        self._announce = announce
+        self._due: list[_Due] = []
         self._changed = threading.Condition()
         self._stopped = False
-        for store in stores:
-            store.on_finish = self._noting(announce)
         self._threads = [
             threading.Thread(target=self._run, args=(store,), name=f"finisher-{index}", daemon=True)
             for index, store in enumerate(stores)
         ]
         for thread in self._threads:
             thread.start()
-
-    def _noting(self, announce: Callable[[str], None]) -> Callable[[ProcessRecord], None]:
-        def on_finish(record: ProcessRecord) -> None:
-            # The store calls this right after the finishing UPDATE returned: the commit is done.
-            self.committed_at[record.correlation_id] = time.monotonic()
-            announce(record.correlation_id)
-            self.announced_at[record.correlation_id] = time.monotonic()
-
-        return on_finish
 
     def schedule(self, correlation_id: str, at: float) -> None:
         with self._changed:
@@ -124,12 +115,18 @@ class Finisher:
 
     def _run(self, store: SqlStore) -> None:
         while (correlation_id := self._next()) is not None:
+            # As ProcessService.finish does, less the metrics; the commit time is taken between the two.
+            # A row not finished has no commit time: its wait counts as failed.
             try:
-                store.complete(correlation_id, '{"bench":true}')
+                finished = store.finish(correlation_id, Outcome.done({"bench": True}))
             except WaitroomError:
-                # A row not completed has no commit time: its wait counts as failed.
                 with self._changed:
                     self.failures += 1
+                continue
+            if finished is not None:
+                self.committed_at[correlation_id] = time.monotonic()
+                self._announce(correlation_id)
+                self.announced_at[correlation_id] = time.monotonic()
 
     def close(self) -> None:
         with self._changed:

@@ -1,12 +1,11 @@
 """Wake latency and database reads per wait, for every wake strategy on every backend it serves.
 
 Per wait: a PENDING row is saved; a waiter thread calls :meth:`ProcessService.wait` with a store
-(a connection) of its own and the channel under test; a finisher, with other stores whose
-``on_finish`` announces on the same kind of channel, completes the row the drawn duration after
-the wait began. Wake latency runs from the moment the completion's UPDATE has committed and
-returned to the finisher (the store calls ``on_finish`` then, before the announcement goes out, so
-the announcement's own cost is inside the figure) to the moment ``wait()`` returns. Reads are the
-waiter store's ``poll`` calls.
+(a connection) of its own and the channel under test; a finisher, with other stores, finishes the
+row the drawn duration after the wait began and announces it on the same kind of channel. Wake
+latency runs from the moment the finishing UPDATE has committed and returned to the finisher (noted
+before the announcement goes out, so the announcement's own cost is inside the figure) to the moment
+``wait()`` returns. Reads are the waiter store's ``poll`` calls.
 """
 
 from __future__ import annotations
@@ -30,19 +29,21 @@ from bench import services
 from bench.stats import percentile, rounded
 from bench.wake_harness import CountingStore, Finisher, TimedChannel, probe_scheduling
 from bench.workloads import WORKLOADS, Workload
-from waitroom.camunda.client import CamundaClient
-from waitroom.domain import NewProcess, ProcessStatus
-from waitroom.processes import ProcessService
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.engine import CamundaEngine
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.migrate import migrate
+from waitroom.adapters.wake import InProcess, WakeChannel, wake_channel
+from waitroom.bootstrap import process_service
+from waitroom.domain.process import NewProcess, ProcessStatus
+from waitroom.service.processes import ProcessService
+from waitroom.service.waiting import PollSchedule, plan_from_history
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.migrate import migrate
-from waitroom.waiting import PollSchedule, plan_from_history
-from waitroom.wake import InProcess, WakeChannel, wake_channel
 
 #: A request hash for every row (the benchmark never compares requests).
 REQUEST_HASH = "0" * 64
-#: Never called: waits do not talk to Camunda, but the service needs a client.
-NO_CAMUNDA = CamundaClient("http://127.0.0.1:9")
+#: Never called: waits do not talk to Camunda, but the service needs an engine.
+NO_CAMUNDA = CamundaEngine(CamundaClient("http://127.0.0.1:9"), string_max_chars=4000)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ def _waiting_process(
             return item
 
     waiters = [
-        Waiter(cell, settings, config, finisher, lambda store: wake_channel(settings, store)) for _ in range(threads)
+        Waiter(cell, settings, config, finisher, lambda store: wake_channel(settings, store.dialect))
+        for _ in range(threads)
     ]
     workers = [threading.Thread(target=waiter.run, args=(next_wait, outcomes)) for waiter in waiters]
     probe.start()
@@ -271,7 +273,7 @@ class Waiter:
     def run(self, next_wait: Callable[[], tuple[str, float] | None], outcomes: list[WaitOutcome]) -> None:
         store = CountingStore(dialect_for(self.cell.url, self.settings))
         channel = TimedChannel(self.channel_for(store))
-        service = ProcessService(store=store, camunda=NO_CAMUNDA, settings=self.settings, wake=channel)
+        service = process_service(self.settings, repository=store, waker=channel, engine=NO_CAMUNDA)
         try:
             while (item := next_wait()) is not None:
                 outcome = self._wait(store, service, *item)
@@ -306,14 +308,14 @@ def _channels(
         for store in finisher_stores:
             cleanup.callback(store.close)
         shared = InProcess() if cell.strategy.wake_channel == "inprocess" else None
-        announcing: WakeChannel = shared or wake_channel(settings, finisher_stores[0])
+        announcing: WakeChannel = shared or wake_channel(settings, finisher_stores[0].dialect)
         cleanup.callback(announcing.close)
         finisher = Finisher(finisher_stores, announcing.notify)
         cleanup.callback(finisher.close)
 
         def waiter_channel(store: SqlStore) -> WakeChannel:
             # Closing the shared in-process channel is harmless: it holds nothing.
-            return shared if shared is not None else wake_channel(settings, store)
+            return shared if shared is not None else wake_channel(settings, store.dialect)
 
         yield finisher, waiter_channel
 

@@ -28,11 +28,11 @@ from devstack.gateway import Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
 from devstack.onboarding_api import OnboardingApi
 from devstack.template import ROOT, Application, Function, load
-from waitroom.camunda.client import CamundaClient
-from waitroom.camunda.deployment import deploy_bpmn
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.deployment import deploy_bpmn
+from waitroom.adapters.store import dialect_for
+from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import load_settings
-from waitroom.store import dialect_for
-from waitroom.store.migrate import migrate
 
 logger = logging.getLogger("devstack")
 # SpiffWorkflow logs every task state change at INFO; the engine's own log says what matters.

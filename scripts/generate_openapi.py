@@ -7,13 +7,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from waitroom.docs import openapi_json
-from waitroom.http import create_resolver
-from waitroom.routes import ALL_ROUTES
+from waitroom.bootstrap import application
+from waitroom.entrypoints.http.docs import openapi_json
+from waitroom.entrypoints.http.resolver import create_resolver
+from waitroom.entrypoints.http.routes import ALL_ROUTES
+from waitroom.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "functions" / "docs" / "openapi.json"
 
+
+def generated_document() -> str:
+    """The document of every route, on the settings' defaults (a route is described, never called)."""
+    settings = Settings()
+    service = application(settings).service
+    return openapi_json(create_resolver(settings, *(make_routes(service, settings) for make_routes in ALL_ROUTES)))
+
+
 if __name__ == "__main__":
-    DOCUMENT.write_text(openapi_json(create_resolver(*ALL_ROUTES)), encoding="utf-8")
+    DOCUMENT.write_text(generated_document(), encoding="utf-8")
     print(f"wrote {DOCUMENT.relative_to(ROOT)}")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devstack.postgres import fresh_schema
-from waitroom import observability, runtime
+from waitroom import observability
 from waitroom.settings import Settings
 
 os.environ.update(
@@ -35,13 +35,10 @@ UNREACHABLE: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No setting leaks in from the developer's shell or from another test."""
     for name in SETTING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    runtime.reset()
-    yield
-    runtime.reset()
 
 
 def server_missing(name: str, reason: str) -> None:
@@ -117,4 +114,4 @@ def pg_module_schema_url(pg_server_url: str) -> Iterator[str]:
         yield url
 
 
-pytest_plugins = ["tests.support.fake_camunda"]
+pytest_plugins = ["tests.support.fake_camunda", "tests.support.api"]

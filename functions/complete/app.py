@@ -1,7 +1,6 @@
 """POST /api/process/complete: the last step of a process reports its outcome (IAM-signed callers)."""
 
-from waitroom.http import api_handler, create_resolver
-from waitroom.routes import complete_routes
+from waitroom.entrypoints.http.resolver import http_function
+from waitroom.entrypoints.http.routes import complete_routes
 
-app = create_resolver(complete_routes)
-lambda_handler = api_handler(app)
+app, lambda_handler = http_function(complete_routes)

@@ -1,4 +1,4 @@
-"""Scheduled: settle the PENDING processes the happy path could not (see waitroom.reconciler)."""
+"""Scheduled: settle the PENDING processes the happy path could not (see waitroom.service.reconciler)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from waitroom import bootstrap
 from waitroom.observability import logger, metrics, tracer
-from waitroom.runtime import reconciler
+from waitroom.settings import get_settings
 
-process_reconciler = reconciler()
+process_reconciler = bootstrap.reconciler(get_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,7 +1,6 @@
 """POST /api/process/start: start a Camunda process and answer with its result if it ends in time."""
 
-from waitroom.http import api_handler, create_resolver
-from waitroom.routes import start_routes
+from waitroom.entrypoints.http.resolver import http_function
+from waitroom.entrypoints.http.routes import start_routes
 
-app = create_resolver(start_routes)
-lambda_handler = api_handler(app)
+app, lambda_handler = http_function(start_routes)

@@ -1,7 +1,6 @@
 """GET /api/process/status/{correlationId} and GET /api/process/status/all."""
 
-from waitroom.http import api_handler, create_resolver
-from waitroom.routes import status_routes
+from waitroom.entrypoints.http.resolver import http_function
+from waitroom.entrypoints.http.routes import status_routes
 
-app = create_resolver(status_routes)
-lambda_handler = api_handler(app)
+app, lambda_handler = http_function(status_routes)

@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from waitroom.entrypoints.worker import build_worker
 from waitroom.observability import logger, metrics, tracer
-from waitroom.worker.runtime import build_worker
+from waitroom.settings import get_settings
 
-camunda_worker = build_worker()
+camunda_worker = build_worker(get_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,8 +1,10 @@
 """The Powertools logger, tracer and metrics every function shares, and what Waitroom measures.
 
-The logger is named ``waitroom``, the parent of every module logger in this package, so that a
-plain ``logging.getLogger(__name__)`` in the layer writes the same structured JSON lines with the
-same keys (the correlation id among them) as the handlers.
+One logging style: every module of the layer writes with ``logging.getLogger(__name__)``. The
+Powertools logger here is named ``waitroom``, the parent of all of them, so its handler writes their
+records as structured JSON lines with its keys (the correlation id among them); only entry points
+touch it, to set those keys (:func:`bind_correlation_id`, :func:`thread_log_keys`) and to wrap a
+handler.
 
 Metrics are CloudWatch embedded metric format (EMF) lines in the namespace ``Waitroom``, each with
 the ``service`` dimension and, where it tells something, the process key or the worker's topic. A
@@ -12,13 +14,14 @@ metric with a dimension is also emitted without it, so that alarms and totals ne
 from __future__ import annotations
 
 import warnings
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from waitroom.domain import ProcessRecord, ProcessStatus
+from waitroom.domain.process import ProcessRecord, ProcessStatus
 
 SERVICE = "waitroom"
 NAMESPACE = "Waitroom"
@@ -47,6 +50,16 @@ def bind_correlation_id(correlation_id: str) -> None:
     tracer.put_annotation(key="correlationId", value=correlation_id)
 
 
+@contextmanager
+def thread_log_keys(**keys: str | None) -> Iterator[None]:
+    """Keys on every log line this thread writes until the block ends (a worker's task)."""
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
+
+
 def emit(name: str, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str | None) -> None:
     """One data point, written at once (safe from the worker's threads): with its dimensions, and
     once more with the service's alone when it has any, for totals and alarms."""
@@ -62,13 +75,6 @@ def count_answer(record: ProcessRecord, waited_ms: float) -> None:
     """How a start request was answered (in time, deferred, failed, cancelled) and how long it took."""
     emit(ANSWER_METRICS[record.status], 1, ProcessKey=record.process_key)
     emit("WaitTime", waited_ms, MetricUnit.Milliseconds, ProcessKey=record.process_key)
-
-
-def observe_finish(record: ProcessRecord) -> None:
-    """A process finished: its duration, by key and final status."""
-    emit("ProcessesFinished", 1, ProcessKey=record.process_key, Status=record.status.value)
-    if record.duration_ms is not None:
-        emit("ProcessDuration", record.duration_ms, MetricUnit.Milliseconds, ProcessKey=record.process_key)
 
 
 def traced(name: str) -> AbstractContextManager[Any]:

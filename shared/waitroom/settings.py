@@ -15,8 +15,9 @@ from urllib.parse import quote
 from pydantic import BeforeValidator, Field, HttpUrl, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from waitroom.errors import ConfigurationError
-from waitroom.waiting import PollSchedule
+from waitroom.domain.errors import ConfigurationError
+from waitroom.service.policies import ReconcilePolicy, RetentionPolicy, StartPolicy, WaitPolicy
+from waitroom.service.waiting import PollSchedule
 
 #: The embedded default store: a SQLite file in the working directory, for ``make run`` and tests.
 DEFAULT_DATABASE_URL = "sqlite:///.var/waitroom.sqlite3"
@@ -142,12 +143,33 @@ class Settings(BaseSettings):
             raise ValueError("CAMUNDA_USER and CAMUNDA_PASSWORD go together")
         return self
 
-    def may_start(self, process_key: str) -> bool:
-        allowed = {key.strip() for key in self.allowed_process_keys.split(",") if key.strip()}
-        return "*" in allowed or process_key in allowed
+    # --- what the service obeys, as plain values ------------------------------------------------
+
+    def start_policy(self) -> StartPolicy:
+        return StartPolicy(frozenset(key.strip() for key in self.allowed_process_keys.split(",") if key.strip()))
+
+    def wait_policy(self) -> WaitPolicy:
+        return WaitPolicy(
+            sync_timeout_ms=self.sync_timeout_ms,
+            safety_margin_ms=self.wait_safety_margin_ms,
+            poll_schedule=self.poll_schedule,
+            push_fallback_poll_ms=self.push_fallback_poll_ms,
+            adaptive_history=self.adaptive_history,
+        )
+
+    def reconcile_policy(self) -> ReconcilePolicy:
+        return ReconcilePolicy(
+            min_age=timedelta(seconds=self.reconcile_min_age_s),
+            batch=self.reconcile_batch,
+            max_process_age=self.max_process_age,
+            stuck_after=self.stuck_after,
+        )
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(keep_for=timedelta(days=self.retention_days), batch=self.retention_batch)
 
     def resolved_database_url(self) -> str:
-        """The store's URL from ``DATABASE_URL``, or the seed's ``DB_*`` variables, or the default.
+        """The store's URL from ``DATABASE_URL``, or the ``DB_*`` variables of docs/seeds/, or the default.
 
         ``DB_SECRET_ARN`` is resolved later, at connect time, because reading it costs a call.
         """

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.camunda_stub import CamundaStub
+from tests.support.stores import StoreFactory
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.migrate import migrate
 
 #: SQL Server joins when MSSQL_URL names a database the tests may write to (see the README).
 BACKENDS = ["sqlite", "postgresql", *(["mssql"] if os.environ.get("MSSQL_URL") else [])]
-StoreFactory = Callable[[], SqlStore]
 
 
 @pytest.fixture

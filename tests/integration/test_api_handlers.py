@@ -7,104 +7,28 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.support.camunda_stub import CamundaStub
-from tests.support.lambdas import (
-    HttpResult,
-    invoke,
-    load_event,
-    load_function,
-    with_body,
-    with_caller,
-    with_headers,
-    with_path,
-    with_query,
-)
-from waitroom import runtime
-from waitroom.domain import StepEvent, StepOutcome, dump_json
-from waitroom.errors import ConfigurationError
+from tests.support.api import Api, ColdStart
+from tests.support.lambdas import HttpResult, invoke, load_event, with_path, with_query
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.domain.errors import ConfigurationError
+from waitroom.domain.process import StepEvent, StepOutcome
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
 
 USER = {"userId": "user-123", "email": "user@example.com"}
 
 
-@dataclass
-class Api:
-    start_function: ModuleType
-    status_function: ModuleType
-    complete_function: ModuleType
-    cancel_function: ModuleType
-    camunda: CamundaStub
-
-    caller: str = "alice"
-    admin: bool = False
-
-    def as_caller(self, subject: str, *, admin: bool = False) -> Api:
-        """The same functions, called by someone else."""
-        return replace(self, caller=subject, admin=admin)
-
-    def start(self, body: Any, **headers: str) -> HttpResult:
-        event = with_headers(with_body(load_event("start"), body), **headers)
-        return invoke(self.start_function, self._signed_in(event))
-
-    def status(self, correlation_id: str, **headers: str) -> HttpResult:
-        event = with_path(
-            load_event("status"), f"/api/process/status/{correlation_id}", {"correlationId": correlation_id}
-        )
-        return invoke(self.status_function, self._signed_in(with_headers(event, **headers)))
-
-    def list(self, **query: str) -> HttpResult:
-        return invoke(self.status_function, self._signed_in(with_query(load_event("status-all"), **query)))
-
-    def cancel(self, body: Any) -> HttpResult:
-        return invoke(self.cancel_function, self._signed_in(with_body(load_event("cancel"), body)))
-
-    def _signed_in(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The JWT claims API Gateway would pass on for this caller."""
-        return with_caller(event, self.caller, admin=self.admin)
-
-    def complete(self, body: Any) -> HttpResult:
-        return invoke(self.complete_function, with_body(load_event("complete"), body))
-
-    def complete_later(self, delay_s: float, body: dict[str, Any]) -> threading.Thread:
-        """The last step of the process reporting back while a start request waits."""
-
-        def report() -> None:
-            time.sleep(delay_s)
-            assert self.complete(body).status == 200
-
-        thread = threading.Thread(target=report)
-        thread.start()
-        return thread
-
-
-def cold_started(monkeypatch: pytest.MonkeyPatch, camunda: CamundaStub, database_url: str, **settings: object) -> Api:
-    """The API functions, imported afresh (a cold start) in an environment of the database, the
-    stub as Camunda (unless ``camunda_url`` says otherwise) and ``settings``, the rest at defaults."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
-    for name, value in settings.items():
-        monkeypatch.setenv(name.upper(), str(value))
-    runtime.reset()
-    return Api(
-        load_function("start"), load_function("status"), load_function("complete"), load_function("cancel"), camunda
-    )
-
-
 @pytest.fixture
-def configure(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Api]:
+def configure(database_url: str, cold_start: ColdStart) -> Callable[..., Api]:
     """Cold-start the API functions with every process key allowed and these settings."""
 
-    def cold_start(**settings: object) -> Api:
-        return cold_started(monkeypatch, camunda, database_url, **{"allowed_process_keys": "*", **settings})
+    def configured(**settings: object) -> Api:
+        return cold_start(database_url, **{"allowed_process_keys": "*", **settings})
 
-    return cold_start
+    return configured
 
 
 @pytest.fixture
@@ -457,10 +381,8 @@ def test_logs_are_json_and_carry_the_correlation_id(api: Api, log_lines: Callabl
 
 
 @pytest.mark.parametrize("down_url", ["postgresql://postgres@127.0.0.1:1/test", "mssql://sa:x@127.0.0.1:1/waitroom"])
-def test_a_database_that_is_down_is_a_clear_503(
-    down_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    api = cold_started(monkeypatch, camunda, down_url, db_connect_timeout_s=1)
+def test_a_database_that_is_down_is_a_clear_503(down_url: str, cold_start: ColdStart) -> None:
+    api = cold_start(down_url, db_connect_timeout_s=1)
 
     began = time.monotonic()
     started = api.start({"processKey": "onboard-user", "correlationId": "db-down", "variables": USER})
@@ -587,9 +509,7 @@ def test_status_with_history_lists_the_steps_in_order(api: Api, database_url: st
             ("onboard-user.validate-user-information", StepOutcome.COMPLETED, None),
             ("onboard-user.run-background-check", StepOutcome.COMPLETED, None),
         ]:
-            store.record_step(
-                StepEvent("h-9", topic, "Task_X", outcome, 12, None if error is None else dump_json(error))
-            )
+            store.record_step(StepEvent("h-9", topic, "Task_X", outcome, 12, error))
     finally:
         store.close()
     plain = api.status("h-9")
@@ -597,7 +517,7 @@ def test_status_with_history_lists_the_steps_in_order(api: Api, database_url: st
     event = with_query(
         with_path(load_event("status"), "/api/process/status/h-9", {"correlationId": "h-9"}), history="true"
     )
-    detailed = invoke(api.status_function, event)
+    detailed = invoke(api.functions.status, event)
     steps = detailed.body["history"]
     assert [(step["topic"].split(".")[1], step["outcome"]) for step in steps] == [
         ("validate-user-information", "FAILED"),

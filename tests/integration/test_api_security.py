@@ -9,20 +9,20 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_api_handlers import Api, cold_started
+from tests.support.api import Api, ColdStart
 from tests.support.camunda_stub import CamundaStub
 from tests.support.lambdas import HttpResult, invoke, load_event, with_body
+from waitroom.adapters.store import dialect_for
+from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
-from waitroom.store import dialect_for
-from waitroom.store.migrate import migrate
 
 USER = {"userId": "u-1", "email": "u1@example.com"}
 
 
 @pytest.fixture
-def api(database_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch) -> Api:
+def api(database_url: str, cold_start: ColdStart) -> Api:
     """The functions with the deployed defaults: only onboard-user may be started."""
-    return cold_started(monkeypatch, camunda, database_url)
+    return cold_start(database_url)
 
 
 def start_async(api: Api, correlation_id: str, **body: Any) -> HttpResult:
@@ -62,7 +62,7 @@ def test_the_list_shows_callers_their_own_processes_and_admins_every_one(api: Ap
 def test_a_request_without_a_token_subject_is_refused(api: Api) -> None:
     event = with_body(load_event("start"), {"processKey": "onboard-user", "variables": USER})
     del event["requestContext"]["authorizer"]
-    response = invoke(api.start_function, event)
+    response = invoke(api.functions.start, event)
     assert response.status == 401
     assert response.body["error"]["code"] == "UNAUTHENTICATED"
     assert api.camunda.starts == []
@@ -132,14 +132,14 @@ MARKERS = ("SECRET-DB-PASSWORD-7731", "SECRET-CAMUNDA-PASSWORD-7731", "SECRET-VA
 def test_no_secret_password_or_variable_value_reaches_a_log_line(
     pg_schema_url: str,
     camunda: CamundaStub,
-    monkeypatch: pytest.MonkeyPatch,
+    cold_start: ColdStart,
     log_lines: Callable[[], list[dict[str, Any]]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # The local server trusts every connection, so a password in the URL is accepted and ignored.
     url = pg_schema_url.replace("postgres@", f"postgres:{MARKERS[0]}@")
     migrate(dialect_for(url, Settings(database_url=url)))
-    api = cold_started(monkeypatch, camunda, url, camunda_user="demo", camunda_password=MARKERS[1])
+    api = cold_start(url, camunda_user="demo", camunda_password=MARKERS[1])
     secret_value = {"userId": MARKERS[2], "email": f"{MARKERS[2]}@example.com", "note": MARKERS[2]}
 
     api.start({"processKey": "onboard-user", "correlationId": "log-1", "variables": secret_value}, prefer="wait=0")
@@ -150,9 +150,7 @@ def test_no_secret_password_or_variable_value_reaches_a_log_line(
     api.status("log-1")
     camunda.mode = "server-error"
     api.start({"processKey": "onboard-user", "correlationId": "log-2", "variables": secret_value})
-    database_down = cold_started(
-        monkeypatch,
-        camunda,
+    database_down = cold_start(
         url.replace(":5432/", ":1/"),
         db_connect_timeout_s=1,
         camunda_user="demo",

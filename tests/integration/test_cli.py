@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from devstack.engine.server import EngineServer
-from waitroom.camunda.deployment import DEFAULT_BPMN_DIR
-from waitroom.cli import main, redact
-from waitroom.domain import NewProcess, ProcessStatus, StepEvent, StepOutcome, dump_json
-from waitroom.schemas import ProcessView
+from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.domain.process import NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
+from waitroom.entrypoints.cli import main, redact
+from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
 
 INSTALLED = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "waitroom"
-COMMANDS = ["migrate", "deploy-bpmn", "status", "list", "purge", "fail-pending"]
+COMMANDS = ["migrate", "deploy-bpmn", "status", "list", "purge", "fail-pending", "delete", "pending"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -247,7 +247,7 @@ def test_status_prints_the_process_as_the_api_shows_it(
 ) -> None:
     store.save(NewProcess("s-1", "onboard-user", "0" * 64))
     store.record_step(StepEvent("s-1", "onboard-user.validate-user-information", "Validate", StepOutcome.COMPLETED, 12))
-    store.complete("s-1", dump_json({"userId": 7, "name": "Zoë"}))
+    store.finish("s-1", Outcome.done({"userId": 7, "name": "Zoë"}))
     record = store.get("s-1")
     assert record is not None
 
@@ -320,7 +320,7 @@ def test_list_json_lines_are_the_apis_items(
     database_url: str, store: SqlStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store.save(NewProcess("j-1", "onboard-user", "0" * 64))
-    store.fail("j-1", dump_json({"code": "BOOM", "message": "it broke"}))
+    store.finish("j-1", Outcome.failed({"code": "BOOM", "message": "it broke"}))
     record = store.get("j-1")
     assert record is not None
     code, out, _ = run(capsys, "list", "--json", "--database-url", database_url)
@@ -476,3 +476,26 @@ def test_fail_pending_interrupted_at_the_question_changes_nothing(
     code, out, _ = run(capsys, "fail-pending", "--database-url", three_pending)
     assert (code, out) == (130, "")
     assert store.pending_count() == 3
+
+
+# --- delete and pending ---------------------------------------------------------------------------
+
+
+def test_pending_counts_and_tells_of_one_process(three_pending: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "pending", "--database-url", three_pending) == (0, "3 PENDING processes\n", "")
+    assert run(capsys, "pending", "f-1", "--database-url", three_pending) == (0, "f-1 is PENDING\n", "")
+    assert run(capsys, "pending", "f-done", "--database-url", three_pending) == (3, "f-done is not PENDING\n", "")
+    assert run(capsys, "pending", "nobody", "--database-url", three_pending) == (3, "nobody is not PENDING\n", "")
+
+
+def test_delete_removes_a_finished_process_and_refuses_a_pending_one(
+    three_pending: str, store: SqlStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "delete", "f-done", "--database-url", three_pending) == (0, "deleted f-done and its steps\n", "")
+    assert store.get("f-done") is None
+    code, out, err = run(capsys, "delete", "f-0", "--database-url", three_pending)
+    assert (code, out) == (1, "")
+    assert err == "waitroom delete: process 'f-0' is PENDING: cancel it or fail it first\n"
+    assert store.get("f-0") is not None, "a PENDING process's client still waits for it"
+    code, _, err = run(capsys, "delete", "f-done", "--database-url", three_pending)
+    assert (code, err) == (1, "waitroom delete: no process with correlation id 'f-done'\n")

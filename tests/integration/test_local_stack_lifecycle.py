@@ -13,11 +13,11 @@ import pytest
 import requests
 
 from devstack.stack import LocalSettings, LocalStack
-from waitroom.camunda.client import CamundaClient
-from waitroom.camunda.deployment import deploy_bpmn
-from waitroom.domain import NewProcess
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.deployment import deploy_bpmn
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.domain.process import NewProcess
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
 
 FIXTURES = Path(__file__).parent / "bpmn"
 USER = {"userId": "user-5", "email": "user5@example.com"}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from waitroom.cli import main
+from waitroom.adapters.store import dialect_for
+from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, Migration, applied_versions, discover, migrate
+from waitroom.entrypoints.cli import main
 from waitroom.settings import Settings
-from waitroom.store import dialect_for
-from waitroom.store.migrate import DEFAULT_MIGRATIONS_DIR, Migration, applied_versions, discover, migrate
 
 
 def test_a_migrated_database_has_every_migration_recorded(database_url: str) -> None:

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from devstack.engine.server import EngineServer
-from tests.integration.conftest import StoreFactory
-from waitroom.camunda.client import CamundaClient, FetchTopic
-from waitroom.camunda.deployment import deploy_bpmn
-from waitroom.domain import NewProcess, ProcessStatus
-from waitroom.reconciler import Reconciler
+from tests.support.services import reconciler_on
+from tests.support.stores import StoreFactory
+from waitroom.adapters.camunda.client import CamundaClient, FetchTopic
+from waitroom.adapters.camunda.deployment import deploy_bpmn
+from waitroom.adapters.store import SqlStore
+from waitroom.domain.process import NewProcess, ProcessStatus
+from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
-from waitroom.store import SqlStore
 
 FIXTURES = Path(__file__).parent / "bpmn"
 
@@ -35,7 +36,7 @@ def reconciler_for(
 ) -> Reconciler:
     configured = Settings(reconcile_min_age_s=0, **settings)  # type: ignore[arg-type]
     later = now or datetime.now(UTC) + timedelta(seconds=1)
-    return Reconciler(store=store, camunda=camunda, settings=configured, now=lambda: later)
+    return reconciler_on(store, camunda, configured, now=later)
 
 
 def started(store: SqlStore, camunda: CamundaClient, correlation_id: str, key: str = "onboard-user") -> str:
@@ -72,6 +73,7 @@ def test_an_instance_deleted_in_camunda_ends_the_row_cancelled(store: SqlStore, 
     record = store.get("r-deleted")
     assert record is not None
     assert record.status is ProcessStatus.CANCELLED
+    assert record.error is not None
     assert "deleted in Camunda" in record.error["message"]
 
 
@@ -89,7 +91,7 @@ def test_an_open_incident_ends_the_row_in_error_with_its_message(store: SqlStore
     summary = reconciler_for(store, camunda).run()
     assert summary.failed == 1
     record = store.get("r-incident")
-    assert record is not None
+    assert record is not None and record.error is not None
     assert record.error["code"] == "INCIDENT"
     assert "directory down" in record.error["message"]
 
@@ -127,7 +129,7 @@ def test_a_healthy_running_process_and_a_young_one_are_left_alone(store: SqlStor
     started(store, camunda, "r-healthy")
     summary = reconciler_for(store, camunda).run()
     assert (summary.examined, summary.untouched) == (1, 1)
-    young = Reconciler(store=store, camunda=camunda, settings=Settings(reconcile_min_age_s=60)).run()
+    young = reconciler_on(store, camunda, Settings(reconcile_min_age_s=60)).run()
     assert young.examined == 0, "a row younger than RECONCILE_MIN_AGE_S may still be starting"
     assert error_of(store, "r-healthy") == (ProcessStatus.PENDING, "")
 

@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from devstack.engine.server import EngineServer
-from waitroom.camunda.client import CamundaClient, Credentials
-from waitroom.domain import NewProcess
-from waitroom.errors import CamundaRejected, ConfigurationError
+from waitroom.adapters.camunda.client import CamundaClient, Credentials
+from waitroom.adapters.store import SecretUrl, open_store
+from waitroom.adapters.store.migrate import migrate
+from waitroom.domain.errors import CamundaRejected, ConfigurationError
+from waitroom.domain.process import NewProcess
 from waitroom.settings import Settings
-from waitroom.store import SecretUrl, open_store
-from waitroom.store.migrate import migrate
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def test_camunda_credentials_come_from_their_secret_and_follow_a_rotation(secret
             Name="waitroom/camunda", SecretString=json.dumps({"username": "waitroom", "password": "old-password"})
         )["ARN"]
         client = CamundaClient.from_settings(Settings(camunda_url=url, camunda_secret_arn=arn))
+        client.credentials.fetch()  # the old password is in the cache, as in an environment that ran a while
         secrets_manager.put_secret_value(
             SecretId=arn, SecretString=json.dumps({"username": "waitroom", "password": "new-password"})
         )
@@ -108,5 +109,8 @@ def test_camunda_credentials_come_from_their_secret_and_follow_a_rotation(secret
 
 def test_a_camunda_secret_without_credentials_names_the_setting(secrets_manager: Any) -> None:
     arn = secrets_manager.create_secret(Name="waitroom/camunda-bad", SecretString=json.dumps({"user": "x"}))["ARN"]
+    # The secret is read at the first call to Camunda, not when the client is built: a function (or a
+    # command) that never calls Camunda never reads it.
+    client = CamundaClient.from_settings(Settings(camunda_secret_arn=arn))
     with pytest.raises(ConfigurationError, match="CAMUNDA_SECRET_ARN"):
-        CamundaClient.from_settings(Settings(camunda_secret_arn=arn))
+        client.list_incidents()

@@ -5,20 +5,18 @@ before the snapshot in the reverse order of their registration, those after the 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 
 from tests.support.camunda_stub import CamundaStub
-from tests.support.lambdas import invoke, load_event, load_function, with_caller, with_path
-from waitroom import runtime
-from waitroom.domain import NewProcess
-from waitroom.settings import Settings, get_settings
-from waitroom.store import dialect_for
-from waitroom.store.migrate import migrate
+from tests.support.lambdas import api_function, invoke, load_event, with_caller, with_path
+from waitroom import bootstrap
+from waitroom.adapters.store import dialect_for
+from waitroom.adapters.store.migrate import migrate
+from waitroom.domain.process import NewProcess
+from waitroom.settings import Settings
 
 
 def take_snapshot() -> None:
@@ -37,16 +35,16 @@ def backend_pid(connection: Any) -> int:
 
 
 def test_a_restored_environment_opens_a_fresh_connection_and_serves_a_request(
-    pg_schema_url: str, camunda: CamundaStub, monkeypatch: pytest.MonkeyPatch
+    pg_schema_url: str, camunda: CamundaStub
 ) -> None:
-    migrate(dialect_for(pg_schema_url, Settings(database_url=pg_schema_url)))
-    monkeypatch.setenv("DATABASE_URL", pg_schema_url)
-    monkeypatch.setenv("CAMUNDA_URL", camunda.url)
-    runtime.reset()
-    status_function = load_function("status")
-    # The init did some work and holds a connection when the snapshot is taken.
-    runtime.store().save(NewProcess("snap-1", "onboard-user", "0" * 64, owner="alice"))
-    held = runtime.store()._connection
+    settings = Settings(database_url=pg_schema_url, camunda_url=camunda.url)
+    migrate(dialect_for(pg_schema_url, settings))
+    # The init composes the function (as its app.py does), did some work and holds a connection
+    # when the snapshot is taken.
+    application = bootstrap.application(settings)
+    status_function = api_function("status", application)
+    application.repository.save(NewProcess("snap-1", "onboard-user", "0" * 64, owner="alice"))
+    held = application.repository._connection
     held_pid = backend_pid(held)
 
     take_snapshot()
@@ -54,20 +52,18 @@ def test_a_restored_environment_opens_a_fresh_connection_and_serves_a_request(
     assert held.closed, "the snapshot would carry an open connection"
     restore()
 
-    fresh = runtime.store()._connection
+    fresh = application.repository._connection
     assert fresh is not None and fresh is not held and not fresh.closed
     assert backend_pid(fresh) != held_pid
     event = with_path(load_event("status"), "/api/process/status/snap-1", {"correlationId": "snap-1"})
     answer = invoke(status_function, with_caller(event, "alice"))
     assert answer.status == 202
     assert answer.body["correlationId"] == "snap-1"
-    assert runtime.store()._connection is fresh, "the request used the connection the restore opened"
+    assert application.repository._connection is fresh, "the request used the connection the restore opened"
+    application.close()
 
 
-def test_environments_restored_from_one_snapshot_draw_different_random_numbers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'waitroom.sqlite3'}")
+def test_environments_restored_from_one_snapshot_draw_different_random_numbers() -> None:
     take_snapshot()
     snapshot = random.getstate()
     draws = []
@@ -78,9 +74,11 @@ def test_environments_restored_from_one_snapshot_draw_different_random_numbers(
     assert draws[0] != draws[1]
 
 
-def test_the_snapshot_forgets_the_settings_read_at_init(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_TIMEOUT_MS", "1000")
-    assert get_settings().sync_timeout_ms == 1000
+def test_the_snapshot_forgets_the_camunda_credentials_read_at_init(camunda: CamundaStub) -> None:
+    application = bootstrap.application(Settings(camunda_url=camunda.url, camunda_token="before"))
+    client = application.engine.client
+    client.session  # noqa: B018 -- the session exists, as after a first request
+    client._authenticated = True
     take_snapshot()
-    monkeypatch.setenv("SYNC_TIMEOUT_MS", "2000")
-    assert get_settings().sync_timeout_ms == 2000
+    assert client._session is None
+    assert client._authenticated is False, "a rotated secret would live on in the snapshot"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.conftest import StoreFactory
-from waitroom.domain import ListQuery, NewProcess, ProcessStatus, dump_json
-from waitroom.store import SqlStore
+from tests.support.stores import StoreFactory, stored_row
+from waitroom.adapters.store import SqlStore
+from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus
 
 
 def new(correlation_id: str = "order-1", key: str = "onboard-user", fingerprint: str = "f" * 64) -> NewProcess:
@@ -41,7 +41,7 @@ def test_timestamps_are_utc_with_milliseconds(store: SqlStore) -> None:
     assert record.started_at.tzinfo is UTC
     assert before <= record.started_at <= after
     assert record.started_at.microsecond % 1000 == 0, "the store keeps milliseconds, like DATETIME2(3)"
-    finished = store.complete("order-1", dump_json({"ok": True}))
+    finished = store.finish("order-1", Outcome.done({"ok": True}))
     assert finished is not None and finished.completed_at is not None
     assert finished.completed_at >= finished.started_at
     assert finished.duration_ms is not None and finished.duration_ms >= 0
@@ -50,9 +50,12 @@ def test_timestamps_are_utc_with_milliseconds(store: SqlStore) -> None:
 @pytest.mark.parametrize(
     ("finish", "status"),
     [
-        (lambda s: s.complete("order-1", dump_json({"user": "u1"})), ProcessStatus.DONE),
-        (lambda s: s.fail("order-1", dump_json({"message": "boom"})), ProcessStatus.ERROR),
-        (lambda s: s.cancel("order-1", dump_json({"message": "client gave up"})), ProcessStatus.CANCELLED),
+        (lambda s: s.finish("order-1", Outcome.done({"user": "u1"})), ProcessStatus.DONE),
+        (lambda s: s.finish("order-1", Outcome.failed({"message": "boom"})), ProcessStatus.ERROR),
+        (
+            lambda s: s.finish("order-1", Outcome.cancelled("client gave up")),
+            ProcessStatus.CANCELLED,
+        ),
     ],
     ids=["complete", "fail", "cancel"],
 )
@@ -63,22 +66,22 @@ def test_each_transition_finishes_a_pending_row_once(store: SqlStore, finish, st
     assert finished.status is status
     assert finished.updated_at >= finished.started_at
     # A finished row never changes again, whichever transition is tried next.
-    assert store.complete("order-1", dump_json({"late": True})) is None
-    assert store.fail("order-1", dump_json({"message": "late"})) is None
-    assert store.cancel("order-1", dump_json({"message": "late"})) is None
+    assert store.finish("order-1", Outcome.done({"late": True})) is None
+    assert store.finish("order-1", Outcome.failed({"message": "late"})) is None
+    assert store.finish("order-1", Outcome(ProcessStatus.CANCELLED, error={"message": "late"})) is None
     assert store.get("order-1") == finished
 
 
 def test_transitions_of_an_unknown_id_change_nothing(store: SqlStore) -> None:
-    assert store.complete("ghost", None) is None
-    assert store.fail("ghost", "{}") is None
+    assert store.finish("ghost", Outcome.done()) is None
+    assert store.finish("ghost", Outcome.failed(json.loads("{}"))) is None
     assert store.get("ghost") is None
 
 
 def test_payload_and_error_round_trip(store: SqlStore) -> None:
     store.save(new())
     data = {"b": [1, 2.5, None, True], "a": {"nested": "x"}}
-    finished = store.fail("order-1", dump_json({"message": "partial"}), dump_json(data))
+    finished = store.finish("order-1", Outcome.failed({"message": "partial"}, data))
     assert finished is not None
     assert finished.payload == data
     assert list(finished.payload) == ["b", "a"], "key order is kept"
@@ -87,9 +90,10 @@ def test_payload_and_error_round_trip(store: SqlStore) -> None:
 
 def test_complete_without_data_keeps_null(store: SqlStore) -> None:
     store.save(new())
-    finished = store.complete("order-1", None)
+    finished = store.finish("order-1", Outcome.done())
     assert finished is not None
-    assert finished.payload is None and finished.payload_json is None
+    assert finished.payload is None
+    assert stored_row(store, "order-1")["payload_json"] is None, "no result is NULL, not the JSON text null"
 
 
 def test_remove(store: SqlStore) -> None:
@@ -112,7 +116,7 @@ def test_discard_unstarted_deletes_only_a_pending_row_without_instance(store: Sq
     store.save(new("started"))
     store.attach_instance("started", "instance-1")
     store.save(new("finished"))
-    store.complete("finished", None)
+    store.finish("finished", Outcome.done())
 
     assert store.discard_unstarted("never-started")
     assert store.get("never-started") is None
@@ -125,14 +129,14 @@ def test_pending_count_has_pending_and_fail_all_pending(store: SqlStore) -> None
     for index in range(3):
         store.save(new(f"p{index}"))
     store.save(new("done"))
-    store.complete("done", None)
+    store.finish("done", Outcome.done())
     assert store.pending_count() == 3
     assert store.has_pending("p0")
     assert not store.has_pending("done")
     assert not store.has_pending("ghost")
 
-    changed = store.fail_all_pending(dump_json({"code": "SHUTDOWN", "message": "cleared"}))
-    assert changed == 3
+    changed = store.fail_all_pending({"code": "SHUTDOWN", "message": "cleared"})
+    assert sorted(record.correlation_id for record in changed) == ["p0", "p1", "p2"]
     assert store.pending_count() == 0
     cleared = store.get("p1")
     assert cleared is not None and cleared.status is ProcessStatus.ERROR
@@ -145,8 +149,8 @@ def test_pending_count_has_pending_and_fail_all_pending(store: SqlStore) -> None
 def test_list_is_newest_first_limited_and_filtered(store: SqlStore) -> None:
     for index in range(5):
         store.save(new(f"p{index}"))
-    store.complete("p1", None)
-    store.complete("p3", None)
+    store.finish("p1", Outcome.done())
+    store.finish("p3", Outcome.done())
 
     listed = store.list_page(ListQuery(limit=3))
     assert len(listed) == 3
@@ -162,16 +166,16 @@ def test_unicode_and_quotes_round_trip(store: SqlStore) -> None:
     hostile_id = "o'neil;--DROP:1"
     store.save(new(hostile_id))
     data = {"text": "emoji 🎉, rtl \u05e9\u05dc\u05d5\u05dd, quote ' \" %s %(x)s \\ \t\x01", "nul": "a\u0000b"}
-    finished = store.complete(hostile_id, dump_json(data))
+    finished = store.finish(hostile_id, Outcome.done(data))
     assert finished is not None
     assert finished.payload == data
-    assert json.loads(finished.payload_json or "") == data
+    assert json.loads(stored_row(store, hostile_id)["payload_json"]) == data
 
 
 def test_a_second_store_sees_the_first_ones_writes(store_factory: StoreFactory) -> None:
     writer, reader = store_factory(), store_factory()
     writer.save(new())
     assert reader.poll("order-1") is not None
-    writer.complete("order-1", dump_json(1))
+    writer.finish("order-1", Outcome.done(1))
     polled = reader.poll("order-1")
     assert polled is not None and polled.status is ProcessStatus.DONE

@@ -16,17 +16,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.conftest import StoreFactory
 from tests.support.camunda_stub import CamundaStub
-from waitroom.camunda.client import CamundaClient
-from waitroom.domain import Caller, ListQuery, NewProcess, ProcessStatus, dump_json
-from waitroom.errors import AlreadyFinished, StoreUnavailable
-from waitroom.processes import ProcessService
-from waitroom.schemas import CompleteRequest, StartRequest
+from tests.support.services import service_on
+from tests.support.stores import StoreFactory, stored_row
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.store import SqlStore, dialect_for, postgres, sqlite
+from waitroom.adapters.store.migrate import migrate
+from waitroom.domain.errors import AlreadyFinished, StoreUnavailable
+from waitroom.domain.process import Caller, ListQuery, NewProcess, Outcome, ProcessStatus, dump_json
+from waitroom.service.waiting import PollSchedule, wait_for_final
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for, postgres, sqlite
-from waitroom.store.migrate import migrate
-from waitroom.waiting import PollSchedule, wait_for_final
 
 RACERS = 50
 
@@ -53,16 +52,8 @@ def race[T](count: int, work: Callable[[int], T]) -> list[T | BaseException]:
 def test_racing_completions_have_exactly_one_winner(store_factory: StoreFactory, database_url: str) -> None:
     store_factory().save(new())
     settings = Settings(database_url=database_url)
-    services = [
-        ProcessService(store=store_factory(), camunda=CamundaClient("http://127.0.0.1:9"), settings=settings)
-        for _ in range(RACERS)
-    ]
-    outcomes = race(
-        RACERS,
-        lambda i: services[i].complete(
-            CompleteRequest(correlation_id="race-1", status="ok", data={"winner": i, "pad": "x" * 100})
-        ),
-    )
+    services = [service_on(store_factory(), settings) for _ in range(RACERS)]
+    outcomes = race(RACERS, lambda i: services[i].complete("race-1", Outcome.done({"winner": i, "pad": "x" * 100})))
     winners = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
     conflicts = [outcome for outcome in outcomes if isinstance(outcome, AlreadyFinished)]
     assert len(winners) == 1, outcomes
@@ -78,13 +69,17 @@ def test_racing_starts_insert_once_and_start_one_camunda_instance(
     camunda = CamundaStub().start()
     try:
         settings = Settings(database_url=database_url, camunda_url=camunda.url)
-        services = [
-            ProcessService(store=store_factory(), camunda=CamundaClient(camunda.url), settings=settings)
-            for _ in range(RACERS)
-        ]
-        request = StartRequest(process_key="onboard-user", correlation_id="race-start", variables={"userId": "u"})
+        services = [service_on(store_factory(), settings, camunda=CamundaClient(camunda.url)) for _ in range(RACERS)]
         outcomes = race(
-            RACERS, lambda i: services[i].start(request, caller=Caller("racer"), max_wait_ms=0, remaining_ms=None)
+            RACERS,
+            lambda i: services[i].start(
+                "onboard-user",
+                correlation_id="race-start",
+                variables={"userId": "u"},
+                caller=Caller("racer"),
+                max_wait_ms=0,
+                remaining_ms=None,
+            ),
         )
     finally:
         camunda.stop()
@@ -99,11 +94,11 @@ def test_a_one_megabyte_payload_round_trips_byte_for_byte(store: SqlStore) -> No
     data = {"rows": [{"id": i, "text": f"ligne {i} — ünïcödé ✓ 🚀", "n": i * 1.5} for i in range(16_000)]}
     encoded = dump_json(data)
     assert len(encoded.encode()) > 1_000_000
-    finished = store.complete("big", encoded)
+    finished = store.finish("big", Outcome.done(data))
     assert finished is not None
     again = store.get("big")
     assert again is not None
-    assert again.payload_json == encoded
+    assert stored_row(store, "big")["payload_json"] == encoded, "stored as compact JSON text, as sent"
     assert again.payload == data
 
 
@@ -120,11 +115,12 @@ def test_a_one_megabyte_payload_round_trips_byte_for_byte(store: SqlStore) -> No
 )
 def test_unicode_round_trips_byte_for_byte(store: SqlStore, text: str) -> None:
     store.save(new("u"))
-    encoded = dump_json({"text": text, text: "as a key"})
-    store.complete("u", encoded)
+    data = {"text": text, text: "as a key"}
+    encoded = dump_json(data)
+    store.finish("u", Outcome.done(data))
     record = store.get("u")
     assert record is not None
-    assert record.payload_json == encoded
+    assert stored_row(store, "u")["payload_json"] == encoded, "non-ASCII text stored as it is, not escaped"
     assert record.payload == {"text": text, text: "as a key"}
 
 
@@ -160,7 +156,7 @@ def test_a_wait_survives_the_server_killing_its_connection(pg_schema_url: str) -
         with psycopg.connect(pg_schema_url, autocommit=True) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone() == (True,)
         time.sleep(0.2)
-        writer.complete("killed", dump_json({"after": "the kill"}))
+        writer.finish("killed", Outcome.done({"after": "the kill"}))
         thread.join(10)
         assert outcome, "the wait returned"
         assert outcome[0].status is ProcessStatus.DONE

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from waitroom.domain import ListQuery, NewProcess, ProcessStatus, StepEvent, StepOutcome, dump_json
-from waitroom.store import SqlStore
+from waitroom.adapters.store import SqlStore
+from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
 
 
 def new(correlation_id: str, key: str = "onboard-user") -> NewProcess:
@@ -37,7 +37,7 @@ def test_the_list_filters_combine(store: SqlStore) -> None:
     store.save(new("a-1"))
     store.save(new("b-1", key="other-process"))
     store.save(new("a-2"))
-    store.complete("a-2", None)
+    store.finish("a-2", Outcome.done())
     assert [r.correlation_id for r in store.list_page(ListQuery(limit=10, process_key="other-process"))] == ["b-1"]
     done_a = store.list_page(ListQuery(limit=10, process_key="onboard-user", status=ProcessStatus.DONE))
     assert [r.correlation_id for r in done_a] == ["a-2"]
@@ -53,10 +53,10 @@ def test_the_list_filters_combine(store: SqlStore) -> None:
 
 def test_steps_are_kept_in_order_and_only_for_known_processes(store: SqlStore) -> None:
     store.save(new("s-1"))
-    first = StepEvent("s-1", "t.one", "Task_1", StepOutcome.FAILED, 40, dump_json({"message": "boom"}))
+    first = StepEvent("s-1", "t.one", "Task_1", StepOutcome.FAILED, 40, {"message": "boom"})
     assert store.record_step(first)
     assert store.record_step(StepEvent("s-1", "t.one", "Task_1", StepOutcome.COMPLETED, 30))
-    assert store.record_step(StepEvent("s-1", "t.two", None, StepOutcome.BPMN_ERROR, 5, dump_json({"code": "X"})))
+    assert store.record_step(StepEvent("s-1", "t.two", None, StepOutcome.BPMN_ERROR, 5, {"code": "X"}))
     assert not store.record_step(StepEvent("ghost", "t.one", None, StepOutcome.COMPLETED, 1))
     steps = store.steps("s-1")
     assert [(step.topic, step.outcome) for step in steps] == [
@@ -74,7 +74,7 @@ def test_steps_are_kept_in_order_and_only_for_known_processes(store: SqlStore) -
 def test_the_reconcilers_work_list_is_old_pending_rows_oldest_first(store: SqlStore) -> None:
     for index in range(3):
         store.save(new(f"w-{index}"))
-    store.complete("w-1", None)
+    store.finish("w-1", Outcome.done())
     cutoff = datetime.now(UTC) + timedelta(seconds=5)
     rows = store.pending_started_before(cutoff, limit=10)
     assert [row.correlation_id for row in rows] == ["w-0", "w-2"]
@@ -117,7 +117,7 @@ def aged_store(store: SqlStore) -> SqlStore:
         cursor.close()
         connection.close()
     store.save(new("recent-done"))
-    store.complete("recent-done", None)
+    store.finish("recent-done", Outcome.done())
     store.save(new("still-pending"))
     return store
 

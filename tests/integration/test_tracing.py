@@ -17,9 +17,9 @@ import pytest
 
 from tests.support.camunda_stub import CamundaStub
 from tests.support.lambdas import ROOT
+from waitroom.adapters.store import dialect_for
+from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
-from waitroom.store import dialect_for
-from waitroom.store.migrate import migrate
 
 TRACE_ID = "1-67890abc-0123456789abcdef01234567"
 

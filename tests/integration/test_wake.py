@@ -3,40 +3,26 @@ backend it serves; reads per wait counted; a lost notification falls back to pol
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.integration.conftest import StoreFactory
-from waitroom.camunda.client import CamundaClient
-from waitroom.domain import NewProcess, ProcessRecord, ProcessStatus, dump_json
-from waitroom.processes import ProcessService
+from bench.wake_harness import CountingStore
+from tests.support.services import service_on
+from tests.support.stores import StoreFactory
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.migrate import migrate
+from waitroom.adapters.wake import InProcess, Polling, WakeChannel, channel_name, wake_channel
+from waitroom.domain.process import NewProcess, Outcome, ProcessRecord, ProcessStatus
+from waitroom.service.schedules import Schedules
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.migrate import migrate
-from waitroom.wake import InProcess, WakeChannel, announcer, channel_name, wake_channel
 
 WAIT_S = 8.0
-
-
-class CountingStore:
-    """The waiter's store, counting the reads of its wait."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-        self.polls = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
-
-    def poll(self, correlation_id: str) -> ProcessRecord | None:
-        self.polls += 1
-        return self.store.poll(correlation_id)
 
 
 @pytest.fixture
@@ -49,7 +35,7 @@ def channels(request: pytest.FixtureRequest, database_url: str) -> Iterator[Call
         if kind == "inprocess":
             return shared_in_process
         redis = request.getfixturevalue("redis_url") if kind == "redis" else None
-        channel = wake_channel(Settings(database_url=database_url, wake_channel=kind, redis_url=redis), store)
+        channel = wake_channel(Settings(database_url=database_url, wake_channel=kind, redis_url=redis), store.dialect)
         made.append(channel)
         return channel
 
@@ -87,7 +73,7 @@ def channels_for_postgres(
         return stores[-1]
 
     def channel(kind: str, for_store: SqlStore) -> WakeChannel:
-        made.append(wake_channel(settings, for_store))
+        made.append(wake_channel(settings, for_store.dialect))
         return made[-1]
 
     yield store, channel
@@ -100,18 +86,27 @@ def channels_for_postgres(
 def woken_with_two_reads(
     kind: str, database_url: str, store_factory: StoreFactory, channels: Callable[[str, SqlStore], WakeChannel]
 ) -> None:
-    waiter_store, finisher_store = store_factory(), store_factory()
+    # The waiter's store counts the reads of its wait (bench/wake_harness.py's, which the benchmark counts with).
+    waiter_store, finisher_store = (
+        CountingStore(dialect_for(database_url, Settings(database_url=database_url))),
+        store_factory(),
+    )
+    with contextlib.closing(waiter_store):
+        woken_once_read_twice(kind, database_url, waiter_store, finisher_store, channels)
+
+
+def woken_once_read_twice(
+    kind: str,
+    database_url: str,
+    waiter_store: CountingStore,
+    finisher_store: SqlStore,
+    channels: Callable[[str, SqlStore], WakeChannel],
+) -> None:
     waiter_store.save(NewProcess("w-1", "onboard-user", "0" * 64))
-    counting = CountingStore(waiter_store)
     # A fallback read only every 5 s: anything faster than that is the notification's doing.
     settings = Settings(database_url=database_url, push_fallback_poll_ms=5000)
-    service = ProcessService(
-        store=counting,
-        camunda=CamundaClient("http://127.0.0.1:9"),
-        settings=settings,
-        wake=channels(kind, waiter_store),
-    )
-    finisher_store.on_finish = announcer(channels(kind, finisher_store))
+    service = service_on(waiter_store, settings, waker=channels(kind, waiter_store))
+    finisher = service_on(finisher_store, settings, waker=channels(kind, finisher_store))
     outcome: list[ProcessRecord] = []
     waiter = threading.Thread(
         target=lambda: outcome.append(
@@ -121,24 +116,21 @@ def woken_with_two_reads(
     waiter.start()
     time.sleep(0.3)
     finished_at = time.monotonic()
-    finisher_store.complete("w-1", dump_json({"woken": kind}))
+    finisher.finish("w-1", Outcome.done({"woken": kind}))
     waiter.join(WAIT_S)
     woke_after = time.monotonic() - finished_at
 
     assert outcome, "the wait returned"
     assert outcome[0].status is ProcessStatus.DONE
     assert woke_after < 2, f"woken {woke_after:.2f} s after the finish: the notification did not arrive"
-    assert counting.polls == 2, "one read before the wait, one after the wake"
+    assert waiter_store.polls == 2, "one read before the wait, one after the wake"
 
 
 def test_a_lost_notification_costs_latency_not_the_result(database_url: str, store_factory: StoreFactory) -> None:
     waiter_store, finisher_store = store_factory(), store_factory()
     waiter_store.save(NewProcess("w-2", "onboard-user", "0" * 64))
-    service = ProcessService(
-        store=waiter_store,
-        camunda=CamundaClient("http://127.0.0.1:9"),
-        settings=Settings(database_url=database_url, push_fallback_poll_ms=400),
-        wake=InProcess(),
+    service = service_on(
+        waiter_store, Settings(database_url=database_url, push_fallback_poll_ms=400), waker=InProcess()
     )
     # The finisher announces nothing (another process, a dropped message): the waiter must still see it.
     outcome: list[ProcessRecord] = []
@@ -147,7 +139,7 @@ def test_a_lost_notification_costs_latency_not_the_result(database_url: str, sto
     )
     waiter.start()
     time.sleep(0.1)
-    finisher_store.complete("w-2", None)
+    finisher_store.finish("w-2", Outcome.done())
     waiter.join(5)
     assert outcome
     assert outcome[0].status is ProcessStatus.DONE
@@ -156,8 +148,8 @@ def test_a_lost_notification_costs_latency_not_the_result(database_url: str, sto
 def test_auto_picks_redis_when_configured_then_postgres_then_polling(
     database_url: str, store: SqlStore, redis_url: str
 ) -> None:
-    with_redis = wake_channel(Settings(database_url=database_url, redis_url=redis_url), store)
-    without = wake_channel(Settings(database_url=database_url), store)
+    with_redis = wake_channel(Settings(database_url=database_url, redis_url=redis_url), store.dialect)
+    without = wake_channel(Settings(database_url=database_url), store.dialect)
     try:
         assert with_redis.name == "redis"
         assert without.name == ("postgres" if database_url.startswith("postgresql") else "poll")
@@ -190,12 +182,12 @@ def test_a_learnt_schedule_is_used_once_the_key_has_history(store: SqlStore) -> 
     finally:
         connection.close()
     assert sorted(store.recent_durations_ms("slow-key", limit=100))[:2] == pytest.approx([900, 910], abs=2)
-    service = ProcessService(store=store, camunda=CamundaClient("http://127.0.0.1:9"), settings=Settings())
-    learnt = service.schedule_for("slow-key")
+    schedules = Schedules(store, Polling(), Settings().wait_policy(), time.monotonic)
+    learnt = schedules.for_key("slow-key")
     seed = Settings().poll_schedule
     assert learnt.delays_ms != seed.delays_ms, "the key's history gave it a plan of its own"
     assert learnt.delays_ms[0] >= 800, "no read is wasted long before any process of the key finished"
-    assert service.schedule_for("no-history") == seed, "the seed's until there is history"
+    assert schedules.for_key("no-history") == seed, "the seed's until there is history"
 
 
 HISTORY = {
@@ -216,13 +208,9 @@ def test_a_waiter_whose_listening_connection_dies_reads_every_second(
     store_factory, channels = channels_for_postgres
     waiter_store, finisher_store = store_factory(), store_factory()
     waiter_store.save(NewProcess("w-3", "onboard-user", "0" * 64))
-    service = ProcessService(
-        store=waiter_store,
-        camunda=CamundaClient("http://127.0.0.1:9"),
-        settings=Settings(database_url=pg_schema_url),
-        wake=channels("postgres", waiter_store),
-    )
-    assert service.settings.push_fallback_poll_ms >= 5000, "the default fallback is sparse"
+    settings = Settings(database_url=pg_schema_url)
+    service = service_on(waiter_store, settings, waker=channels("postgres", waiter_store))
+    assert settings.push_fallback_poll_ms >= 5000, "the default fallback is sparse"
     outcome: list[ProcessRecord] = []
     waiter = threading.Thread(
         target=lambda: outcome.append(
@@ -241,7 +229,7 @@ def test_a_waiter_whose_listening_connection_dies_reads_every_second(
             time.sleep(0.05)
     assert killed, "the waiter listened"
     # The finish goes unannounced: only the waiter's own reads can see it.
-    finisher_store.complete("w-3", None)
+    finisher_store.finish("w-3", Outcome.done())
     finished_at = time.monotonic()
     waiter.join(WAIT_S)
 
@@ -257,20 +245,18 @@ def test_redis_listens_on_one_kept_connection_across_waits(tmp_path: Path, redis
     settings = Settings(database_url=database, redis_url=redis_url)
     migrate(dialect_for(database, settings))
     waiter_store, finisher_store = SqlStore(dialect_for(database, settings)), SqlStore(dialect_for(database, settings))
-    waiting, announcing = wake_channel(settings, waiter_store), wake_channel(settings, finisher_store)
-    finisher_store.on_finish = announcer(announcing)
-    service = ProcessService(
-        store=waiter_store, camunda=CamundaClient("http://127.0.0.1:9"), settings=settings, wake=waiting
-    )
+    waiting, announcing = wake_channel(settings, waiter_store.dialect), wake_channel(settings, finisher_store.dialect)
+    service = service_on(waiter_store, settings, waker=waiting)
+    finisher = service_on(finisher_store, settings, waker=announcing)
     with redis.Redis.from_url(redis_url) as admin:
         connections_before = admin.info("stats")["total_connections_received"]
         try:
             for index in range(5):
                 waiter_store.save(NewProcess(f"r-{index}", "onboard-user", "0" * 64))
-                finisher = threading.Timer(0.2, finisher_store.complete, (f"r-{index}", None))
-                finisher.start()
+                finishing = threading.Timer(0.2, finisher.finish, (f"r-{index}", Outcome.done()))
+                finishing.start()
                 record = service.wait(f"r-{index}", process_key="onboard-user", deadline=time.monotonic() + WAIT_S)
-                finisher.join()
+                finishing.join()
                 assert record is not None and record.status is ProcessStatus.DONE
         finally:
             for closing in (waiting, announcing, waiter_store, finisher_store):

@@ -7,21 +7,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from devstack.engine.server import EngineServer
 from devstack.onboarding_api import OnboardingApi
-from waitroom.camunda.client import CamundaClient
-from waitroom.camunda.deployment import deploy_bpmn
-from waitroom.camunda.variables import to_typed_variables
-from waitroom.domain import NewProcess, ProcessStatus, dump_json, request_hash
+from tests.support.services import worker_on
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.deployment import deploy_bpmn
+from waitroom.adapters.camunda.variables import to_typed_variables
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.migrate import migrate
+from waitroom.domain.process import NewProcess, ProcessStatus, request_hash
+from waitroom.entrypoints.worker.onboard_user import prepare_response
+from waitroom.entrypoints.worker.runner import Worker
+from waitroom.entrypoints.worker.tasks import ExternalTask
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.migrate import migrate
-from waitroom.worker import REGISTRY
-from waitroom.worker.onboard_user import prepare_response
-from waitroom.worker.runner import Worker
-from waitroom.worker.tasks import ExternalTask, WorkerResources
 
 USER: dict[str, object] = {"userId": "user-7", "email": "user7@example.com"}
 
@@ -53,7 +52,7 @@ def worker_for(engine: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 
     yield make
     for worker in workers:
-        worker.resources.store.close()
+        worker.service.repository.close()  # type: ignore[attr-defined]  # the SqlStore worker_on was given
 
 
 def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
@@ -66,14 +65,11 @@ def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
     )
     dialect = dialect_for(configured.resolved_database_url(), configured)
     migrate(dialect)
-    resources = WorkerResources(store=SqlStore(dialect), settings=configured, http=requests.Session())
-    return Worker(
-        camunda=CamundaClient(engine), registry=REGISTRY, resources=resources, settings=configured, worker_id="test"
-    )
+    return worker_on(CamundaClient(engine), SqlStore(dialect), configured)
 
 
 def start(worker: Worker, correlation_id: str, variables: dict[str, object]) -> str:
-    worker.resources.store.save(NewProcess(correlation_id, "onboard-user", request_hash("onboard-user", variables)))
+    worker.service.repository.save(NewProcess(correlation_id, "onboard-user", request_hash("onboard-user", variables)))
     instance = worker.camunda.start_process(
         "onboard-user", business_key=correlation_id, variables=to_typed_variables(variables)
     )
@@ -95,7 +91,7 @@ def remaining_time(ends: float) -> Callable[[], int]:
 def test_the_worker_runs_onboard_user_to_the_end(worker_for: Callable[..., Worker], onboarding: OnboardingApi) -> None:
     worker = worker_for(onboarding_api_url=onboarding.url)
     instance = start(worker, "w-1", USER)
-    store = worker.resources.store
+    store = worker.service.repository
     run_until(worker, lambda: (record := store.get("w-1")) is not None and record.status.is_final, 15)
 
     record = store.get("w-1")
@@ -115,13 +111,14 @@ def test_a_step_that_keeps_failing_ends_in_an_incident_after_its_retries(worker_
     (incident,) = worker.camunda.list_incidents(process_instance_id=instance)
     assert incident["incidentType"] == "failedExternalTask"
     assert "ConnectionError" in incident["incidentMessage"]
-    assert worker.camunda.get_process_instance(instance) is not None, "the instance waits on its incident"
+    history = worker.camunda.get_historic_process_instance(instance)
+    assert history is not None and history["state"] == "ACTIVE", "the instance waits on its incident"
 
 
 def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable[..., Worker]) -> None:
     """A lapsed lock hands the last step out again: the second run must not change the finished row."""
     worker = worker_for()
-    store = worker.resources.store
+    store = worker.service.repository
     store.save(NewProcess("w-3", "onboard-user", "0" * 64))
     first = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 1})
     again = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 2})
@@ -130,4 +127,3 @@ def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable
     record = store.get("w-3")
     assert record is not None
     assert record.payload["onboarding"] == 1
-    assert record.payload_json == dump_json(record.payload)

@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from waitroom.camunda.client import CamundaNoAnswer, CamundaNotFound, FetchTopic
-from waitroom.errors import CamundaUnavailable
-from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.migrate import migrate
-from waitroom.worker.runner import Worker
-from waitroom.worker.tasks import (
+from tests.support.services import worker_on
+from waitroom.adapters.camunda.client import FetchTopic
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.migrate import migrate
+from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound, CamundaUnavailable
+from waitroom.entrypoints.worker.runner import Worker
+from waitroom.entrypoints.worker.tasks import (
     BusinessRejection,
     ExternalTask,
     ProcessOutcome,
@@ -26,6 +25,8 @@ from waitroom.worker.tasks import (
     TopicRegistry,
     WorkerResources,
 )
+from waitroom.service.ports import Waker
+from waitroom.settings import Settings
 
 
 class FakeCamunda:
@@ -129,20 +130,20 @@ def for_seconds(seconds: float) -> Callable[[], int]:
 
 
 @pytest.fixture
-def make_worker(tmp_path: Path) -> Iterator[Callable[[FakeCamunda, Settings], Worker]]:
+def make_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Workers on the fake client; their handlers get a real (unused) SQLite store, closed afterwards."""
     stores: list[SqlStore] = []
 
-    def make(camunda: FakeCamunda, settings: Settings) -> Worker:
+    def make(camunda: FakeCamunda, settings: Settings, waker: Waker | None = None) -> Worker:
         dialect = dialect_for(f"sqlite:///{tmp_path / 'w.sqlite3'}", settings)
         migrate(dialect)
         stores.append(SqlStore(dialect))
-        resources = WorkerResources(store=stores[-1], settings=settings, http=requests.Session())
-        return Worker(
-            camunda=camunda,  # type: ignore[arg-type]
+        return worker_on(
+            camunda,  # type: ignore[arg-type]
+            stores[-1],
+            settings,
             registry=REGISTRY,
-            resources=resources,
-            settings=settings,
+            waker=waker,
             worker_id="w-1",
         )
 

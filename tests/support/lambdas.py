@@ -1,30 +1,43 @@
-"""Load a function's ``app.py`` as Lambda does and invoke it with the files of ``events/``."""
+"""Compose an API function as its ``app.py`` does, on the settings a test chooses, and invoke it with
+the files of ``events/``."""
 
 from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from devstack.lambda_context import LocalLambdaContext
+from waitroom.bootstrap import Application
+from waitroom.entrypoints.http.resolver import ApiHandler, RouteFactory, api_handler, create_resolver
+from waitroom.entrypoints.http.routes import cancel_routes, complete_routes, start_routes, status_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = ROOT / "events"
+#: The routes each API function's app.py serves.
+ROUTES: dict[str, RouteFactory] = {
+    "start": start_routes,
+    "status": status_routes,
+    "complete": complete_routes,
+    "cancel": cancel_routes,
+}
 
 
-def load_function(name: str) -> ModuleType:
-    """Import ``functions/<name>/app.py`` afresh: a cold start that reads the current environment."""
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"functions.{name}.app", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@dataclass(frozen=True)
+class ApiFunction:
+    name: str
+    handler: ApiHandler
+
+
+def api_function(name: str, application: Application) -> ApiFunction:
+    """The API function ``name`` composed as ``functions/<name>/app.py`` composes it, on the service of
+    ``application`` (whose settings and adapters the test chose)."""
+    settings = application.settings
+    app = create_resolver(settings, ROUTES[name](application.service, settings))
+    return ApiFunction(name, api_handler(app, settings))
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -77,9 +90,9 @@ class HttpResult:
         return [detail.get("field", "") for detail in self.body["error"]["details"]]
 
 
-def invoke(module: ModuleType, event: dict[str, Any], *, timeout_s: float = 29) -> HttpResult:
-    context = LocalLambdaContext(function_name=module.__name__.split(".")[1], timeout_s=timeout_s)
-    raw = module.lambda_handler(event, context)
+def invoke(function: ApiFunction, event: dict[str, Any], *, timeout_s: float = 29) -> HttpResult:
+    context = LocalLambdaContext(function_name=function.name, timeout_s=timeout_s)
+    raw = function.handler(event, context)  # type: ignore[arg-type]  # the local context has what Lambda's has
     text = raw.get("body") or ""
     if raw.get("isBase64Encoded"):
         text = base64.b64decode(text).decode()

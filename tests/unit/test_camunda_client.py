@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from waitroom.camunda.client import CamundaClient, FetchTopic
+from waitroom.adapters.camunda.client import CamundaClient, FetchTopic
 
 
 @pytest.fixture

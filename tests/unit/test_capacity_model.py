@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from bench import capacity
-from waitroom.waiting import PollSchedule
+from waitroom.service.waiting import PollSchedule
 
 SEED = PollSchedule.parse("seed")
 

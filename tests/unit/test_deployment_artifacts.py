@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from devstack.template import ROOT, _CloudFormationLoader
-from waitroom.docs import as_configured, openapi_json
-from waitroom.http import create_resolver
-from waitroom.routes import ALL_ROUTES
-from waitroom.schemas import ApiModel, CancelRequest, CompleteRequest, StartRequest
+from scripts.generate_openapi import generated_document
+from waitroom.entrypoints.http.docs import as_configured
+from waitroom.entrypoints.http.schemas import ApiModel, CancelRequest, CompleteRequest, StartRequest
 from waitroom.settings import Settings
 
 TEMPLATE: dict[str, Any] = __import__("yaml").load(
@@ -103,7 +102,7 @@ SERVED_DOCUMENT = ROOT / "functions" / "docs" / "openapi.json"
 
 
 def test_the_docs_function_serves_the_document_the_routes_generate() -> None:
-    generated = openapi_json(create_resolver(*ALL_ROUTES))
+    generated = generated_document()
     assert SERVED_DOCUMENT.read_text(encoding="utf-8") == generated, (
         "functions/docs/openapi.json differs from what the routes generate: run make openapi"
     )

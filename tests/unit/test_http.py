@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from waitroom import errors
-from waitroom.camunda.client import CamundaNoAnswer, CamundaNotFound
-from waitroom.domain import ProcessRecord, ProcessStatus
-from waitroom.http import Preferences, error_response, parse_prefer, process_response, status_of
+from waitroom.domain import errors
+from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound
+from waitroom.domain.process import ProcessRecord, ProcessStatus
+from waitroom.entrypoints.http.resolver import Preferences, error_response, parse_prefer, process_response, status_of
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -65,7 +65,9 @@ def test_every_domain_error_has_its_status(error: errors.WaitroomError, status: 
 
 
 def test_the_error_shape() -> None:
-    response = error_response(errors.InvalidRequest("bad", details=[{"field": "processKey", "reason": "missing"}]))
+    response = error_response(
+        errors.InvalidRequest("bad", details=[{"field": "processKey", "reason": "missing"}]), retry_after_s=1
+    )
     assert response.status_code == 400
     assert json.loads(str(response.body)) == {
         "error": {
@@ -74,8 +76,8 @@ def test_the_error_shape() -> None:
             "details": [{"field": "processKey", "reason": "missing"}],
         }
     }
-    unavailable = error_response(errors.StoreUnavailable("db down"))
-    assert unavailable.headers["Retry-After"] == "1"
+    unavailable = error_response(errors.StoreUnavailable("db down"), retry_after_s=7)
+    assert unavailable.headers["Retry-After"] == "7"
 
 
 @pytest.mark.parametrize(
@@ -88,8 +90,8 @@ def test_the_error_shape() -> None:
     ],
 )
 def test_a_process_response_carries_the_status_of_its_process(status: ProcessStatus, http_status: int) -> None:
-    record = ProcessRecord("p-1", status, "key", '{"a":1}', None, NOW, NOW)
-    response = process_response(record, preference_applied="wait=1")
+    record = ProcessRecord("p-1", status, "key", {"a": 1}, None, NOW, NOW)
+    response = process_response(record, retry_after_s=1, preference_applied="wait=1")
     assert response.status_code == http_status
     body = json.loads(str(response.body))
     assert body["status"] == status.value

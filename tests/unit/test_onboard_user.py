@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
+from waitroom.entrypoints.worker.onboard_user import REJECTED, run_background_check, validate_user_information
+from waitroom.entrypoints.worker.tasks import BusinessRejection, ExternalTask, WorkerResources
 from waitroom.settings import Settings
-from waitroom.worker.onboard_user import REJECTED, run_background_check, validate_user_information
-from waitroom.worker.tasks import BusinessRejection, ExternalTask, WorkerResources
 
 
 def task(**variables: Any) -> ExternalTask:
@@ -42,7 +42,7 @@ def test_an_invalid_user_is_rejected_with_the_reason(variables: dict[str, Any], 
     assert rejection.value.variables == {"rejectionReason": rejection.value.message}
 
 
-RESOURCES = WorkerResources(store=None, settings=Settings(), http=requests.Session())  # type: ignore[arg-type]
+RESOURCES = WorkerResources(settings=Settings(), http=requests.Session())
 
 
 def test_the_background_check_is_deterministic_on_the_user() -> None:
@@ -60,7 +60,7 @@ def test_delay_ms_makes_the_background_check_take_that_long() -> None:
 
 
 def test_delay_ms_is_capped_below_the_workers_task_budget() -> None:
-    resources = WorkerResources(store=None, settings=Settings(worker_task_budget_ms=2_500), http=requests.Session())  # type: ignore[arg-type]
+    resources = WorkerResources(settings=Settings(worker_task_budget_ms=2_500), http=requests.Session())
     began = time.monotonic()
     run_background_check(task(userId="u-1", delayMs=60_000), resources)
     assert time.monotonic() - began < 2, "a task fetched last in an invocation still finishes in it"

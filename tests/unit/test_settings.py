@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from waitroom.errors import ConfigurationError
+from waitroom.adapters.store import database_url
+from waitroom.domain.errors import ConfigurationError
 from waitroom.settings import DEFAULT_DATABASE_URL, Settings, load_settings
-from waitroom.store import database_url
 
 
 def test_defaults() -> None:

@@ -16,11 +16,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from waitroom.domain import ListQuery, ProcessStatus
+from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR
+from waitroom.adapters.store.mssql import STATEMENTS, mssql_batches
+from waitroom.domain.process import ListQuery, ProcessStatus
 from waitroom.settings import Settings
-from waitroom.store import SqlStore, dialect_for
-from waitroom.store.migrate import DEFAULT_MIGRATIONS_DIR, mssql_batches
-from waitroom.store.mssql import STATEMENTS
 
 FOREIGN_TO_TSQL = re.compile(r"(?<![@\w])(RETURNING|LIMIT|ON\s+CONFLICT|ILIKE|NOW\(\)|SERIAL)\b|::", re.IGNORECASE)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waitroom.camunda.variables import INT64, VariableError, from_typed, to_typed
+from waitroom.adapters.camunda.variables import INT64, VariableError, from_typed, to_typed
 
 CAMUNDA_TYPES = {"String", "Boolean", "Integer", "Long", "Double", "Null", "Json"}
 

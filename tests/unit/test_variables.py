@@ -1,4 +1,4 @@
-"""Python values ↔ Camunda typed variables (DESIGN §5)."""
+"""Python values ↔ Camunda typed variables (shared/waitroom/adapters/camunda/variables.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from waitroom.camunda.variables import (
+from waitroom.adapters.camunda.variables import (
     VariableError,
     format_date,
     from_typed,

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from waitroom.domain import ProcessRecord, ProcessStatus
-from waitroom.waiting import (
+from waitroom.domain.process import ProcessRecord, ProcessStatus
+from waitroom.service.waiting import (
     API_GATEWAY_TIMEOUT_MS,
     MIN_HISTORY,
     PollSchedule,

@@ -9,11 +9,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.fake_camunda import FakeCamunda, for_seconds, locked, reject, succeed
-from waitroom.camunda.client import FetchTopic
-from waitroom.domain import NewProcess
+from waitroom.adapters.camunda.client import FetchTopic
+from waitroom.adapters.wake import Polling
+from waitroom.domain.process import NewProcess
+from waitroom.entrypoints.worker.runner import Worker
+from waitroom.entrypoints.worker.tasks import Topic, TopicRegistry
 from waitroom.settings import Settings
-from waitroom.worker.runner import Worker
-from waitroom.worker.tasks import Topic, TopicRegistry
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def settings() -> Settings:
     return Settings(worker_task_budget_ms=0, worker_poll_ms=50, worker_max_retries=3, worker_retry_timeout_ms=1000)
 
 
-MakeWorker = Callable[[FakeCamunda, Settings], Worker]
+MakeWorker = Callable[..., Worker]
 
 
 def test_each_outcome_is_reported_as_camunda_expects(settings: Settings, make_worker: MakeWorker) -> None:
@@ -116,9 +117,9 @@ def test_a_task_that_outlives_the_invocation_is_left_to_its_lock(make_worker: Ma
     summary = worker.run(for_seconds(0.3))
     assert time.monotonic() - began < 1.2, "the invocation returns in time, not when the task is done"
     assert (summary.unfinished, summary.completed) == (1, 0)
-    worker.resources.store.save(NewProcess("bk-1", "t", "0" * 64))
+    worker.service.repository.save(NewProcess("bk-1", "t", "0" * 64))
     deadline = time.monotonic() + 5
-    while not worker.resources.store.steps("bk-1") and time.monotonic() < deadline:
+    while not worker.service.repository.steps("bk-1") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [kind for kind, _, _ in camunda.reports if kind == "complete"] == ["complete"], "it still reports, late"
 
@@ -142,12 +143,18 @@ def test_a_transient_extend_failure_keeps_the_lock_kept(make_worker: MakeWorker)
 def test_the_last_steps_history_is_written_before_its_finish_is_announced(
     make_worker: MakeWorker, settings: Settings
 ) -> None:
-    camunda = FakeCamunda([locked("1", "t.last", name="ada")])
-    worker = make_worker(camunda, settings)
-    store = worker.resources.store
-    store.save(NewProcess("bk-1", "t", "0" * 64))
     seen_at_finish: list[list[str]] = []
-    store.on_finish = lambda record: seen_at_finish.append([s.topic for s in store.steps(record.correlation_id)])
+
+    class Announcing(Polling):
+        """Notes, when a finish is announced, the steps a woken client would read."""
+
+        def notify(self, correlation_id: str) -> None:
+            seen_at_finish.append([step.topic for step in store.steps(correlation_id)])
+
+    camunda = FakeCamunda([locked("1", "t.last", name="ada")])
+    worker = make_worker(camunda, settings, Announcing())
+    store = worker.service.repository
+    store.save(NewProcess("bk-1", "t", "0" * 64))
     summary = worker.run(for_seconds(0.3))
     assert summary.completed == 1
     assert seen_at_finish == [["t.last"]], "a woken client reading the history sees the last step"

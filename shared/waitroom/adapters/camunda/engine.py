@@ -1,0 +1,58 @@
+"""Camunda 7 as the service's :class:`~waitroom.service.ports.Engine`: typed variables on the way in,
+the engine's answers as the port's values on the way out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
+from waitroom.domain.errors import InvalidRequest
+from waitroom.service.ports import Incident, InstanceHistory
+
+
+class CamundaEngine:
+    def __init__(self, client: CamundaClient, *, string_max_chars: int) -> None:
+        self.client = client
+        self._string_max_chars = string_max_chars
+
+    def _typed(self, variables: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        try:
+            return to_typed_variables(variables, string_max_chars=self._string_max_chars)
+        except VariableError as exc:
+            raise InvalidRequest(
+                f"variable {exc.name!r} cannot be sent to Camunda: {exc.reason}",
+                details=[{"field": f"variables.{exc.name}", "reason": exc.reason}],
+            ) from None
+
+    def check_variables(self, variables: Mapping[str, Any]) -> None:
+        self._typed(variables)
+
+    def start(self, process_key: str, *, business_key: str, variables: Mapping[str, Any]) -> str:
+        instance = self.client.start_process(process_key, business_key=business_key, variables=self._typed(variables))
+        return str(instance["id"])
+
+    def find_by_business_key(self, business_key: str, *, process_key: str | None) -> list[InstanceHistory]:
+        found = self.client.find_historic_process_instances(business_key=business_key, process_key=process_key)
+        return [_history(instance) for instance in found]
+
+    def history(self, instance_id: str) -> InstanceHistory | None:
+        found = self.client.get_historic_process_instance(instance_id)
+        return None if found is None else _history(found)
+
+    def delete(self, instance_id: str) -> bool:
+        return self.client.delete_process_instance(instance_id)
+
+    def incidents(self, instance_id: str) -> list[Incident]:
+        return [
+            Incident(activity_id=incident.get("activityId"), message=incident.get("incidentMessage"))
+            for incident in self.client.list_incidents(process_instance_id=instance_id)
+        ]
+
+
+def _history(instance: Mapping[str, Any]) -> InstanceHistory:
+    """A HistoricProcessInstanceDto as the port's value."""
+    return InstanceHistory(
+        id=str(instance["id"]), state=str(instance.get("state")), delete_reason=instance.get("deleteReason")
+    )

@@ -1,0 +1,433 @@
+"""The process repository on SQL: one implementation of the service's
+:class:`~waitroom.service.ports.ProcessRepository` for every database.
+
+Each backend supplies a :class:`Dialect`: its URL schemes, how to connect, its statements written in
+its own SQL, how it applies a migration, whether it can push wake-ups, and which driver errors mean
+"the connection is gone". Everything else (the state machine, the JSON encoding of payloads and
+errors, the connection kept for the life of a Lambda execution environment, reconnecting) lives here
+once.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+from waitroom.domain.errors import StoreUnavailable
+from waitroom.domain.process import (
+    ListQuery,
+    NewProcess,
+    Outcome,
+    ProcessRecord,
+    ProcessStatus,
+    StepEvent,
+    StepOutcome,
+    dump_json,
+)
+from waitroom.observability import traced
+from waitroom.settings import Settings
+
+if TYPE_CHECKING:
+    from waitroom.adapters.store.migrate import Migration
+
+logger = logging.getLogger(__name__)
+
+#: The columns every statement that returns rows selects, in this order.
+COLUMNS = (
+    "correlation_id",
+    "status",
+    "process_key",
+    "payload_json",
+    "error_json",
+    "started_at",
+    "updated_at",
+    "completed_at",
+    "camunda_instance_id",
+    "request_hash",
+    "owner",
+)
+COLUMN_LIST = ", ".join(COLUMNS)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """A backend's SQL for every operation, with named parameters in the driver's own style."""
+
+    save: str
+    get: str
+    poll: str
+    remove: str
+    list_page: str
+    """A page of rows, newest first, with ``{where}`` where the filters go and a ``limit`` parameter."""
+    list_filters: dict[str, str]
+    """The condition of each filter of :class:`ListQuery` (``after`` is the keyset condition)."""
+    pending_started_before: str
+    purge_finished: str
+    recent_durations: str
+    record_step: str
+    """Inserts a step only if the process has a row, so that an unknown process records nothing."""
+    steps: str
+    attach_instance: str
+    discard_unstarted: str
+    finish: str
+    """Sets status, payload_json, error_json where status is PENDING and returns the row."""
+    fail_all_pending: str
+    has_pending: str
+    pending_count: str
+
+
+def as_utc(value: datetime) -> datetime:
+    """The store's times are UTC: a time without a zone is taken to be UTC, not the machine's local time."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DatabaseUrl(Protocol):
+    """Where a dialect gets its URL at each connect."""
+
+    def __call__(self) -> str: ...
+
+    def refresh(self) -> bool:
+        """Make the next call fetch the URL anew; False when it cannot change (a fixed URL)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedUrl:
+    url: str
+
+    def __call__(self) -> str:
+        return self.url
+
+    def refresh(self) -> bool:
+        return False
+
+
+class Dialect(abc.ABC):
+    """What differs between database servers: a backend is a module with one of these, a folder of
+    ``migrations/`` named for it, and its schemes in :data:`waitroom.adapters.store.BACKENDS`."""
+
+    #: Where the URL comes from, read at each connect (None: the dialect needs no credentials).
+    url_source: DatabaseUrl | None = None
+    #: Whether the database itself can wake waiters (PostgreSQL's LISTEN/NOTIFY, see adapters/wake.py).
+    pushes_wake_ups = False
+
+    name: str
+    """Also the name of its folder in ``migrations/``."""
+    statements: Statements
+
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls, url_source: DatabaseUrl, settings: Settings) -> Self:
+        """The dialect of the database ``url_source`` names, with the settings' timeouts."""
+
+    @abc.abstractmethod
+    def apply_migration(self, connection: Any, migration: Migration) -> bool:
+        """Apply ``migration`` unless it is recorded in ``waitroom_migrations``, in one transaction
+        with its record and under a lock that serialises concurrent migrators. True when applied."""
+
+    @abc.abstractmethod
+    def connect(self) -> Any:
+        """A new DB-API connection in autocommit mode: every statement is its own transaction."""
+
+    @abc.abstractmethod
+    def is_disconnect(self, error: BaseException) -> bool:
+        """Whether a driver error means the connection is unusable and a new one may succeed."""
+
+    @abc.abstractmethod
+    def is_unavailable(self, error: BaseException) -> bool:
+        """Whether a driver error means the database is out of reach for now (timeouts, shutdown)."""
+
+    @abc.abstractmethod
+    def is_duplicate_key(self, error: BaseException) -> bool: ...
+
+    @abc.abstractmethod
+    def driver_error(self) -> type[BaseException] | tuple[type[BaseException], ...]:
+        """The driver's base error class(es)."""
+
+    def timestamp_param(self, value: datetime) -> Any:
+        """A timestamp as this driver should receive it, for comparisons with stored ones (UTC)."""
+        return as_utc(value)
+
+    def to_datetime(self, value: Any) -> datetime:
+        """Driver value → aware UTC datetime. The store writes UTC everywhere."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            raise TypeError(f"not a timestamp: {value!r}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SqlStore:
+    """The process repository on any :class:`Dialect`.
+
+    It keeps one connection, opened on first use and reused for the life of the execution
+    environment; a connection that broke is replaced and the statement tried once more. That retry is
+    safe because every statement is either a read or conditional on the row's state. ``save`` is the
+    exception (an insert that committed before the connection dropped would look like a stranger's row),
+    so it is never retried. A lock makes one store safe to share between threads (the worker's pool).
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._sql = dialect.statements
+        self._connection: Any = None
+        self._lock = threading.RLock()
+
+    # --- connection ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_connection()
+
+    def connect(self) -> None:
+        """Open the connection now instead of at the first statement (after a SnapStart restore)."""
+        with self._lock:
+            self._open_connection()
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except self.dialect.driver_error():
+                logger.debug("closing a broken connection failed", exc_info=True)
+
+    def _open_connection(self) -> Any:
+        if self._connection is None:
+            try:
+                self._connection = self.dialect.connect()
+            except self.dialect.driver_error() as exc:
+                # The password may have been rotated since it was cached: fetch it and try once more.
+                source = self.dialect.url_source
+                if source is None or not source.refresh():
+                    raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from exc
+                try:
+                    self._connection = self.dialect.connect()
+                except self.dialect.driver_error() as again:
+                    raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from again
+        return self._connection
+
+    def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
+        """Run ``work`` on a cursor of the kept connection.
+
+        A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
+        run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
+        """
+        with self._lock, traced(f"## {self.dialect.name}"):
+            attempts = 2 if retry else 1
+            for attempt in range(1, attempts + 1):
+                cursor = self._open_connection().cursor()
+                try:
+                    return work(cursor)
+                except self.dialect.driver_error() as exc:
+                    if self.dialect.is_disconnect(exc):
+                        self._drop_connection()
+                        if attempt < attempts:
+                            logger.warning("database connection lost; reconnecting")
+                            continue
+                        raise StoreUnavailable(f"lost the connection to the {self.dialect.name} database") from exc
+                    if self.dialect.is_unavailable(exc):
+                        # A timed-out connection may be mid-answer: start the next call on a new one.
+                        self._drop_connection()
+                        raise StoreUnavailable(f"the {self.dialect.name} database did not answer in time") from exc
+                    raise
+                finally:
+                    self._close_cursor(cursor)
+            raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _close_cursor(self, cursor: Any) -> None:
+        try:
+            cursor.close()
+        except self.dialect.driver_error():
+            logger.debug("closing a cursor of a broken connection failed", exc_info=True)
+
+    def _run(self, sql: str, params: Mapping[str, Any], *, retry: bool = True) -> int:
+        def run(cursor: Any) -> int:
+            cursor.execute(sql, dict(params))
+            return int(cursor.rowcount)
+
+        return self._with_cursor(run, retry=retry)
+
+    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[ProcessRecord]:
+        def fetch(cursor: Any) -> list[Sequence[Any]]:
+            cursor.execute(sql, dict(params))
+            return list(cursor.fetchall())
+
+        return [self._record(row) for row in self._with_cursor(fetch)]
+
+    def _one(self, sql: str, params: Mapping[str, Any]) -> ProcessRecord | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _scalar(self, sql: str, params: Mapping[str, Any]) -> Any:
+        def fetch(cursor: Any) -> Any:
+            cursor.execute(sql, dict(params))
+            row = cursor.fetchone()
+            return None if row is None else row[0]
+
+        return self._with_cursor(fetch)
+
+    def _record(self, row: Sequence[Any]) -> ProcessRecord:
+        values = dict(zip(COLUMNS, row, strict=True))
+        completed_at = values["completed_at"]
+        return ProcessRecord(
+            correlation_id=values["correlation_id"],
+            status=ProcessStatus(values["status"]),
+            process_key=values["process_key"],
+            payload=_loaded(values["payload_json"]),
+            error=_loaded(values["error_json"]),
+            started_at=self.dialect.to_datetime(values["started_at"]),
+            updated_at=self.dialect.to_datetime(values["updated_at"]),
+            completed_at=None if completed_at is None else self.dialect.to_datetime(completed_at),
+            camunda_instance_id=values["camunda_instance_id"],
+            request_hash=values["request_hash"],
+            owner=values["owner"],
+        )
+
+    # --- operations ----------------------------------------------------------------------------
+
+    def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
+        params = {
+            "correlation_id": new.correlation_id,
+            "process_key": new.process_key,
+            "request_hash": new.request_hash,
+            "owner": new.owner,
+        }
+        try:
+            created = self._run(self._sql.save, params, retry=False) == 1
+        except self.dialect.driver_error() as exc:
+            # Two first inserts racing past the existence check: the primary key decides.
+            if not self.dialect.is_duplicate_key(exc):
+                raise
+            created = False
+        record = self.get(new.correlation_id)
+        if record is None:
+            raise StoreUnavailable(f"process {new.correlation_id} vanished right after it was saved")
+        return record, created
+
+    def get(self, correlation_id: str) -> ProcessRecord | None:
+        return self._one(self._sql.get, {"correlation_id": correlation_id})
+
+    def poll(self, correlation_id: str) -> ProcessRecord | None:
+        return self._one(self._sql.poll, {"correlation_id": correlation_id})
+
+    def remove(self, correlation_id: str) -> bool:
+        return self._run(self._sql.remove, {"correlation_id": correlation_id}) > 0
+
+    def list_page(self, query: ListQuery) -> list[ProcessRecord]:
+        sql, params = self.list_statement(query)
+        return self._rows(sql, params)
+
+    def list_statement(self, query: ListQuery) -> tuple[str, dict[str, Any]]:
+        """The list query's SQL, composed of the dialect's fixed fragments, and its parameters."""
+        params: dict[str, Any] = {"limit": query.limit}
+        conditions = []
+        if query.status is not None:
+            conditions.append(self._sql.list_filters["status"])
+            params["status"] = query.status.value
+        if query.process_key is not None:
+            conditions.append(self._sql.list_filters["process_key"])
+            params["process_key"] = query.process_key
+        if query.started_after is not None:
+            conditions.append(self._sql.list_filters["started_after"])
+            params["started_after"] = self.dialect.timestamp_param(query.started_after)
+        if query.started_before is not None:
+            conditions.append(self._sql.list_filters["started_before"])
+            params["started_before"] = self.dialect.timestamp_param(query.started_before)
+        if query.owner is not None:
+            conditions.append(self._sql.list_filters["owner"])
+            params["owner"] = query.owner
+        if query.after is not None:
+            conditions.append(self._sql.list_filters["after"])
+            params["after_started_at"] = self.dialect.timestamp_param(query.after[0])
+            params["after_id"] = query.after[1]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return self._sql.list_page.format(where=where), params
+
+    def pending_started_before(self, cutoff: datetime, *, limit: int) -> list[ProcessRecord]:
+        return self._rows(
+            self._sql.pending_started_before, {"cutoff": self.dialect.timestamp_param(cutoff), "limit": limit}
+        )
+
+    def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
+        return self._run(
+            self._sql.purge_finished, {"cutoff": self.dialect.timestamp_param(updated_before), "batch": batch}
+        )
+
+    def record_step(self, event: StepEvent) -> bool:
+        params = {
+            "correlation_id": event.correlation_id,
+            "topic": event.topic,
+            "activity_id": event.activity_id,
+            "outcome": event.outcome.value,
+            "duration_ms": event.duration_ms,
+            "error_json": _dumped(event.error),
+        }
+        # Not retried on a lost connection: a step recorded twice would be a lie in the history.
+        return self._run(self._sql.record_step, params, retry=False) == 1
+
+    def steps(self, correlation_id: str) -> list[StepEvent]:
+        def fetch(cursor: Any) -> list[Sequence[Any]]:
+            cursor.execute(self._sql.steps, {"correlation_id": correlation_id})
+            return list(cursor.fetchall())
+
+        return [
+            StepEvent(
+                correlation_id=correlation_id,
+                topic=topic,
+                activity_id=activity_id,
+                outcome=StepOutcome(outcome),
+                duration_ms=int(duration_ms),
+                error=_loaded(error_json),
+                occurred_at=self.dialect.to_datetime(occurred_at),
+            )
+            for topic, activity_id, outcome, duration_ms, error_json, occurred_at in self._with_cursor(fetch)
+        ]
+
+    def attach_instance(self, correlation_id: str, instance_id: str) -> None:
+        self._run(self._sql.attach_instance, {"correlation_id": correlation_id, "instance_id": instance_id})
+
+    def discard_unstarted(self, correlation_id: str) -> bool:
+        return self._run(self._sql.discard_unstarted, {"correlation_id": correlation_id}) > 0
+
+    def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
+        return self._one(
+            self._sql.finish,
+            {
+                "correlation_id": correlation_id,
+                "status": outcome.status.value,
+                "payload_json": _dumped(outcome.payload),
+                "error_json": _dumped(outcome.error),
+            },
+        )
+
+    def fail_all_pending(self, error: dict[str, Any]) -> list[ProcessRecord]:
+        return self._rows(self._sql.fail_all_pending, {"error_json": dump_json(error)})
+
+    def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
+        def fetch(cursor: Any) -> list[Sequence[Any]]:
+            cursor.execute(self._sql.recent_durations, {"process_key": process_key, "limit": limit})
+            return list(cursor.fetchall())
+
+        return [float(row[0]) for row in self._with_cursor(fetch) if row[0] is not None]
+
+    def has_pending(self, correlation_id: str) -> bool:
+        return bool(self._scalar(self._sql.has_pending, {"correlation_id": correlation_id}))
+
+    def pending_count(self) -> int:
+        return int(self._scalar(self._sql.pending_count, {}) or 0)
+
+
+def _dumped(value: Any) -> str | None:
+    """A payload or error as the store keeps it: JSON text, NULL for none."""
+    return None if value is None else dump_json(value)
+
+
+def _loaded(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

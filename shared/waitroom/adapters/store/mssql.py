@@ -1,0 +1,249 @@
+"""SQL Server, the production store, through pymssql (paramstyle ``pyformat``).
+
+pymssql interpolates parameters on the client and sends a Python ``str`` as an ``N'...'`` literal.
+Compared with a ``VARCHAR`` column, that literal would convert the *column* to NVARCHAR (data type
+precedence) and, under a SQL collation, turn every key lookup into an index scan. Every key is
+therefore cast to the column's type on the parameter side, which keeps the seeks.
+
+Locking, statement by statement (all statements run in autocommit, one transaction each):
+
+* ``save`` is ``INSERT … SELECT … WHERE NOT EXISTS`` with ``UPDLOCK, HOLDLOCK`` on the existence
+  check. Under plain READ COMMITTED two first starts of one id could both see "absent" and the
+  second would fail on the primary key; ``HOLDLOCK`` (serializable) takes a key-range lock on the
+  absent key and ``UPDLOCK`` makes it exclusive among checkers, so the second start waits for the
+  first to commit and then sees its row. The primary key stays the last word (2627 is caught).
+* ``poll`` reads ``WITH (READCOMMITTEDLOCK, ROWLOCK)``. Databases running READ_COMMITTED_SNAPSHOT
+  (Azure SQL's default) would hand a poll the last committed version, PENDING, while a completion
+  is committing, and the waiter would sleep a whole interval for nothing. READCOMMITTEDLOCK makes
+  the poll wait the few milliseconds for that commit instead; ROWLOCK keeps the shared lock on one
+  row, so polls never take page locks that would block completions of neighbouring rows.
+* ``finish`` is one conditional ``UPDATE … WHERE status = 'PENDING'``. The first completion's
+  exclusive row lock makes a racing one wait; SQL Server then re-evaluates the predicate against
+  the committed row (DML qualifies rows with locks even under row versioning), finds it finished
+  and changes nothing. ``OUTPUT inserted.*`` returns the finished row in the same round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pymssql
+
+from waitroom.adapters.store.base import COLUMNS, DatabaseUrl, Dialect, Statements, as_utc
+from waitroom.adapters.store.migrate import Migration
+from waitroom.domain.errors import ConfigurationError
+from waitroom.settings import Settings
+
+SELECT_LIST = ", ".join(f"ps.{column}" for column in COLUMNS)
+OUTPUT_LIST = ", ".join(f"inserted.{column}" for column in COLUMNS)
+ID = "CAST(%(correlation_id)s AS VARCHAR(64))"
+
+STATEMENTS = Statements(
+    save=(
+        "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash, owner) "
+        f"SELECT {ID}, 'PENDING', CAST(%(process_key)s AS VARCHAR(255)), CAST(%(request_hash)s AS CHAR(64)), "
+        "CAST(%(owner)s AS VARCHAR(255)) "
+        "WHERE NOT EXISTS (SELECT 1 FROM dbo.process_store WITH (UPDLOCK, HOLDLOCK) "
+        f"WHERE correlation_id = {ID})"
+    ),
+    get=f"SELECT {SELECT_LIST} FROM dbo.process_store AS ps WHERE ps.correlation_id = {ID}",
+    poll=(
+        f"SELECT {SELECT_LIST} FROM dbo.process_store AS ps WITH (READCOMMITTEDLOCK, ROWLOCK) "
+        f"WHERE ps.correlation_id = {ID}"
+    ),
+    remove=f"DELETE FROM dbo.process_store WHERE correlation_id = {ID}",
+    list_page=(
+        f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps {{where}} "
+        "ORDER BY ps.started_at DESC, ps.correlation_id DESC"
+    ),
+    list_filters={
+        "status": "ps.status = CAST(%(status)s AS VARCHAR(16))",
+        "process_key": "ps.process_key = CAST(%(process_key)s AS VARCHAR(255))",
+        "owner": "ps.owner = CAST(%(owner)s AS VARCHAR(255))",
+        "started_after": "ps.started_at >= %(started_after)s",
+        "started_before": "ps.started_at < %(started_before)s",
+        "after": (
+            "(ps.started_at < %(after_started_at)s OR (ps.started_at = %(after_started_at)s "
+            "AND ps.correlation_id < CAST(%(after_id)s AS VARCHAR(64))))"
+        ),
+    },
+    pending_started_before=(
+        f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps "
+        "WHERE ps.status = 'PENDING' AND ps.started_at < %(cutoff)s ORDER BY ps.started_at, ps.correlation_id"
+    ),
+    # Small batches, oldest first, keep each delete's locks few and short, so completions are never
+    # held up long. (Equivalent to DELETE TOP (n), which cannot say which rows go first.)
+    purge_finished=(
+        "DELETE FROM dbo.process_store WHERE correlation_id IN (SELECT TOP (%(batch)s) correlation_id "
+        "FROM dbo.process_store WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
+        "ORDER BY updated_at)"
+    ),
+    recent_durations=(
+        "SELECT TOP (%(limit)s) DATEDIFF_BIG(MILLISECOND, CAST(ps.started_at AS DATETIME2), "
+        "CAST(ps.completed_at AS DATETIME2)) "
+        "FROM dbo.process_store AS ps WHERE ps.process_key = CAST(%(process_key)s AS VARCHAR(255)) "
+        "AND ps.status = 'DONE' ORDER BY ps.started_at DESC"
+    ),
+    record_step=(
+        "INSERT INTO dbo.process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
+        f"SELECT {ID}, CAST(%(topic)s AS VARCHAR(255)), CAST(%(activity_id)s AS VARCHAR(255)), "
+        "CAST(%(outcome)s AS VARCHAR(16)), %(duration_ms)s, %(error_json)s "
+        f"WHERE EXISTS (SELECT 1 FROM dbo.process_store WHERE correlation_id = {ID})"
+    ),
+    steps=(
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM dbo.process_event "
+        f"WHERE correlation_id = {ID} ORDER BY event_id"
+    ),
+    attach_instance=(
+        "UPDATE dbo.process_store SET camunda_instance_id = CAST(%(instance_id)s AS VARCHAR(64)) "
+        f"WHERE correlation_id = {ID} AND camunda_instance_id IS NULL"
+    ),
+    discard_unstarted=(
+        f"DELETE FROM dbo.process_store WHERE correlation_id = {ID} "
+        "AND status = 'PENDING' AND camunda_instance_id IS NULL"
+    ),
+    finish=(
+        "UPDATE dbo.process_store SET status = CAST(%(status)s AS VARCHAR(16)), "
+        "payload_json = %(payload_json)s, error_json = %(error_json)s, "
+        "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() "
+        f"OUTPUT {OUTPUT_LIST} "
+        f"WHERE correlation_id = {ID} AND status = 'PENDING'"
+    ),
+    fail_all_pending=(
+        "UPDATE dbo.process_store SET status = 'ERROR', error_json = %(error_json)s, "
+        "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() "
+        f"OUTPUT {OUTPUT_LIST} WHERE status = 'PENDING'"
+    ),
+    has_pending=(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM dbo.process_store "
+        f"WHERE correlation_id = {ID} AND status = 'PENDING') THEN 1 ELSE 0 END"
+    ),
+    pending_count="SELECT COUNT_BIG(*) FROM dbo.process_store WHERE status = 'PENDING'",
+)
+
+# A connection that is gone: FreeTDS/db-lib (write/read failed, dead DBPROCESS), and the transient
+# errors after which Azure SQL asks for a new connection (failover, reconfiguration, throttling).
+_DISCONNECT_NUMBERS = frozenset({20004, 20006, 20009, 20017, 20047, 4060, 40197, 40501, 40613, 49918, 49919, 49920})
+# The server is there but did not answer in time: our timeout, a lock timeout, or a deadlock victim
+# (its statement was rolled back; the client may try again).
+_TIMEOUT_NUMBERS = frozenset({20003, 1222, 1205})
+# Primary key and unique index violations.
+_DUPLICATE_KEY_NUMBERS = frozenset({2627, 2601})
+
+
+def _error_number(error: BaseException) -> int | None:
+    number = getattr(error, "number", None)
+    if isinstance(number, int):
+        return number
+    if error.args and isinstance(error.args[0], tuple) and error.args[0] and isinstance(error.args[0][0], int):
+        return error.args[0][0]
+    return None
+
+
+class MssqlDialect(Dialect):
+    name = "mssql"
+    statements = STATEMENTS
+    url_source: DatabaseUrl
+
+    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float, query_timeout_s: float) -> None:
+        self.url_source = url_source
+        self.connect_timeout_s = connect_timeout_s
+        self.query_timeout_s = query_timeout_s
+        self.connect_args()  # a malformed URL fails now, at cold start
+
+    @classmethod
+    def from_url(cls, url_source: DatabaseUrl, settings: Settings) -> MssqlDialect:
+        return cls(
+            url_source, connect_timeout_s=settings.db_connect_timeout_s, query_timeout_s=settings.db_query_timeout_s
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        parts = urlsplit(self.url_source())
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ConfigurationError("DATABASE_URL: an SQL Server URL is mssql://user:pass@host:1433/database")
+        return {
+            "server": parts.hostname,
+            "port": str(parts.port or 1433),
+            "user": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "database": unquote(parts.path.strip("/")),
+            # Whole seconds, at least one: pymssql treats 0 as "wait forever".
+            "login_timeout": max(1, round(self.connect_timeout_s)),
+            "timeout": max(1, round(self.query_timeout_s)),
+            # Without an explicit TDS version FreeTDS negotiates down from an old default and a
+            # silent server costs twice the login timeout, or minutes.
+            "tds_version": "7.4",
+            "autocommit": True,
+            "use_datetime2": True,
+            "appname": "waitroom",
+        }
+
+    def connect(self) -> Any:
+        return pymssql.connect(**self.connect_args())
+
+    def timestamp_param(self, value: datetime) -> datetime:
+        """DATETIME2 holds no zone: the store's times are UTC, so the parameter is naive UTC."""
+        return as_utc(value).replace(tzinfo=None)
+
+    def driver_error(self) -> type[BaseException]:
+        return pymssql.Error
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        if isinstance(error, pymssql.InterfaceError):
+            return True
+        return isinstance(error, pymssql.OperationalError) and _error_number(error) in _DISCONNECT_NUMBERS
+
+    def is_unavailable(self, error: BaseException) -> bool:
+        return isinstance(error, pymssql.OperationalError) and _error_number(error) in _TIMEOUT_NUMBERS
+
+    def is_duplicate_key(self, error: BaseException) -> bool:
+        return isinstance(error, pymssql.IntegrityError) and _error_number(error) in _DUPLICATE_KEY_NUMBERS
+
+    def apply_migration(self, connection: Any, migration: Migration) -> bool:
+        connection.autocommit(False)
+        cursor = connection.cursor()
+        try:
+            # Serialises migrators; released at commit or rollback.
+            # sp_getapplock reports a timeout in its return code, not as an error: THROW turns it into one.
+            cursor.execute(
+                "DECLARE @granted INT; "
+                "EXEC @granted = sp_getapplock @Resource = 'waitroom.migrate', @LockMode = 'Exclusive', "
+                "@LockOwner = 'Transaction', @LockTimeout = 60000; "
+                "IF @granted < 0 THROW 50001, 'another migrate holds the migration lock', 1;"
+            )
+            cursor.execute(
+                "IF OBJECT_ID(N'dbo.waitroom_migrations', N'U') IS NULL "
+                "CREATE TABLE dbo.waitroom_migrations (version INT NOT NULL PRIMARY KEY, "
+                "name VARCHAR(255) NOT NULL, applied_at DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME())"
+            )
+            cursor.execute("SELECT 1 FROM dbo.waitroom_migrations WHERE version = %s", (migration.version,))
+            if cursor.fetchone():
+                connection.rollback()
+                return False
+            for batch in mssql_batches(migration.sql):
+                cursor.execute(batch)
+            cursor.execute(
+                "INSERT INTO dbo.waitroom_migrations (version, name) VALUES (%s, %s)",
+                (migration.version, migration.name),
+            )
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.autocommit(True)
+        return True
+
+
+_GO_LINE = re.compile(r"^\s*GO\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def mssql_batches(script: str) -> list[str]:
+    """T-SQL batches: ``GO`` is sqlcmd's separator, not T-SQL, so the client splits on it."""
+    return [batch.strip() for batch in _GO_LINE.split(script) if batch.strip()]
+
+
+DIALECT = MssqlDialect

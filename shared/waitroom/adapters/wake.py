@@ -1,0 +1,350 @@
+"""Waking a waiting request as soon as its process finishes, with polling kept as the fallback.
+
+A waiter subscribes to its process *before* its first read of the row, so that a finish between
+that read and the wait cannot be missed; it then pauses as the poll schedule says, but wakes at
+once when the process's finish is announced, and reads the row again. The row stays the truth: a
+notification only says "read now". A lost notification costs latency (until the next fallback
+read, ``PUSH_FALLBACK_POLL_MS``), never correctness.
+
+Channels: PostgreSQL ``LISTEN/NOTIFY`` (a connection of its own that listens), Redis pub/sub
+(``REDIS_URL``; ElastiCache in AWS), an in-process registry (waiter and finisher in one process),
+and none (polling only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from waitroom.adapters.store.base import DatabaseUrl, Dialect
+from waitroom.service.ports import Subscription
+from waitroom.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+#: How often a waiter reads the row once its subscription has failed, until its wait ends: the
+#: failure may have swallowed the notification, and a broken channel announces nothing.
+READ_EVERY_S_WITHOUT_CHANNEL = 1.0
+
+
+class Sleeping:
+    """A subscription nobody notifies: the pause is a plain sleep, of at most ``at_most_s``."""
+
+    def __init__(self, at_most_s: float | None = None) -> None:
+        self._at_most_s = at_most_s
+
+    def wait(self, timeout_s: float) -> bool:
+        pause = timeout_s if self._at_most_s is None else min(timeout_s, self._at_most_s)
+        time.sleep(max(0.0, pause))
+        return False
+
+
+class Polling:
+    """No push at all: waiters poll on their schedule."""
+
+    name = "poll"
+    pushes = False
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        yield Sleeping()
+
+    def notify(self, correlation_id: str) -> None:
+        """Nobody listens."""
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+class InProcess:
+    """Waiters and finishers in one process (the embedded single-process case, benchmarks)."""
+
+    name = "inprocess"
+    pushes = True
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[threading.Event]] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        event = threading.Event()
+        with self._guard:
+            self._waiting.setdefault(correlation_id, set()).add(event)
+        try:
+            yield _EventSubscription(event)
+        finally:
+            with self._guard:
+                waiting = self._waiting.get(correlation_id, set())
+                waiting.discard(event)
+                if not waiting:
+                    self._waiting.pop(correlation_id, None)
+
+    def notify(self, correlation_id: str) -> None:
+        with self._guard:
+            events = list(self._waiting.get(correlation_id, ()))
+        for event in events:
+            event.set()
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+class _EventSubscription:
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+
+    def wait(self, timeout_s: float) -> bool:
+        woken = self._event.wait(max(0.0, timeout_s))
+        self._event.clear()
+        return woken
+
+
+class _NetworkSubscription:
+    """A subscription over a connection that can fail. At the failure it drops the connection (the
+    next wait opens a new one) and answers at once, so the row is read; for the rest of this wait it
+    reads every ``READ_EVERY_S_WITHOUT_CHANNEL``, as a waiter that could not subscribe does."""
+
+    def __init__(self, failures: tuple[type[Exception], ...], drop_connection: Callable[[], None]) -> None:
+        self._failures = failures
+        self._drop_connection = drop_connection
+        self._lost = False
+
+    def wait(self, timeout_s: float) -> bool:
+        if self._lost:
+            return Sleeping(READ_EVERY_S_WITHOUT_CHANNEL).wait(timeout_s)
+        try:
+            return self._notified_within(max(0.0, timeout_s))
+        except self._failures:
+            logger.warning("lost the wake channel's connection; polling instead", exc_info=True)
+            self._lost = True
+            self._drop_connection()
+            return False
+
+    def _notified_within(self, timeout_s: float) -> bool:
+        raise NotImplementedError
+
+
+def channel_name(correlation_id: str) -> str:
+    """A channel per process, a valid identifier whatever the id holds (PostgreSQL allows 63 bytes)."""
+    return "waitroom_" + hashlib.sha256(correlation_id.encode()).hexdigest()[:40]
+
+
+class Postgres:
+    """PostgreSQL ``LISTEN/NOTIFY``. Each waiting thread listens on a connection of its own (one per
+    execution environment in Lambda), kept between waits; announcements go out on another.
+
+    A failure of the listening connection drops it; the next wait opens a new one.
+    """
+
+    name = "postgres"
+    pushes = True
+
+    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float) -> None:
+        self._url_source = url_source
+        self._connect_timeout_s = connect_timeout_s
+        self._listening = threading.local()
+        self._listeners: list[Any] = []
+        self._announcer: Any = None
+        self._announcer_guard = threading.Lock()
+
+    def _connect(self) -> Any:
+        import psycopg  # noqa: PLC0415 -- the driver of the backend in use only
+
+        return psycopg.connect(
+            self._url_source(), autocommit=True, connect_timeout=max(1, round(self._connect_timeout_s))
+        )
+
+    def listener(self) -> Any:
+        connection = getattr(self._listening, "connection", None)
+        if connection is None or connection.closed:
+            connection = self._listening.connection = self._connect()
+            with self._announcer_guard:
+                self._listeners.append(connection)
+        return connection
+
+    def drop_listener(self) -> None:
+        connection = getattr(self._listening, "connection", None)
+        self._listening.connection = None
+        if connection is not None:
+            connection.close()
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        import psycopg  # noqa: PLC0415
+
+        channel = channel_name(correlation_id)
+        try:
+            connection = self.listener()
+            connection.execute(f'LISTEN "{channel}"')
+        except psycopg.Error:
+            logger.warning("cannot listen for the process's finish; polling instead", exc_info=True)
+            self.drop_listener()
+            yield Sleeping(READ_EVERY_S_WITHOUT_CHANNEL)
+            return
+        try:
+            yield _PostgresSubscription(connection, drop_connection=self.drop_listener)
+        finally:
+            try:
+                connection.execute(f'UNLISTEN "{channel}"')
+            except psycopg.Error:
+                self.drop_listener()
+
+    def notify(self, correlation_id: str) -> None:
+        import psycopg  # noqa: PLC0415
+
+        with self._announcer_guard:
+            try:
+                if self._announcer is None or self._announcer.closed:
+                    self._announcer = self._connect()
+                self._announcer.execute("SELECT pg_notify(%s, '')", (channel_name(correlation_id),))
+            except psycopg.Error:
+                logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
+                self._announcer = None
+
+    def close(self) -> None:
+        with self._announcer_guard:
+            connections = [*self._listeners, *([self._announcer] if self._announcer is not None else [])]
+            self._listeners, self._announcer = [], None
+        for connection in connections:
+            connection.close()
+
+
+class _PostgresSubscription(_NetworkSubscription):
+    def __init__(self, connection: Any, *, drop_connection: Callable[[], None]) -> None:
+        import psycopg  # noqa: PLC0415
+
+        super().__init__((psycopg.Error,), drop_connection)
+        self._connection = connection
+
+    def _notified_within(self, timeout_s: float) -> bool:
+        return any(True for _ in self._connection.notifies(timeout=timeout_s, stop_after=1))
+
+
+class Redis:
+    """Redis pub/sub (``REDIS_URL``): works beside any store, and across every process and host.
+
+    Each waiting thread subscribes on a connection of its own, kept between waits (a new connection
+    per wait would be a TLS handshake per request on ElastiCache); a failure drops it.
+    """
+
+    name = "redis"
+    pushes = True
+
+    def __init__(self, url: str, *, timeout_s: float) -> None:
+        import redis  # noqa: PLC0415 -- only when Redis is configured
+
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        self._listening = threading.local()
+        self._listeners: list[Any] = []
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def channel(correlation_id: str) -> str:
+        return f"waitroom:finished:{correlation_id}"
+
+    def listener(self) -> Any:
+        pubsub = getattr(self._listening, "pubsub", None)
+        if pubsub is None:
+            pubsub = self._listening.pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            with self._guard:
+                self._listeners.append(pubsub)
+        return pubsub
+
+    def drop_listener(self) -> None:
+        pubsub = getattr(self._listening, "pubsub", None)
+        self._listening.pubsub = None
+        if pubsub is not None:
+            with self._guard:
+                self._listeners.remove(pubsub)
+            pubsub.close()
+
+    @contextmanager
+    def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
+        import redis  # noqa: PLC0415
+
+        channel = self.channel(correlation_id)
+        try:
+            pubsub = self.listener()
+            pubsub.subscribe(channel)
+        except redis.RedisError:
+            logger.warning("cannot subscribe to the process's finish; polling instead", exc_info=True)
+            self.drop_listener()
+            yield Sleeping(READ_EVERY_S_WITHOUT_CHANNEL)
+            return
+        try:
+            yield _RedisSubscription(pubsub, channel, drop_connection=self.drop_listener)
+        finally:
+            try:
+                pubsub.unsubscribe(channel)
+            except redis.RedisError:
+                self.drop_listener()
+
+    def notify(self, correlation_id: str) -> None:
+        import redis  # noqa: PLC0415
+
+        try:
+            self._client.publish(self.channel(correlation_id), "1")
+        except redis.RedisError:
+            logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
+
+    def close(self) -> None:
+        with self._guard:
+            listeners, self._listeners = self._listeners, []
+        for pubsub in listeners:
+            pubsub.close()
+        self._client.close()
+
+
+class _RedisSubscription(_NetworkSubscription):
+    def __init__(self, pubsub: Any, channel: str, *, drop_connection: Callable[[], None]) -> None:
+        import redis  # noqa: PLC0415
+
+        super().__init__((redis.RedisError,), drop_connection)
+        self._pubsub = pubsub
+        self._channel = channel.encode()
+
+    def _notified_within(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        # get_message returns early for other traffic (a confirmation, a late message of an earlier
+        # wait on this kept connection): only this process's announcement wakes the waiter.
+        while (remaining := deadline - time.monotonic()) > 0:
+            message = self._pubsub.get_message(timeout=remaining)
+            if message is not None and message.get("type") == "message" and message.get("channel") == self._channel:
+                return True
+        return False
+
+
+WakeChannel = Polling | InProcess | Postgres | Redis
+
+
+def wake_channel(settings: Settings, dialect: Dialect) -> WakeChannel:
+    """The channel ``WAKE_CHANNEL`` names; ``auto`` is Redis when ``REDIS_URL`` is set, else the
+    database's own when its dialect can push (PostgreSQL's LISTEN/NOTIFY), else polling (SQL Server
+    and SQLite alone have no push)."""
+    chosen = settings.wake_channel
+    if chosen == "auto":
+        if settings.redis_url is not None:
+            chosen = "redis"
+        elif dialect.pushes_wake_ups:
+            chosen = "postgres"
+        else:
+            chosen = "poll"
+    if chosen == "redis":
+        if settings.redis_url is None:
+            raise ValueError("WAKE_CHANNEL=redis needs REDIS_URL")
+        return Redis(settings.redis_url.get_secret_value(), timeout_s=settings.db_connect_timeout_s)
+    if chosen == "postgres":
+        source = dialect.url_source
+        if not dialect.pushes_wake_ups or source is None:
+            raise ValueError("WAKE_CHANNEL=postgres needs a PostgreSQL store")
+        return Postgres(source, connect_timeout_s=settings.db_connect_timeout_s)
+    if chosen == "inprocess":
+        return InProcess()
+    return Polling()

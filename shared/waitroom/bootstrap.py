@@ -1,0 +1,99 @@
+"""Composition: the service built on its adapters, as each kind of process needs it.
+
+Each Lambda function composes itself once, at cold start, in its ``app.py``: the HTTP functions through
+:func:`waitroom.entrypoints.http.resolver.http_function`, the worker through
+:func:`waitroom.entrypoints.worker.build_worker`, the reconciler with :func:`reconciler`, retention
+with :func:`repository` alone; the command line builds what each command uses. Nothing here is a
+global: a test builds its own with the settings it wants, and fakes where it wants them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from waitroom import snapstart
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.engine import CamundaEngine
+from waitroom.adapters.metrics import CloudWatchMetrics
+from waitroom.adapters.store import SqlStore, open_store
+from waitroom.adapters.wake import WakeChannel, wake_channel
+from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker, WallClock
+from waitroom.service.processes import ProcessService
+from waitroom.service.reconciler import Reconciler
+from waitroom.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Application:
+    """The service and the adapters it runs on, which hold this environment's connections."""
+
+    settings: Settings
+    repository: SqlStore
+    waker: WakeChannel
+    engine: CamundaEngine
+    service: ProcessService
+
+    def close(self) -> None:
+        """Let go of the connections (the environment ends, or a test does)."""
+        self.repository.close()
+        self.waker.close()
+        self.engine.client.close()
+
+
+def repository(settings: Settings) -> SqlStore:
+    """The process repository on the configured database. It connects on first use."""
+    return open_store(settings)
+
+
+def engine(settings: Settings) -> CamundaEngine:
+    return CamundaEngine(CamundaClient.from_settings(settings), string_max_chars=settings.camunda_string_max_chars)
+
+
+def process_service(
+    settings: Settings,
+    *,
+    repository: ProcessRepository,
+    waker: Waker,
+    engine: Engine,
+    metrics: Metrics | None = None,
+    clock: Clock = time.monotonic,
+) -> ProcessService:
+    """The service on the given adapters, obeying ``settings`` (a test or a benchmark passes its own)."""
+    return ProcessService(
+        repository=repository,
+        engine=engine,
+        waker=waker,
+        metrics=metrics or CloudWatchMetrics(),
+        start_policy=settings.start_policy(),
+        wait_policy=settings.wait_policy(),
+        clock=clock,
+    )
+
+
+def application(settings: Settings, *, metrics: Metrics | None = None) -> Application:
+    """The service on the configured database, Camunda and wake channel (and CloudWatch metrics unless
+    ``metrics`` says otherwise). Nothing connects yet."""
+    store = repository(settings)
+    waker = wake_channel(settings, store.dialect)
+    camunda = engine(settings)
+    service = process_service(settings, repository=store, waker=waker, engine=camunda, metrics=metrics)
+    # SnapStart's hooks drop this environment's connections before a snapshot and re-open them after.
+    return snapstart.hold(Application(settings, store, waker, camunda, service))
+
+
+def reconciler(settings: Settings, service: ProcessService | None = None, *, now: WallClock = utc_now) -> Reconciler:
+    """The reconciler, on the service of ``settings`` (or on ``service``, with its engine and metrics)."""
+    service = service or application(settings).service
+    return Reconciler(
+        service=service,
+        engine=service.engine,
+        metrics=service.metrics,
+        policy=settings.reconcile_policy(),
+        now=now,
+    )

@@ -1,0 +1,167 @@
+"""The process record, its state machine and the values that end a process.
+
+Payloads and errors are JSON values here (``Any`` for a payload, a ``dict`` for an error); only the
+store adapter turns them into text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ProcessStatus(StrEnum):
+    PENDING = "PENDING"
+    DONE = "DONE"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not ProcessStatus.PENDING
+
+
+def dump_json(value: Any) -> str:
+    """The one JSON text of a value: compact, non-ASCII kept as is; raises ValueError or TypeError
+    for what JSON cannot hold (NaN, a set, an object)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def request_hash(process_key: str, variables: dict[str, Any]) -> str:
+    """A fingerprint of a start request, so that a repeated start can be told from a different one.
+
+    Keys are sorted so that the same variables in another order are the same request.
+    """
+    canonical = json.dumps(
+        {"processKey": process_key, "variables": variables},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the subject of their token, and whether they hold the admin scope."""
+
+    subject: str
+    admin: bool = False
+
+    def may_see(self, owner: str | None) -> bool:
+        """Their own processes; an admin sees every process (and alone those without an owner)."""
+        return self.admin or owner == self.subject
+
+
+@dataclass(frozen=True)
+class NewProcess:
+    correlation_id: str
+    process_key: str
+    request_hash: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    correlation_id: str
+    status: ProcessStatus
+    process_key: str | None
+    payload: Any
+    error: dict[str, Any] | None
+    started_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    camunda_instance_id: str | None = None
+    request_hash: str | None = None
+    owner: str | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.completed_at is None:
+            return None
+        return round((self.completed_at - self.started_at).total_seconds() * 1000)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """One page of the process list, newest first; ``after`` is the last row of the previous page."""
+
+    limit: int
+    status: ProcessStatus | None = None
+    process_key: str | None = None
+    started_after: datetime | None = None
+    """Inclusive."""
+    started_before: datetime | None = None
+    """Exclusive."""
+    after: tuple[datetime, str] | None = None
+    """``(started_at, correlation_id)`` of the row the page starts after."""
+    owner: str | None = None
+    """Only the processes of this owner (a caller without the admin scope sees only theirs)."""
+
+
+class StepOutcome(StrEnum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    BPMN_ERROR = "BPMN_ERROR"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One run of one step of a process, as the worker saw it (the event log of docs/seeds/)."""
+
+    correlation_id: str
+    topic: str
+    activity_id: str | None
+    outcome: StepOutcome
+    duration_ms: int
+    error: dict[str, Any] | None = None
+    occurred_at: datetime | None = None
+
+
+def error_value(message: str, *, code: str | None = None, **more: Any) -> dict[str, Any]:
+    """The error a process ends with: a ``message``, its ``code`` when Waitroom chose the outcome
+    (``CANCELLED``, ``INCIDENT``, ``TIMED_OUT``, ...), and whatever else tells more."""
+    return {**({"code": code} if code is not None else {}), "message": message, **more}
+
+
+def reported_error(error: str | dict[str, Any] | None) -> dict[str, Any]:
+    """An error as the last step of a process reported it, made an object with at least a ``message``."""
+    if error is None:
+        return error_value("the process reported an error")
+    if isinstance(error, str):
+        return error_value(error)
+    return error
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a process ends: the final status, the result (if any) and the error (if any)."""
+
+    status: ProcessStatus
+    payload: Any = None
+    error: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.is_final:
+            raise ValueError("an outcome ends a process: DONE, ERROR or CANCELLED")
+
+    @classmethod
+    def done(cls, payload: Any = None) -> Outcome:
+        return cls(ProcessStatus.DONE, payload)
+
+    @classmethod
+    def failed(cls, error: dict[str, Any], payload: Any = None) -> Outcome:
+        return cls(ProcessStatus.ERROR, payload, error)
+
+    @classmethod
+    def cancelled(cls, reason: str) -> Outcome:
+        return cls(ProcessStatus.CANCELLED, None, error_value(reason, code="CANCELLED"))
+
+    def matches(self, record: ProcessRecord) -> bool:
+        """Whether ``record`` ended exactly so (a repeated report of the same outcome)."""
+        return (record.status, record.payload, record.error) == (self.status, self.payload, self.error)

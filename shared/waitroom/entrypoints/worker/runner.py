@@ -1,0 +1,363 @@
+"""The external-task worker: one invocation long-polls Camunda and runs handlers until its time is up.
+
+The worker Lambda runs on a schedule; each invocation keeps fetching and running tasks and returns
+while it still has ``WORKER_TASK_BUDGET_MS`` left, so that the next invocation takes over and one
+worker is always listening. Tasks run in a bounded thread pool; a lock keeper extends the locks of
+the tasks still running, so that a long handler does not lose its task to another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
+from waitroom.domain.errors import CamundaRejected, WaitroomError
+from waitroom.domain.process import Outcome, StepEvent, StepOutcome, dump_json, error_value
+from waitroom.entrypoints.worker.tasks import (
+    BusinessRejection,
+    ExternalTask,
+    ProcessOutcome,
+    TaskHandler,
+    Topic,
+    TopicRegistry,
+    WorkerResources,
+)
+from waitroom.observability import emit, thread_log_keys, traced
+from waitroom.service.processes import ProcessService
+from waitroom.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: After Camunda could not be reached, wait this long before asking again.
+FETCH_FAILURE_PAUSE_S = 1.0
+#: How often the lock keeper looks for locks due to be extended: often enough for a 1 s lock.
+LOCK_KEEPER_TICK_S = 0.1
+
+
+@dataclass
+class WorkerSummary:
+    fetched: int = 0
+    completed: int = 0
+    bpmn_errors: int = 0
+    failed: int = 0
+    #: Reports Camunda refused because the task was gone or locked by another worker.
+    lost: int = 0
+    fetch_failures: int = 0
+    #: Tasks still running when the invocation had to return.
+    unfinished: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class LockKeeper:
+    """Extends the lock of every task still running, a third of its lock duration before it lapses."""
+
+    def __init__(self, camunda: CamundaClient, worker_id: str) -> None:
+        self._camunda = camunda
+        self._worker_id = worker_id
+        self._running: dict[str, tuple[int, float]] = {}
+        self._guard = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="lock-keeper", daemon=True)
+
+    def __enter__(self) -> LockKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def hold(self, task_id: str, lock_duration_ms: int) -> None:
+        with self._guard:
+            self._running[task_id] = (lock_duration_ms, time.monotonic() + lock_duration_ms / 1000)
+
+    def release(self, task_id: str) -> None:
+        with self._guard:
+            self._running.pop(task_id, None)
+
+    def _keep(self) -> None:
+        while not self._stopped.wait(LOCK_KEEPER_TICK_S):
+            now = time.monotonic()
+            with self._guard:
+                due = [
+                    (task_id, duration)
+                    for task_id, (duration, lapses_at) in self._running.items()
+                    if lapses_at - now < duration / 1000 / 3
+                ]
+            for task_id, duration in due:
+                try:
+                    self._camunda.extend_lock(task_id, worker_id=self._worker_id, new_duration_ms=duration)
+                except CamundaRejected as exc:
+                    # The lock is gone for good (the task ended, or another worker holds it).
+                    logger.warning("a task's lock is lost", extra={"taskId": task_id, "reason": exc.message})
+                    self.release(task_id)
+                    continue
+                except WaitroomError as exc:
+                    logger.warning("could not extend a task's lock; trying again", extra={"reason": exc.message})
+                    continue
+                with self._guard:
+                    if task_id in self._running:
+                        self._running[task_id] = (duration, time.monotonic() + duration / 1000)
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        camunda: CamundaClient,
+        service: ProcessService,
+        registry: TopicRegistry,
+        resources: WorkerResources,
+        settings: Settings,
+        worker_id: str,
+    ) -> None:
+        self.camunda = camunda
+        self.service = service
+        self.registry = registry
+        self.resources = resources
+        self.settings = settings
+        self.worker_id = worker_id
+
+    def run(self, remaining_ms: Callable[[], int]) -> WorkerSummary:
+        """Fetch and run tasks until only ``WORKER_TASK_BUDGET_MS`` of the invocation is left."""
+        summary = WorkerSummary()
+        capacity = self.settings.worker_max_tasks
+        running: set[Future[str]] = set()
+        # Not a `with` block: leaving it would wait for every thread, and a task that outlives the
+        # invocation must not hold the invocation past its time.
+        pool = ThreadPoolExecutor(capacity, "task")
+        with LockKeeper(self.camunda, self.worker_id) as locks:
+            while (
+                poll_ms := min(self.settings.worker_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)
+            ) > 0:
+                if len(running) >= capacity:
+                    done, running = wait(running, timeout=poll_ms / 1000, return_when=FIRST_COMPLETED)
+                    self._count(done, summary)
+                    continue
+                for task in self._fetch(capacity - len(running), poll_ms, summary):
+                    running.add(pool.submit(self._execute, task, locks))
+                done = {future for future in running if future.done()}
+                running -= done
+                self._count(done, summary)
+            # The tasks in hand get what is left of the invocation, less a second to return.
+            done, unfinished = wait(running, timeout=max(0.0, remaining_ms() / 1000 - 1))
+            self._count(done, summary)
+        pool.shutdown(wait=not unfinished, cancel_futures=True)
+        if unfinished:
+            summary.unfinished += len(unfinished)
+            logger.error("tasks outlived the invocation; their locks will lapse", extra={"tasks": len(unfinished)})
+        logger.info("worker invocation finished", extra=summary.to_dict())
+        return summary
+
+    def _fetch(self, max_tasks: int, poll_ms: int, summary: WorkerSummary) -> list[ExternalTask]:
+        try:
+            locked = self.camunda.fetch_and_lock(
+                worker_id=self.worker_id,
+                topics=self.registry.fetch_topics(self.settings.worker_lock_duration_ms),
+                max_tasks=max_tasks,
+                async_response_timeout_ms=poll_ms,
+            )
+        except WaitroomError as exc:
+            summary.fetch_failures += 1
+            emit("WorkerFetchFailures", 1)
+            logger.error("fetchAndLock failed", extra={"code": exc.code, "reason": exc.message})
+            time.sleep(min(FETCH_FAILURE_PAUSE_S, poll_ms / 1000))
+            return []
+        summary.fetched += len(locked)
+        return [ExternalTask.from_camunda(task) for task in locked]
+
+    @staticmethod
+    def _count(done: set[Future[str]], summary: WorkerSummary) -> None:
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                # A defect of the worker itself: the task's lock lapses and Camunda hands it out again.
+                logger.error("a task crashed the worker's reporting", exc_info=error)
+                summary.lost += 1
+                continue
+            outcome = future.result()
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+
+    def _execute(self, task: ExternalTask, locks: LockKeeper) -> str:
+        """Run one task's handler and report its outcome; returns the summary field to count it in."""
+        topic = self.registry[task.topic]
+        with (
+            thread_log_keys(correlation_id=task.business_key, topic=task.topic, task_id=task.id),
+            traced(f"## {task.topic}") as subsegment,
+        ):
+            if subsegment is not None and task.business_key:
+                subsegment.put_annotation("correlationId", task.business_key)
+            return self._run_task(task, topic, locks)
+
+    def _run_task(self, task: ExternalTask, topic: Topic, locks: LockKeeper) -> str:
+        locks.hold(task.id, topic.lock_duration_ms or self.settings.worker_lock_duration_ms)
+        started = time.monotonic()
+        try:
+            report = self._decide(task, topic.handler)
+            duration_ms = round((time.monotonic() - started) * 1000)
+            if report.finish is not None:
+                # The history first: whoever the finish wakes may ask for it at once.
+                self._record(task, report, duration_ms)
+                self.finish_process(task, report.finish)
+                sent = self._send(report.send)
+            else:
+                sent = self._send(report.send)
+                if sent:
+                    self._record(task, report, duration_ms)
+            outcome = report.outcome if sent else "lost"
+            logger.info("task finished", extra={"outcome": outcome, "durationMs": duration_ms})
+            emit("TaskDuration", duration_ms, MetricUnit.Milliseconds, Topic=task.topic)
+            if report.step is StepOutcome.FAILED:
+                emit("TaskFailures", 1, Topic=task.topic)
+            return outcome
+        finally:
+            locks.release(task.id)
+
+    def _decide(self, task: ExternalTask, handler: TaskHandler) -> Report:
+        """What to tell Camunda. Whatever fails here (the handler, or turning its result into
+        variables) becomes a failure report, never an exception that loses the task."""
+        try:
+            return self._completion(task, handler(task, self.resources) or {})
+        except BusinessRejection as rejection:
+            try:
+                return self._bpmn_error(task, rejection)
+            except VariableError as error:
+                return self._failure(task, error)
+        except Exception as error:  # any handler failure goes to Camunda, which retries the task
+            return self._failure(task, error)
+
+    def _completion(self, task: ExternalTask, output: Mapping[str, Any] | ProcessOutcome) -> Report:
+        finish, variables = None, {}
+        if isinstance(output, ProcessOutcome):
+            finish = output
+            dump_json(finish.data)  # a result that cannot be stored fails the step, before anything is told
+        else:
+            variables = self._typed(output)
+        return Report(
+            "completed",
+            StepOutcome.COMPLETED,
+            lambda: self.camunda.complete_task(task.id, worker_id=self.worker_id, variables=variables),
+            finish=finish,
+        )
+
+    def finish_process(self, task: ExternalTask, outcome: ProcessOutcome) -> None:
+        """End the task's process with its last step's outcome. A row already finished stays as it
+        is: this step may be running a second time (a lapsed lock)."""
+        if not task.business_key:
+            logger.warning("the process instance has no business key, so no Waitroom row to finish")
+            return
+        ending = Outcome.done(outcome.data) if outcome.error is None else Outcome.failed(outcome.error, outcome.data)
+        if self.service.finish(task.business_key, ending) is None:
+            logger.info("process was already finished, or not started through Waitroom; left as it is")
+
+    def _bpmn_error(self, task: ExternalTask, rejection: BusinessRejection) -> Report:
+        logger.info("task rejected with a BPMN error", extra={"errorCode": rejection.code, "reason": rejection.message})
+        variables = self._typed(rejection.variables)
+        return Report(
+            "bpmn_errors",
+            StepOutcome.BPMN_ERROR,
+            lambda: self.camunda.report_bpmn_error(
+                task.id,
+                worker_id=self.worker_id,
+                error_code=rejection.code,
+                error_message=rejection.message,
+                variables=variables,
+            ),
+            error={"code": rejection.code, "message": rejection.message},
+        )
+
+    def _failure(self, task: ExternalTask, error: Exception) -> Report:
+        retries, retry_timeout_ms = self.next_retry(task.retries)
+        message = f"{type(error).__name__}: {error}"
+        logger.warning("task failed", extra={"reason": message, "retriesLeft": retries, "retryInMs": retry_timeout_ms})
+        return Report(
+            "failed",
+            StepOutcome.FAILED,
+            lambda: self.camunda.report_failure(
+                task.id,
+                worker_id=self.worker_id,
+                error_message=message,
+                error_details="".join(traceback.format_exception(error)),
+                retries=retries,
+                retry_timeout_ms=retry_timeout_ms,
+            ),
+            error={"message": message, "retriesLeft": retries},
+            incident=retries == 0,
+        )
+
+    def _typed(self, values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        return to_typed_variables(values, string_max_chars=self.settings.camunda_string_max_chars)
+
+    def next_retry(self, retries: int | None) -> tuple[int, int]:
+        """The retries left after this failure, and how long Camunda should wait before the next try.
+
+        Camunda hands out a task that never failed with ``retries`` null; the first failure sets
+        ``WORKER_MAX_RETRIES - 1``. Zero makes an incident. The wait doubles with each attempt.
+        """
+        left = max(0, (self.settings.worker_max_retries if retries is None else retries) - 1)
+        attempt = self.settings.worker_max_retries - left
+        timeout = self.settings.worker_retry_timeout_ms * 2 ** max(0, attempt - 1)
+        return left, min(timeout, self.settings.worker_retry_timeout_max_ms)
+
+    @staticmethod
+    def _send(send: Callable[[], None]) -> bool:
+        """Tell Camunda; False when it refused (the task is gone or another worker holds it) or was
+        out of reach (the lock will lapse and Camunda will hand the task out again)."""
+        try:
+            send()
+        except CamundaRejected as exc:
+            logger.warning("Camunda refused the task's report", extra={"reason": exc.message})
+            return False
+        except WaitroomError as exc:
+            logger.error("could not report the task's outcome", extra={"code": exc.code, "reason": exc.message})
+            return False
+        return True
+
+    def _record(self, task: ExternalTask, report: Report, duration_ms: int) -> None:
+        """The step goes into the process's history; a step that ended in an incident also ends the
+        process for its client, who would otherwise wait for a result that cannot come."""
+        if not task.business_key:
+            return
+        try:
+            self.service.record_step(
+                StepEvent(
+                    correlation_id=task.business_key,
+                    topic=task.topic,
+                    activity_id=task.activity_id,
+                    outcome=report.step,
+                    duration_ms=duration_ms,
+                    error=report.error,
+                )
+            )
+            if report.incident and report.error is not None:
+                message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
+                incident = error_value(message, code="INCIDENT", topic=task.topic)
+                self.service.finish(task.business_key, Outcome.failed(incident))
+        except Exception:  # the task is reported already; a history that misses a step must not undo that
+            logger.exception("could not record the step")
+
+
+@dataclass(frozen=True)
+class Report:
+    """A task's outcome, ready to be sent to Camunda."""
+
+    outcome: str
+    """The summary field it counts in."""
+    step: StepOutcome
+    send: Callable[[], None]
+    error: dict[str, Any] | None = None
+    incident: bool = False
+    #: The last step's outcome, for the process's row.
+    finish: ProcessOutcome | None = None

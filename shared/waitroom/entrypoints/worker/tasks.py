@@ -1,0 +1,108 @@
+"""External tasks, the outcome a handler may choose, and the registry of topics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from waitroom.adapters.camunda.client import FetchTopic
+from waitroom.adapters.camunda.variables import from_typed_variables
+from waitroom.settings import Settings
+
+
+@dataclass(frozen=True)
+class ExternalTask:
+    """A task locked for this worker, as ``fetchAndLock`` returned it, variables made Python."""
+
+    id: str
+    topic: str
+    business_key: str | None
+    process_instance_id: str | None
+    activity_id: str | None
+    retries: int | None
+    variables: dict[str, Any]
+
+    @classmethod
+    def from_camunda(cls, locked: Mapping[str, Any]) -> ExternalTask:
+        return cls(
+            id=str(locked["id"]),
+            topic=str(locked["topicName"]),
+            business_key=locked.get("businessKey"),
+            process_instance_id=locked.get("processInstanceId"),
+            activity_id=locked.get("activityId"),
+            retries=locked.get("retries"),
+            variables=from_typed_variables(locked.get("variables")),
+        )
+
+
+class BusinessRejection(Exception):
+    """Raised by a handler for a business outcome the process models: it becomes a BPMN error."""
+
+    def __init__(self, code: str, message: str, *, variables: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.variables = dict(variables or {})
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """What the last step of a process returns: the process ends DONE with ``data``, or ERROR with
+    ``error``. The worker records the step, then finishes the process, then completes the task."""
+
+    data: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    """What handlers may use: the settings and one HTTP session."""
+
+    settings: Settings
+    http: requests.Session
+
+
+#: A handler returns the variables to complete its task with (or, as the last step of a process,
+#: the process's outcome), raises BusinessRejection for a modelled business outcome, or raises
+#: anything else for a failure that Camunda retries.
+TaskHandler = Callable[[ExternalTask, WorkerResources], Mapping[str, Any] | ProcessOutcome | None]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    handler: TaskHandler
+    #: How long Camunda keeps the task locked to us (default ``WORKER_LOCK_DURATION_MS``); the lock
+    #: is extended while the handler runs, so this bounds how soon a crashed worker's task is retried.
+    lock_duration_ms: int | None = None
+    #: Which process variables to fetch with the task; None fetches them all.
+    variables: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TopicRegistry:
+    topics: dict[str, Topic] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, topics: Iterable[Topic]) -> TopicRegistry:
+        registry: dict[str, Topic] = {}
+        for topic in topics:
+            if topic.name in registry:
+                raise ValueError(f"topic {topic.name!r} has two handlers")
+            registry[topic.name] = topic
+        return cls(registry)
+
+    def __getitem__(self, name: str) -> Topic:
+        return self.topics[name]
+
+    def __iter__(self) -> Iterator[Topic]:
+        return iter(self.topics.values())
+
+    def fetch_topics(self, default_lock_duration_ms: int) -> list[FetchTopic]:
+        return [
+            FetchTopic(topic.name, topic.lock_duration_ms or default_lock_duration_ms, topic.variables)
+            for topic in self
+        ]

@@ -1,0 +1,358 @@
+"""What Waitroom does with a process: start it and wait for it, read it, list it, cancel it, end it.
+
+The service speaks the domain and its own ports (:mod:`waitroom.service.ports`); the composition
+roots in :mod:`waitroom.bootstrap` give it the adapters. No HTTP, SQL or AWS in here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from waitroom.domain.errors import (
+    AlreadyFinished,
+    CamundaNoAnswer,
+    CamundaNotFound,
+    CamundaStartUnconfirmed,
+    CorrelationConflict,
+    ProcessDefinitionNotFound,
+    ProcessKeyNotAllowed,
+    ProcessNotFound,
+    ProcessPending,
+    StartFailed,
+    WaitroomError,
+)
+from waitroom.domain.process import (
+    Caller,
+    ListQuery,
+    NewProcess,
+    Outcome,
+    ProcessRecord,
+    ProcessStatus,
+    StepEvent,
+    error_value,
+    request_hash,
+)
+from waitroom.service.policies import StartPolicy, WaitPolicy
+from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker
+from waitroom.service.schedules import Schedules
+from waitroom.service.waiting import wait_budget_ms, wait_for_final
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of processes, and the row the next page starts after (None on the last page)."""
+
+    records: list[ProcessRecord]
+    last: ProcessRecord | None
+
+
+@dataclass(frozen=True)
+class ProcessState:
+    """A process as a status request answers it: the row, and its steps when they were asked for."""
+
+    record: ProcessRecord
+    steps: list[StepEvent] | None = None
+
+
+class ProcessService:
+    def __init__(
+        self,
+        *,
+        repository: ProcessRepository,
+        engine: Engine,
+        waker: Waker,
+        metrics: Metrics,
+        start_policy: StartPolicy,
+        wait_policy: WaitPolicy,
+        clock: Clock,
+    ) -> None:
+        self.repository = repository
+        self.engine = engine
+        self.waker = waker
+        self.metrics = metrics
+        self.start_policy = start_policy
+        self.wait_policy = wait_policy
+        self.clock = clock
+        self.schedules = Schedules(repository, waker, wait_policy, clock)
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None) -> float:
+        """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`)."""
+        budget_ms = wait_budget_ms(
+            sync_timeout_ms=self.wait_policy.sync_timeout_ms,
+            safety_margin_ms=self.wait_policy.safety_margin_ms,
+            preferred_wait_ms=max_wait_ms,
+            remaining_ms=remaining_ms,
+        )
+        return self.clock() + budget_ms / 1000
+
+    def start(
+        self,
+        process_key: str,
+        *,
+        correlation_id: str,
+        variables: Mapping[str, Any],
+        caller: Caller,
+        max_wait_ms: int | None,
+        remaining_ms: int | None,
+    ) -> ProcessRecord:
+        """Start the process (or join the one already started under this id) and wait for it to
+        finish, as long as the wait budget allows. Returns the row as it stands then."""
+        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+        if not self.start_policy.may_start(process_key):
+            raise ProcessKeyNotAllowed(
+                f"process key {process_key!r} may not be started through Waitroom",
+                details=[{"field": "processKey", "reason": "not one of ALLOWED_PROCESS_KEYS"}],
+            )
+        self.engine.check_variables(variables)
+        new = NewProcess(
+            correlation_id=correlation_id,
+            process_key=process_key,
+            request_hash=request_hash(process_key, dict(variables)),
+            owner=caller.subject,
+        )
+        record, created = self.repository.save(new)
+        if created:
+            self._start_in_engine(new, variables)
+        else:
+            self._ensure_same_request(record, new, caller)
+            logger.info("joined a process started before", extra={"status": record.status.value})
+        finished = self.wait(correlation_id, process_key=process_key, deadline=deadline)
+        if created and finished.status is ProcessStatus.CANCELLED and finished.camunda_instance_id is not None:
+            self._end_instance_cancelled_while_starting(finished.camunda_instance_id)
+        return finished
+
+    def _end_instance_cancelled_while_starting(self, instance_id: str) -> None:
+        """A cancel that came between the row's insert and the instance's attach found no instance to
+        delete: this start deletes it. (Had the cancel seen it, this finds it ended.)"""
+        try:
+            if self.engine.delete(instance_id):
+                logger.info("deleted the instance of a process cancelled while it started")
+        except WaitroomError:
+            logger.warning(
+                "could not delete the instance of a process cancelled while it started",
+                extra={"camundaInstanceId": instance_id},
+                exc_info=True,
+            )
+
+    @staticmethod
+    def _ensure_same_request(record: ProcessRecord, new: NewProcess, caller: Caller) -> None:
+        if not caller.may_see(record.owner):
+            # Ids are global, so the id is taken; nothing else about the other caller's process is told.
+            raise CorrelationConflict(
+                f"correlation id {new.correlation_id!r} is already in use",
+                details=[{"field": "correlationId", "reason": "already in use"}],
+            )
+        if record.process_key != new.process_key:
+            raise CorrelationConflict(
+                f"correlation id {new.correlation_id!r} belongs to a process of key {record.process_key!r}",
+                details=[{"field": "processKey", "reason": "differs from the process started under this id"}],
+            )
+        if record.request_hash != new.request_hash:
+            raise CorrelationConflict(
+                f"correlation id {new.correlation_id!r} was started with different variables",
+                details=[{"field": "variables", "reason": "differ from the process started under this id"}],
+            )
+
+    def _start_in_engine(self, new: NewProcess, variables: Mapping[str, Any]) -> None:
+        try:
+            instance_id = self.engine.start(new.process_key, business_key=new.correlation_id, variables=variables)
+        except CamundaNoAnswer as exc:
+            instance_id = self._instance_started_without_answer(new, exc)
+        except CamundaNotFound as exc:
+            self._discard_unstarted(new.correlation_id)
+            raise ProcessDefinitionNotFound(
+                f"no process definition with key {new.process_key!r} is deployed in Camunda",
+                details=[{"field": "processKey", "reason": "unknown to Camunda"}],
+            ) from exc
+        except WaitroomError:
+            self._discard_unstarted(new.correlation_id)
+            raise
+        self.repository.attach_instance(new.correlation_id, instance_id)
+        logger.info("process started", extra={"camundaInstanceId": instance_id})
+        self.metrics.process_started(new.process_key)
+
+    def _instance_started_without_answer(self, new: NewProcess, no_answer: CamundaNoAnswer) -> str:
+        """The start got no answer, so the instance may exist: look for it by its business key.
+
+        Not found now proves nothing (the start may still be on its way), so the row stays PENDING
+        and the reconciler settles it later: it attaches the instance, or marks the row ERROR.
+        """
+        try:
+            found = self.engine.find_by_business_key(new.correlation_id, process_key=new.process_key)
+        except WaitroomError:
+            found = []
+        if len(found) == 1:
+            logger.info("an unconfirmed start did start; attaching its instance")
+            return found[0].id
+        raise CamundaStartUnconfirmed(
+            f"Camunda did not confirm the start of {new.correlation_id!r}; it may be running. "
+            "Read its status: Waitroom settles an unconfirmed start within a few minutes",
+            details=no_answer.details,
+        ) from no_answer
+
+    def _discard_unstarted(self, correlation_id: str) -> None:
+        """Forget a row whose start certainly failed, so that starting it again is a fresh start."""
+        try:
+            self.repository.discard_unstarted(correlation_id)
+        except WaitroomError:
+            logger.exception("could not discard the row of a process that never started")
+
+    # --- wait and read -------------------------------------------------------------------------
+
+    def wait(self, correlation_id: str, *, process_key: str | None, deadline: float) -> ProcessRecord:
+        """Read the row until it is final or ``deadline`` passes, woken early by the waker.
+
+        The subscription comes before the first read: a finish after it is announced, a finish
+        before it is seen by that read.
+        """
+        with self.waker.subscribe(correlation_id) as subscription:
+            record = wait_for_final(
+                lambda: self.repository.poll(correlation_id),
+                deadline=deadline,
+                schedule=self.schedules.for_key(process_key),
+                clock=self.clock,
+                pause=subscription.wait,
+            )
+        if record is None:
+            raise StartFailed(
+                f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
+            )
+        return record
+
+    def read(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
+        """The process, if ``caller`` may see it (None: a trusted operator, who sees every process).
+
+        Another caller's process is "not found", never "forbidden": its existence is not told.
+        """
+        record = self.repository.get(correlation_id)
+        if record is None or (caller is not None and not caller.may_see(record.owner)):
+            raise ProcessNotFound(f"no process with correlation id {correlation_id!r}")
+        return record
+
+    def status(
+        self,
+        correlation_id: str,
+        *,
+        caller: Caller | None,
+        max_wait_ms: int | None = None,
+        remaining_ms: int | None = None,
+        history: bool = False,
+    ) -> ProcessState:
+        """The process, with its steps when ``history``; a caller that asked to wait (``max_wait_ms``)
+        waits for it like a start does."""
+        record = self.read(correlation_id, caller=caller)
+        if not record.status.is_final and max_wait_ms:
+            deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms)
+            record = self.wait(correlation_id, process_key=record.process_key, deadline=deadline)
+        return ProcessState(record, self.repository.steps(correlation_id) if history else None)
+
+    def list_page(self, query: ListQuery, *, caller: Caller | None) -> Page:
+        """A page of processes. A caller without the admin scope sees only their own processes."""
+        if caller is not None and not caller.admin:
+            query = replace(query, owner=caller.subject)
+        rows = self.repository.list_page(replace(query, limit=query.limit + 1))
+        records = rows[: query.limit]
+        return Page(records, records[-1] if len(rows) > query.limit else None)
+
+    def pages(self, query: ListQuery, *, caller: Caller | None) -> Iterator[Page]:
+        """Every page of ``query``, newest first (keyset paging: rows started meanwhile do not shift it)."""
+        while True:
+            page = self.list_page(query, caller=caller)
+            yield page
+            if page.last is None:
+                return
+            query = replace(query, after=(page.last.started_at, page.last.correlation_id))
+
+    # --- end -----------------------------------------------------------------------------------
+
+    def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
+        """End a PENDING process with ``outcome``: the one way any process ends. Its waiters wake and
+        its duration is counted. None when the process was not PENDING (or is unknown): of racing
+        finishes exactly one gets the row, and a finished row never changes."""
+        finished = self.repository.finish(correlation_id, outcome)
+        if finished is not None:
+            self._finished(finished)
+        return finished
+
+    def _finished(self, record: ProcessRecord) -> None:
+        logger.info("process finished", extra={"correlation_id": record.correlation_id, "status": record.status})
+        self.waker.notify(record.correlation_id)
+        self.metrics.process_finished(record)
+
+    def complete(self, correlation_id: str, outcome: Outcome) -> ProcessRecord:
+        """The last step of a process reports its outcome. A repeat of the same report is a success;
+        another outcome of a finished process is a conflict."""
+        finished = self.finish(correlation_id, outcome)
+        if finished is not None:
+            return finished
+        # Reported by the process's last step, signed with IAM: a machine, not a client.
+        record = self.read(correlation_id, caller=None)
+        if outcome.matches(record):
+            return record
+        raise AlreadyFinished(
+            f"process {correlation_id!r} already finished as {record.status.value}",
+            details=[{"field": "status", "reason": f"the process is {record.status.value} with another outcome"}],
+        )
+
+    def cancel(self, correlation_id: str, *, reason: str | None, caller: Caller) -> ProcessRecord:
+        """Delete the engine's instance, then finish the row as CANCELLED; whoever waits sees it.
+
+        The engine goes first: if it cannot be reached the row stays PENDING (nothing is lost, the
+        client may cancel again). Cancelling a cancelled process again is a success.
+        """
+        record = self.read(correlation_id, caller=caller)
+        if record.status is ProcessStatus.CANCELLED:
+            return record
+        if record.status.is_final:
+            raise AlreadyFinished(
+                f"process {correlation_id!r} already finished as {record.status.value}",
+                details=[{"field": "correlationId", "reason": f"the process is {record.status.value}"}],
+            )
+        if record.camunda_instance_id is not None:
+            deleted = self.engine.delete(record.camunda_instance_id)
+            logger.info("Camunda instance deleted" if deleted else "the Camunda instance had already ended")
+        cancelled = self.finish(correlation_id, Outcome.cancelled(reason or "cancelled by the client"))
+        if cancelled is not None:
+            return cancelled
+        # The process finished while the engine was deleting it.
+        finished = self.read(correlation_id, caller=caller)
+        if finished.status is ProcessStatus.CANCELLED:
+            return finished
+        raise AlreadyFinished(
+            f"process {correlation_id!r} finished as {finished.status.value} before it could be cancelled",
+            details=[{"field": "correlationId", "reason": f"the process is {finished.status.value}"}],
+        )
+
+    def fail_all_pending(self, *, code: str, reason: str) -> int:
+        """End every PENDING process as ERROR in one statement (an operator's ``clearAll``); each one's
+        waiters wake as for :meth:`finish`. Returns how many ended."""
+        failed = self.repository.fail_all_pending(error_value(reason, code=code))
+        for record in failed:
+            self._finished(record)
+        return len(failed)
+
+    # --- history and housekeeping --------------------------------------------------------------
+
+    def record_step(self, event: StepEvent) -> bool:
+        """Add a step to its process's history. False when Waitroom has no row for the process."""
+        return self.repository.record_step(event)
+
+    def delete(self, correlation_id: str) -> bool:
+        """Forget a finished process and its steps (an operator's decision). A PENDING one is refused:
+        its client would wait for a row that is gone; cancel or fail it first. False when unknown."""
+        if self.repository.has_pending(correlation_id):
+            raise ProcessPending(f"process {correlation_id!r} is PENDING: cancel it or fail it first")
+        return self.repository.remove(correlation_id)
+
+    def is_pending(self, correlation_id: str) -> bool:
+        return self.repository.has_pending(correlation_id)
+
+    def pending_count(self) -> int:
+        return self.repository.pending_count()

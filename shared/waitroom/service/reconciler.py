@@ -1,0 +1,141 @@
+"""Repairs what the happy path cannot: every process a client started must end in a final state.
+
+It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, oldest first:
+
+* PENDING longer than ``MAX_PROCESS_AGE`` → its Camunda instance deleted, then ERROR ``TIMED_OUT``;
+* no Camunda instance recorded (the start was never confirmed, or the function died before it) →
+  look for it by business key: found → attached; not found → ERROR ``START_FAILED``;
+* the instance ended without finishing the row: COMPLETED (a terminate end event, or a path that
+  skipped the last step) → ERROR ``ENDED_WITHOUT_RESULT``; EXTERNALLY_TERMINATED (deleted in
+  Camunda) → CANCELLED; INTERNALLY_TERMINATED → ERROR ``TERMINATED``; no history at all → ERROR
+  ``INSTANCE_NOT_FOUND``;
+* the instance is running with an open incident → ERROR ``INCIDENT`` with its message. (The worker
+  already does this when it raises the incident itself; this catches every other incident.)
+
+Each repair is the service's :meth:`~waitroom.service.processes.ProcessService.finish`: a row finished
+meanwhile is left as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from waitroom.domain.errors import WaitroomError
+from waitroom.domain.process import Outcome, ProcessRecord, error_value
+from waitroom.service.policies import ReconcilePolicy
+from waitroom.service.ports import Engine, InstanceHistory, Metrics, WallClock
+from waitroom.service.processes import ProcessService
+
+logger = logging.getLogger(__name__)
+
+#: The stuck-processes gauge counts up to this many (enough for an alarm, and the query stays small).
+STUCK_COUNTED = 1000
+
+
+@dataclass
+class ReconcileSummary:
+    examined: int = 0
+    attached: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    untouched: int = 0
+    #: Rows the engine could not tell us about this time; the next run tries again.
+    deferred: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Reconciler:
+    def __init__(
+        self, *, service: ProcessService, engine: Engine, metrics: Metrics, policy: ReconcilePolicy, now: WallClock
+    ) -> None:
+        self.service = service
+        self.repository = service.repository
+        self.engine = engine
+        self.metrics = metrics
+        self.policy = policy
+        self.now = now
+
+    def run(self) -> ReconcileSummary:
+        summary = ReconcileSummary()
+        now = self.now()
+        for record in self.repository.pending_started_before(now - self.policy.min_age, limit=self.policy.batch):
+            summary.examined += 1
+            try:
+                outcome = self._reconcile(record, now)
+            except WaitroomError as exc:
+                logger.warning(
+                    "could not reconcile a process",
+                    extra={"correlation_id": record.correlation_id, "code": exc.code, "reason": exc.message},
+                )
+                outcome = "deferred"
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+        stuck = len(self.repository.pending_started_before(now - self.policy.stuck_after, limit=STUCK_COUNTED))
+        self.metrics.stuck_processes(stuck)
+        logger.info("reconciler run finished", extra={**summary.to_dict(), "stuck": stuck})
+        return summary
+
+    def _reconcile(self, record: ProcessRecord, now: datetime) -> str:
+        if now - record.started_at > self.policy.max_process_age:
+            # The engine first, as a cancel does: an instance left running would go on calling the
+            # steps' services for a process nobody waits for. Out of reach → deferred, still PENDING.
+            if record.camunda_instance_id is not None:
+                self.engine.delete(record.camunda_instance_id)
+            return self._fail(
+                record,
+                "TIMED_OUT",
+                f"the process was still PENDING after MAX_PROCESS_AGE ({self.policy.max_process_age})",
+            )
+        instance_id = record.camunda_instance_id
+        if instance_id is None:
+            found = self.engine.find_by_business_key(record.correlation_id, process_key=record.process_key)
+            if not found:
+                return self._fail(
+                    record,
+                    "START_FAILED",
+                    "Camunda has no instance for this process: its start never reached Camunda. "
+                    "Start it again with a new correlation id",
+                )
+            self.repository.attach_instance(record.correlation_id, found[0].id)
+            logger.info(
+                "attached the instance of an unconfirmed start",
+                extra={"correlation_id": record.correlation_id, "camundaInstanceId": found[0].id},
+            )
+            outcome = self._by_history(record, found[0])
+            return "attached" if outcome == "untouched" else outcome
+        history = self.engine.history(instance_id)
+        if history is None:
+            return self._fail(record, "INSTANCE_NOT_FOUND", f"Camunda knows no instance {instance_id}")
+        return self._by_history(record, history)
+
+    def _by_history(self, record: ProcessRecord, history: InstanceHistory) -> str:
+        if history.state == "COMPLETED":
+            return self._fail(record, "ENDED_WITHOUT_RESULT", "the process ended in Camunda without reporting a result")
+        if history.state == "EXTERNALLY_TERMINATED":
+            reason = history.delete_reason or "no reason given"
+            return self._repair(
+                record,
+                Outcome.cancelled(f"the instance was deleted in Camunda: {reason}"),
+                "EXTERNALLY_TERMINATED",
+                "cancelled",
+            )
+        if history.state == "INTERNALLY_TERMINATED":
+            return self._fail(record, "TERMINATED", "the process was terminated inside Camunda")
+        incidents = self.engine.incidents(history.id)
+        if incidents:
+            first = incidents[0]
+            return self._fail(record, "INCIDENT", f"incident in {first.activity_id}: {first.message}")
+        return "untouched"
+
+    def _fail(self, record: ProcessRecord, code: str, message: str) -> str:
+        return self._repair(record, Outcome.failed(error_value(message, code=code)), code, "failed")
+
+    def _repair(self, record: ProcessRecord, outcome: Outcome, repair: str, counted_as: str) -> str:
+        if self.service.finish(record.correlation_id, outcome) is None:
+            return "untouched"
+        logger.info("reconciled a process", extra={"correlation_id": record.correlation_id, "code": repair})
+        self.metrics.repaired(repair)
+        return counted_as

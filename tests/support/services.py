@@ -1,0 +1,66 @@
+"""The service, the reconciler and the worker composed on a store and a Camunda a test chose (the
+rest as the functions compose them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from waitroom import bootstrap
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.engine import CamundaEngine
+from waitroom.adapters.store import SqlStore
+from waitroom.adapters.wake import Polling
+from waitroom.entrypoints.worker import REGISTRY
+from waitroom.entrypoints.worker.runner import Worker
+from waitroom.entrypoints.worker.tasks import TopicRegistry, WorkerResources
+from waitroom.service.ports import ProcessRepository, Waker
+from waitroom.service.processes import ProcessService
+from waitroom.service.reconciler import Reconciler
+from waitroom.settings import Settings
+
+#: A Camunda nobody listens on: for services whose test never reaches the engine.
+NO_CAMUNDA = "http://127.0.0.1:9/engine-rest"
+
+
+def service_on(
+    store: ProcessRepository,
+    settings: Settings | None = None,
+    *,
+    camunda: CamundaClient | None = None,
+    waker: Waker | None = None,
+) -> ProcessService:
+    settings = settings or Settings()
+    engine = CamundaEngine(
+        camunda or CamundaClient(NO_CAMUNDA, connect_timeout_s=0.5),
+        string_max_chars=settings.camunda_string_max_chars,
+    )
+    return bootstrap.process_service(settings, repository=store, waker=waker or Polling(), engine=engine)
+
+
+def reconciler_on(
+    store: SqlStore, camunda: CamundaClient, settings: Settings, *, now: datetime | None = None
+) -> Reconciler:
+    service = service_on(store, settings, camunda=camunda)
+    return bootstrap.reconciler(settings, service, now=bootstrap.utc_now if now is None else lambda: now)
+
+
+def worker_on(
+    camunda: CamundaClient,
+    store: SqlStore,
+    settings: Settings,
+    *,
+    registry: TopicRegistry = REGISTRY,
+    waker: Waker | None = None,
+    worker_id: str = "test",
+) -> Worker:
+    """A worker as ``build_worker`` composes one, on this Camunda client and store."""
+    return Worker(
+        camunda=camunda,
+        service=service_on(store, settings, camunda=camunda, waker=waker),
+        registry=registry,
+        resources=WorkerResources(settings=settings, http=requests.Session()),
+        settings=settings,
+        worker_id=worker_id,
+    )
