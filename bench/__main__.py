@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,15 +15,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import cold_start, end_to_end, machine, report, schedule_model, services, targets, wake_latency
+from bench import cold_start, end_to_end, fleet, machine, report, schedule_model, services, targets, wake_latency
 from devstack.template import ROOT
 from waitroom.settings import Settings
 
-SECTIONS = ("cold", "wake", "e2e")
+SECTIONS = ("cold", "wake", "fleet", "e2e")
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    # A stopped run still stops what it started (the fleet's private PostgreSQL cluster, its processes).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sections = set(arguments.sections or SECTIONS)
     # Progress goes to a copy of stderr: the local stack's run sends fds 1 and 2 to its log.
     console = os.fdopen(os.dup(2), "w", buffering=1)
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         cold_config = cold_start.Config()
         model_config = schedule_model.Config()
+        fleet_config = fleet.Config(sizes=tuple(arguments.fleet_sizes), window_s=arguments.fleet_window)
         results: dict[str, Any] = {
             "machine": machine.describe(postgres_version=postgres, redis_version=redis),
             "config": {
@@ -46,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 "schedule_model": asdict(model_config),
                 "e2e": asdict(e2e_config),
                 "cold_start": asdict(cold_config),
+                "fleet": asdict(fleet_config),
             },
         }
         # Cold start first: import times are the figures most disturbed by anything else running.
@@ -56,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                 wake_config, postgres=postgres is not None, redis=redis is not None, progress=progress
             )
             results["schedule_model"] = schedule_model.run(model_config)
+        if "fleet" in sections:
+            results["fleet"] = fleet.run(fleet_config, redis_available=redis is not None, progress=progress)
+            results["fleet"]["load_average_after"] = machine.load_average()
         if "e2e" in sections:
             results["e2e"] = end_to_end.run(e2e_config, redis=redis is not None, progress=progress)
     results["machine"]["load_average_at_end"] = machine.load_average()
@@ -72,13 +80,19 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--sections", nargs="+", choices=SECTIONS, help="run only these (default: all; cold, wake, e2e)"
+        "--sections", nargs="+", choices=SECTIONS, help="run only these (default: all; cold, wake, fleet, e2e)"
     )
     parser.add_argument("--waits", type=int, default=wake_latency.Config.waits, help="waits per wake cell")
     parser.add_argument("--threads", type=int, default=wake_latency.Config.threads, help="waits in flight at once")
     parser.add_argument("--sequence", type=int, default=end_to_end.Config.sequence, help="sequential starts")
     parser.add_argument("--clients", type=int, default=end_to_end.Config.clients, help="concurrent clients")
     parser.add_argument("--seconds", type=float, default=end_to_end.Config.seconds, help="length of the load")
+    parser.add_argument(
+        "--fleet-sizes", nargs="+", type=int, default=list(fleet.Config.sizes), help="environments per fleet cell"
+    )
+    parser.add_argument(
+        "--fleet-window", type=float, default=fleet.Config.window_s, help="measured seconds per fleet cell"
+    )
     parser.add_argument("--output", default="bench-results.json", help="where the JSON goes")
     return parser
 

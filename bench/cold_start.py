@@ -48,6 +48,8 @@ class Config:
     """Imports per function from the built layer; the median is reported."""
     dev_runs: int = 3
     """Imports per function from ``shared/`` and the virtualenv."""
+    split_runs: int = 3
+    """Runs of the split (imports, settings, first connection, first secret) per function."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,14 @@ def http_functions() -> set[str]:
     return {application.functions[route.function].code_dir.name for route in application.routes}
 
 
-def import_ms(function: Function, layout: Layout) -> float:
-    """One import of the function's module in a fresh interpreter, in milliseconds."""
+def function_environment(function: Function) -> dict[str, str]:
+    """The environment Lambda gives the function: the template's literal variables (intrinsics are
+    AWS's to resolve), what the runtime sets, and the tracer as active as in Lambda."""
     environment = {
         name: value
         for name, value in os.environ.items()
         if name not in {"POWERTOOLS_TRACE_DISABLED", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
     }
-    # The template's literal variables (intrinsics are AWS's to resolve) and what Lambda sets.
     environment.update(
         {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
     )
@@ -92,27 +94,66 @@ def import_ms(function: Function, layout: Layout) -> float:
     # import never connects, so any URL does.
     if not {"DATABASE_URL", "DB_HOST", "DB_SECRET_ARN"} & environment.keys():
         environment["DATABASE_URL"] = "sqlite:///:memory:"
-    flags = ["-S", "-B"] if layout.isolated else []
+    return environment
+
+
+def run_python(
+    function: Function,
+    layout: Layout,
+    script: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter laid out as Lambda's, with argv: the function's directory,
+    the layer, then the runtime's packages."""
+    isolated = ["-S", "-B"] if layout.isolated else []
     extra = [str(layout.runtime)] if layout.runtime is not None else []
-    command = [sys.executable, *flags, "-c", MEASURE, str(function.code_dir), str(layout.layer), *extra]
+    command = [sys.executable, *isolated, *flags, "-c", script, str(function.code_dir), str(layout.layer), *extra]
     # The command is this interpreter and a fixed script; no input reaches it.
-    finished = subprocess.run(  # noqa: S603
-        command, cwd=function.code_dir, env=environment, capture_output=True, text=True, timeout=120, check=False
+    return subprocess.run(  # noqa: S603
+        command,
+        cwd=function.code_dir,
+        env={**function_environment(function), **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+
+
+def import_ms(function: Function, layout: Layout) -> float:
+    """One import of the function's module in a fresh interpreter, in milliseconds."""
+    finished = run_python(function, layout, MEASURE)
     for line in reversed(finished.stdout.splitlines()):
         if line.startswith(MARKER):
             return float(line.removeprefix(MARKER))
     raise RuntimeError(f"{function.name} did not import: {finished.stderr.strip()[-2000:]}")
 
 
-def import_times(layout: Layout, *, runs: int) -> dict[str, float]:
+#: The yardsticks measured in every round beside the functions (``bench/cold_split.py``).
+PASS, PYDANTIC = "(python -c pass)", "(import pydantic)"
+
+
+def import_times(layout: Layout, *, runs: int, yardsticks: dict[str, float] | None = None) -> dict[str, float]:
+    """The median import of each function; with ``yardsticks``, also fills it with the medians of
+    ``python -c pass`` and ``import pydantic`` measured in the same rounds, so that the ratio holds
+    whatever the machine's load did meanwhile."""
+    from bench import cold_split  # noqa: PLC0415 -- it builds on this module
+
     functions = sorted(load().functions.values(), key=lambda function: function.code_dir.name)
     samples: dict[str, list[float]] = {function.code_dir.name: [] for function in functions}
+    measured: dict[str, list[float]] = {PASS: [], PYDANTIC: []}
     # Round after round over every function, so that a burst of load elsewhere on the machine
     # costs one sample of each rather than every sample of one.
     for _ in range(runs):
+        if yardsticks is not None:
+            measured[PASS].append(cold_split.python_pass_ms())
+            measured[PYDANTIC].append(cold_split.pydantic_ms(functions[0], layout))
         for function in functions:
             samples[function.code_dir.name].append(import_ms(function, layout))
+    if yardsticks is not None:
+        yardsticks.update({name: rounded(statistics.median(times)) for name, times in measured.items()})
     return {name: rounded(statistics.median(times)) for name, times in samples.items()}
 
 
@@ -184,7 +225,12 @@ def run(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
         results["layer_largest_mb"] = largest(layer)
         progress(f"cold start: layer {results['layer_mb']} MiB")
         built = Layout(layer / "python", runtime_packages(Path(directory) / "runtime"))
-        results["import_ms"] = import_times(built, runs=config.runs)
+        yardsticks: dict[str, float] = {}
+        results["import_ms"] = import_times(built, runs=config.runs, yardsticks=yardsticks)
+        results["import_yardsticks_ms"] = yardsticks
+        from bench import cold_split  # noqa: PLC0415 -- it builds on this module
+
+        results["split"] = cold_split.run(built, runs=config.split_runs, progress=progress)
     progress(f"cold start: import times from the built layer {results['import_ms']}")
     results["import_ms_shared_venv"] = import_times(Layout(LAYER_DIR), runs=config.dev_runs)
     progress(f"cold start: import times from shared/ and the virtualenv {results['import_ms_shared_venv']}")

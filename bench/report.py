@@ -15,6 +15,8 @@ WAKE_FIGURES = (
     ("p95", "wake_p95_ms"),
     ("p99", "wake_p99_ms"),
     ("reads/wait", "reads_per_wait"),
+    ("procs", "waiter_processes"),
+    ("harness p99", "harness_sleep_overshoot_p99_ms"),
 )
 E2E_ROWS: tuple[tuple[str, str], ...] = (
     ("start -> 200 p50 (ms), one at a time", "start_200_p50_ms"),
@@ -73,6 +75,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
     lines = [_machine(results.get("machine") or {}), ""]
     if results.get("wake"):
         lines += [*_wake(results, marks), ""]
+    if results.get("fleet"):
+        lines += [*_fleet(results, marks), ""]
     if results.get("e2e"):
         lines += [*_end_to_end(results["e2e"], marks), ""]
     if results.get("cold_start"):
@@ -111,9 +115,27 @@ def _wake(results: Mapping[str, Any], marks: Marks) -> list[str]:
         f"   {config.get('waits')} waits per cell, {config.get('threads')} at once; uniform = 0-5 s, "
         f"lognormal = median 1 s, sigma {LOGNORMAL_SIGMA}",
         *_table(header, rows),
+        "   harness p99 = how late a 1 ms sleep woke in the waiter processes (the harness's own delay)",
+        *_breakdowns(results["wake"]),
         *_learnt(results["wake"]),
         *_schedule_model(results.get("schedule_model") or {}),
     ]
+
+
+def _breakdowns(wake: Mapping[str, Any]) -> list[str]:
+    """Where a woken wait's milliseconds went, per push cell: p50/p99 of each step."""
+    lines = []
+    for backend, workloads in wake.items():
+        for workload, cells in workloads.items():
+            for strategy, cell in cells.items():
+                parts = cell.get("breakdown_ms")
+                if parts:
+                    steps = ", ".join(
+                        f"{step} {parts[step]['p50']}/{parts[step]['p99']}"
+                        for step in ("announce", "deliver", "read_and_return")
+                    )
+                    lines.append(f"   {backend}/{workload}/{strategy} woken waits, p50/p99 ms: {steps}")
+    return lines
 
 
 def _learnt(wake: Mapping[str, Any]) -> list[str]:
@@ -139,6 +161,84 @@ def _schedule_model(model: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _fleet(results: Mapping[str, Any], marks: Marks) -> list[str]:
+    config = (results.get("config") or {}).get("fleet") or {}
+    rows, growth = [], []
+    for backend, schedules in results["fleet"].items():
+        if not isinstance(schedules, dict):
+            continue
+        for schedule, cells in schedules.items():
+            if not isinstance(cells, dict):
+                continue
+            for size, cell in cells.items():
+                if not isinstance(cell, dict):
+                    continue
+                model = cell.get("model") or {}
+                path = ("fleet", backend, schedule, size, "model")
+                rows.append(
+                    [
+                        backend,
+                        schedule,
+                        size,
+                        _text(cell.get("starts_per_s")),
+                        _text(cell.get("statements_per_s")),
+                        f"{_text(model.get('statements_per_s'))} "
+                        f"({marks.cell(model.get('statements_off_pct'), *path, 'statements_off_pct', unit='%')})",
+                        f"{_text(cell.get('waiter_connections'))} ({_text(cell.get('connections_per_environment'))})",
+                        f"{_text(model.get('db_connections'))} "
+                        f"({marks.cell(model.get('connections_off_pct'), *path, 'connections_off_pct', unit='%')})",
+                        _text(cell.get("server_cpu_s")),
+                        _text(cell.get("redis_cpu_s")),
+                        _text(cell.get("wake_p50_ms")),
+                        _text(cell.get("wake_p99_ms")),
+                        _text(cell.get("harness_sleep_overshoot_p99_ms")),
+                        _text(cell.get("errors") if "failed" not in cell else cell["failed"]),
+                    ]
+                )
+            growth.append(f"{backend}/{schedule}: {cells.get('grows_at') or 'not up to the largest fleet'}")
+    header = [
+        "backend", "schedule", "N", "starts/s", "stmts/s", "model (off)", "conns (per env)", "model (off)",
+        "db CPU s", "redis CPU s", "p50", "p99", "harness p99", "errors",
+    ]  # fmt: skip
+    return [
+        "4. Fleet: N start environments waiting at once (own connection, wait loop, wake channel each), "
+        "log-normal workload",
+        f"   {config.get('waiter_processes')} waiter processes, {config.get('finisher_threads')} finisher "
+        f"connections; figures over a {config.get('window_s')} s window; wake latency in ms; harness p99 = how "
+        "late a 1 ms sleep wakes in the waiter processes; db CPU = the PostgreSQL server's processes (/proc)",
+        *_table(header, rows),
+        "   latency or errors start to grow at N = " + "; ".join(growth),
+        f"   load average after the fleet: {_loads(results['fleet'].get('load_average_after'))}",
+        *_sizing(results["fleet"].get("sizing")),
+    ]
+
+
+def _sizing(sizing: Mapping[str, Any] | None) -> list[str]:
+    if not sizing:
+        return []
+    rows = [
+        [
+            f"{row['arrival_per_s']:.0f}",
+            f"{row['median_s']:.0f} s",
+            name,
+            str(figures["concurrency"]) + (" (over 1,000)" if figures["over_default_account_concurrency"] else ""),
+            str(figures["db_connections"]),
+            str(figures["redis_connections"]),
+            str(figures["statements_per_s"]),
+            str(figures["gb_s_per_million_starts"]),
+            f"{figures['usd_per_million_starts']:.2f}",
+        ]
+        for row in sizing["rows"]
+        for name, figures in row["strategies"].items()
+    ]
+    header = ["starts/s", "median", "strategy", "environments", "db conns", "redis conns", "stmts/s", "GB-s/M", "$/M"]
+    return [
+        f"   Sizing (capacity model; log-normal sigma {LOGNORMAL_SIGMA}; {sizing['base_overhead_ms']} ms per start "
+        f"beyond its process, measured in {sizing['measured_in']}; 512 MB; $/M = Lambda duration and requests):",
+        *_table(header, rows),
+    ]
+
+
 def _end_to_end(e2e: Mapping[str, Any], marks: Marks) -> list[str]:
     variants = list(e2e)
     rows = [[label, *(_e2e_cell(e2e, variant, key, marks) for variant in variants)] for label, key in E2E_ROWS]
@@ -150,6 +250,37 @@ def _end_to_end(e2e: Mapping[str, Any], marks: Marks) -> list[str]:
 
 def _e2e_cell(e2e: Mapping[str, Any], variant: str, key: str, marks: Marks) -> str:
     return marks.cell(e2e[variant].get(key), "e2e", variant, key)
+
+
+def _split(split: Mapping[str, Any] | None) -> list[str]:
+    if not split:
+        return []
+    baselines = split["baselines"]
+    rows = [
+        [
+            function,
+            *(
+                _text(parts.get(key))
+                for key in ("import", "settings", "first_connection", "boto3_import", "first_secret")
+            ),
+            ", ".join(f"{name} {ms}" for name, ms in list(parts["imports_by_package_ms"].items())[:5]),
+        ]
+        for function, parts in split["functions"].items()
+    ]
+    header = [
+        "function",
+        "import",
+        "settings",
+        "1st connection",
+        "boto3 import",
+        "1st secret",
+        "imports by package (self ms)",
+    ]
+    return [
+        f"   Split (median, ms; same run: python -c pass {baselines['python_c_pass_ms']} ms, "
+        f"import pydantic {baselines['import_pydantic_ms']} ms):",
+        *_table(header, rows),
+    ]
 
 
 def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
@@ -169,6 +300,18 @@ def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
         *_table(["function", "sam-built layer (as Lambda)", "shared/ + virtualenv"], rows),
         f"   layer after sam build, unzipped: {marks.cell(cold.get('layer_mb'), 'cold_start', 'layer_mb', unit=' MiB')}"
         + (f" (largest: {largest} MiB)" if largest else ""),
+        *_yardsticks(cold.get("import_yardsticks_ms")),
+        *_split(cold.get("split")),
+    ]
+
+
+def _yardsticks(yardsticks: Mapping[str, float] | None) -> list[str]:
+    if not yardsticks:
+        return []
+    return [
+        "   in the same rounds: "
+        + ", ".join(f"{name} {_text(value)} ms" for name, value in yardsticks.items())
+        + " (judge a function's import against these on a loaded machine)"
     ]
 
 

@@ -13,8 +13,10 @@ PUSH_READS = 2.0
 LOGNORMAL_POLL_P99_MS = 150.0
 UNIFORM_P99_FACTOR = 3.0
 OVERHEAD_P50_MS = 50.0
-IMPORT_MS = 300.0
+IMPORT_MS = 250.0
 LAYER_MB = 100.0
+#: The capacity model's statements per second and connections, against the fleet's (docs/CAPACITY.md).
+MODEL_OFF_PCT = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,33 @@ class Verdict:
 
 
 def verdicts(results: Mapping[str, Any]) -> list[Verdict]:
-    return [*_wake(results.get("wake") or {}), *_end_to_end(results.get("e2e") or {}), *_cold(results)]
+    return [
+        *_wake(results.get("wake") or {}),
+        *_fleet(results.get("fleet") or {}),
+        *_end_to_end(results.get("e2e") or {}),
+        *_cold(results),
+    ]
+
+
+def _fleet(fleet: Mapping[str, Any]) -> Iterator[Verdict]:
+    for backend, schedules in fleet.items():
+        if not isinstance(schedules, dict):
+            continue
+        for schedule, cells in schedules.items():
+            if not isinstance(cells, dict):
+                continue
+            for size, cell in cells.items():
+                model = cell.get("model") if isinstance(cell, dict) else None
+                if not model:
+                    continue
+                for figure in ("statements_off_pct", "connections_off_pct"):
+                    if model.get(figure) is not None:
+                        yield Verdict(
+                            ("fleet", backend, schedule, size, "model", figure),
+                            f"model within {MODEL_OFF_PCT:.0f}% of the fleet",
+                            abs(model[figure]),
+                            MODEL_OFF_PCT,
+                        )
 
 
 def _wake(wake: Mapping[str, Any]) -> Iterator[Verdict]:

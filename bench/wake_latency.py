@@ -11,13 +11,14 @@ before the announcement goes out, so the announcement's own cost is inside the f
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from pydantic import SecretStr
 
 from bench import services
 from bench.stats import percentile, rounded
-from bench.wake_harness import CountingStore, Finisher
+from bench.wake_harness import CountingStore, Finisher, TimedChannel, probe_scheduling
 from bench.workloads import WORKLOADS, Workload
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.engine import CamundaEngine
@@ -80,6 +81,10 @@ class Config:
     """Waits in flight at once, each on a waiter thread with its own connection."""
     finishers: int = 4
     """Threads completing rows, each with its own connection."""
+    processes: int = 4
+    """OS processes the waiter threads are spread over (a channel that crosses processes; the
+    in-process channel keeps every waiter beside its finisher). In Lambda each waiter has an
+    interpreter of its own: forty threads behind one interpreter lock measure the lock."""
     deadline_s: float = 10.0
     """Each wait's deadline: generous, no drawn duration comes near it."""
     history: int = 200
@@ -92,6 +97,8 @@ class WaitOutcome:
     returned_at: float
     reads: int
     status: ProcessStatus
+    woken_at: float | None = None
+    """When a notification woke the wait (None: a read found the row final without one)."""
 
 
 @dataclass(frozen=True)
@@ -133,17 +140,116 @@ def run_cell(cell: Cell, config: Config) -> dict[str, Any]:
         with take:
             return next(work, None)
 
+    if config.processes > 1 and cell.strategy.wake_channel != "inprocess":
+        return _run_in_processes(cell, settings, config, learnt, list(zip(ids, durations, strict=True)))
+    overshoots: list[float] = []
+    stop = threading.Event()
+    probe = threading.Thread(target=probe_scheduling, args=(stop, overshoots), daemon=True)
     with _channels(cell, settings, config) as (finisher, channel_for):
         waiters = [Waiter(cell, settings, config, finisher, channel_for) for _ in range(config.threads)]
         threads = [
             threading.Thread(target=waiter.run, args=(next_wait, outcomes), name=f"waiter-{index}")
             for index, waiter in enumerate(waiters)
         ]
+        probe.start()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-    return _summary(outcomes, finisher, config, learnt)
+        stop.set()
+        probe.join()
+    return _summary(outcomes, finisher, config, learnt, overshoots, processes=1)
+
+
+#: How long the cell waits for a waiter process's outcomes before it gives up on it.
+CHILD_TIMEOUT_S = 120.0
+
+
+class RemoteFinisher:
+    """The finisher as a waiter in another process sees it: a row's due time goes over a pipe."""
+
+    def __init__(self, due: Any) -> None:
+        self._due = due
+
+    def schedule(self, correlation_id: str, at: float) -> None:
+        self._due.put((correlation_id, at))
+
+
+def _waiting_process(
+    cell: Cell, settings: Settings, config: Config, threads: int, queues: tuple[Any, Any, Any]
+) -> None:
+    """Waiter threads in a process of their own (forked): each takes waits from ``work`` until a None,
+    sends each row's due time over ``due`` and, at the end, every outcome over ``done``."""
+    work, due, done = queues
+    outcomes: list[WaitOutcome] = []
+    overshoots: list[float] = []
+    stop = threading.Event()
+    probe = threading.Thread(target=probe_scheduling, args=(stop, overshoots), daemon=True)
+    finisher = RemoteFinisher(due)
+    take = threading.Lock()
+
+    def next_wait() -> tuple[str, float] | None:
+        with take:
+            item: tuple[str, float] | None = work.get()
+            return item
+
+    waiters = [
+        Waiter(cell, settings, config, finisher, lambda store: wake_channel(settings, store.dialect))
+        for _ in range(threads)
+    ]
+    workers = [threading.Thread(target=waiter.run, args=(next_wait, outcomes)) for waiter in waiters]
+    probe.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stop.set()
+    probe.join()
+    done.put((outcomes, overshoots))
+
+
+def _run_in_processes(
+    cell: Cell, settings: Settings, config: Config, learnt: list[int] | None, work_items: list[tuple[str, float]]
+) -> dict[str, Any]:
+    """The cell with its waiter threads spread over ``config.processes`` forked processes; the
+    finisher stays here. Forked before any thread of this process starts (a fork copies only the
+    forking thread), and this process only writes to simple queues, which start no thread."""
+    context = multiprocessing.get_context("fork")
+    work, due, done = context.SimpleQueue(), context.SimpleQueue(), context.Queue()
+    counts = [config.threads // config.processes + (1 if index < config.threads % config.processes else 0)
+              for index in range(config.processes)]  # fmt: skip
+    for item in work_items:
+        work.put(item)
+    for _ in range(config.threads):
+        work.put(None)
+    children = [
+        context.Process(target=_waiting_process, args=(cell, settings, config, count, (work, due, done)), daemon=True)
+        for count in counts
+        if count
+    ]
+    for child in children:
+        child.start()
+    outcomes: list[WaitOutcome] = []
+    overshoots: list[float] = []
+    with _channels(cell, settings, config) as (finisher, _):
+        relay = threading.Thread(target=_relay, args=(due, finisher, len(work_items)), daemon=True)
+        relay.start()
+        for _ in children:
+            child_outcomes, child_overshoots = done.get(timeout=CHILD_TIMEOUT_S)
+            outcomes += child_outcomes
+            overshoots += child_overshoots
+        relay.join(timeout=config.deadline_s)
+    for child in children:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+    return _summary(outcomes, finisher, config, learnt, overshoots, processes=len(children))
+
+
+def _relay(due: Any, finisher: Finisher, count: int) -> None:
+    """The waiters' due times, from their processes to the finisher."""
+    for _ in range(count):
+        finisher.schedule(*due.get())
 
 
 class Waiter:
@@ -155,7 +261,7 @@ class Waiter:
         cell: Cell,
         settings: Settings,
         config: Config,
-        finisher: Finisher,
+        finisher: Finisher | RemoteFinisher,
         channel_for: Callable[[SqlStore], WakeChannel],
     ) -> None:
         self.cell = cell
@@ -166,11 +272,12 @@ class Waiter:
 
     def run(self, next_wait: Callable[[], tuple[str, float] | None], outcomes: list[WaitOutcome]) -> None:
         store = CountingStore(dialect_for(self.cell.url, self.settings))
-        channel = self.channel_for(store)
+        channel = TimedChannel(self.channel_for(store))
         service = process_service(self.settings, repository=store, waker=channel, engine=NO_CAMUNDA)
         try:
             while (item := next_wait()) is not None:
-                outcomes.append(self._wait(store, service, *item))
+                outcome = self._wait(store, service, *item)
+                outcomes.append(replace(outcome, woken_at=channel.woken_at.get(outcome.correlation_id)))
         finally:
             channel.close()
             store.close()
@@ -262,7 +369,13 @@ FINISHED_IN_THE_PAST = {
 
 
 def _summary(
-    outcomes: list[WaitOutcome], finisher: Finisher, config: Config, learnt: list[int] | None
+    outcomes: list[WaitOutcome],
+    finisher: Finisher,
+    config: Config,
+    learnt: list[int] | None,
+    overshoots: list[float],
+    *,
+    processes: int,
 ) -> dict[str, Any]:
     latencies_ms = [
         (outcome.returned_at - finisher.committed_at[outcome.correlation_id]) * 1000
@@ -279,9 +392,33 @@ def _summary(
         "wake_max_ms": rounded(max(latencies_ms)) if latencies_ms else None,
         "reads_per_wait": rounded(sum(o.reads for o in outcomes) / len(outcomes), 2) if outcomes else None,
     }
+    summary["waiter_processes"] = processes
+    summary["harness_sleep_overshoot_p50_ms"] = rounded(percentile(overshoots, 50)) if overshoots else None
+    summary["harness_sleep_overshoot_p99_ms"] = rounded(percentile(overshoots, 99)) if overshoots else None
+    summary["breakdown_ms"] = _breakdown(outcomes, finisher)
     if learnt is not None:
         summary["learnt_schedule_ms"] = learnt
     return summary
+
+
+def _breakdown(outcomes: list[WaitOutcome], finisher: Finisher) -> dict[str, Any] | None:
+    """Where a woken wait's milliseconds go: the announcement (commit returned to announce call
+    returned), its delivery (to the waiter's wake-up) and the read after it (to ``wait()`` returning)."""
+    parts: dict[str, list[float]] = {"announce": [], "deliver": [], "read_and_return": []}
+    for outcome in outcomes:
+        committed = finisher.committed_at.get(outcome.correlation_id)
+        announced = finisher.announced_at.get(outcome.correlation_id)
+        if committed is None or announced is None or outcome.woken_at is None or outcome.woken_at < committed:
+            continue
+        parts["announce"].append((announced - committed) * 1000)
+        parts["deliver"].append((outcome.woken_at - announced) * 1000)
+        parts["read_and_return"].append((outcome.returned_at - outcome.woken_at) * 1000)
+    if not parts["announce"]:
+        return None
+    return {
+        name: {"p50": rounded(percentile(values, 50)), "p99": rounded(percentile(values, 99))}
+        for name, values in parts.items()
+    } | {"woken_waits": len(parts["announce"])}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from waitroom import snapstart
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.metrics import CloudWatchMetrics
@@ -42,7 +43,7 @@ class Application:
         """Let go of the connections (the environment ends, or a test does)."""
         self.repository.close()
         self.waker.close()
-        self.engine.client.session.close()
+        self.engine.client.close()
 
 
 def repository(settings: Settings) -> SqlStore:
@@ -82,7 +83,8 @@ def application(settings: Settings, *, metrics: Metrics | None = None) -> Applic
     waker = wake_channel(settings, store.dialect)
     camunda = engine(settings)
     service = process_service(settings, repository=store, waker=waker, engine=camunda, metrics=metrics)
-    return Application(settings, store, waker, camunda, service)
+    # SnapStart's hooks drop this environment's connections before a snapshot and re-open them after.
+    return snapstart.hold(Application(settings, store, waker, camunda, service))
 
 
 def reconciler(settings: Settings, service: ProcessService | None = None, *, now: WallClock = utc_now) -> Reconciler:

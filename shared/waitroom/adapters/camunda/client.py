@@ -16,13 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
-from urllib3.util.retry import Retry
 
 from waitroom.domain.errors import (
     CamundaFailed,
@@ -34,6 +29,9 @@ from waitroom.domain.errors import (
     WaitroomError,
 )
 from waitroom.settings import Settings
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +98,37 @@ class CamundaClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout_s, read_timeout_s)
-        self.session = requests.Session()
-        # A connection that was never made may be tried again whatever the method: nothing was sent.
-        retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        self.session.headers["Accept"] = "application/json"
         self.credentials = credentials or Credentials()
         # Fetched at the first request, not here: building a client (a CLI command that never calls
         # Camunda, a cold start) costs no call to Secrets Manager.
         self._authenticated = False
+        self._session: requests.Session | None = None
+
+    def close(self) -> None:
+        """Let go of the connections and of the credentials read (a SnapStart snapshot, a test's
+        end): the next request makes a new session and reads the secret again."""
+        session, self._session = self._session, None
+        self._authenticated = False
+        if session is not None:
+            session.close()
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session, made at the first use: a function that never calls Camunda (status)
+        never imports requests (docs/CAPACITY.md)."""
+        if self._session is None:
+            import requests  # noqa: PLC0415 -- see above
+            from requests.adapters import HTTPAdapter  # noqa: PLC0415
+            from urllib3.util.retry import Retry  # noqa: PLC0415
+
+            session = requests.Session()
+            # A connection that was never made may be tried again whatever the method: nothing was sent.
+            retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            session.headers["Accept"] = "application/json"
+            self._session = session
+        return self._session
 
     def _authenticate(self, credentials: Credentials) -> None:
         self._authenticated = True
@@ -151,6 +170,8 @@ class CamundaClient:
         read_timeout_s: float | None = None,
         retried: bool = False,
     ) -> requests.Response:
+        import requests  # noqa: PLC0415 -- imported by the session already
+
         if not self._authenticated:
             self._authenticate(self.credentials.fetch())
         timeout = self.timeout if read_timeout_s is None else (self.timeout[0], read_timeout_s)
@@ -353,6 +374,9 @@ def _segment(value: str) -> str:
 
 def _never_sent(error: requests.ConnectionError) -> bool:
     """Whether a connection error happened before the request could reach Camunda."""
+    import requests  # noqa: PLC0415 -- imported by the session already
+    from urllib3.exceptions import MaxRetryError, NewConnectionError  # noqa: PLC0415
+
     if isinstance(error, requests.ConnectTimeout):
         return True
     reason = error.args[0] if error.args else None

@@ -190,6 +190,11 @@ class SqlStore:
         with self._lock:
             self._drop_connection()
 
+    def connect(self) -> None:
+        """Open the connection now instead of at the first statement (after a SnapStart restore)."""
+        with self._lock:
+            self._open_connection()
+
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
