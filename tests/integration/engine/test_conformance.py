@@ -16,8 +16,8 @@ import pytest
 from devstack.engine import EngineServer, openapi
 from devstack.engine.engine import Engine
 from devstack.engine.rest import RestApi
-from tests.integration.engine.conftest import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
 from tests.support.camunda_openapi import validate_response
+from tests.support.engine_client import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 ORDER_EVENTS = BPMN_DIR / "order_events.bpmn"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from devstack.engine import EngineServer
-from tests.integration.engine.conftest import BPMN_DIR, Camunda
 from tests.support.camunda_openapi import validate_response
+from tests.support.engine_client import BPMN_DIR, Camunda
 
 ORDER_EVENTS = BPMN_DIR / "order_events.bpmn"
 REMINDER = BPMN_DIR / "reminder.bpmn"

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from devstack.engine import EngineServer
-from tests.integration.engine.conftest import Camunda
+from tests.support.engine_client import Camunda
 
 _KEYS = itertools.count()
 

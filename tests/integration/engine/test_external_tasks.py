@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from tests.integration.engine.conftest import Camunda, order_variables
+from tests.support.engine_client import Camunda, order_variables
 
 
 def test_fetch_and_lock_returns_the_task_with_its_context(deployed: Camunda) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from devstack.engine import EngineServer
-from tests.integration.engine.conftest import BPMN_DIR, HTTP_TIMEOUT, ORDER_REVIEW, Camunda, order_variables
+from tests.support.engine_client import BPMN_DIR, HTTP_TIMEOUT, ORDER_REVIEW, Camunda, order_variables
 
 with warnings.catch_warnings():
     # The client still declares Pydantic v1 validators; the suite turns warnings into errors.

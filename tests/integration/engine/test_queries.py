@@ -13,7 +13,7 @@ import pytest
 
 from devstack.engine import openapi
 from devstack.engine.clock import format_date, now_ms
-from tests.integration.engine.conftest import Camunda, order_variables
+from tests.support.engine_client import Camunda, order_variables
 
 
 def _ids(answer: list[dict[str, Any]]) -> set[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.engine.conftest import ORDER_REVIEW, SINGLE_STEP, Camunda
+from tests.support.engine_client import ORDER_REVIEW, SINGLE_STEP, Camunda
 
 
 def test_deploy_returns_the_deployed_definitions(camunda: Camunda) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from devstack.engine.clock import parse_date
-from tests.integration.engine.conftest import Camunda, order_variables
+from tests.support.engine_client import Camunda, order_variables
 
 
 def test_start_with_typed_variables_and_business_key(deployed: Camunda) -> None:
