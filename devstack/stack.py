@@ -64,6 +64,8 @@ class LocalSettings(BaseSettings):
     """Run the scheduled functions (worker, reconciler, retention)."""
     schedule_interval_s: float | None = Field(default=None, gt=0)
     """Run every schedule this often instead of its ``rate(...)`` (tests, demos)."""
+    onboarding_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    """How long the onboarding stand-in takes to answer (a real service is not instant)."""
 
 
 class ScheduledFunction:
@@ -152,7 +154,7 @@ class LocalStack:
         if os.environ.get("ONBOARDING_API_URL"):
             values["ONBOARDING_API_URL"] = os.environ["ONBOARDING_API_URL"]
         else:
-            self.onboarding = OnboardingApi().start()
+            self.onboarding = OnboardingApi(delay_ms=self.local.onboarding_delay_ms).start()
             values["ONBOARDING_API_URL"] = self.onboarding.url
         # The shell's own variables win over the local defaults, as they reach the functions too.
         self.environment = {name: value for name, value in values.items() if name not in os.environ}

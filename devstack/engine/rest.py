@@ -80,6 +80,8 @@ class RestApi:
             ("POST", "/external-task/fetchAndLock", self.fetch_and_lock),
             ("GET", "/external-task", self.query_external_tasks),
             ("POST", "/external-task", self.query_external_tasks),
+            ("GET", "/external-task/count", self.count_external_tasks),
+            ("POST", "/external-task/count", self.count_external_tasks),
             ("GET", "/external-task/{task_id}", self.get_external_task),
             ("POST", "/external-task/{task_id}/complete", self.complete),
             ("POST", "/external-task/{task_id}/failure", self.handle_failure),
@@ -276,13 +278,20 @@ class RestApi:
         return HttpResponse(200, dto.external_task(task))
 
     def query_external_tasks(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, [dto.external_task(task) for task in self._external_task_query(request)])
+
+    def count_external_tasks(self, request: HttpRequest) -> HttpResponse:
+        """``/external-task/count``: the same filters as the list, the number of matches (how a
+        dispatcher reads the backlog)."""
+        return HttpResponse(200, {"count": len(self._external_task_query(request))})
+
+    def _external_task_query(self, request: HttpRequest) -> list[Any]:
         query = (
             queries.from_body(queries.EXTERNAL_TASKS, _json_object(request), request.query)
             if request.method == "POST"
             else queries.from_query_string(queries.EXTERNAL_TASKS, request.query)
         )
-        tasks = query.run(queries.EXTERNAL_TASKS, self._engine.external_tasks(), now_ms())
-        return HttpResponse(200, [dto.external_task(task) for task in tasks])
+        return query.run(queries.EXTERNAL_TASKS, self._engine.external_tasks(), now_ms())
 
     def complete(self, request: HttpRequest, task_id: str) -> HttpResponse:
         body = _json_object(request)
