@@ -186,7 +186,7 @@ def _arrival(results: Mapping[str, Any], marks: Marks) -> list[str]:
                     rate,
                     _text(figures.get("sent")),
                     marks.cell(figures.get("share_200_pct"), *path, "share_200_pct"),
-                    _text(figures.get("start_p50_ms")),
+                    marks.cell(figures.get("start_p50_ms"), *path, "start_p50_ms"),
                     _text(figures.get("start_p99_ms")),
                     _text(figures.get("backlog_max")),
                     _text(figures.get("backlog_at_load_end")),
@@ -210,7 +210,7 @@ def _summary(verdicts: Sequence[Verdict]) -> list[str]:
     lines = [f"Targets: {len(verdicts) - len(missed)} met, {len(missed)} missed"]
     lines += [
         f"  MISSED {'.'.join(verdict.path[1:])}: {_text(verdict.measured)} against {verdict.target} "
-        f"(limit {_text(verdict.limit)}, over by {_text(-verdict.margin)})"
+        f"(limit {_text(verdict.limit)}, missed by {_text(-verdict.margin)})"
         for verdict in missed
     ]
     return lines

@@ -122,6 +122,8 @@ class FunctionPool:
         self._all: list[Environment] = []
         self._guard = threading.Lock()
         self._closed = False
+        self.peak_busy = 0
+        """Most environments invoked at once so far."""
 
     def warm(self) -> None:
         """Create the first ``size`` environments and wait for their cold starts."""
@@ -146,6 +148,11 @@ class FunctionPool:
         self._release(environment)
         return result
 
+    def busy(self) -> list[Environment]:
+        """The environments serving an invocation now."""
+        with self._guard:
+            return [environment for environment in self._all if environment not in self._idle]
+
     def close(self) -> None:
         """Stop every environment at once, mid-invocation if need be (as Lambda does at a timeout)."""
         with self._guard:
@@ -164,10 +171,13 @@ class FunctionPool:
             if self._closed:
                 raise RuntimeError(f"{self.function.name} is stopped")
             if self._idle:
-                return self._idle.pop()
-            if len(self._all) >= self.max_size:
+                environment = self._idle.pop()
+            elif len(self._all) >= self.max_size:
                 raise Throttled(f"{self.function.name} has {self.max_size} busy environments")
-            return self._create()
+            else:
+                environment = self._create()
+            self.peak_busy = max(self.peak_busy, len(self._all) - len(self._idle))
+            return environment
 
     def _release(self, environment: Environment) -> None:
         with self._guard:
