@@ -74,7 +74,7 @@ token: venv ## Print a JWT the local stack accepts (SUB=alice chooses the caller
 	@$(BIN)/python -m devstack.token
 
 .PHONY: bench
-bench: venv ## Measure wake latency, reads per wait, the local stack under load and cold start (docs/PERFORMANCE.md)
+bench: venv ## Measure wake latency, reads per wait, the local stack under load, cold start and the worker at fixed arrival rates (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench
 
 .PHONY: clean

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             sequence=arguments.sequence, clients=arguments.clients, seconds=arguments.seconds
         )
         arrival_config = arrival.Config(
-            rates=tuple(arguments.rates or arrival.Config.rates), seconds=arguments.rate_seconds
+            workers=tuple(arguments.workers or arrival.Config.workers),
+            rates=tuple(arguments.rates or arrival.Config.rates),
+            seconds=arguments.rate_seconds,
         )
         cold_config = cold_start.Config()
         model_config = schedule_model.Config()
@@ -87,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=end_to_end.Config.seconds, help="length of the load")
     parser.add_argument(
         "--rates", nargs="+", type=float, help=f"arrival rates, processes/s (default: {arrival.Config.rates})"
+    )
+    parser.add_argument(
+        "--workers",
+        nargs="+",
+        choices=list(arrival.WORKER_VARIANTS),
+        help=f"worker configurations of the arrival rates (default: {', '.join(arrival.Config.workers)})",
     )
     parser.add_argument(
         "--rate-seconds", type=float, default=arrival.Config.seconds, help="length of each arrival rate's load"

@@ -35,6 +35,8 @@ from devstack.stack import LocalSettings, LocalStack
 
 @dataclass(frozen=True)
 class Config:
+    workers: tuple[str, ...] = ("before", "scale-out")
+    """Which worker configurations of ``WORKER_VARIANTS`` to measure."""
     rates: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0, 20.0, 50.0)
     """Processes started per second."""
     seconds: float = 20.0
@@ -60,9 +62,7 @@ WORKER_VARIANTS: dict[str, dict[str, str]] = {
 
 
 def run(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
-    return {
-        variant: run_variant(variant, environment, config, progress) for variant, environment in WORKER_VARIANTS.items()
-    }
+    return {variant: run_variant(variant, WORKER_VARIANTS[variant], config, progress) for variant in config.workers}
 
 
 def _rate_key(rate: float) -> str:
