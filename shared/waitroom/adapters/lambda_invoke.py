@@ -25,6 +25,4 @@ class LambdaInvoker:
         self._client = boto3.client("lambda")
 
     def __call__(self, event: Mapping[str, Any]) -> None:
-        self._client.invoke(
-            FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(event).encode()
-        )
+        self._client.invoke(FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(event).encode())
