@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from waitroom.domain.errors import CamundaUnavailable
+from waitroom.adapters.lambda_invoke import LambdaInvoker
+from waitroom.domain.errors import CamundaUnavailable, ConfigurationError
 from waitroom.entrypoints.worker import REGISTRY
 from waitroom.entrypoints.worker.dispatch import Dispatcher, DispatchSummary, is_drain
 from waitroom.service.scale_out import invocations_needed, invocations_to_start, tasks_per_second
@@ -139,3 +140,8 @@ def test_the_dispatcher_ticks_while_its_invocation_has_time() -> None:
 def test_only_the_dispatchers_event_drains() -> None:
     assert is_drain({"drain": True})
     assert not is_drain({"detail-type": "Scheduled Event", "source": "aws.events"})
+
+
+def test_a_dispatcher_without_a_worker_to_start_fails_at_its_cold_start() -> None:
+    with pytest.raises(ConfigurationError, match="WORKER_FUNCTION_NAME"):
+        LambdaInvoker(None)
