@@ -109,7 +109,7 @@ fuzz: venv ## schemathesis on every route of the local stack: 1000 cases per ope
 	$(BIN)/pytest tests/integration/test_fuzz_api.py --fuzz-examples 1000 --timeout 7200 -p no:cacheprovider
 
 .PHONY: bench
-bench: venv ## Measure wake latency, reads per wait, the local stack under load and cold start (docs/PERFORMANCE.md)
+bench: venv ## Measure wake latency, reads per wait, the local stack under load, cold start and the worker at fixed arrival rates (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench
 
 .PHONY: clean

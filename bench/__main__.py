@@ -15,11 +15,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import cold_start, end_to_end, fleet, machine, report, schedule_model, services, targets, wake_latency
+from bench import (
+    arrival,
+    cold_start,
+    end_to_end,
+    fleet,
+    machine,
+    report,
+    schedule_model,
+    services,
+    targets,
+    wake_latency,
+)
 from devstack.template import ROOT
 from waitroom.settings import Settings
 
-SECTIONS = ("cold", "wake", "fleet", "e2e")
+SECTIONS = ("cold", "wake", "fleet", "e2e", "arrival")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         e2e_config = end_to_end.Config(
             sequence=arguments.sequence, clients=arguments.clients, seconds=arguments.seconds
         )
+        arrival_config = arrival.Config(
+            workers=tuple(arguments.workers or arrival.Config.workers),
+            rates=tuple(arguments.rates or arrival.Config.rates),
+            seconds=arguments.rate_seconds,
+        )
         cold_config = cold_start.Config()
         model_config = schedule_model.Config()
         fleet_config = fleet.Config(sizes=tuple(arguments.fleet_sizes), window_s=arguments.fleet_window)
@@ -49,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wake": asdict(wake_config),
                 "schedule_model": asdict(model_config),
                 "e2e": asdict(e2e_config),
+                "arrival": asdict(arrival_config),
                 "cold_start": asdict(cold_config),
                 "fleet": asdict(fleet_config),
             },
@@ -66,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             results["fleet"]["load_average_after"] = machine.load_average()
         if "e2e" in sections:
             results["e2e"] = end_to_end.run(e2e_config, redis=redis is not None, progress=progress)
+        if "arrival" in sections:
+            results["arrival"] = arrival.run(arrival_config, progress=progress)
     results["machine"]["load_average_at_end"] = machine.load_average()
     results["code"] = machine.code_version(ROOT)
     verdicts = targets.verdicts(results)
@@ -80,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--sections", nargs="+", choices=SECTIONS, help="run only these (default: all; cold, wake, fleet, e2e)"
+        "--sections", nargs="+", choices=SECTIONS, help="run only these (default: all; cold, wake, fleet, e2e, arrival)"
     )
     parser.add_argument("--waits", type=int, default=wake_latency.Config.waits, help="waits per wake cell")
     parser.add_argument("--threads", type=int, default=wake_latency.Config.threads, help="waits in flight at once")
@@ -92,6 +111,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fleet-window", type=float, default=fleet.Config.window_s, help="measured seconds per fleet cell"
+    )
+    parser.add_argument(
+        "--rates", nargs="+", type=float, help=f"arrival rates, processes/s (default: {arrival.Config.rates})"
+    )
+    parser.add_argument(
+        "--workers",
+        nargs="+",
+        choices=list(arrival.WORKER_VARIANTS),
+        help=f"worker configurations of the arrival rates (default: {', '.join(arrival.Config.workers)})",
+    )
+    parser.add_argument(
+        "--rate-seconds", type=float, default=arrival.Config.seconds, help="length of each arrival rate's load"
     )
     parser.add_argument("--output", default="bench-results.json", help="where the JSON goes")
     return parser

@@ -3,6 +3,7 @@ missed target is a finding, never an error."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,14 @@ IMPORT_MS = 250.0
 LAYER_MB = 100.0
 #: The capacity model's statements per second and connections, against the fleet's (docs/CAPACITY.md).
 MODEL_OFF_PCT = 10.0
+#: The scale-out's targets, at 20 processes a second with the onboarding stand-in at 250 ms.
+TARGET_RATE = "20/s"
+SHARE_200_PCT = 99.0
+DRAINED_S = 30.0
+#: At 0.5 processes a second the start's p50 stays the worker's before the scale-out, within the
+#: noise of ten samples on a shared machine.
+LOW_RATE = "0.5/s"
+LOW_RATE_P50_TOLERANCE = 1.1
 
 
 @dataclass(frozen=True)
@@ -26,15 +35,17 @@ class Verdict:
     target: str
     measured: float
     limit: float
+    at_least: bool = False
+    """The figure must reach the limit rather than stay under it."""
 
     @property
     def met(self) -> bool:
-        return self.measured <= self.limit
+        return self.measured >= self.limit if self.at_least else self.measured <= self.limit
 
     @property
     def margin(self) -> float:
-        """How far under the limit (positive) or over it (negative)."""
-        return self.limit - self.measured
+        """How far on the good side of the limit (positive) or the bad side (negative)."""
+        return self.measured - self.limit if self.at_least else self.limit - self.measured
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +63,7 @@ def verdicts(results: Mapping[str, Any]) -> list[Verdict]:
         *_fleet(results.get("fleet") or {}),
         *_end_to_end(results.get("e2e") or {}),
         *_cold(results),
+        *_arrival(results.get("arrival") or {}),
     ]
 
 
@@ -74,6 +86,35 @@ def _fleet(fleet: Mapping[str, Any]) -> Iterator[Verdict]:
                             abs(model[figure]),
                             MODEL_OFF_PCT,
                         )
+
+
+def _arrival(arrival: Mapping[str, Any]) -> Iterator[Verdict]:
+    scaled = arrival.get("scale-out") or {}
+    busy = scaled.get(TARGET_RATE)
+    if busy is not None and busy.get("share_200_pct") is not None:
+        path = ("arrival", "scale-out", TARGET_RATE)
+        yield Verdict(
+            (*path, "share_200_pct"),
+            f">= {SHARE_200_PCT:.0f}% answered 200",
+            busy["share_200_pct"],
+            SHARE_200_PCT,
+            at_least=True,
+        )
+        drained = busy.get("drained_after_s")
+        yield Verdict(
+            (*path, "drained_after_s"),
+            f"backlog empty <= {DRAINED_S:.0f} s after the load",
+            math.inf if drained is None else drained,
+            DRAINED_S,
+        )
+    quiet, before = scaled.get(LOW_RATE) or {}, (arrival.get("before") or {}).get(LOW_RATE) or {}
+    if quiet.get("start_p50_ms") is not None and before.get("start_p50_ms") is not None:
+        yield Verdict(
+            ("arrival", "scale-out", LOW_RATE, "start_p50_ms"),
+            "start p50 at 0.5/s no worse than before the scale-out (+10%)",
+            quiet["start_p50_ms"],
+            before["start_p50_ms"] * LOW_RATE_P50_TOLERANCE,
+        )
 
 
 def _wake(wake: Mapping[str, Any]) -> Iterator[Verdict]:

@@ -145,6 +145,8 @@ class FunctionPool:
         self._all: list[Environment] = []
         self._guard = threading.Lock()
         self._closed = False
+        self.peak_busy = 0
+        """Most environments invoked at once so far."""
 
     def warm(self) -> None:
         """Create the first ``size`` environments and wait for their cold starts."""
@@ -173,6 +175,11 @@ class FunctionPool:
         self._release(environment)
         return result
 
+    def busy(self) -> list[Environment]:
+        """The environments serving an invocation now."""
+        with self._guard:
+            return [environment for environment in self._all if environment not in self._idle]
+
     def close(self) -> None:
         """Stop every environment at once, mid-invocation if need be (as Lambda does at a timeout)."""
         with self._guard:
@@ -189,12 +196,18 @@ class FunctionPool:
         self._all.append(environment)
         return environment
 
+    def _note_busy(self) -> None:
+        """Keep the most environments busy at once (the bench reports it); called under the lock."""
+        self.peak_busy = max(self.peak_busy, len(self._all) - len(self._idle))
+
     def _acquire(self) -> Environment:
         with self._guard:
             if self._closed:
                 raise RuntimeError(f"{self.function.name} is stopped")
             if self._idle:
-                return self._idle.pop()
+                idle = self._idle.pop()
+                self._note_busy()
+                return idle
             if len(self._all) + self._spawning >= self.max_size:
                 raise Throttled(f"{self.function.name} has {self.max_size} busy environments")
             starting = self._spawning + sum(1 for environment in self._all if not environment.ready)
@@ -211,6 +224,7 @@ class FunctionPool:
                 self._spawning -= 1
                 if environment is not None:
                     self._all.append(environment)
+                    self._note_busy()
                     if self._closed:
                         environment.stop()
         if self._closed:

@@ -3,6 +3,8 @@
 ``POST /users`` with ``{userId, email}`` creates an account and answers 201 with it. A repeated
 ``Idempotency-Key`` gets the first answer again, as a real service that honours the header would,
 so that a step that runs twice (a lapsed lock) creates one account. ``calls`` counts what arrived.
+``delay_ms`` makes every answer take that long, as a real service's would (the arrival-rate
+benchmark runs it at 250 ms); the requests wait side by side, so the delay adds no queue of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,7 +21,8 @@ from devstack.http_answers import send
 
 
 class OnboardingApi:
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, delay_ms: int = 0) -> None:
+        self.delay_s = delay_ms / 1000
         self.accounts: dict[str, dict[str, Any]] = {}
         self.calls = 0
         self._lock = threading.Lock()
@@ -40,6 +44,8 @@ class OnboardingApi:
                 except (ValueError, KeyError, TypeError):
                     send(self, 400, {"message": "userId and email are required"})
                     return
+                if api.delay_s:
+                    time.sleep(api.delay_s)
                 status, account = api.create(user_id, email, self.headers.get("Idempotency-Key"))
                 send(self, status, account)
 

@@ -2,7 +2,8 @@
 
 * the HTTP API on 127.0.0.1:``PORT``, routed from ``template.yaml``, each function in local
   execution environments (processes) that serve one invocation at a time;
-* the worker function invoked back to back, as its schedule does in AWS;
+* the worker function invoked back to back, as its schedule does in AWS, and the dispatcher
+  starting more worker invocations when Camunda's backlog grows (through a local Lambda API);
 * SQLite as the store (``DATABASE_URL`` chooses another);
 * the development engine as Camunda, executing ``bpmn/`` (``CAMUNDA_URL`` chooses a real one);
 * a stand-in for the onboarding service (``ONBOARDING_API_URL`` chooses a real one).
@@ -26,6 +27,7 @@ from devstack.engine.server import EngineServer
 from devstack.functions import WARM_TIMEOUT_S, FunctionPool
 from devstack.gateway import FUNCTION_URL_PREFIX, Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
+from devstack.lambda_api import LambdaApi
 from devstack.onboarding_api import OnboardingApi
 from devstack.template import ROOT, Application, Function, load
 from waitroom.adapters.camunda.client import CamundaClient
@@ -44,6 +46,16 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+#: The worker function's logical id: the dispatcher invokes it by this name locally.
+WORKER_FUNCTION = "WorkerFunction"
+#: What boto3 needs to call the local Lambda API (it signs every request; the local API reads no
+#: signature), and the worker the dispatcher starts, which the template names with ``!Ref``.
+LOCAL_LAMBDA_CLIENT = {
+    "AWS_ACCESS_KEY_ID": "local-stack",
+    "AWS_SECRET_ACCESS_KEY": "local-stack-not-a-secret",
+    "WORKER_FUNCTION_NAME": WORKER_FUNCTION,
 }
 
 
@@ -68,17 +80,27 @@ class LocalSettings(BaseSettings):
     """Run the scheduled functions (worker, reconciler, retention)."""
     schedule_interval_s: float | None = Field(default=None, gt=0)
     """Run every schedule this often instead of its ``rate(...)`` (tests, demos)."""
+    worker_concurrency: int = Field(default=12, gt=0, le=64)
+    """Most environments of the worker function at once, as its reserved concurrency in the template
+    (the dispatcher's invocations beyond it are throttled)."""
+    onboarding_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    """How long the onboarding stand-in takes to answer (a real service is not instant)."""
 
 
 class ScheduledFunction:
     """A function on its schedule: invoked every ``rate(...)``, or right after an invocation that
     took longer (the worker listens about as long as its rate, so it is always listening)."""
 
-    def __init__(self, function: Function, environment: dict[str, str], *, interval_s: float | None = None) -> None:
+    def __init__(
+        self, function: Function, environment: dict[str, str], *, interval_s: float | None = None, max_size: int = 1
+    ) -> None:
         self.function = function
         self.interval_s = interval_s or rate_seconds(function.schedule or "")
-        # Nobody waits on a schedule's answer: its cold start may take as long as the stack's own.
-        self.pool = FunctionPool(function, size=1, environment=environment, init_timeout_s=WARM_TIMEOUT_S)
+        # Nobody waits on a schedule's answer: its cold start may take as long as the stack's own. The pool
+        # serves the schedule's invocations and any other (the dispatcher's, for the worker).
+        self.pool = FunctionPool(
+            function, size=1, environment=environment, init_timeout_s=WARM_TIMEOUT_S, max_size=max_size
+        )
         self.event = json.loads((ROOT / "events" / f"{function.code_dir.name}.json").read_text(encoding="utf-8"))
         self.invocations = 0
         self._stopped = threading.Event()
@@ -126,6 +148,7 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.schedules: list[ScheduledFunction] = []
         self.gateway: Gateway | None = None
+        self.lambda_api: LambdaApi | None = None
         self.environment: dict[str, str] = {}
         self.identity = LocalIdentity.in_directory(self.local.data_dir)
 
@@ -157,8 +180,11 @@ class LocalStack:
         if os.environ.get("ONBOARDING_API_URL"):
             values["ONBOARDING_API_URL"] = os.environ["ONBOARDING_API_URL"]
         else:
-            self.onboarding = OnboardingApi().start()
+            self.onboarding = OnboardingApi(delay_ms=self.local.onboarding_delay_ms).start()
             values["ONBOARDING_API_URL"] = self.onboarding.url
+        self.lambda_api = LambdaApi(self.pool_of).serve()
+        values["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_api.url
+        values.update(LOCAL_LAMBDA_CLIENT)
         # The shell's own variables win over the local defaults, as they reach the functions too.
         self.environment = {name: value for name, value in values.items() if name not in os.environ}
         self.environment.update({name: os.environ[name] for name in values if name in os.environ})
@@ -197,7 +223,15 @@ class LocalStack:
 
     def _scheduled(self, function: Function) -> ScheduledFunction:
         environment = self._environment_of(function)
-        return ScheduledFunction(function, environment, interval_s=self.local.schedule_interval_s).start()
+        max_size = self.local.worker_concurrency if function.name == WORKER_FUNCTION else 1
+        return ScheduledFunction(
+            function, environment, interval_s=self.local.schedule_interval_s, max_size=max_size
+        ).start()
+
+    def pool_of(self, name: str) -> FunctionPool | None:
+        """The environments of the function named ``name`` (its logical id in the template)."""
+        scheduled = {schedule.function.name: schedule.pool for schedule in self.schedules}
+        return self.pools.get(name) or scheduled.get(name)
 
     def _environment_of(self, function: Function) -> dict[str, str]:
         """The template's literal environment values, then the local stack's (intrinsics are AWS-only)."""
@@ -211,6 +245,8 @@ class LocalStack:
             schedule.stop()
         for pool in self.pools.values():
             pool.close()
+        if self.lambda_api is not None:
+            self.lambda_api.stop()
         if self.onboarding is not None:
             self.onboarding.stop()
         if self.engine is not None:

@@ -133,6 +133,7 @@ def main() -> None:
         "complete": complete,
         "cancel": cancel,
         "worker": scheduled("WorkerFunctionEveryMinute"),
+        "dispatcher": scheduled("DispatcherFunctionEveryMinute"),
         "reconciler": scheduled("ReconcilerFunctionEveryMinute"),
         "retention": scheduled("RetentionFunctionHourly"),
     }

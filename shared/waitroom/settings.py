@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     # --- worker --------------------------------------------------------------------------------
     worker_id: str | None = None
     """The worker's name in Camunda's locks; by default one per execution environment."""
-    worker_max_tasks: Annotated[int, Field(gt=0, le=100)] = 4
-    """Tasks run at once by one invocation."""
+    worker_max_tasks: Annotated[int, Field(gt=0, le=100)] = 16
+    """Tasks run at once by one invocation, each in a thread: they wait on HTTP, not on the CPU."""
     worker_lock_duration_ms: Annotated[int, Field(ge=1000)] = 30_000
     """How long a fetched task stays locked to this worker; extended while its handler runs."""
     worker_poll_ms: Annotated[int, Field(gt=0)] = 20_000
@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     worker_retry_timeout_ms: Annotated[int, Field(ge=0)] = 1_000
     """Wait before the second attempt; it doubles with each attempt after."""
     worker_retry_timeout_max_ms: Annotated[int, Field(ge=0)] = 60_000
+    worker_max_invocations: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Most worker invocations running tasks at once, the listening one included (1: no scale-out).
+    Keep it below the worker function's reserved concurrency."""
+    worker_drain_poll_ms: Annotated[int, Field(gt=0)] = 1_000
+    """How long a scale-out invocation waits for a task before it returns: the backlog is drained."""
+    worker_startup_ms: Annotated[int, Field(ge=0)] = 5_000
+    """How long the dispatcher counts a worker invocation it started as starting (not yet fetching)."""
+    worker_function_name: str | None = None
+    """The worker function the dispatcher invokes (its name or ARN)."""
+    dispatch_interval_ms: Annotated[int, Field(ge=100)] = 2_000
+    """How often the dispatcher reads the backlog."""
     onboarding_api_url: HttpUrl | None = None
     """The onboarding service that the ``call-onboarding-api`` step calls."""
 

@@ -351,6 +351,21 @@ class CamundaClient:
             json={"workerId": worker_id, "newDuration": new_duration_ms},
         )
 
+    def count_fetchable_tasks(self, topic_name: str) -> int:
+        """``POST /external-task/count``: the topic's tasks a worker could lock now (no lock held,
+        retries left): its backlog."""
+        result = self._json(
+            "POST",
+            "/external-task/count",
+            json={"topicName": topic_name, "notLocked": True, "withRetriesLeft": True},
+        )
+        return int(result["count"])
+
+    def lock_holders(self) -> set[str]:
+        """The worker ids that hold a lock on a task now: the workers running tasks."""
+        locked = self._json("POST", "/external-task", json={"locked": True})
+        return {str(task["workerId"]) for task in locked or [] if task.get("workerId")}
+
     def create_deployment(
         self, name: str, resources: Mapping[str, bytes], *, deploy_changed_only: bool = True
     ) -> dict[str, Any]:

@@ -130,27 +130,31 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id
 
-    def run(self, remaining_ms: Callable[[], int]) -> WorkerSummary:
-        """Fetch and run tasks until only ``WORKER_TASK_BUDGET_MS`` of the invocation is left."""
+    def run(self, remaining_ms: Callable[[], int], *, drain: bool = False) -> WorkerSummary:
+        """Fetch and run tasks until only ``WORKER_TASK_BUDGET_MS`` of the invocation is left; when
+        ``drain`` (a scale-out invocation, see dispatch.py), also return as soon as a fetch of up to
+        ``WORKER_DRAIN_POLL_MS`` finds nothing while no task is running: the backlog is drained."""
         summary = WorkerSummary()
         capacity = self.settings.worker_max_tasks
+        longest_poll_ms = self.settings.worker_drain_poll_ms if drain else self.settings.worker_poll_ms
         running: set[Future[str]] = set()
         # Not a `with` block: leaving it would wait for every thread, and a task that outlives the
         # invocation must not hold the invocation past its time.
         pool = ThreadPoolExecutor(capacity, "task")
         with LockKeeper(self.camunda, self.worker_id) as locks:
-            while (
-                poll_ms := min(self.settings.worker_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)
-            ) > 0:
+            while (poll_ms := min(longest_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)) > 0:
                 if len(running) >= capacity:
                     done, running = wait(running, timeout=poll_ms / 1000, return_when=FIRST_COMPLETED)
                     self._count(done, summary)
                     continue
-                for task in self._fetch(capacity - len(running), poll_ms, summary):
+                fetched = self._fetch(capacity - len(running), poll_ms, summary)
+                for task in fetched:
                     running.add(pool.submit(self._execute, task, locks))
                 done = {future for future in running if future.done()}
                 running -= done
                 self._count(done, summary)
+                if drain and not fetched and not running:
+                    break
             # The tasks in hand get what is left of the invocation, less a second to return.
             done, unfinished = wait(running, timeout=max(0.0, remaining_ms() / 1000 - 1))
             self._count(done, summary)

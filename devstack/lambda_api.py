@@ -1,0 +1,101 @@
+"""The Lambda ``Invoke`` API for the local stack's functions, so that code which starts a function
+with boto3 (the dispatcher starting worker invocations) runs here unchanged: the stack points
+``AWS_ENDPOINT_URL_LAMBDA`` at this server.
+
+``POST /2015-03-31/functions/{name}/invocations`` with ``X-Amz-Invocation-Type: Event`` answers 202
+at once and runs the invocation in an environment of the function's pool, as Lambda's asynchronous
+invocation does; ``RequestResponse`` (the default) answers with the function's result. When every
+environment the function may have is busy, the invocation is throttled: an asynchronous one is
+counted in ``throttled`` and dropped (Lambda would retry it until the event's maximum age, which the
+template keeps short), a synchronous one gets Lambda's 429.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from devstack.functions import FunctionPool, Throttled
+from devstack.http_answers import send
+
+logger = logging.getLogger("devstack.lambda")
+
+_INVOCATIONS = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+class LambdaApi:
+    def __init__(self, pool_of: Callable[[str], FunctionPool | None], *, host: str = "127.0.0.1", port: int = 0):
+        self.throttled = 0
+        self.started = 0
+        self._pool_of = pool_of
+        self._guard = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # see the gateway's handler
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the functions' logs tell the story."""
+
+            def do_POST(self) -> None:
+                matched = _INVOCATIONS.match(self.path.split("?", 1)[0])
+                # A function may be named by its ARN: its last part is the name.
+                pool = None if matched is None else api._pool_of(matched.group("name").rsplit(":", 1)[-1])
+                if pool is None:
+                    send(self, 404, {"Type": "User", "message": "Function not found"})
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                event = json.loads(body or b"{}")
+                if self.headers.get("X-Amz-Invocation-Type", "RequestResponse") == "Event":
+                    api.start(pool, event)
+                    send(self, 202, b"", [("Content-Type", "application/json")])
+                    return
+                try:
+                    result = pool.invoke(event)
+                except Throttled as exc:
+                    send(self, 429, {"Type": "User", "message": str(exc)})
+                    return
+                except Exception as exc:  # the function's error, as Lambda reports it
+                    send(self, 200, {"errorMessage": str(exc)}, [("X-Amz-Function-Error", "Unhandled")])
+                    return
+                send(self, 200, result)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self, pool: FunctionPool, event: Any) -> None:
+        """One asynchronous invocation, in a thread of its own."""
+
+        def invoke() -> None:
+            try:
+                pool.invoke(event)
+            except Throttled:
+                with self._guard:
+                    self.throttled += 1
+                logger.warning("%s: an asynchronous invocation was throttled", pool.function.name)
+            except (EOFError, OSError):
+                # Its environment ended under it: killed (a crash, a test) or the stack is stopping.
+                logger.warning("%s: an asynchronous invocation lost its environment", pool.function.name)
+            except Exception:  # the invocation's failure is the function's, logged as Lambda logs it
+                logger.exception("%s: an asynchronous invocation failed", pool.function.name)
+
+        with self._guard:
+            self.started += 1
+        threading.Thread(target=invoke, name=f"async-{pool.function.name}", daemon=True).start()
+
+    def serve(self) -> LambdaApi:
+        threading.Thread(target=self._server.serve_forever, name="lambda-api", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
