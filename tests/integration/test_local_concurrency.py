@@ -45,7 +45,13 @@ def test_the_template_bounds_starts_and_reserves_completions_and_the_scheduled_f
     assert functions["StartFunction"].reserved_concurrency == 40
     assert load(parameter_overrides={"StartConcurrency": "3"}).functions["StartFunction"].reserved_concurrency == 3
     assert functions["CompleteFunction"].reserved_concurrency == 10
-    assert functions["WorkerFunction"].reserved_concurrency == 2
+    # The worker's: its listening invocation (two overlap each minute) and the dispatcher's scale-out.
+    assert functions["WorkerFunction"].reserved_concurrency == 12
+    assert (
+        load(parameter_overrides={"WorkerReservedConcurrency": "2"}).functions["WorkerFunction"].reserved_concurrency
+        == 2
+    )
+    assert functions["DispatcherFunction"].reserved_concurrency == 2
     assert functions["ReconcilerFunction"].reserved_concurrency == 2
 
 
