@@ -121,6 +121,12 @@ def test_a_worker_killed_mid_task_during_scale_out_loses_nothing(stack: LocalSta
     assert stack.lambda_api is not None
     worker = stack.pool_of(WORKER_FUNCTION)
     assert worker is not None
+    # The invocations the previous burst started return once a fetch finds nothing; until then they
+    # would take this burst's tasks, and the dispatcher would see no backlog to scale out for.
+    deadline = time.monotonic() + 60
+    while len(worker.busy()) > 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(worker.busy()) <= 1, "only the listening worker runs before the burst"
     started_before = stack.lambda_api.started
     ids = start_burst(stack, "killed", 16)
 
