@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             sequence=arguments.sequence, clients=arguments.clients, seconds=arguments.seconds
         )
         arrival_config = arrival.Config(
-            workers=tuple(arguments.workers or arrival.Config.workers),
+            workers=tuple(arrival.Config.workers if arguments.workers is None else arguments.workers),
+            sweep_bounds=tuple(arguments.sweep_bounds),
+            sweep_rate=arguments.sweep_rate,
             rates=tuple(arguments.rates or arrival.Config.rates),
             seconds=arguments.rate_seconds,
         )
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             results["e2e"] = end_to_end.run(e2e_config, redis=redis is not None, progress=progress)
         if "arrival" in sections:
             results["arrival"] = arrival.run(arrival_config, progress=progress)
+            if arrival_config.sweep_bounds:
+                results["arrival_sweep"] = arrival.run_sweep(arrival_config, progress=progress)
     results["machine"]["load_average_at_end"] = machine.load_average()
     results["code"] = machine.code_version(ROOT)
     verdicts = targets.verdicts(results)
@@ -117,9 +121,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        nargs="+",
+        nargs="*",
         choices=list(arrival.WORKER_VARIANTS),
         help=f"worker configurations of the arrival rates (default: {', '.join(arrival.Config.workers)})",
+    )
+    parser.add_argument(
+        "--sweep-bounds",
+        nargs="*",
+        type=int,
+        default=list(arrival.Config.sweep_bounds),
+        help="worker bounds of the throughput sweep (none: no sweep)",
+    )
+    parser.add_argument(
+        "--sweep-rate", type=float, default=arrival.Config.sweep_rate, help="starts per second of the sweep"
     )
     parser.add_argument(
         "--rate-seconds", type=float, default=arrival.Config.seconds, help="length of each arrival rate's load"

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,14 @@ class Config:
     warm_environments: int = 8
     """Environments of each HTTP function made ready before the load: Lambda creates them on other
     machines, the local stack on these cores, during the measurement."""
+    sweep_bounds: tuple[int, ...] = (1, 2, 4, 8)
+    """The worker bounds (``WORKER_MAX_INVOCATIONS``) of the throughput sweep; empty: no sweep."""
+    sweep_threads: int = 4
+    """``WORKER_MAX_TASKS`` in the sweep: few, so that the bound, not one invocation, sets the pace."""
+    sweep_rate: float = 30.0
+    """Processes started per second in the sweep, asynchronously (``Prefer: respond-async``): more
+    than the smaller bounds can run, and no start holds an environment while it waits."""
+    sweep_seconds: float = 10.0
 
 
 #: The worker as it was before the scale-out (one listening invocation running four tasks at once),
@@ -65,26 +73,48 @@ def run(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
     return {variant: run_variant(variant, WORKER_VARIANTS[variant], config, progress) for variant in config.workers}
 
 
+def run_sweep(config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Throughput against the worker bound: per bound, the steps completed per second while
+    ``sweep_rate`` processes a second arrive, until the backlog is empty (or ``tail_s``)."""
+    swept = replace(config, rates=(config.sweep_rate,), seconds=config.sweep_seconds)
+    figures: dict[str, Any] = {}
+    for bound in config.sweep_bounds:
+        environment = {"WORKER_MAX_TASKS": str(config.sweep_threads), "WORKER_MAX_INVOCATIONS": str(bound)}
+        measured = run_variant(f"bound {bound}", environment, swept, progress, respond_async=True)
+        figures[str(bound)] = {
+            "threads": config.sweep_threads,
+            **measured[_rate_key(config.sweep_rate)],
+        }
+    return figures
+
+
 def _rate_key(rate: float) -> str:
     return f"{rate:g}/s"
 
 
 def run_variant(
-    variant: str, environment: Mapping[str, str], config: Config, progress: Callable[[str], None]
+    variant: str,
+    environment: Mapping[str, str],
+    config: Config,
+    progress: Callable[[str], None],
+    *,
+    respond_async: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="waitroom-bench-arrival-") as directory:
         data_dir = Path(directory)
         log = data_dir / "stack.log"
         try:
             with environment_set(environment), output_to(log):
-                return _measure(variant, data_dir, config, progress)
+                return _measure(variant, data_dir, config, progress, respond_async=respond_async)
         except BaseException:
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
             progress("the local stack's last log lines:\n" + "\n".join(lines[-40:]))
             raise
 
 
-def _measure(variant: str, data_dir: Path, config: Config, progress: Callable[[str], None]) -> dict[str, Any]:
+def _measure(
+    variant: str, data_dir: Path, config: Config, progress: Callable[[str], None], *, respond_async: bool
+) -> dict[str, Any]:
     """One stack for every rate, slowest first (a stack per rate costs minutes on a busy machine):
     between two rates the backlog is given ``settle_s`` more to empty, and what is left of it is
     reported with the next rate as ``backlog_at_start``."""
@@ -123,6 +153,7 @@ def _measure(variant: str, data_dir: Path, config: Config, progress: Callable[[s
                     rate=rate,
                     seconds=config.seconds,
                     start_at=start_at,
+                    respond_async=respond_async,
                 ).result()
                 load_end = start_at + config.seconds
                 sampler.wait_drained(after=load_end, deadline=load_end + config.tail_s)

@@ -27,9 +27,14 @@ class Answer:
     latency_ms: float
 
 
-def open_loop(url: str, token: str, *, prefix: str, rate: float, seconds: float, start_at: float) -> list[Answer]:
+def open_loop(
+    url: str, token: str, *, prefix: str, rate: float, seconds: float, start_at: float, respond_async: bool = False
+) -> list[Answer]:
     """``rate * seconds`` starts of ``onboard-user``, the first at ``start_at`` (seconds since the
-    epoch), evenly spaced; returns once every one has its answer."""
+    epoch), evenly spaced; returns once every one has its answer. ``respond_async``: the starts ask
+    for an answer at once (``Prefer: respond-async``), so that no start holds an environment while
+    its process runs."""
+    headers = auth(token, Prefer="respond-async") if respond_async else auth(token)
     answers: list[Answer] = []
     guard = threading.Lock()
 
@@ -39,7 +44,7 @@ def open_loop(url: str, token: str, *, prefix: str, rate: float, seconds: float,
             response = requests.post(
                 f"{url}/api/process/start",
                 json=start_body(f"{prefix}-{index}"),
-                headers=auth(token),
+                headers=headers,
                 timeout=REQUEST_TIMEOUT_S,
             )
             status = response.status_code

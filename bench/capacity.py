@@ -51,7 +51,7 @@ STRATEGIES = {
                      redis_connections_per_environment=0, statements_per_wait_fixed=3),
     "adaptive": Strategy("adaptive", pushes=False, db_connections_per_environment=1,
                          redis_connections_per_environment=0, statements_per_wait_fixed=3),
-    "listen-notify": Strategy("listen-notify", pushes=True, db_connections_per_environment=2,
+    "listen-notify": Strategy("listen-notify", pushes=True, db_connections_per_environment=1,
                               redis_connections_per_environment=0, statements_per_wait_fixed=6),
     "redis": Strategy("redis", pushes=True, db_connections_per_environment=1,
                       redis_connections_per_environment=1, statements_per_wait_fixed=3),

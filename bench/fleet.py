@@ -86,6 +86,9 @@ class Config:
     """Finished rows of the key written before an adaptive cell, for its schedule to learn from."""
     cell_timeout_s: float = 60.0
     """A cell that has not ended by then is stopped and reported as failed."""
+    cold_starts_per_s: float = 200.0
+    """How fast the environments come up: Lambda scales a function by 1,000 environments every
+    10 s, and a server forking 2,000 backends in the same instant times its connections out."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class ProcessSpec:
     window_s: float
     deadline_s: float
     stagger_s: float
+    cold_start_every_s: float
+    """Between two cold starts of this process's environments."""
 
 
 @dataclass
@@ -220,8 +225,9 @@ class WaiterProcess:
     def environment(self, number: int) -> None:
         """One start environment: a cold start, then one wait after the other until the window ends."""
         store = FleetStore(dialect_for(self.spec.url, self.settings), (0.0, 0.0))
+        time.sleep(number * self.spec.cold_start_every_s)
         try:
-            channel = wake_channel(self.settings, store.dialect)
+            channel = wake_channel(self.settings, store)
             service = process_service(self.settings, repository=store, waker=channel, engine=NO_CAMUNDA)
             # Cold start: the connection (and the listening one) opens before the fleet goes.
             store.poll("fleet-cold-start")
@@ -287,7 +293,7 @@ def _finisher_process(url: str, strategy: Strategy, threads: int, due: Any, resu
     settings = cell_settings(url, strategy)
     _count_warnings({}, threading.Lock())
     stores = [FleetStore(dialect_for(url, settings), (0.0, 0.0)) for _ in range(threads)]
-    announcing = wake_channel(settings, stores[0].dialect)
+    announcing = wake_channel(settings, stores[0])
     finisher = Finisher(list(stores), announcing.notify)
     try:
         while (item := due.get())[0] != "stop":
@@ -473,6 +479,7 @@ def run_cell(
             window_s=config.window_s,
             deadline_s=config.deadline_s,
             stagger_s=LOGNORMAL_MEDIAN_S,
+            cold_start_every_s=processes / config.cold_starts_per_s,
         )
         for index in range(processes)
     ]
@@ -650,8 +657,8 @@ def run(config: Config, *, redis_available: bool, progress: Callable[[str], None
     redis_client = redis.Redis.from_url(services.REDIS_URL) if redis_available else None
     run_id = f"f{os.getpid()}{int(time.time()) % 100000}"
     most = max(config.sizes)
-    # Room for every waiter's connections (two each with LISTEN/NOTIFY today) and the finishers'.
-    max_connections = 2 * most + 4 * config.finisher_threads + 50
+    # Room for every waiter's connection (one each, whatever the schedule) and the finishers'.
+    max_connections = most + 4 * config.finisher_threads + 50
     with contextlib.ExitStack() as stack:
         cluster: Cluster | None = None
         try:

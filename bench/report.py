@@ -83,6 +83,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         lines += [*_cold(results["cold_start"], marks), ""]
     if results.get("arrival"):
         lines += [*_arrival(results, marks), ""]
+    if results.get("arrival_sweep"):
+        lines += [*_arrival_sweep(results), ""]
     lines += _summary(verdicts)
     return "\n".join(lines)
 
@@ -345,6 +347,30 @@ def _arrival(results: Mapping[str, Any], marks: Marks) -> list[str]:
         f"open-loop starts for {config.get('seconds')} s per rate, the backlog (open external tasks) followed "
         f"up to {config.get('tail_s')} s after; '-' under drained: not empty by then",
         *_table([*header, "refused"], rows),
+    ]
+
+
+def _arrival_sweep(results: Mapping[str, Any]) -> list[str]:
+    config = (results.get("config") or {}).get("arrival") or {}
+    rows = [
+        [
+            bound,
+            _text(figures.get("threads")),
+            _text(figures.get("sent")),
+            _text(figures.get("steps_per_s")),
+            _text(figures.get("backlog_max")),
+            _text(figures.get("drained_after_s")),
+            _text(figures.get("load_average")),
+            _text(figures.get("refused") or None),
+        ]
+        for bound, figures in results["arrival_sweep"].items()
+    ]
+    header = ["bound", "threads", "starts", "steps/s", "backlog max", "drained s", "load average", "refused"]
+    return [
+        f"4b. Throughput against the worker bound (WORKER_MAX_INVOCATIONS): {config.get('sweep_rate')} "
+        f"asynchronous starts a second for {config.get('sweep_seconds')} s, steps completed per second until "
+        "the backlog is empty",
+        *_table(header, rows),
     ]
 
 

@@ -194,8 +194,7 @@ def _waiting_process(
             return item
 
     waiters = [
-        Waiter(cell, settings, config, finisher, lambda store: wake_channel(settings, store.dialect))
-        for _ in range(threads)
+        Waiter(cell, settings, config, finisher, lambda store: wake_channel(settings, store)) for _ in range(threads)
     ]
     workers = [threading.Thread(target=waiter.run, args=(next_wait, outcomes)) for waiter in waiters]
     probe.start()
@@ -308,14 +307,14 @@ def _channels(
         for store in finisher_stores:
             cleanup.callback(store.close)
         shared = InProcess() if cell.strategy.wake_channel == "inprocess" else None
-        announcing: WakeChannel = shared or wake_channel(settings, finisher_stores[0].dialect)
+        announcing: WakeChannel = shared or wake_channel(settings, finisher_stores[0])
         cleanup.callback(announcing.close)
         finisher = Finisher(finisher_stores, announcing.notify)
         cleanup.callback(finisher.close)
 
         def waiter_channel(store: SqlStore) -> WakeChannel:
             # Closing the shared in-process channel is harmless: it holds nothing.
-            return shared if shared is not None else wake_channel(settings, store.dialect)
+            return shared if shared is not None else wake_channel(settings, store)
 
         yield finisher, waiter_channel
 

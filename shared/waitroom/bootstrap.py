@@ -80,7 +80,7 @@ def application(settings: Settings, *, metrics: Metrics | None = None) -> Applic
     """The service on the configured database, Camunda and wake channel (and CloudWatch metrics unless
     ``metrics`` says otherwise). Nothing connects yet."""
     store = repository(settings)
-    waker = wake_channel(settings, store.dialect)
+    waker = wake_channel(settings, store)
     camunda = engine(settings)
     service = process_service(settings, repository=store, waker=waker, engine=camunda, metrics=metrics)
     # SnapStart's hooks drop this environment's connections before a snapshot and re-open them after.

@@ -16,8 +16,9 @@ from bench.wake_harness import CountingStore
 from tests.support.services import service_on
 from tests.support.stores import StoreFactory
 from waitroom.adapters.store import SqlStore, dialect_for
+from waitroom.adapters.store.base import COLUMN_LIST
 from waitroom.adapters.store.migrate import migrate
-from waitroom.adapters.wake import InProcess, Polling, WakeChannel, channel_name, wake_channel
+from waitroom.adapters.wake import InProcess, Polling, WakeChannel, wake_channel
 from waitroom.domain.process import NewProcess, Outcome, ProcessRecord, ProcessStatus
 from waitroom.service.schedules import Schedules
 from waitroom.settings import Settings
@@ -35,7 +36,7 @@ def channels(request: pytest.FixtureRequest, database_url: str) -> Iterator[Call
         if kind == "inprocess":
             return shared_in_process
         redis = request.getfixturevalue("redis_url") if kind == "redis" else None
-        channel = wake_channel(Settings(database_url=database_url, wake_channel=kind, redis_url=redis), store.dialect)
+        channel = wake_channel(Settings(database_url=database_url, wake_channel=kind, redis_url=redis), store)
         made.append(channel)
         return channel
 
@@ -73,7 +74,7 @@ def channels_for_postgres(
         return stores[-1]
 
     def channel(kind: str, for_store: SqlStore) -> WakeChannel:
-        made.append(wake_channel(settings, for_store.dialect))
+        made.append(wake_channel(settings, for_store))
         return made[-1]
 
     yield store, channel
@@ -148,8 +149,8 @@ def test_a_lost_notification_costs_latency_not_the_result(database_url: str, sto
 def test_auto_picks_redis_when_configured_then_postgres_then_polling(
     database_url: str, store: SqlStore, redis_url: str
 ) -> None:
-    with_redis = wake_channel(Settings(database_url=database_url, redis_url=redis_url), store.dialect)
-    without = wake_channel(Settings(database_url=database_url), store.dialect)
+    with_redis = wake_channel(Settings(database_url=database_url, redis_url=redis_url), store)
+    without = wake_channel(Settings(database_url=database_url), store)
     try:
         assert with_redis.name == "redis"
         assert without.name == ("postgres" if database_url.startswith("postgresql") else "poll")
@@ -223,17 +224,18 @@ def test_a_waiter_whose_listening_connection_dies_reads_every_second(
             service.wait("w-3", process_key="onboard-user", deadline=time.monotonic() + WAIT_S)
         )
     )
+    with waiter_store.held_connection() as connection:
+        waiter_pid = connection.info.backend_pid  # the one connection it reads and listens on
     waiter.start()
     with psycopg.connect(pg_schema_url, autocommit=True) as admin:
-        listening = f'LISTEN "{channel_name("w-3")}"'
+        # Subscribed, then read once: the wait has begun once its read is the connection's last query.
         for _ in range(100):
-            killed = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s", (listening,)
-            ).fetchall()
-            if killed:
+            last = admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (waiter_pid,)).fetchone()
+            if last is not None and last[0].startswith(f"SELECT {COLUMN_LIST} FROM process_store"):
                 break
             time.sleep(0.05)
-    assert killed, "the waiter listened"
+        killed = admin.execute("SELECT pg_terminate_backend(%s)", (waiter_pid,)).fetchone()
+    assert killed == (True,), "the waiter's connection was there to kill"
     # The finish goes unannounced: only the waiter's own reads can see it.
     finisher_store.finish("w-3", Outcome.done())
     finished_at = time.monotonic()
@@ -244,6 +246,94 @@ def test_a_waiter_whose_listening_connection_dies_reads_every_second(
     assert "lost the wake channel's connection; polling instead" in caplog.text
 
 
+def test_postgres_listens_reads_and_announces_on_one_connection_per_environment(
+    pg_schema_url: str, channels_for_postgres: tuple[StoreFactory, Callable[[str, SqlStore], WakeChannel]]
+) -> None:
+    import psycopg  # noqa: PLC0415
+
+    store_factory, channels = channels_for_postgres
+    with psycopg.connect(pg_schema_url, autocommit=True) as admin:
+        began = admin.execute("SELECT clock_timestamp()").fetchone()
+        waiter_store, finisher_store = store_factory(), store_factory()
+        settings = Settings(database_url=pg_schema_url, push_fallback_poll_ms=5000)
+        service = service_on(waiter_store, settings, waker=channels("postgres", waiter_store))
+        finisher = service_on(finisher_store, settings, waker=channels("postgres", finisher_store))
+        for index in range(3):
+            waiter_store.save(NewProcess(f"one-{index}", "onboard-user", "0" * 64))
+            finishing = threading.Timer(0.2, finisher.finish, (f"one-{index}", Outcome.done()))
+            finishing.start()
+            waited_from = time.monotonic()
+            record = service.wait(f"one-{index}", process_key="onboard-user", deadline=waited_from + WAIT_S)
+            finishing.join()
+            assert record is not None and record.status is ProcessStatus.DONE
+            assert time.monotonic() - waited_from < 2, "woken by the notification, not the 5 s fallback"
+        opened = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'waitroom' AND backend_start >= %s",
+            began,
+        ).fetchone()
+    assert opened == (2,), "the waiter's environment and the finisher's: one connection each"
+
+
+def test_waiters_sharing_one_store_are_each_woken_by_their_own_finish(
+    pg_schema_url: str, channels_for_postgres: tuple[StoreFactory, Callable[[str, SqlStore], WakeChannel]]
+) -> None:
+    store_factory, channels = channels_for_postgres
+    shared_store, finisher_store = store_factory(), store_factory()
+    settings = Settings(database_url=pg_schema_url, push_fallback_poll_ms=5000)
+    service = service_on(shared_store, settings, waker=channels("postgres", shared_store))
+    finisher = service_on(finisher_store, settings, waker=channels("postgres", finisher_store))
+    ids = [f"shared-{index}" for index in range(4)]
+    for correlation_id in ids:
+        shared_store.save(NewProcess(correlation_id, "onboard-user", "0" * 64))
+    woken_after: dict[str, float] = {}
+    finished_at: dict[str, float] = {}
+
+    def wait(correlation_id: str) -> None:
+        record = service.wait(correlation_id, process_key="onboard-user", deadline=time.monotonic() + WAIT_S)
+        assert record is not None and record.status is ProcessStatus.DONE
+        woken_after[correlation_id] = time.monotonic() - finished_at[correlation_id]
+
+    waiters = [threading.Thread(target=wait, args=(correlation_id,)) for correlation_id in ids]
+    for waiter in waiters:
+        waiter.start()
+    time.sleep(0.3)
+    # One at a time, a second apart: a waiter woken by another's notification would read too early
+    # and wait again; each must wake at its own.
+    for correlation_id in ids:
+        finished_at[correlation_id] = time.monotonic()
+        finisher.finish(correlation_id, Outcome.done())
+        time.sleep(0.5)
+    for waiter in waiters:
+        waiter.join(WAIT_S)
+    assert sorted(woken_after) == sorted(ids)
+    assert max(woken_after.values()) < 2, f"each woken at its own finish: {woken_after}"
+
+
+def test_a_store_that_reconnects_listens_again_on_its_new_connection(
+    pg_schema_url: str, channels_for_postgres: tuple[StoreFactory, Callable[[str, SqlStore], WakeChannel]]
+) -> None:
+    import psycopg  # noqa: PLC0415
+
+    store_factory, channels = channels_for_postgres
+    waiter_store, finisher_store = store_factory(), store_factory()
+    settings = Settings(database_url=pg_schema_url, push_fallback_poll_ms=5000)
+    waiting = channels("postgres", waiter_store)
+    finisher = service_on(finisher_store, settings, waker=channels("postgres", finisher_store))
+    waiter_store.save(NewProcess("again-1", "onboard-user", "0" * 64))
+    with waiting.subscribe("again-1") as subscription:
+        with waiter_store.held_connection() as connection:
+            first_pid = connection.info.backend_pid
+        with psycopg.connect(pg_schema_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
+        # The next read finds the connection gone and replaces it.
+        assert waiter_store.poll("again-1") is not None
+        assert subscription.wait(1.0), "told to read again: an announcement may have gone to the old connection"
+        finisher.finish("again-1", Outcome.done())
+        assert subscription.wait(WAIT_S), "the finish reached the new connection"
+    with waiter_store.held_connection() as connection:
+        assert connection.info.backend_pid != first_pid
+
+
 def test_redis_listens_on_one_kept_connection_across_waits(tmp_path: Path, redis_url: str) -> None:
     import redis  # noqa: PLC0415
 
@@ -251,7 +341,7 @@ def test_redis_listens_on_one_kept_connection_across_waits(tmp_path: Path, redis
     settings = Settings(database_url=database, redis_url=redis_url)
     migrate(dialect_for(database, settings))
     waiter_store, finisher_store = SqlStore(dialect_for(database, settings)), SqlStore(dialect_for(database, settings))
-    waiting, announcing = wake_channel(settings, waiter_store.dialect), wake_channel(settings, finisher_store.dialect)
+    waiting, announcing = wake_channel(settings, waiter_store), wake_channel(settings, finisher_store)
     service = service_on(waiter_store, settings, waker=waiting)
     finisher = service_on(finisher_store, settings, waker=announcing)
     with redis.Redis.from_url(redis_url) as admin:

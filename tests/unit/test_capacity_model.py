@@ -34,7 +34,7 @@ def test_the_predicted_rate_is_the_arrival_rate_times_the_statements_of_a_wait()
         "listen-notify", arrival_per_s=100, environments=40, durations_ms=[1000.0], schedule=SEED, fallback_ms=5000
     )
     assert predicted["statements_per_s"] == 800
-    assert predicted["db_connections"] == 80
+    assert predicted["db_connections"] == 40, "one per environment: it listens on the connection it reads on"
 
 
 def test_a_polled_wait_holds_its_environment_until_the_read_that_sees_the_finish() -> None:
@@ -58,4 +58,4 @@ def test_the_sizing_row_applies_littles_law_and_the_price() -> None:
     assert redis["db_connections"] == redis["concurrency"] == redis["redis_connections"]
     expected_usd = redis["held_wait_s"] * 0.5 * 1e6 * capacity.PRICE_PER_GB_S + capacity.PRICE_PER_MILLION_REQUESTS
     assert math.isclose(redis["usd_per_million_starts"], round(expected_usd, 2))
-    assert row["strategies"]["listen-notify"]["db_connections"] == 2 * row["strategies"]["listen-notify"]["concurrency"]
+    assert row["strategies"]["listen-notify"]["db_connections"] == row["strategies"]["listen-notify"]["concurrency"]

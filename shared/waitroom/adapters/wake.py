@@ -6,7 +6,7 @@ once when the process's finish is announced, and reads the row again. The row st
 notification only says "read now". A lost notification costs latency (until the next fallback
 read, ``PUSH_FALLBACK_POLL_MS``), never correctness.
 
-Channels: PostgreSQL ``LISTEN/NOTIFY`` (a connection of its own that listens), Redis pub/sub
+Channels: PostgreSQL ``LISTEN/NOTIFY`` (on the store's connection), Redis pub/sub
 (``REDIS_URL``; ElastiCache in AWS), an in-process registry (waiter and finisher in one process),
 and none (polling only).
 """
@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from waitroom.adapters.store.base import DatabaseUrl, Dialect
+from waitroom.adapters.store.base import SqlStore
+from waitroom.domain.errors import StoreUnavailable
 from waitroom.service.ports import Subscription
 from waitroom.settings import Settings
 
@@ -137,94 +138,147 @@ def channel_name(correlation_id: str) -> str:
 
 
 class Postgres:
-    """PostgreSQL ``LISTEN/NOTIFY``. Each waiting thread listens on a connection of its own (one per
-    execution environment in Lambda), kept between waits; announcements go out on another.
+    """PostgreSQL ``LISTEN/NOTIFY`` on the store's own connection: an execution environment holds
+    one connection, on which it reads the row, listens for the finish and announces the finishes of
+    others, one statement at a time. psycopg keeps the notifications that arrive during a read for
+    the next wait, so listening between reads misses none.
 
-    A failure of the listening connection drops it; the next wait opens a new one.
+    Threads may share the store (the worker's announce; the tests wait side by side): one waiting
+    thread at a time takes the connection for at most ``PUMP_SLICE_S`` and hands each notification
+    to the waiters of its channel, so the others' statements never wait longer than that. When the
+    store has replaced its connection (a dropped one is re-opened by the next statement), the
+    channels are listened to again on the new one and every waiter reads its row once more: a
+    finish announced in between went to the old connection.
     """
 
     name = "postgres"
     pushes = True
 
-    def __init__(self, url_source: DatabaseUrl, *, connect_timeout_s: float) -> None:
-        self._url_source = url_source
-        self._connect_timeout_s = connect_timeout_s
-        self._listening = threading.local()
-        self._listeners: list[Any] = []
-        self._announcer: Any = None
-        self._announcer_guard = threading.Lock()
-
-    def _connect(self) -> Any:
-        import psycopg  # noqa: PLC0415 -- the driver of the backend in use only
-
-        return psycopg.connect(
-            self._url_source(), autocommit=True, connect_timeout=max(1, round(self._connect_timeout_s))
-        )
-
-    def listener(self) -> Any:
-        connection = getattr(self._listening, "connection", None)
-        if connection is None or connection.closed:
-            connection = self._listening.connection = self._connect()
-            with self._announcer_guard:
-                self._listeners.append(connection)
-        return connection
-
-    def drop_listener(self) -> None:
-        connection = getattr(self._listening, "connection", None)
-        self._listening.connection = None
-        if connection is not None:
-            connection.close()
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._waiting: dict[str, set[threading.Event]] = {}
+        self._guard = threading.Lock()
+        self._pumping = threading.Lock()
+        self._listening_on: Any = None
+        """The connection every channel in ``_waiting`` is listened to on."""
 
     @contextmanager
     def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # noqa: PLC0415 -- the driver of the backend in use only
 
         channel = channel_name(correlation_id)
+        event = threading.Event()
         try:
-            connection = self.listener()
-            connection.execute(f'LISTEN "{channel}"')
-        except psycopg.Error:
+            with self._store.held_connection() as connection:
+                self._listen_on(connection)
+                connection.execute(f'LISTEN "{channel}"')
+                with self._guard:
+                    self._waiting.setdefault(channel, set()).add(event)
+        except (psycopg.Error, StoreUnavailable):
             logger.warning("cannot listen for the process's finish; polling instead", exc_info=True)
-            self.drop_listener()
+            self._store.close()
             yield Sleeping(READ_EVERY_S_WITHOUT_CHANNEL)
             return
         try:
-            yield _PostgresSubscription(connection, drop_connection=self.drop_listener)
+            yield _PostgresSubscription(self, event)
         finally:
-            try:
-                connection.execute(f'UNLISTEN "{channel}"')
-            except psycopg.Error:
-                self.drop_listener()
+            self._unsubscribe(channel, event)
+
+    def _unsubscribe(self, channel: str, event: threading.Event) -> None:
+        import psycopg  # noqa: PLC0415
+
+        with self._guard:
+            waiting = self._waiting.get(channel, set())
+            waiting.discard(event)
+            if waiting:
+                return
+            self._waiting.pop(channel, None)
+        try:
+            with self._store.held_connection() as connection:
+                if connection is self._listening_on:
+                    connection.execute(f'UNLISTEN "{channel}"')
+        except (psycopg.Error, StoreUnavailable):
+            self._store.close()
+
+    def _listen_on(self, connection: Any) -> bool:
+        """Listen to every waited channel on ``connection`` if the store has replaced the one they
+        were listened to on, and wake their waiters (a notification may have gone to the old one);
+        True when it had."""
+        if connection is self._listening_on:
+            return False
+        with self._guard:
+            waiting = {channel: list(events) for channel, events in self._waiting.items()}
+        for channel in waiting:
+            connection.execute(f'LISTEN "{channel}"')
+        self._listening_on = connection
+        for events in waiting.values():
+            for event in events:
+                event.set()
+        return bool(waiting)
+
+    def pump(self, within_s: float) -> None:
+        """Hold the connection for at most ``within_s`` and hand out what arrives (the caller holds
+        ``pumping``). Raises the driver's error when the connection failed."""
+        with self._store.held_connection() as connection:
+            if self._listen_on(connection):
+                return
+            received = list(connection.notifies(timeout=within_s, stop_after=1))
+        with self._guard:
+            woken = [event for notice in received for event in self._waiting.get(notice.channel, ())]
+        for event in woken:
+            event.set()
+
+    @property
+    def pumping(self) -> threading.Lock:
+        return self._pumping
+
+    def connection_lost(self) -> None:
+        self._store.close()
 
     def notify(self, correlation_id: str) -> None:
         import psycopg  # noqa: PLC0415
 
-        with self._announcer_guard:
-            try:
-                if self._announcer is None or self._announcer.closed:
-                    self._announcer = self._connect()
-                self._announcer.execute("SELECT pg_notify(%s, '')", (channel_name(correlation_id),))
-            except psycopg.Error:
-                logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
-                self._announcer = None
+        try:
+            with self._store.held_connection() as connection:
+                connection.execute("SELECT pg_notify(%s, '')", (channel_name(correlation_id),))
+        except (psycopg.Error, StoreUnavailable):
+            logger.warning("could not announce a process's finish; its waiters will poll", exc_info=True)
+            self._store.close()
 
     def close(self) -> None:
-        with self._announcer_guard:
-            connections = [*self._listeners, *([self._announcer] if self._announcer is not None else [])]
-            self._listeners, self._announcer = [], None
-        for connection in connections:
-            connection.close()
+        """The connection is the store's: closing the store closes it."""
+        self._listening_on = None
+
+
+#: How long a waiting thread holds a shared store's connection to listen, at most, before it lets
+#: another thread's statement run (in Lambda no other thread waits: the slices simply follow on).
+PUMP_SLICE_S = 0.05
 
 
 class _PostgresSubscription(_NetworkSubscription):
-    def __init__(self, connection: Any, *, drop_connection: Callable[[], None]) -> None:
+    def __init__(self, channel: Postgres, event: threading.Event) -> None:
         import psycopg  # noqa: PLC0415
 
-        super().__init__((psycopg.Error,), drop_connection)
-        self._connection = connection
+        super().__init__((psycopg.Error,), channel.connection_lost)
+        self._channel = channel
+        self._event = event
 
     def _notified_within(self, timeout_s: float) -> bool:
-        return any(True for _ in self._connection.notifies(timeout=timeout_s, stop_after=1))
+        deadline = time.monotonic() + timeout_s
+        while not self._event.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._channel.pumping.acquire(blocking=False):
+                try:
+                    self._channel.pump(min(remaining, PUMP_SLICE_S))
+                finally:
+                    self._channel.pumping.release()
+            else:
+                # Another waiter holds the connection and hands this one its notification.
+                self._event.wait(min(remaining, PUMP_SLICE_S))
+        self._event.clear()
+        return True
 
 
 class Redis:
@@ -324,7 +378,7 @@ class _RedisSubscription(_NetworkSubscription):
 WakeChannel = Polling | InProcess | Postgres | Redis
 
 
-def wake_channel(settings: Settings, dialect: Dialect) -> WakeChannel:
+def wake_channel(settings: Settings, store: SqlStore) -> WakeChannel:
     """The channel ``WAKE_CHANNEL`` names; ``auto`` is Redis when ``REDIS_URL`` is set, else the
     database's own when its dialect can push (PostgreSQL's LISTEN/NOTIFY), else polling (SQL Server
     and SQLite alone have no push)."""
@@ -332,7 +386,7 @@ def wake_channel(settings: Settings, dialect: Dialect) -> WakeChannel:
     if chosen == "auto":
         if settings.redis_url is not None:
             chosen = "redis"
-        elif dialect.pushes_wake_ups:
+        elif store.dialect.pushes_wake_ups:
             chosen = "postgres"
         else:
             chosen = "poll"
@@ -341,10 +395,9 @@ def wake_channel(settings: Settings, dialect: Dialect) -> WakeChannel:
             raise ValueError("WAKE_CHANNEL=redis needs REDIS_URL")
         return Redis(settings.redis_url.get_secret_value(), timeout_s=settings.db_connect_timeout_s)
     if chosen == "postgres":
-        source = dialect.url_source
-        if not dialect.pushes_wake_ups or source is None:
+        if not store.dialect.pushes_wake_ups:
             raise ValueError("WAKE_CHANNEL=postgres needs a PostgreSQL store")
-        return Postgres(source, connect_timeout_s=settings.db_connect_timeout_s)
+        return Postgres(store)
     if chosen == "inprocess":
         return InProcess()
     return Polling()

@@ -15,7 +15,8 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -194,6 +195,14 @@ class SqlStore:
         """Open the connection now instead of at the first statement (after a SnapStart restore)."""
         with self._lock:
             self._open_connection()
+
+    @contextmanager
+    def held_connection(self) -> Iterator[Any]:
+        """The kept connection, opened if need be, for this thread alone until the block ends: the
+        PostgreSQL wake channel listens on it (``waitroom.adapters.wake``). Raises
+        :class:`StoreUnavailable` when no connection can be opened."""
+        with self._lock:
+            yield self._open_connection()
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
