@@ -11,6 +11,7 @@ from ``shared/`` with the virtualenv (as the local stack does it) is measured be
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import statistics
@@ -71,6 +72,11 @@ def http_functions() -> set[str]:
     return {application.functions[route.function].code_dir.name for route in application.routes}
 
 
+@functools.cache
+def _function_ids() -> frozenset[str]:
+    return frozenset(load().functions)
+
+
 def function_environment(function: Function) -> dict[str, str]:
     """The environment Lambda gives the function: the template's literal variables (intrinsics are
     AWS's to resolve), what the runtime sets, and the tracer as active as in Lambda."""
@@ -81,6 +87,15 @@ def function_environment(function: Function) -> dict[str, str]:
     }
     environment.update(
         {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
+    )
+    # A reference to another function (the dispatcher's WORKER_FUNCTION_NAME: !Ref
+    # WorkerFunction) is its name in AWS; the logical id stands in for it: the import needs one set.
+    environment.update(
+        {
+            name: str(value["Ref"])
+            for name, value in function.environment.items()
+            if isinstance(value, dict) and value.get("Ref") in _function_ids() and name not in environment
+        }
     )
     environment.update(
         {
