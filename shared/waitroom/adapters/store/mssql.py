@@ -49,7 +49,7 @@ STATEMENTS = Statements(
         "WHERE NOT EXISTS (SELECT 1 FROM dbo.process_store WITH (UPDLOCK, HOLDLOCK) "
         f"WHERE correlation_id = {ID})"
     ),
-    saved_by=f"SELECT save_token FROM dbo.process_store WHERE correlation_id = {ID}",
+    saved=f"SELECT {SELECT_LIST}, ps.save_token FROM dbo.process_store AS ps WHERE ps.correlation_id = {ID}",
     get=f"SELECT {SELECT_LIST} FROM dbo.process_store AS ps WHERE ps.correlation_id = {ID}",
     poll=(
         f"SELECT {SELECT_LIST} FROM dbo.process_store AS ps WITH (READCOMMITTEDLOCK, ROWLOCK) "

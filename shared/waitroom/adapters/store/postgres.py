@@ -24,7 +24,7 @@ STATEMENTS = Statements(
         "VALUES (%(correlation_id)s, 'PENDING', %(process_key)s, %(request_hash)s, %(owner)s, %(save_token)s) "
         "ON CONFLICT (correlation_id) DO NOTHING"
     ),
-    saved_by="SELECT save_token FROM process_store WHERE correlation_id = %(correlation_id)s",
+    saved=f"SELECT {COLUMN_LIST}, save_token FROM process_store WHERE correlation_id = %(correlation_id)s",
     get=_SELECT_ONE,
     # READ COMMITTED (the default) already shows a poll the newest committed row.
     poll=_SELECT_ONE,

@@ -21,7 +21,7 @@ STATEMENTS = Statements(
         "VALUES (:correlation_id, 'PENDING', :process_key, :request_hash, :owner, :save_token) "
         "ON CONFLICT (correlation_id) DO NOTHING"
     ),
-    saved_by="SELECT save_token FROM process_store WHERE correlation_id = :correlation_id",
+    saved=f"SELECT {COLUMN_LIST}, save_token FROM process_store WHERE correlation_id = :correlation_id",
     get=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
     poll=f"SELECT {COLUMN_LIST} FROM process_store WHERE correlation_id = :correlation_id",
     remove="DELETE FROM process_store WHERE correlation_id = :correlation_id",
