@@ -4,12 +4,21 @@ work list, and retention in batches."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from waitroom.adapters.store import SqlStore
-from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
+from waitroom.domain.process import (
+    ListQuery,
+    NewProcess,
+    Outcome,
+    ProcessStatus,
+    StepEvent,
+    StepOutcome,
+    step_token,
+)
 
 
 def new(correlation_id: str, key: str = "onboard-user") -> NewProcess:
@@ -69,6 +78,21 @@ def test_steps_are_kept_in_order_and_only_for_known_processes(store: SqlStore) -
     assert steps[0].occurred_at is not None
     assert steps[0].occurred_at.tzinfo is UTC
     assert store.steps("ghost") == []
+
+
+def test_a_step_recorded_again_under_its_token_is_recorded_once(store: SqlStore) -> None:
+    """What a retry after a lost answer does: the same run, under the same token, inserted again."""
+    store.save(new("t-1"))
+    step = StepEvent("t-1", "t.one", "Task_1", StepOutcome.FAILED, 40, {"message": "boom"})
+    assert store.record_step(step)
+    assert store.record_step(step), "the retry finds its step recorded"
+    rerun = replace(step, outcome=StepOutcome.COMPLETED, error=None, token=step_token())
+    assert store.record_step(rerun), "another run of the step has a token of its own"
+    assert [(recorded.outcome, recorded.token) for recorded in store.steps("t-1")] == [
+        (StepOutcome.FAILED, step.token),
+        (StepOutcome.COMPLETED, rerun.token),
+    ]
+    assert not store.record_step(replace(step, correlation_id="ghost")), "an unknown process records nothing"
 
 
 def test_the_reconcilers_work_list_is_old_pending_rows_oldest_first(store: SqlStore) -> None:

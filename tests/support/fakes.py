@@ -116,7 +116,9 @@ class InMemoryRepository:
         with self._guard:
             if event.correlation_id not in self._rows:
                 return False
-            self._steps.setdefault(event.correlation_id, []).append(event)
+            steps = self._steps.setdefault(event.correlation_id, [])
+            if event.token is None or all(step.token != event.token for step in steps):
+                steps.append(event)
             return True
 
     def steps(self, correlation_id: str) -> list[StepEvent]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -112,6 +113,11 @@ class StepOutcome(StrEnum):
     BPMN_ERROR = "BPMN_ERROR"
 
 
+def step_token() -> str:
+    """A new step token: 32 hexadecimal characters, unique to one run of one step."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class StepEvent:
     """One run of one step of a process, as the worker saw it (the event log of docs/seeds/)."""
@@ -123,6 +129,10 @@ class StepEvent:
     duration_ms: int
     error: dict[str, Any] | None = None
     occurred_at: datetime | None = None
+    token: str | None = field(default_factory=step_token)
+    """Chosen when the run is described, before any attempt to record it: an attempt repeated after
+    a lost answer finds the run already recorded under its token and adds nothing (None: steps
+    recorded before tokens existed)."""
 
 
 def error_value(message: str, *, code: str | None = None, **more: Any) -> dict[str, Any]:

@@ -60,7 +60,9 @@ class ProcessRepository(Protocol):
         ...
 
     def record_step(self, event: StepEvent) -> bool:
-        """Add a step to a process's history. False when Waitroom has no row for the process."""
+        """Add a step to a process's history, once: a step whose token is recorded already (an
+        attempt repeated after a lost answer) adds nothing. False when Waitroom has no row for the
+        process."""
         ...
 
     def steps(self, correlation_id: str) -> list[StepEvent]:

@@ -75,7 +75,10 @@ class Statements:
     purge_finished: str
     recent_durations: str
     record_step: str
-    """Inserts a step only if the process has a row, so that an unknown process records nothing."""
+    """Inserts a step only if the process has a row, so that an unknown process records nothing, and
+    no row of the process has the step's token, so that a retried insert adds nothing."""
+    step_recorded: str
+    """Whether a row of the process has the step's token."""
     steps: str
     attach_instance: str
     discard_unstarted: str
@@ -172,10 +175,11 @@ class SqlStore:
 
     It keeps one connection, opened on first use and reused for the life of the execution
     environment; a connection that broke is replaced and the statement tried once more. That retry is
-    safe because every statement is either a read or conditional on the row's state, and ``save``
-    tells its own row from a stranger's by the token it wrote (an insert that committed before the
-    connection dropped finds its own row). ``record_step`` alone is not retried yet: a step recorded
-    twice would be a lie in the history. A lock makes one store safe to share between threads.
+    safe because every statement is either a read or conditional on the row's state, ``save`` tells
+    its own row from a stranger's by the token it wrote (an insert that committed before the
+    connection dropped finds its own row), and ``record_step`` skips a step whose token is already
+    recorded (the first attempt committed, its answer was lost). A lock makes one store safe to
+    share between threads.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -218,14 +222,14 @@ class SqlStore:
                     raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from again
         return self._connection
 
-    def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
+    def _with_cursor[T](self, work: Callable[[Any], T]) -> T:
         """Run ``work`` on a cursor of the kept connection.
 
         A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
         run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
         """
         with self._lock, traced(f"## {self.dialect.name}"):
-            attempts = 2 if retry else 1
+            attempts = 2
             for attempt in range(1, attempts + 1):
                 cursor = self._open_connection().cursor()
                 try:
@@ -252,12 +256,12 @@ class SqlStore:
         except self.dialect.driver_error():
             logger.debug("closing a cursor of a broken connection failed", exc_info=True)
 
-    def _run(self, sql: str, params: Mapping[str, Any], *, retry: bool = True) -> int:
+    def _run(self, sql: str, params: Mapping[str, Any]) -> int:
         def run(cursor: Any) -> int:
             cursor.execute(sql, dict(params))
             return int(cursor.rowcount)
 
-        return self._with_cursor(run, retry=retry)
+        return self._with_cursor(run)
 
     def _rows(self, sql: str, params: Mapping[str, Any]) -> list[ProcessRecord]:
         def fetch(cursor: Any) -> list[Sequence[Any]]:
@@ -378,9 +382,18 @@ class SqlStore:
             "outcome": event.outcome.value,
             "duration_ms": event.duration_ms,
             "error_json": _dumped(event.error),
+            "step_token": event.token,
         }
-        # Not retried on a lost connection: a step recorded twice would be a lie in the history.
-        return self._run(self._sql.record_step, params, retry=False) == 1
+        if self._run(self._sql.record_step, params) == 1:
+            return True
+        # Nothing inserted: the process has no row, or an attempt whose answer was lost recorded the
+        # step already (then it is recorded, once).
+        if event.token is None:
+            return False
+        found = self._scalar(
+            self._sql.step_recorded, {"correlation_id": event.correlation_id, "step_token": event.token}
+        )
+        return bool(found)
 
     def steps(self, correlation_id: str) -> list[StepEvent]:
         def fetch(cursor: Any) -> list[Sequence[Any]]:
@@ -396,8 +409,10 @@ class SqlStore:
                 duration_ms=int(duration_ms),
                 error=_loaded(error_json),
                 occurred_at=self.dialect.to_datetime(occurred_at),
+                # CHAR(32) pads a shorter token with blanks.
+                token=None if token is None else token.strip(),
             )
-            for topic, activity_id, outcome, duration_ms, error_json, occurred_at in self._with_cursor(fetch)
+            for topic, activity_id, outcome, duration_ms, error_json, occurred_at, token in self._with_cursor(fetch)
         ]
 
     def attach_instance(self, correlation_id: str, instance_id: str) -> None:

@@ -49,12 +49,19 @@ STATEMENTS = Statements(
         "WHERE process_key = :process_key AND status = 'DONE' ORDER BY started_at DESC LIMIT :limit"
     ),
     record_step=(
-        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
-        "SELECT :correlation_id, :topic, :activity_id, :outcome, :duration_ms, :error_json "
-        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id)"
+        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json, "
+        "step_token) "
+        "SELECT :correlation_id, :topic, :activity_id, :outcome, :duration_ms, :error_json, :step_token "
+        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id) "
+        "AND NOT EXISTS (SELECT 1 FROM process_event WHERE correlation_id = :correlation_id "
+        "AND step_token = :step_token)"
+    ),
+    step_recorded=(
+        "SELECT EXISTS (SELECT 1 FROM process_event WHERE correlation_id = :correlation_id "
+        "AND step_token = :step_token)"
     ),
     steps=(
-        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM process_event "
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at, step_token FROM process_event "
         "WHERE correlation_id = :correlation_id ORDER BY event_id"
     ),
     attach_instance=(
