@@ -138,6 +138,15 @@ class InMemoryRepository:
             del self._rows[correlation_id]
             return True
 
+    def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
+        with self._guard:
+            row = self._rows.get(new.correlation_id)
+            if row is not None:
+                if row != ended or row.status is not ProcessStatus.ERROR or row.camunda_instance_id is not None:
+                    return row, False
+                del self._rows[new.correlation_id]
+        return self.save(new)
+
     def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
         with self._guard:
             row = self._rows.get(correlation_id)

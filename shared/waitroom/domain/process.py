@@ -69,6 +69,10 @@ class NewProcess:
     owner: str | None = None
 
 
+#: The error code of a row the reconciler ended because Camunda has no instance for it at all.
+START_FAILED = "START_FAILED"
+
+
 @dataclass(frozen=True)
 class ProcessRecord:
     correlation_id: str
@@ -88,6 +92,18 @@ class ProcessRecord:
         if self.completed_at is None:
             return None
         return round((self.completed_at - self.started_at).total_seconds() * 1000)
+
+    @property
+    def never_started(self) -> bool:
+        """Ended ERROR ``START_FAILED`` with no engine instance: the reconciler found no instance
+        under its business key once its start could no longer be under way, so no instance exists
+        and starting the id again starts nothing twice. (Any other ending, or a recorded instance,
+        means an instance may exist.)"""
+        return (
+            self.status is ProcessStatus.ERROR
+            and self.camunda_instance_id is None
+            and (self.error or {}).get("code") == START_FAILED
+        )
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,13 @@ class ProcessRepository(Protocol):
         """Delete a PENDING row that has no engine instance: its start failed and never happened."""
         ...
 
+    def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
+        """Make ``ended``, an ERROR row with no engine instance, a new PENDING row for ``new``, in one
+        conditional statement that changes nothing if the row is no longer ``ended`` (another start
+        replaced it first). Returns the row and whether this call replaced it, as :meth:`save` does
+        (inserted anew if the row is gone)."""
+        ...
+
     def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
         """PENDING → the outcome's status. Returns the finished row, or None when the row was not
         PENDING (or absent): exactly one of racing finishes gets the row."""

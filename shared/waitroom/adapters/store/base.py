@@ -82,6 +82,9 @@ class Statements:
     steps: str
     attach_instance: str
     discard_unstarted: str
+    replace_unstarted: str
+    """Makes an ERROR row with no instance, last changed at ``ended_at``, PENDING for a new start
+    (with the new start's token, as ``save`` writes it); changes nothing if the row changed since."""
     finish: str
     """Sets status, payload_json, error_json where status is PENDING and returns the row."""
     fail_all_pending: str
@@ -175,11 +178,11 @@ class SqlStore:
 
     It keeps one connection, opened on first use and reused for the life of the execution
     environment; a connection that broke is replaced and the statement tried once more. That retry is
-    safe because every statement is either a read or conditional on the row's state, ``save`` tells
-    its own row from a stranger's by the token it wrote (an insert that committed before the
-    connection dropped finds its own row), and ``record_step`` skips a step whose token is already
-    recorded (the first attempt committed, its answer was lost). A lock makes one store safe to
-    share between threads.
+    safe because every statement is either a read or conditional on the row's state, ``save`` and
+    ``replace_unstarted`` tell their own row from a stranger's by the token they wrote (a write that
+    committed before the connection dropped finds its own row), and ``record_step`` skips a step
+    whose token is already recorded (the first attempt committed, its answer was lost). A lock makes
+    one store safe to share between threads.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -306,24 +309,33 @@ class SqlStore:
         # count: an insert retried after a lost connection may have committed the first time, and
         # then finds its own row, which the token tells from another request's.
         token = uuid.uuid4().hex
-        params = {
-            "correlation_id": new.correlation_id,
-            "process_key": new.process_key,
-            "request_hash": new.request_hash,
-            "owner": new.owner,
-            "save_token": token,
-        }
         try:
-            self._run(self._sql.save, params)
+            self._run(self._sql.save, _saving(new, token))
         except self.dialect.driver_error() as exc:
             # Two first inserts racing past the existence check: the primary key decides.
             if not self.dialect.is_duplicate_key(exc):
                 raise
-        created = self._scalar(self._sql.saved_by, {"correlation_id": new.correlation_id}) == token
-        record = self.get(new.correlation_id)
+        record, created = self._saved(new, token)
         if record is None:
             raise StoreUnavailable(f"process {new.correlation_id} vanished right after it was saved")
         return record, created
+
+    def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
+        # A finished row never changes but for this replacement, so its last change tells the row that
+        # was judged from any later one; the token tells a retried update its own row, as in save.
+        token = uuid.uuid4().hex
+        params = {**_saving(new, token), "ended_at": self.dialect.timestamp_param(ended.updated_at)}
+        self._run(self._sql.replace_unstarted, params)
+        record, created = self._saved(new, token)
+        if record is None:
+            # Deleted meanwhile (retention, an operator): the id is free.
+            return self.save(new)
+        return record, created
+
+    def _saved(self, new: NewProcess, token: str) -> tuple[ProcessRecord | None, bool]:
+        """The row of ``new``'s id, and whether the start that wrote ``token`` made it."""
+        created = self._scalar(self._sql.saved_by, {"correlation_id": new.correlation_id}) == token
+        return self.get(new.correlation_id), created
 
     def get(self, correlation_id: str) -> ProcessRecord | None:
         return self._one(self._sql.get, {"correlation_id": correlation_id})
@@ -447,6 +459,17 @@ class SqlStore:
 
     def pending_count(self) -> int:
         return int(self._scalar(self._sql.pending_count, {}) or 0)
+
+
+def _saving(new: NewProcess, token: str) -> dict[str, Any]:
+    """The parameters that make a PENDING row of ``new``, written by the start holding ``token``."""
+    return {
+        "correlation_id": new.correlation_id,
+        "process_key": new.process_key,
+        "request_hash": new.request_hash,
+        "owner": new.owner,
+        "save_token": token,
+    }
 
 
 def _dumped(value: Any) -> str | None:

@@ -119,6 +119,14 @@ STATEMENTS = Statements(
         f"DELETE FROM dbo.process_store WHERE correlation_id = {ID} "
         "AND status = 'PENDING' AND camunda_instance_id IS NULL"
     ),
+    replace_unstarted=(
+        "UPDATE dbo.process_store SET status = 'PENDING', process_key = CAST(%(process_key)s AS VARCHAR(255)), "
+        "request_hash = CAST(%(request_hash)s AS CHAR(64)), owner = CAST(%(owner)s AS VARCHAR(255)), "
+        "save_token = CAST(%(save_token)s AS CHAR(32)), payload_json = NULL, error_json = NULL, "
+        "started_at = SYSUTCDATETIME(), updated_at = SYSUTCDATETIME(), completed_at = NULL "
+        f"WHERE correlation_id = {ID} AND status = 'ERROR' AND camunda_instance_id IS NULL "
+        "AND updated_at = %(ended_at)s"
+    ),
     finish=(
         "UPDATE dbo.process_store SET status = CAST(%(status)s AS VARCHAR(16)), "
         "payload_json = %(payload_json)s, error_json = %(error_json)s, "

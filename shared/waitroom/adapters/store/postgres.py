@@ -84,6 +84,13 @@ STATEMENTS = Statements(
         "DELETE FROM process_store WHERE correlation_id = %(correlation_id)s "
         "AND status = 'PENDING' AND camunda_instance_id IS NULL"
     ),
+    replace_unstarted=(
+        "UPDATE process_store SET status = 'PENDING', process_key = %(process_key)s, "
+        "request_hash = %(request_hash)s, owner = %(owner)s, save_token = %(save_token)s, payload_json = NULL, "
+        "error_json = NULL, started_at = clock_timestamp(), updated_at = clock_timestamp(), completed_at = NULL "
+        "WHERE correlation_id = %(correlation_id)s AND status = 'ERROR' AND camunda_instance_id IS NULL "
+        "AND updated_at = %(ended_at)s"
+    ),
     # A racing second UPDATE waits for the first one's row lock, then re-checks the WHERE clause
     # against the committed row (EvalPlanQual) and changes nothing.
     finish=(

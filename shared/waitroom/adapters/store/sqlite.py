@@ -72,6 +72,13 @@ STATEMENTS = Statements(
         "DELETE FROM process_store WHERE correlation_id = :correlation_id "
         "AND status = 'PENDING' AND camunda_instance_id IS NULL"
     ),
+    replace_unstarted=(
+        "UPDATE process_store SET status = 'PENDING', process_key = :process_key, request_hash = :request_hash, "
+        "owner = :owner, save_token = :save_token, payload_json = NULL, error_json = NULL, "
+        f"started_at = {NOW}, updated_at = {NOW}, completed_at = NULL "
+        "WHERE correlation_id = :correlation_id AND status = 'ERROR' AND camunda_instance_id IS NULL "
+        "AND updated_at = :ended_at"
+    ),
     finish=(
         "UPDATE process_store SET status = :status, payload_json = :payload_json, "
         f"error_json = :error_json, updated_at = {NOW}, completed_at = {NOW} "
