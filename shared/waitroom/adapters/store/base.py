@@ -225,14 +225,16 @@ class SqlStore:
                     raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from again
         return self._connection
 
-    def _with_cursor[T](self, work: Callable[[Any], T]) -> T:
+    def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
         """Run ``work`` on a cursor of the kept connection.
 
         A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
         run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
+        ``retry=False`` runs it once: no operation of the store needs that any more, but the signature
+        stays, since bench/fleet.py's FleetStore overrides this method with it.
         """
         with self._lock, traced(f"## {self.dialect.name}"):
-            attempts = 2
+            attempts = 2 if retry else 1
             for attempt in range(1, attempts + 1):
                 cursor = self._open_connection().cursor()
                 try:
