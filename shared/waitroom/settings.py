@@ -8,6 +8,7 @@ message names the variable and the reason but never echoes the value (it may be 
 from __future__ import annotations
 
 import functools
+import math
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -122,8 +123,9 @@ class Settings(BaseSettings):
     """A process PENDING longer than this ends as ERROR ``TIMED_OUT`` (seconds, or ISO 8601 such as ``PT6H``)."""
     stuck_after: timedelta = timedelta(minutes=15)
     """A process PENDING longer than this counts in the ``StuckProcesses`` metric (and its alarm)."""
-    reconcile_min_age_s: Annotated[int, Field(ge=0)] = 60
-    """The reconciler leaves younger PENDING rows alone: their start may still be under way."""
+    reconcile_min_age_s: Annotated[int, Field(ge=0)] = 120
+    """The reconciler leaves younger PENDING rows alone: their start may still be under way. At least
+    :meth:`start_under_way_max_s`, which is 82 s with the default timeouts."""
     reconcile_batch: Annotated[int, Field(gt=0, le=10_000)] = 200
     """PENDING rows one reconciler run examines, oldest first."""
     retention_days: Annotated[int, Field(gt=0)] = 30
@@ -167,6 +169,34 @@ class Settings(BaseSettings):
         if (self.camunda_user is None) != (self.camunda_password is None):
             raise ValueError("CAMUNDA_USER and CAMUNDA_PASSWORD go together")
         return self
+
+    @model_validator(mode="after")
+    def _no_reconciling_a_start_under_way(self) -> Settings:
+        # A row judged while its start is still on its way to Camunda would end START_FAILED while
+        # Camunda creates its instance: the client would read a failure of a process that runs.
+        floor_s = math.ceil(self.start_under_way_max_s())
+        if self.reconcile_min_age_s < floor_s:
+            raise ValueError(
+                f"RECONCILE_MIN_AGE_S must be at least {floor_s} s, the longest a start can still be under "
+                "way with these timeouts (2 * (2 * DB_QUERY_TIMEOUT_S + DB_CONNECT_TIMEOUT_S) + "
+                "2 * (2 * CAMUNDA_CONNECT_TIMEOUT_S + CAMUNDA_READ_TIMEOUT_S)): the reconciler would "
+                "otherwise end a start in flight as START_FAILED"
+            )
+        return self
+
+    def start_under_way_max_s(self) -> float:
+        """The longest a start can still be under way once its row is inserted, in seconds: until then
+        its instance may yet be created, so the reconciler must not judge the row (RECONCILE_MIN_AGE_S).
+
+        After the insert, ``ProcessService.start`` makes the two reads of ``SqlStore.save``, each on
+        the kept connection and, if that one is lost, once more on a new one; then the start request
+        to Camunda, whose connection ``CamundaClient`` tries twice and which it sends once more after
+        a 401 (a rotated secret). The wait for the process (SYNC_TIMEOUT_MS) begins only once that
+        request has ended, so it adds nothing.
+        """
+        statement_s = 2 * self.db_query_timeout_s + self.db_connect_timeout_s
+        request_s = 2 * self.camunda_connect_timeout_s + self.camunda_read_timeout_s
+        return 2 * statement_s + 2 * request_s
 
     # --- what the service obeys, as plain values ------------------------------------------------
 

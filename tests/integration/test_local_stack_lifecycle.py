@@ -22,14 +22,24 @@ from waitroom.settings import Settings
 
 FIXTURES = Path(__file__).parent / "bpmn"
 USER = {"userId": "user-5", "email": "user5@example.com"}
+#: The reconciler judges a row only once its start can no longer be under way, which the timeouts
+#: bound (Settings.start_under_way_max_s): shorter ones than the defaults let it judge rows after
+#: 2 * (2 * 2 + 1) + 2 * (2 * 1 + 5) = 24 s instead of 120.
+RECONCILE_SOON = {
+    "DB_QUERY_TIMEOUT_S": "2",
+    "DB_CONNECT_TIMEOUT_S": "1",
+    "CAMUNDA_CONNECT_TIMEOUT_S": "1",
+    "CAMUNDA_READ_TIMEOUT_S": "5",
+    "RECONCILE_MIN_AGE_S": "24",
+}
+#: How long a test waits for the reconciler to settle a row: its minimum age, and some runs of it.
+RECONCILED_WITHIN_S = 24 + 15
 
 
 def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
     settings = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1, schedule_interval_s=0.5)
-    # The reconciler judges rows two seconds old: at zero it could judge a start still on its way to
-    # Camunda (a loaded machine makes that window long) and settle it START_FAILED.
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"RECONCILE_MIN_AGE_S": "2", "ALLOWED_PROCESS_KEYS": "*", **environment}.items():
+        for name, value in {**RECONCILE_SOON, "ALLOWED_PROCESS_KEYS": "*", **environment}.items():
             patch.setenv(name, value)
         if database_url:
             patch.setenv("DATABASE_URL", database_url)
@@ -94,7 +104,7 @@ def test_a_process_ended_by_a_terminate_end_event_is_settled_as_an_error(stack: 
         stack, "/api/process/start", {"processKey": "ends-early", "correlationId": "lc-ends"}, Prefer="wait=0"
     )
     assert started.status_code == 202
-    body = wait_for_status(stack, "lc-ends", "ERROR")
+    body = wait_for_status(stack, "lc-ends", "ERROR", within_s=RECONCILED_WITHIN_S)
     assert body["error"]["code"] == "ENDED_WITHOUT_RESULT"
 
 
@@ -109,7 +119,7 @@ def test_a_start_that_died_before_camunda_answered_is_attached_and_finishes(stac
     camunda = CamundaClient(stack.environment["CAMUNDA_URL"])
     variables = {"userId": {"value": "orphan", "type": "String"}, "email": {"value": "o@example.com", "type": "String"}}
     camunda.start_process("onboard-user", business_key="lc-orphan", variables=variables)
-    body = wait_for_status(stack, "lc-orphan", "DONE")
+    body = wait_for_status(stack, "lc-orphan", "DONE", within_s=RECONCILED_WITHIN_S)
     assert body["data"]["userId"] == "orphan"
 
 

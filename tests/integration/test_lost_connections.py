@@ -7,17 +7,15 @@ closed under the store. "After" a statement means it committed and its answer wa
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.support.camunda_stub import CamundaStub
+from tests.support.lost_connections import BACKENDS, Kill, Saboteur, killable_database, sabotaged
 from tests.support.services import service_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.store import SqlStore, dialect_for
-from waitroom.adapters.store.base import Dialect
-from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.process import Caller, NewProcess, ProcessStatus
 from waitroom.settings import Settings
 
@@ -26,85 +24,16 @@ from waitroom.settings import Settings
 START_STATEMENTS = 5
 
 
-class Saboteur:
-    """Kills the store's connection at the n-th statement, before it runs or after it committed."""
-
-    def __init__(self, kill: Any) -> None:
-        self.kill = kill
-        self.count = 0
-        self.at: int | None = None
-        self.after = False
-        self.killed = 0
-
-    def execute(self, connection: Any, cursor: Any, sql: str, params: Any) -> Any:
-        self.count += 1
-        if self.count != self.at:
-            return cursor.execute(sql, params)
-        self.killed += 1
-        if not self.after:
-            self.kill(connection)
-            return cursor.execute(sql, params)
-        cursor.execute(sql, params)
-        self.kill(connection)
-        # The statement committed; the driver learns of the lost connection before its answer is read.
-        return cursor.execute("SELECT 1")
-
-
-class _Cursor:
-    def __init__(self, connection: Any, cursor: Any, saboteur: Saboteur) -> None:
-        self._connection, self._cursor, self._saboteur = connection, cursor, saboteur
-
-    def execute(self, sql: str, params: Any = None) -> Any:
-        return self._saboteur.execute(self._connection, self._cursor, sql, params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
-
-
-class _Connection:
-    def __init__(self, connection: Any, saboteur: Saboteur) -> None:
-        self._connection, self._saboteur = connection, saboteur
-
-    def cursor(self) -> _Cursor:
-        return _Cursor(self._connection, self._connection.cursor(), self._saboteur)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._connection, name)
-
-
-def sabotaged(dialect: Dialect, saboteur: Saboteur) -> Dialect:
-    real_connect = dialect.connect
-    dialect.connect = lambda: _Connection(real_connect(), saboteur)  # type: ignore[method-assign]
-    return dialect
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Any) -> tuple[str, Any]:
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Kill]:
     """A migrated database and how to kill a connection to it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'lost.sqlite3'}"
-
-        def close_handle(connection: Any) -> None:
-            connection.close()
-
-        kill = close_handle
-    else:
-        url = request.getfixturevalue("pg_schema_url")
-        admin_url = request.getfixturevalue("pg_server_url")
-
-        def terminate(connection: Any) -> None:
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
-
-        kill = terminate
-    migrate(dialect_for(url, Settings(database_url=url)))
-    return url, kill
+    return killable_database(request, tmp_path)
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("statement", range(1, START_STATEMENTS + 1))
 def test_a_start_survives_its_connection_killed_at_any_statement(
-    backend: tuple[str, Any], camunda: CamundaStub, statement: int, after: bool
+    backend: tuple[str, Kill], camunda: CamundaStub, statement: int, after: bool
 ) -> None:
     url, kill = backend
     saboteur = Saboteur(kill)

@@ -113,7 +113,7 @@ def test_the_reconciler_counts_its_repairs_and_the_stuck_processes(
 ) -> None:
     store.save(NewProcess("m-6", "onboard-user", "0" * 64))
     later = datetime.now(UTC) + timedelta(hours=1)
-    settings = Settings(reconcile_min_age_s=0, stuck_after="PT30M", max_process_age="P1D")
+    settings = Settings(stuck_after="PT30M", max_process_age="P1D")  # an hour on: past RECONCILE_MIN_AGE_S
     down = CamundaClient("http://127.0.0.1:9/engine-rest", connect_timeout_s=0.5)
     reconciler_on(store, down, settings, now=later).run()
     assert named(emitted(capsys.readouterr().out), "StuckProcesses") == [1]

@@ -34,8 +34,9 @@ def camunda(tmp_path: Path) -> Iterator[CamundaClient]:
 def reconciler_for(
     store: SqlStore, camunda: CamundaClient, *, now: datetime | None = None, **settings: object
 ) -> Reconciler:
-    configured = Settings(reconcile_min_age_s=0, **settings)  # type: ignore[arg-type]
-    later = now or datetime.now(UTC) + timedelta(seconds=1)
+    configured = Settings(**settings)  # type: ignore[arg-type]
+    # The test's rows are new: the reconciler runs as if RECONCILE_MIN_AGE_S had passed since.
+    later = now or datetime.now(UTC) + timedelta(seconds=configured.reconcile_min_age_s + 1)
     return reconciler_on(store, camunda, configured, now=later)
 
 
@@ -129,7 +130,7 @@ def test_a_healthy_running_process_and_a_young_one_are_left_alone(store: SqlStor
     started(store, camunda, "r-healthy")
     summary = reconciler_for(store, camunda).run()
     assert (summary.examined, summary.untouched) == (1, 1)
-    young = reconciler_on(store, camunda, Settings(reconcile_min_age_s=60)).run()
+    young = reconciler_on(store, camunda, Settings()).run()
     assert young.examined == 0, "a row younger than RECONCILE_MIN_AGE_S may still be starting"
     assert error_of(store, "r-healthy") == (ProcessStatus.PENDING, "")
 

@@ -4,12 +4,24 @@ work list, and retention in batches."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from waitroom.adapters.store import SqlStore
-from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
+from waitroom.domain.process import (
+    START_FAILED,
+    ListQuery,
+    NewProcess,
+    Outcome,
+    ProcessRecord,
+    ProcessStatus,
+    StepEvent,
+    StepOutcome,
+    error_value,
+    step_token,
+)
 
 
 def new(correlation_id: str, key: str = "onboard-user") -> NewProcess:
@@ -69,6 +81,70 @@ def test_steps_are_kept_in_order_and_only_for_known_processes(store: SqlStore) -
     assert steps[0].occurred_at is not None
     assert steps[0].occurred_at.tzinfo is UTC
     assert store.steps("ghost") == []
+
+
+def test_a_step_recorded_again_under_its_token_is_recorded_once(store: SqlStore) -> None:
+    """What a retry after a lost answer does: the same run, under the same token, inserted again."""
+    store.save(new("t-1"))
+    step = StepEvent("t-1", "t.one", "Task_1", StepOutcome.FAILED, 40, {"message": "boom"})
+    assert store.record_step(step)
+    assert store.record_step(step), "the retry finds its step recorded"
+    rerun = replace(step, outcome=StepOutcome.COMPLETED, error=None, token=step_token())
+    assert store.record_step(rerun), "another run of the step has a token of its own"
+    assert [(recorded.outcome, recorded.token) for recorded in store.steps("t-1")] == [
+        (StepOutcome.FAILED, step.token),
+        (StepOutcome.COMPLETED, rerun.token),
+    ]
+    assert not store.record_step(replace(step, correlation_id="ghost")), "an unknown process records nothing"
+
+
+def ended_never_started(store: SqlStore, correlation_id: str, *, instance_id: str | None = None) -> ProcessRecord:
+    """A row as the reconciler ends one whose start it found no instance of (with ``instance_id``:
+    an instance attached after that, as a start answered late attaches its own)."""
+    store.save(NewProcess(correlation_id, "onboard-user", "a" * 64, owner="alice"))
+    ended = store.finish(correlation_id, Outcome.failed(error_value("no instance", code=START_FAILED)))
+    assert ended is not None
+    if instance_id is None:
+        return ended
+    store.attach_instance(correlation_id, instance_id)
+    attached = store.get(correlation_id)
+    assert attached is not None
+    return attached
+
+
+def test_a_row_that_never_started_is_replaced_by_a_new_start_once(store: SqlStore) -> None:
+    ended = ended_never_started(store, "u-1")
+    assert ended.never_started
+    record, created = store.replace_unstarted(NewProcess("u-1", "onboard-user", "b" * 64, owner="alice"), ended)
+    assert created
+    assert (record.status, record.request_hash, record.owner) == (ProcessStatus.PENDING, "b" * 64, "alice")
+    assert (record.payload, record.error, record.completed_at, record.camunda_instance_id) == (None, None, None, None)
+    assert record.started_at >= ended.updated_at, "it starts anew"
+    rival, rival_created = store.replace_unstarted(NewProcess("u-1", "onboard-user", "c" * 64, owner="alice"), ended)
+    assert not rival_created, "the row judged is no longer there: a second start replaces nothing"
+    assert (rival.status, rival.request_hash) == (ProcessStatus.PENDING, "b" * 64)
+    _, saved_again = store.save(NewProcess("u-1", "onboard-user", "b" * 64, owner="alice"))
+    assert not saved_again, "the new row is the id's row"
+
+
+def test_a_row_with_an_instance_or_not_ended_is_never_replaced(store: SqlStore) -> None:
+    attached = ended_never_started(store, "u-2", instance_id="late-instance")
+    assert not attached.never_started
+    record, created = store.replace_unstarted(NewProcess("u-2", "onboard-user", "b" * 64, owner="alice"), attached)
+    assert not created
+    assert (record.status, record.camunda_instance_id) == (ProcessStatus.ERROR, "late-instance")
+    pending, _ = store.save(new("u-3"))
+    record, created = store.replace_unstarted(NewProcess("u-3", "onboard-user", "b" * 64), pending)
+    assert not created
+    assert (record.status, record.request_hash) == (ProcessStatus.PENDING, "0" * 64)
+
+
+def test_a_replacement_of_a_row_deleted_meanwhile_inserts_it(store: SqlStore) -> None:
+    ended = ended_never_started(store, "u-4")
+    assert store.remove("u-4")
+    record, created = store.replace_unstarted(NewProcess("u-4", "onboard-user", "b" * 64, owner="alice"), ended)
+    assert created
+    assert (record.status, record.request_hash) == (ProcessStatus.PENDING, "b" * 64)
 
 
 def test_the_reconcilers_work_list_is_old_pending_rows_oldest_first(store: SqlStore) -> None:

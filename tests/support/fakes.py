@@ -116,7 +116,9 @@ class InMemoryRepository:
         with self._guard:
             if event.correlation_id not in self._rows:
                 return False
-            self._steps.setdefault(event.correlation_id, []).append(event)
+            steps = self._steps.setdefault(event.correlation_id, [])
+            if event.token is None or all(step.token != event.token for step in steps):
+                steps.append(event)
             return True
 
     def steps(self, correlation_id: str) -> list[StepEvent]:
@@ -135,6 +137,15 @@ class InMemoryRepository:
                 return False
             del self._rows[correlation_id]
             return True
+
+    def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
+        with self._guard:
+            row = self._rows.get(new.correlation_id)
+            if row is not None:
+                if row != ended or row.status is not ProcessStatus.ERROR or row.camunda_instance_id is not None:
+                    return row, False
+                del self._rows[new.correlation_id]
+        return self.save(new)
 
     def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
         with self._guard:

@@ -12,7 +12,7 @@ import pytest
 from waitroom.adapters.store import SqlStore
 from waitroom.adapters.store.base import FixedUrl
 from waitroom.adapters.store.mssql import MssqlDialect
-from waitroom.domain.process import NewProcess, Outcome
+from waitroom.domain.process import NewProcess, Outcome, StepEvent, StepOutcome
 
 #: The numbers pymssql/FreeTDS and Azure SQL give a connection that is gone (mssql.py's list).
 DISCONNECTS = [20004, 20006, 20009, 20017, 20047, 4060, 40197, 40501, 40613, 49918, 49919, 49920]
@@ -98,9 +98,19 @@ def completion(store: SqlStore) -> None:
     store.finish("p-1", Outcome.done({"ok": True}))
 
 
+def last_step(store: SqlStore) -> None:
+    """What the worker's last step of a process writes: its history, then the process's end."""
+    assert store.record_step(StepEvent("p-1", "onboard-user.prepare-response", "Task_1", StepOutcome.COMPLETED, 5))
+    store.finish("p-1", Outcome.done({"ok": True}))
+
+
 #: Each operation, with how many statements it runs: the insert, who made the row, the row, the
-#: attach; the conditional finish.
-OPERATIONS: dict[str, tuple[int, Callable[[SqlStore], None]]] = {"start": (4, start), "completion": (1, completion)}
+#: attach; the conditional finish; the step's insert and the finish.
+OPERATIONS: dict[str, tuple[int, Callable[[SqlStore], None]]] = {
+    "start": (4, start),
+    "completion": (1, completion),
+    "worker step": (2, last_step),
+}
 
 
 @pytest.mark.parametrize("number", DISCONNECTS)

@@ -120,3 +120,18 @@ def test_encrypted_sql_server_connections_are_required_only_when_asked(monkeypat
     required = dialect_for(url, load_settings(database_url=url))
     assert isinstance(required, MssqlDialect)
     assert required.connect_args()["encryption"] == "require"
+
+
+def test_the_reconciler_may_not_judge_a_start_that_can_still_be_under_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the default timeouts a start can be under way 2 * (2 * 10 + 5) + 2 * (2 * 3 + 10) = 82 s.
+    assert Settings().start_under_way_max_s() == 82
+    assert Settings().reconcile_min_age_s >= 82, "the default is allowed"
+    monkeypatch.setenv("RECONCILE_MIN_AGE_S", "0")
+    with pytest.raises(ConfigurationError, match="RECONCILE_MIN_AGE_S must be at least 82 s"):
+        load_settings()
+    monkeypatch.setenv("RECONCILE_MIN_AGE_S", "120")
+    monkeypatch.setenv("CAMUNDA_READ_TIMEOUT_S", "60")
+    with pytest.raises(ConfigurationError, match="RECONCILE_MIN_AGE_S must be at least 182 s"):
+        load_settings()
+    monkeypatch.setenv("RECONCILE_MIN_AGE_S", "182")
+    assert load_settings().reconcile_min_age_s == 182

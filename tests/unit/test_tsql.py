@@ -82,6 +82,11 @@ def test_the_locking_hints_are_where_the_design_puts_them() -> None:
     assert [hint.sql(dialect="tsql") for table in hinted for hint in table.args["hints"]] == [
         "WITH (UPDLOCK, HOLDLOCK)"
     ], "only the existence check of save locks the key range"
+    record_step = sqlglot.parse_one(as_tsql(STATEMENTS.record_step), read="tsql")
+    hinted = [table for table in record_step.find_all(exp.Table) if table.args.get("hints")]
+    assert [(table.name, hint.sql(dialect="tsql")) for table in hinted for hint in table.args["hints"]] == [
+        ("process_event", "WITH (UPDLOCK, HOLDLOCK)")
+    ], "a retried step's token check waits for an attempt still running, then sees its row"
     poll = sqlglot.parse_one(as_tsql(STATEMENTS.poll), read="tsql")
     table = poll.find(exp.Table)
     assert table is not None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,10 @@ class NewProcess:
     owner: str | None = None
 
 
+#: The error code of a row the reconciler ended because Camunda has no instance for it at all.
+START_FAILED = "START_FAILED"
+
+
 @dataclass(frozen=True)
 class ProcessRecord:
     correlation_id: str
@@ -87,6 +92,18 @@ class ProcessRecord:
         if self.completed_at is None:
             return None
         return round((self.completed_at - self.started_at).total_seconds() * 1000)
+
+    @property
+    def never_started(self) -> bool:
+        """Ended ERROR ``START_FAILED`` with no engine instance: the reconciler found no instance
+        under its business key once its start could no longer be under way, so no instance exists
+        and starting the id again starts nothing twice. (Any other ending, or a recorded instance,
+        means an instance may exist.)"""
+        return (
+            self.status is ProcessStatus.ERROR
+            and self.camunda_instance_id is None
+            and (self.error or {}).get("code") == START_FAILED
+        )
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,11 @@ class StepOutcome(StrEnum):
     BPMN_ERROR = "BPMN_ERROR"
 
 
+def step_token() -> str:
+    """A new step token: 32 hexadecimal characters, unique to one run of one step."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class StepEvent:
     """One run of one step of a process, as the worker saw it (the event log of docs/seeds/)."""
@@ -123,6 +145,10 @@ class StepEvent:
     duration_ms: int
     error: dict[str, Any] | None = None
     occurred_at: datetime | None = None
+    token: str | None = field(default_factory=step_token)
+    """Chosen when the run is described, before any attempt to record it: an attempt repeated after
+    a lost answer finds the run already recorded under its token and adds nothing (None: steps
+    recorded before tokens existed)."""
 
 
 def error_value(message: str, *, code: str | None = None, **more: Any) -> dict[str, Any]:

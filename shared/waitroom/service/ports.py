@@ -60,7 +60,9 @@ class ProcessRepository(Protocol):
         ...
 
     def record_step(self, event: StepEvent) -> bool:
-        """Add a step to a process's history. False when Waitroom has no row for the process."""
+        """Add a step to a process's history, once: a step whose token is recorded already (an
+        attempt repeated after a lost answer) adds nothing. False when Waitroom has no row for the
+        process."""
         ...
 
     def steps(self, correlation_id: str) -> list[StepEvent]:
@@ -73,6 +75,13 @@ class ProcessRepository(Protocol):
 
     def discard_unstarted(self, correlation_id: str) -> bool:
         """Delete a PENDING row that has no engine instance: its start failed and never happened."""
+        ...
+
+    def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
+        """Make ``ended``, an ERROR row with no engine instance, a new PENDING row for ``new``, in one
+        conditional statement that changes nothing if the row is no longer ``ended`` (another start
+        replaced it first). Returns the row and whether this call replaced it, as :meth:`save` does
+        (inserted anew if the row is gone)."""
         ...
 
     def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:

@@ -129,6 +129,12 @@ class ProcessService:
             owner=caller.subject,
         )
         record, created = self.repository.save(new)
+        if not created and record.never_started and record.owner == caller.subject:
+            # No instance exists, as after a start that failed for certain (whose row is discarded):
+            # its client may start the id afresh. Only its own client, so that no other caller's start
+            # takes away the final state that client reads.
+            record, created = self.repository.replace_unstarted(new, record)
+            logger.info("starting again a process whose start never reached Camunda", extra={"replaced": created})
         if created:
             self._start_in_engine(new, variables)
         else:

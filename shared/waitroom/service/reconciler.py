@@ -4,7 +4,9 @@ It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, 
 
 * PENDING longer than ``MAX_PROCESS_AGE`` → its Camunda instance deleted, then ERROR ``TIMED_OUT``;
 * no Camunda instance recorded (the start was never confirmed, or the function died before it) →
-  look for it by business key: found → attached; not found → ERROR ``START_FAILED``;
+  look for it by business key: found → attached; not found → ERROR ``START_FAILED``, which its
+  client reads, and after which the same id may be started again (``ProcessRecord.never_started``):
+  the start is no longer under way (``RECONCILE_MIN_AGE_S`` outlasts it), so no instance will appear;
 * the instance ended without finishing the row: COMPLETED (a terminate end event, or a path that
   skipped the last step) → ERROR ``ENDED_WITHOUT_RESULT``; EXTERNALLY_TERMINATED (deleted in
   Camunda) → CANCELLED; INTERNALLY_TERMINATED → ERROR ``TERMINATED``; no history at all → ERROR
@@ -23,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from waitroom.domain.errors import WaitroomError
-from waitroom.domain.process import Outcome, ProcessRecord, error_value
+from waitroom.domain.process import START_FAILED, Outcome, ProcessRecord, error_value
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Engine, InstanceHistory, Metrics, WallClock
 from waitroom.service.processes import ProcessService
@@ -95,9 +97,9 @@ class Reconciler:
             if not found:
                 return self._fail(
                     record,
-                    "START_FAILED",
+                    START_FAILED,
                     "Camunda has no instance for this process: its start never reached Camunda. "
-                    "Start it again with a new correlation id",
+                    "Starting it again with the same correlation id is a fresh start",
                 )
             self.repository.attach_instance(record.correlation_id, found[0].id)
             logger.info(

@@ -76,10 +76,16 @@ class Statements:
     purge_finished: str
     recent_durations: str
     record_step: str
-    """Inserts a step only if the process has a row, so that an unknown process records nothing."""
+    """Inserts a step only if the process has a row, so that an unknown process records nothing, and
+    no row of the process has the step's token, so that a retried insert adds nothing."""
+    step_recorded: str
+    """Whether a row of the process has the step's token."""
     steps: str
     attach_instance: str
     discard_unstarted: str
+    replace_unstarted: str
+    """Makes an ERROR row with no instance, last changed at ``ended_at``, PENDING for a new start
+    (with the new start's token, as ``save`` writes it); changes nothing if the row changed since."""
     finish: str
     """Sets status, payload_json, error_json where status is PENDING and returns the row."""
     fail_all_pending: str
@@ -173,10 +179,11 @@ class SqlStore:
 
     It keeps one connection, opened on first use and reused for the life of the execution
     environment; a connection that broke is replaced and the statement tried once more. That retry is
-    safe because every statement is either a read or conditional on the row's state, and ``save``
-    tells its own row from a stranger's by the token it wrote (an insert that committed before the
-    connection dropped finds its own row). ``record_step`` alone is not retried yet: a step recorded
-    twice would be a lie in the history. A lock makes one store safe to share between threads.
+    safe because every statement is either a read or conditional on the row's state, ``save`` and
+    ``replace_unstarted`` tell their own row from a stranger's by the token they wrote (a write that
+    committed before the connection dropped finds its own row), and ``record_step`` skips a step
+    whose token is already recorded (the first attempt committed, its answer was lost). A lock makes
+    one store safe to share between threads.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -232,6 +239,8 @@ class SqlStore:
 
         A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
         run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
+        ``retry=False`` runs it once: no operation of the store needs that any more, but the signature
+        stays, since bench/fleet.py's FleetStore overrides this method with it.
         """
         with self._lock, traced(f"## {self.dialect.name}"):
             attempts = 2 if retry else 1
@@ -261,12 +270,12 @@ class SqlStore:
         except self.dialect.driver_error():
             logger.debug("closing a cursor of a broken connection failed", exc_info=True)
 
-    def _run(self, sql: str, params: Mapping[str, Any], *, retry: bool = True) -> int:
+    def _run(self, sql: str, params: Mapping[str, Any]) -> int:
         def run(cursor: Any) -> int:
             cursor.execute(sql, dict(params))
             return int(cursor.rowcount)
 
-        return self._with_cursor(run, retry=retry)
+        return self._with_cursor(run)
 
     def _rows(self, sql: str, params: Mapping[str, Any]) -> list[ProcessRecord]:
         def fetch(cursor: Any) -> list[Sequence[Any]]:
@@ -311,30 +320,40 @@ class SqlStore:
         # count: an insert retried after a lost connection may have committed the first time, and
         # then finds its own row, which the token tells from another request's.
         token = uuid.uuid4().hex
-        params = {
-            "correlation_id": new.correlation_id,
-            "process_key": new.process_key,
-            "request_hash": new.request_hash,
-            "owner": new.owner,
-            "save_token": token,
-        }
         try:
-            self._run(self._sql.save, params)
+            self._run(self._sql.save, _saving(new, token))
         except self.dialect.driver_error() as exc:
             # Two first inserts racing past the existence check: the primary key decides.
             if not self.dialect.is_duplicate_key(exc):
                 raise
+        record, created = self._saved(new, token)
+        if record is None:
+            raise StoreUnavailable(f"process {new.correlation_id} vanished right after it was saved")
+        return record, created
+
+    def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
+        # A finished row never changes but for this replacement, so its last change tells the row that
+        # was judged from any later one; the token tells a retried update its own row, as in save.
+        token = uuid.uuid4().hex
+        params = {**_saving(new, token), "ended_at": self.dialect.timestamp_param(ended.updated_at)}
+        self._run(self._sql.replace_unstarted, params)
+        record, created = self._saved(new, token)
+        if record is None:
+            # Deleted meanwhile (retention, an operator): the id is free.
+            return self.save(new)
+        return record, created
+
+    def _saved(self, new: NewProcess, token: str) -> tuple[ProcessRecord | None, bool]:
+        """The row of ``new``'s id, and whether the start that wrote ``token`` made it: one read, so
+        that a start costs two statements before its wait, not three."""
 
         def fetch(cursor: Any) -> Sequence[Any] | None:
             cursor.execute(self._sql.saved, {"correlation_id": new.correlation_id})
             row: Sequence[Any] | None = cursor.fetchone()
             return row
 
-        # One read gives the row and whose insert made it: a start costs two statements, not three.
         row = self._with_cursor(fetch)
-        if row is None:
-            raise StoreUnavailable(f"process {new.correlation_id} vanished right after it was saved")
-        return self._record(row[:-1]), row[-1] == token
+        return (None, False) if row is None else (self._record(row[:-1]), row[-1] == token)
 
     def get(self, correlation_id: str) -> ProcessRecord | None:
         return self._one(self._sql.get, {"correlation_id": correlation_id})
@@ -393,9 +412,18 @@ class SqlStore:
             "outcome": event.outcome.value,
             "duration_ms": event.duration_ms,
             "error_json": _dumped(event.error),
+            "step_token": event.token,
         }
-        # Not retried on a lost connection: a step recorded twice would be a lie in the history.
-        return self._run(self._sql.record_step, params, retry=False) == 1
+        if self._run(self._sql.record_step, params) == 1:
+            return True
+        # Nothing inserted: the process has no row, or an attempt whose answer was lost recorded the
+        # step already (then it is recorded, once).
+        if event.token is None:
+            return False
+        found = self._scalar(
+            self._sql.step_recorded, {"correlation_id": event.correlation_id, "step_token": event.token}
+        )
+        return bool(found)
 
     def steps(self, correlation_id: str) -> list[StepEvent]:
         def fetch(cursor: Any) -> list[Sequence[Any]]:
@@ -411,8 +439,10 @@ class SqlStore:
                 duration_ms=int(duration_ms),
                 error=_loaded(error_json),
                 occurred_at=self.dialect.to_datetime(occurred_at),
+                # CHAR(32) pads a shorter token with blanks.
+                token=None if token is None else token.strip(),
             )
-            for topic, activity_id, outcome, duration_ms, error_json, occurred_at in self._with_cursor(fetch)
+            for topic, activity_id, outcome, duration_ms, error_json, occurred_at, token in self._with_cursor(fetch)
         ]
 
     def attach_instance(self, correlation_id: str, instance_id: str) -> None:
@@ -447,6 +477,17 @@ class SqlStore:
 
     def pending_count(self) -> int:
         return int(self._scalar(self._sql.pending_count, {}) or 0)
+
+
+def _saving(new: NewProcess, token: str) -> dict[str, Any]:
+    """The parameters that make a PENDING row of ``new``, written by the start holding ``token``."""
+    return {
+        "correlation_id": new.correlation_id,
+        "process_key": new.process_key,
+        "request_hash": new.request_hash,
+        "owner": new.owner,
+        "save_token": token,
+    }
 
 
 def _dumped(value: Any) -> str | None:

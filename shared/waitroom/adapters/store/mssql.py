@@ -21,6 +21,10 @@ Locking, statement by statement (all statements run in autocommit, one transacti
   exclusive row lock makes a racing one wait; SQL Server then re-evaluates the predicate against
   the committed row (DML qualifies rows with locks even under row versioning), finds it finished
   and changes nothing. ``OUTPUT inserted.*`` returns the finished row in the same round trip.
+* ``record_step`` is ``INSERT … SELECT … WHERE NOT EXISTS`` a row of the process with the step's
+  token, with ``UPDLOCK, HOLDLOCK`` on that check for the reason ``save`` has them: an attempt
+  retried on a new connection while the server still runs the first one waits for it, then sees its
+  row. The range locked is one process's few steps (``IX_ProcessEvent_CorrelationId``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from waitroom.settings import Settings
 SELECT_LIST = ", ".join(f"ps.{column}" for column in COLUMNS)
 OUTPUT_LIST = ", ".join(f"inserted.{column}" for column in COLUMNS)
 ID = "CAST(%(correlation_id)s AS VARCHAR(64))"
+#: The step's token, typed as its column, as ID is.
+STEP_RUN = "CAST(%(step_token)s AS CHAR(32))"
 
 STATEMENTS = Statements(
     save=(
@@ -89,14 +95,21 @@ STATEMENTS = Statements(
         "AND ps.status = 'DONE' ORDER BY ps.started_at DESC"
     ),
     record_step=(
-        "INSERT INTO dbo.process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
+        "INSERT INTO dbo.process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json, "
+        "step_token) "
         f"SELECT {ID}, CAST(%(topic)s AS VARCHAR(255)), CAST(%(activity_id)s AS VARCHAR(255)), "
-        "CAST(%(outcome)s AS VARCHAR(16)), %(duration_ms)s, %(error_json)s "
-        f"WHERE EXISTS (SELECT 1 FROM dbo.process_store WHERE correlation_id = {ID})"
+        f"CAST(%(outcome)s AS VARCHAR(16)), %(duration_ms)s, %(error_json)s, {STEP_RUN} "
+        f"WHERE EXISTS (SELECT 1 FROM dbo.process_store WHERE correlation_id = {ID}) "
+        "AND NOT EXISTS (SELECT 1 FROM dbo.process_event WITH (UPDLOCK, HOLDLOCK) "
+        f"WHERE correlation_id = {ID} AND step_token = {STEP_RUN})"
+    ),
+    step_recorded=(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM dbo.process_event "
+        f"WHERE correlation_id = {ID} AND step_token = {STEP_RUN}) THEN 1 ELSE 0 END"
     ),
     steps=(
-        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM dbo.process_event "
-        f"WHERE correlation_id = {ID} ORDER BY event_id"
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at, step_token "
+        f"FROM dbo.process_event WHERE correlation_id = {ID} ORDER BY event_id"
     ),
     attach_instance=(
         "UPDATE dbo.process_store SET camunda_instance_id = CAST(%(instance_id)s AS VARCHAR(64)) "
@@ -105,6 +118,14 @@ STATEMENTS = Statements(
     discard_unstarted=(
         f"DELETE FROM dbo.process_store WHERE correlation_id = {ID} "
         "AND status = 'PENDING' AND camunda_instance_id IS NULL"
+    ),
+    replace_unstarted=(
+        "UPDATE dbo.process_store SET status = 'PENDING', process_key = CAST(%(process_key)s AS VARCHAR(255)), "
+        "request_hash = CAST(%(request_hash)s AS CHAR(64)), owner = CAST(%(owner)s AS VARCHAR(255)), "
+        "save_token = CAST(%(save_token)s AS CHAR(32)), payload_json = NULL, error_json = NULL, "
+        "started_at = SYSUTCDATETIME(), updated_at = SYSUTCDATETIME(), completed_at = NULL "
+        f"WHERE correlation_id = {ID} AND status = 'ERROR' AND camunda_instance_id IS NULL "
+        "AND updated_at = %(ended_at)s"
     ),
     finish=(
         "UPDATE dbo.process_store SET status = CAST(%(status)s AS VARCHAR(16)), "

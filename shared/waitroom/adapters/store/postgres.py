@@ -58,14 +58,22 @@ STATEMENTS = Statements(
         "WHERE process_key = %(process_key)s AND status = 'DONE' ORDER BY started_at DESC LIMIT %(limit)s"
     ),
     record_step=(
-        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
-        # The id is used twice; the cast gives both uses one type (else: "inconsistent types deduced").
+        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json, "
+        "step_token) "
+        # The id and the token are used twice; the casts give both uses one type (else: "inconsistent
+        # types deduced").
         "SELECT CAST(%(correlation_id)s AS VARCHAR(64)), %(topic)s, %(activity_id)s, %(outcome)s, "
-        "%(duration_ms)s, %(error_json)s "
-        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s)"
+        "%(duration_ms)s, %(error_json)s, CAST(%(step_token)s AS CHAR(32)) "
+        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s) "
+        "AND NOT EXISTS (SELECT 1 FROM process_event WHERE correlation_id = %(correlation_id)s "
+        "AND step_token = CAST(%(step_token)s AS CHAR(32)))"
+    ),
+    step_recorded=(
+        "SELECT EXISTS (SELECT 1 FROM process_event WHERE correlation_id = %(correlation_id)s "
+        "AND step_token = CAST(%(step_token)s AS CHAR(32)))"
     ),
     steps=(
-        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM process_event "
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at, step_token FROM process_event "
         "WHERE correlation_id = %(correlation_id)s ORDER BY event_id"
     ),
     attach_instance=(
@@ -75,6 +83,13 @@ STATEMENTS = Statements(
     discard_unstarted=(
         "DELETE FROM process_store WHERE correlation_id = %(correlation_id)s "
         "AND status = 'PENDING' AND camunda_instance_id IS NULL"
+    ),
+    replace_unstarted=(
+        "UPDATE process_store SET status = 'PENDING', process_key = %(process_key)s, "
+        "request_hash = %(request_hash)s, owner = %(owner)s, save_token = %(save_token)s, payload_json = NULL, "
+        "error_json = NULL, started_at = clock_timestamp(), updated_at = clock_timestamp(), completed_at = NULL "
+        "WHERE correlation_id = %(correlation_id)s AND status = 'ERROR' AND camunda_instance_id IS NULL "
+        "AND updated_at = %(ended_at)s"
     ),
     # A racing second UPDATE waits for the first one's row lock, then re-checks the WHERE clause
     # against the committed row (EvalPlanQual) and changes nothing.

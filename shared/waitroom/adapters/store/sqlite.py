@@ -49,12 +49,19 @@ STATEMENTS = Statements(
         "WHERE process_key = :process_key AND status = 'DONE' ORDER BY started_at DESC LIMIT :limit"
     ),
     record_step=(
-        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json) "
-        "SELECT :correlation_id, :topic, :activity_id, :outcome, :duration_ms, :error_json "
-        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id)"
+        "INSERT INTO process_event (correlation_id, topic, activity_id, outcome, duration_ms, error_json, "
+        "step_token) "
+        "SELECT :correlation_id, :topic, :activity_id, :outcome, :duration_ms, :error_json, :step_token "
+        "WHERE EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id) "
+        "AND NOT EXISTS (SELECT 1 FROM process_event WHERE correlation_id = :correlation_id "
+        "AND step_token = :step_token)"
+    ),
+    step_recorded=(
+        "SELECT EXISTS (SELECT 1 FROM process_event WHERE correlation_id = :correlation_id "
+        "AND step_token = :step_token)"
     ),
     steps=(
-        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at FROM process_event "
+        "SELECT topic, activity_id, outcome, duration_ms, error_json, occurred_at, step_token FROM process_event "
         "WHERE correlation_id = :correlation_id ORDER BY event_id"
     ),
     attach_instance=(
@@ -64,6 +71,13 @@ STATEMENTS = Statements(
     discard_unstarted=(
         "DELETE FROM process_store WHERE correlation_id = :correlation_id "
         "AND status = 'PENDING' AND camunda_instance_id IS NULL"
+    ),
+    replace_unstarted=(
+        "UPDATE process_store SET status = 'PENDING', process_key = :process_key, request_hash = :request_hash, "
+        "owner = :owner, save_token = :save_token, payload_json = NULL, error_json = NULL, "
+        f"started_at = {NOW}, updated_at = {NOW}, completed_at = NULL "
+        "WHERE correlation_id = :correlation_id AND status = 'ERROR' AND camunda_instance_id IS NULL "
+        "AND updated_at = :ended_at"
     ),
     finish=(
         "UPDATE process_store SET status = :status, payload_json = :payload_json, "
