@@ -19,9 +19,9 @@ from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import Caller, NewProcess, ProcessStatus
 from waitroom.settings import Settings
 
-#: A start with no wait: the insert, reading back who made the row, the row, the instance's
-#: attach, and the first poll of the wait.
-START_STATEMENTS = 5
+#: A start with no wait: the insert, reading back the row and who made it, the instance's attach,
+#: and the first poll of the wait.
+START_STATEMENTS = 4
 
 
 @pytest.fixture(params=BACKENDS)

@@ -21,10 +21,10 @@ from waitroom.settings import Settings
 
 VARIABLES = {"userId": "u-1"}
 ALICE = Caller("alice")
-#: A start that replaces a row with no wait: the insert (which finds the id taken), reading back who
-#: made the row, the row; the replacement, reading back who made the row, the row; the instance's
+#: A start that replaces a row with no wait: the insert (which finds the id taken), reading back the
+#: row and who made it; the replacement, reading back the row and who made it; the instance's
 #: attach, and the first poll of the wait.
-START_AGAIN_STATEMENTS = 8
+START_AGAIN_STATEMENTS = 6
 
 
 def unconfirmed(store: SqlStore, correlation_id: str) -> None:

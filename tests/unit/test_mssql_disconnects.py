@@ -68,8 +68,8 @@ class _Cursor:
             raise pymssql.OperationalError((self.server.number, b"the connection is gone"))
         if "save_token" in params:
             self.server.token = self.server.token or params["save_token"]
-        if sql.startswith("SELECT save_token"):
-            self.rows = [(self.server.token,)]
+        if "ps.save_token FROM" in sql:  # the row, then the token of the start that made it
+            self.rows = [(*ROW, self.server.token)]
         elif "SELECT" in sql or "OUTPUT" in sql:
             self.rows = [ROW]
 
@@ -104,10 +104,10 @@ def last_step(store: SqlStore) -> None:
     store.finish("p-1", Outcome.done({"ok": True}))
 
 
-#: Each operation, with how many statements it runs: the insert, who made the row, the row, the
+#: Each operation, with how many statements it runs: the insert, the row with who made it, the
 #: attach; the conditional finish; the step's insert and the finish.
 OPERATIONS: dict[str, tuple[int, Callable[[SqlStore], None]]] = {
-    "start": (4, start),
+    "start": (3, start),
     "completion": (1, completion),
     "worker step": (2, last_step),
 }
