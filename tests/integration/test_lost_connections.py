@@ -7,12 +7,10 @@ closed under the store. "After" a statement means it committed and its answer wa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.support.camunda_stub import CamundaStub
-from tests.support.lost_connections import BACKENDS, Kill, Saboteur, killable_database, sabotaged
+from tests.support.lost_connections import Kill, Saboteur, sabotaged
 from tests.support.services import service_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -24,18 +22,12 @@ from waitroom.settings import Settings
 START_STATEMENTS = 4
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Kill]:
-    """A migrated database and how to kill a connection to it."""
-    return killable_database(request, tmp_path)
-
-
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("statement", range(1, START_STATEMENTS + 1))
 def test_a_start_survives_its_connection_killed_at_any_statement(
-    backend: tuple[str, Kill], camunda: CamundaStub, statement: int, after: bool
+    killable_backend: tuple[str, Kill], camunda: CamundaStub, statement: int, after: bool
 ) -> None:
-    url, kill = backend
+    url, kill = killable_backend
     saboteur = Saboteur(kill)
     settings = Settings(database_url=url, poll_schedule="50", db_query_timeout_s=5)
     store = SqlStore(sabotaged(dialect_for(url, settings), saboteur))

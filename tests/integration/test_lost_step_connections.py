@@ -4,13 +4,12 @@ the step's token) and the process ends once, with the last step's result."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.fake_camunda import REGISTRY, FakeCamunda, for_seconds, locked
-from tests.support.lost_connections import BACKENDS, Kill, Saboteur, killable_database, sabotaged
+from tests.support.lost_connections import Kill, Saboteur, sabotaged
 from tests.support.services import worker_on
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import NewProcess, ProcessStatus, StepEvent, StepOutcome
@@ -21,19 +20,13 @@ from waitroom.settings import Settings
 WORKER_STEP_STATEMENTS = 3
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Kill]:
-    """A migrated database and how to kill a connection to it."""
-    return killable_database(request, tmp_path)
-
-
 def sabotaged_store(url: str, saboteur: Saboteur) -> SqlStore:
     return SqlStore(sabotaged(dialect_for(url, Settings(database_url=url, db_query_timeout_s=5)), saboteur))
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
-def test_a_step_is_recorded_once_when_its_connection_is_killed(backend: tuple[str, Kill], after: bool) -> None:
-    url, kill = backend
+def test_a_step_is_recorded_once_when_its_connection_is_killed(killable_backend: tuple[str, Kill], after: bool) -> None:
+    url, kill = killable_backend
     saboteur = Saboteur(kill)
     store = sabotaged_store(url, saboteur)
     try:
@@ -55,9 +48,9 @@ def task(task_id: str, topic: str) -> dict[str, Any]:
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("statement", range(1, WORKER_STEP_STATEMENTS + 1))
 def test_a_worker_step_survives_its_connection_killed_at_any_statement(
-    backend: tuple[str, Kill], statement: int, after: bool
+    killable_backend: tuple[str, Kill], statement: int, after: bool
 ) -> None:
-    url, kill = backend
+    url, kill = killable_backend
     saboteur = Saboteur(kill)
     store = sabotaged_store(url, saboteur)
     settings = Settings(database_url=url, worker_task_budget_ms=0, worker_poll_ms=50)

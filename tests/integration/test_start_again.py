@@ -5,12 +5,11 @@ the client reads the final state of its first start until it starts the id again
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from tests.support.camunda_stub import CamundaStub
-from tests.support.lost_connections import BACKENDS, Kill, Saboteur, killable_database, sabotaged
+from tests.support.lost_connections import Kill, Saboteur, sabotaged
 from tests.support.services import reconciler_on, service_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -93,18 +92,12 @@ def test_a_start_that_created_an_instance_is_never_repeated(store: SqlStore, cam
     assert camunda.starts == []
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Kill]:
-    """A migrated database and how to kill a connection to it."""
-    return killable_database(request, tmp_path)
-
-
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
 @pytest.mark.parametrize("statement", range(1, START_AGAIN_STATEMENTS + 1))
 def test_a_start_again_survives_its_connection_killed_at_any_statement(
-    backend: tuple[str, Kill], camunda: CamundaStub, statement: int, after: bool
+    killable_backend: tuple[str, Kill], camunda: CamundaStub, statement: int, after: bool
 ) -> None:
-    url, kill = backend
+    url, kill = killable_backend
     saboteur = Saboteur(kill)
     store = SqlStore(sabotaged(dialect_for(url, Settings(database_url=url, db_query_timeout_s=5)), saboteur))
     try:

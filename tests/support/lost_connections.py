@@ -83,9 +83,10 @@ def sabotaged(dialect: Dialect, saboteur: Saboteur) -> Dialect:
     return dialect
 
 
-def killable_database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Kill]:
-    """A migrated database of the backend ``request.param`` names (one of :data:`BACKENDS`), and how
-    to kill a connection to it."""
+@pytest.fixture(params=BACKENDS)
+def killable_backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Kill]:
+    """A migrated database on each of :data:`BACKENDS`, and how to kill a connection to it (a
+    fixture of every test module: tests/conftest.py lists this module among its plugins)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'lost.sqlite3'}"
 

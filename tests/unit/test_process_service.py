@@ -166,6 +166,15 @@ def test_finish_ends_a_pending_process_once_wakes_its_waiters_and_counts_it(fake
     assert [record.status for record in fakes.metrics.finished] == [ProcessStatus.DONE]
 
 
+def test_a_finish_that_finds_its_own_outcome_already_stored_announces_it_again(fakes: Fakes) -> None:
+    # The store retried a finish whose first attempt committed and lost its answer: nobody announced.
+    start(fakes)
+    assert fakes.repository.finish("p-1", Outcome.done({"a": 1})) is not None
+    assert fakes.service.finish("p-1", Outcome.done({"a": 1})) is None
+    assert fakes.waker.notified == ["p-1"]
+    assert fakes.metrics.finished == [], "counted once, by whoever ended it"
+
+
 def test_finish_of_an_unknown_process_does_nothing(fakes: Fakes) -> None:
     assert fakes.service.finish("ghost", Outcome.done()) is None
     assert fakes.waker.notified == []

@@ -304,7 +304,14 @@ class ProcessService:
         finished = self.repository.finish(correlation_id, outcome)
         if finished is not None:
             self._finished(finished)
-        return finished
+            return finished
+        # A finish whose statement committed but whose answer was lost is retried by the store and
+        # finds the row final with its own outcome: its announcement never went out, so make it now
+        # (an announcement only says "read now"; a repeat of the same outcome costs a spare one).
+        current = self.repository.get(correlation_id)
+        if current is not None and outcome.matches(current):
+            self.waker.notify(correlation_id)
+        return None
 
     def _finished(self, record: ProcessRecord) -> None:
         logger.info("process finished", extra={"correlation_id": record.correlation_id, "status": record.status})
