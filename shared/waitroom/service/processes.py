@@ -251,14 +251,8 @@ class ProcessService:
         return retry_after_s(durations, elapsed_ms, default_s=self.wait_policy.retry_after_s)
 
     def read(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
-        """The process, if ``caller`` may see it (None: a trusted operator, who sees every process).
-
-        Another caller's process is "not found", never "forbidden": its existence is not told.
-        """
-        record = self.repository.get(correlation_id)
-        if record is None or (caller is not None and not caller.may_see(record.owner)):
-            raise ProcessNotFound(f"no process with correlation id {correlation_id!r}")
-        return record
+        """The process, if ``caller`` may see it (see :func:`_visible`)."""
+        return _visible(self.repository.get(correlation_id), correlation_id, caller)
 
     def status(
         self,
@@ -301,17 +295,21 @@ class ProcessService:
         """End a PENDING process with ``outcome``: the one way any process ends. Its waiters wake and
         its duration is counted. None when the process was not PENDING (or is unknown): of racing
         finishes exactly one gets the row, and a finished row never changes."""
+        return self._end(correlation_id, outcome)[0]
+
+    def _end(self, correlation_id: str, outcome: Outcome) -> tuple[ProcessRecord | None, ProcessRecord | None]:
+        """The row this call ended (or None), and the row as it stands (None: unknown)."""
         finished = self.repository.finish(correlation_id, outcome)
         if finished is not None:
             self._finished(finished)
-            return finished
+            return finished, finished
         # A finish whose statement committed but whose answer was lost is retried by the store and
         # finds the row final with its own outcome: its announcement never went out, so make it now
         # (an announcement only says "read now"; a repeat of the same outcome costs a spare one).
         current = self.repository.get(correlation_id)
         if current is not None and outcome.matches(current):
             self.waker.notify(correlation_id)
-        return None
+        return None, current
 
     def _finished(self, record: ProcessRecord) -> None:
         logger.info("process finished", extra={"correlation_id": record.correlation_id, "status": record.status})
@@ -321,11 +319,11 @@ class ProcessService:
     def complete(self, correlation_id: str, outcome: Outcome) -> ProcessRecord:
         """The last step of a process reports its outcome. A repeat of the same report is a success;
         another outcome of a finished process is a conflict."""
-        finished = self.finish(correlation_id, outcome)
+        finished, current = self._end(correlation_id, outcome)
         if finished is not None:
             return finished
         # Reported by the process's last step, signed with IAM: a machine, not a client.
-        record = self.read(correlation_id, caller=None)
+        record = _visible(current, correlation_id, caller=None)
         if outcome.matches(record):
             return record
         raise AlreadyFinished(
@@ -388,3 +386,13 @@ class ProcessService:
 
     def pending_count(self) -> int:
         return self.repository.pending_count()
+
+
+def _visible(record: ProcessRecord | None, correlation_id: str, caller: Caller | None) -> ProcessRecord:
+    """``record`` if ``caller`` may see it (None: a trusted operator, who sees every process).
+
+    Another caller's process is "not found", never "forbidden": its existence is not told.
+    """
+    if record is None or (caller is not None and not caller.may_see(record.owner)):
+        raise ProcessNotFound(f"no process with correlation id {correlation_id!r}")
+    return record
