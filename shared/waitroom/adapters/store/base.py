@@ -277,24 +277,31 @@ class SqlStore:
 
         return self._with_cursor(run)
 
-    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[ProcessRecord]:
+    def _all_rows(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         def fetch(cursor: Any) -> list[Sequence[Any]]:
             cursor.execute(sql, dict(params))
             return list(cursor.fetchall())
 
-        return [self._record(row) for row in self._with_cursor(fetch)]
+        return self._with_cursor(fetch)
+
+    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[ProcessRecord]:
+        return [self._record(row) for row in self._all_rows(sql, params)]
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> ProcessRecord | None:
         rows = self._rows(sql, params)
         return rows[0] if rows else None
 
-    def _scalar(self, sql: str, params: Mapping[str, Any]) -> Any:
-        def fetch(cursor: Any) -> Any:
+    def _first_row(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        def fetch(cursor: Any) -> Sequence[Any] | None:
             cursor.execute(sql, dict(params))
-            row = cursor.fetchone()
-            return None if row is None else row[0]
+            row: Sequence[Any] | None = cursor.fetchone()
+            return row
 
         return self._with_cursor(fetch)
+
+    def _scalar(self, sql: str, params: Mapping[str, Any]) -> Any:
+        row = self._first_row(sql, params)
+        return None if row is None else row[0]
 
     def _record(self, row: Sequence[Any]) -> ProcessRecord:
         values = dict(zip(COLUMNS, row, strict=True))
@@ -346,13 +353,7 @@ class SqlStore:
     def _saved(self, new: NewProcess, token: str) -> tuple[ProcessRecord | None, bool]:
         """The row of ``new``'s id, and whether the start that wrote ``token`` made it: one read, so
         that a start costs two statements before its wait, not three."""
-
-        def fetch(cursor: Any) -> Sequence[Any] | None:
-            cursor.execute(self._sql.saved, {"correlation_id": new.correlation_id})
-            row: Sequence[Any] | None = cursor.fetchone()
-            return row
-
-        row = self._with_cursor(fetch)
+        row = self._first_row(self._sql.saved, {"correlation_id": new.correlation_id})
         return (None, False) if row is None else (self._record(row[:-1]), row[-1] == token)
 
     def get(self, correlation_id: str) -> ProcessRecord | None:
@@ -426,10 +427,6 @@ class SqlStore:
         return bool(found)
 
     def steps(self, correlation_id: str) -> list[StepEvent]:
-        def fetch(cursor: Any) -> list[Sequence[Any]]:
-            cursor.execute(self._sql.steps, {"correlation_id": correlation_id})
-            return list(cursor.fetchall())
-
         return [
             StepEvent(
                 correlation_id=correlation_id,
@@ -442,7 +439,9 @@ class SqlStore:
                 # CHAR(32) pads a shorter token with blanks.
                 token=None if token is None else token.strip(),
             )
-            for topic, activity_id, outcome, duration_ms, error_json, occurred_at, token in self._with_cursor(fetch)
+            for topic, activity_id, outcome, duration_ms, error_json, occurred_at, token in self._all_rows(
+                self._sql.steps, {"correlation_id": correlation_id}
+            )
         ]
 
     def attach_instance(self, correlation_id: str, instance_id: str) -> None:
@@ -466,11 +465,8 @@ class SqlStore:
         return self._rows(self._sql.fail_all_pending, {"error_json": dump_json(error)})
 
     def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
-        def fetch(cursor: Any) -> list[Sequence[Any]]:
-            cursor.execute(self._sql.recent_durations, {"process_key": process_key, "limit": limit})
-            return list(cursor.fetchall())
-
-        return [float(row[0]) for row in self._with_cursor(fetch) if row[0] is not None]
+        rows = self._all_rows(self._sql.recent_durations, {"process_key": process_key, "limit": limit})
+        return [float(row[0]) for row in rows if row[0] is not None]
 
     def has_pending(self, correlation_id: str) -> bool:
         return bool(self._scalar(self._sql.has_pending, {"correlation_id": correlation_id}))
