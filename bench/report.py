@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.clients import RAMP_S
-from bench.targets import Verdict
+from bench.targets import Verdict, fleet_schedules
 from bench.workloads import LOGNORMAL_SIGMA
 
 #: Columns of the wake table that carry a figure, in order.
@@ -168,38 +168,33 @@ def _schedule_model(model: Mapping[str, Any]) -> list[str]:
 def _fleet(results: Mapping[str, Any], marks: Marks) -> list[str]:
     config = (results.get("config") or {}).get("fleet") or {}
     rows, growth = [], []
-    for backend, schedules in results["fleet"].items():
-        if not isinstance(schedules, dict):
-            continue
-        for schedule, cells in schedules.items():
-            if not isinstance(cells, dict):
+    for backend, schedule, cells in fleet_schedules(results["fleet"]):
+        for size, cell in cells.items():
+            if not isinstance(cell, dict):
                 continue
-            for size, cell in cells.items():
-                if not isinstance(cell, dict):
-                    continue
-                model = cell.get("model") or {}
-                path = ("fleet", backend, schedule, size, "model")
-                rows.append(
-                    [
-                        backend,
-                        schedule,
-                        size,
-                        _text(cell.get("starts_per_s")),
-                        _text(cell.get("statements_per_s")),
-                        f"{_text(model.get('statements_per_s'))} "
-                        f"({marks.cell(model.get('statements_off_pct'), *path, 'statements_off_pct', unit='%')})",
-                        f"{_text(cell.get('waiter_connections'))} ({_text(cell.get('connections_per_environment'))})",
-                        f"{_text(model.get('db_connections'))} "
-                        f"({marks.cell(model.get('connections_off_pct'), *path, 'connections_off_pct', unit='%')})",
-                        _text(cell.get("server_cpu_s")),
-                        _text(cell.get("redis_cpu_s")),
-                        _text(cell.get("wake_p50_ms")),
-                        _text(cell.get("wake_p99_ms")),
-                        _text(cell.get("harness_sleep_overshoot_p99_ms")),
-                        _text(cell.get("errors") if "failed" not in cell else cell["failed"]),
-                    ]
-                )
-            growth.append(f"{backend}/{schedule}: {cells.get('grows_at') or 'not up to the largest fleet'}")
+            model = cell.get("model") or {}
+            path = ("fleet", backend, schedule, size, "model")
+            rows.append(
+                [
+                    backend,
+                    schedule,
+                    size,
+                    _text(cell.get("starts_per_s")),
+                    _text(cell.get("statements_per_s")),
+                    f"{_text(model.get('statements_per_s'))} "
+                    f"({marks.cell(model.get('statements_off_pct'), *path, 'statements_off_pct', unit='%')})",
+                    f"{_text(cell.get('waiter_connections'))} ({_text(cell.get('connections_per_environment'))})",
+                    f"{_text(model.get('db_connections'))} "
+                    f"({marks.cell(model.get('connections_off_pct'), *path, 'connections_off_pct', unit='%')})",
+                    _text(cell.get("server_cpu_s")),
+                    _text(cell.get("redis_cpu_s")),
+                    _text(cell.get("wake_p50_ms")),
+                    _text(cell.get("wake_p99_ms")),
+                    _text(cell.get("harness_sleep_overshoot_p99_ms")),
+                    _text(cell.get("errors") if "failed" not in cell else cell["failed"]),
+                ]
+            )
+        growth.append(f"{backend}/{schedule}: {cells.get('grows_at') or 'not up to the largest fleet'}")
     header = [
         "backend", "schedule", "N", "starts/s", "stmts/s", "model (off)", "conns (per env)", "model (off)",
         "db CPU s", "redis CPU s", "p50", "p99", "harness p99", "errors",

@@ -67,25 +67,30 @@ def verdicts(results: Mapping[str, Any]) -> list[Verdict]:
     ]
 
 
-def _fleet(fleet: Mapping[str, Any]) -> Iterator[Verdict]:
+def fleet_schedules(fleet: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """Backend, schedule and its cells by size, for every schedule of the fleet section (which also
+    holds the sizing table and the cluster's settings beside the backends)."""
     for backend, schedules in fleet.items():
-        if not isinstance(schedules, dict):
-            continue
-        for schedule, cells in schedules.items():
-            if not isinstance(cells, dict):
+        if isinstance(schedules, dict):
+            for schedule, cells in schedules.items():
+                if isinstance(cells, dict):
+                    yield backend, schedule, cells
+
+
+def _fleet(fleet: Mapping[str, Any]) -> Iterator[Verdict]:
+    for backend, schedule, cells in fleet_schedules(fleet):
+        for size, cell in cells.items():
+            model = cell.get("model") if isinstance(cell, dict) else None
+            if not model:
                 continue
-            for size, cell in cells.items():
-                model = cell.get("model") if isinstance(cell, dict) else None
-                if not model:
-                    continue
-                for figure in ("statements_off_pct", "connections_off_pct"):
-                    if model.get(figure) is not None:
-                        yield Verdict(
-                            ("fleet", backend, schedule, size, "model", figure),
-                            f"model within {MODEL_OFF_PCT:.0f}% of the fleet",
-                            abs(model[figure]),
-                            MODEL_OFF_PCT,
-                        )
+            for figure in ("statements_off_pct", "connections_off_pct"):
+                if model.get(figure) is not None:
+                    yield Verdict(
+                        ("fleet", backend, schedule, size, "model", figure),
+                        f"model within {MODEL_OFF_PCT:.0f}% of the fleet",
+                        abs(model[figure]),
+                        MODEL_OFF_PCT,
+                    )
 
 
 def _arrival(arrival: Mapping[str, Any]) -> Iterator[Verdict]:
