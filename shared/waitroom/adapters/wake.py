@@ -63,6 +63,49 @@ class Polling:
         """Nothing held."""
 
 
+class _Waiters:
+    """The events of the threads waiting, by what wakes them (a correlation id, a channel)."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, set[threading.Event]] = {}
+        self._guard = threading.Lock()
+
+    def add(self, key: str) -> threading.Event:
+        event = threading.Event()
+        with self._guard:
+            self._events.setdefault(key, set()).add(event)
+        return event
+
+    def remove(self, key: str, event: threading.Event) -> bool:
+        """Forget ``event``; True when it was the last one waiting on ``key``."""
+        with self._guard:
+            events = self._events.get(key, set())
+            events.discard(event)
+            if events:
+                return False
+            self._events.pop(key, None)
+            return True
+
+    def waited(self) -> list[str]:
+        """The keys someone waits on."""
+        with self._guard:
+            return list(self._events)
+
+    def wake(self, key: str) -> None:
+        with self._guard:
+            events = list(self._events.get(key, ()))
+        for event in events:
+            event.set()
+
+    def wake_all(self) -> bool:
+        """Wake every waiter; True when there was one."""
+        with self._guard:
+            events = [event for waiting in self._events.values() for event in waiting]
+        for event in events:
+            event.set()
+        return bool(events)
+
+
 class InProcess:
     """Waiters and finishers in one process (the embedded single-process case, benchmarks)."""
 
@@ -70,28 +113,18 @@ class InProcess:
     pushes = True
 
     def __init__(self) -> None:
-        self._waiting: dict[str, set[threading.Event]] = {}
-        self._guard = threading.Lock()
+        self._waiters = _Waiters()
 
     @contextmanager
     def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
-        event = threading.Event()
-        with self._guard:
-            self._waiting.setdefault(correlation_id, set()).add(event)
+        event = self._waiters.add(correlation_id)
         try:
             yield _EventSubscription(event)
         finally:
-            with self._guard:
-                waiting = self._waiting.get(correlation_id, set())
-                waiting.discard(event)
-                if not waiting:
-                    self._waiting.pop(correlation_id, None)
+            self._waiters.remove(correlation_id, event)
 
     def notify(self, correlation_id: str) -> None:
-        with self._guard:
-            events = list(self._waiting.get(correlation_id, ()))
-        for event in events:
-            event.set()
+        self._waiters.wake(correlation_id)
 
     def close(self) -> None:
         """Nothing held."""
@@ -156,24 +189,21 @@ class Postgres:
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._waiting: dict[str, set[threading.Event]] = {}
-        self._guard = threading.Lock()
+        self._waiters = _Waiters()
         self._pumping = threading.Lock()
         self._listening_on: Any = None
-        """The connection every channel in ``_waiting`` is listened to on."""
+        """The connection every waited channel is listened to on."""
 
     @contextmanager
     def subscribe(self, correlation_id: str) -> Iterator[Subscription]:
         import psycopg  # noqa: PLC0415 -- the driver of the backend in use only
 
         channel = channel_name(correlation_id)
-        event = threading.Event()
         try:
             with self._store.held_connection() as connection:
                 self._listen_on(connection)
                 connection.execute(f'LISTEN "{channel}"')
-                with self._guard:
-                    self._waiting.setdefault(channel, set()).add(event)
+                event = self._waiters.add(channel)
         except (psycopg.Error, StoreUnavailable):
             logger.warning("cannot listen for the process's finish; polling instead", exc_info=True)
             self._store.close()
@@ -187,12 +217,8 @@ class Postgres:
     def _unsubscribe(self, channel: str, event: threading.Event) -> None:
         import psycopg  # noqa: PLC0415
 
-        with self._guard:
-            waiting = self._waiting.get(channel, set())
-            waiting.discard(event)
-            if waiting:
-                return
-            self._waiting.pop(channel, None)
+        if not self._waiters.remove(channel, event):
+            return
         try:
             with self._store.held_connection() as connection:
                 if connection is self._listening_on:
@@ -206,31 +232,37 @@ class Postgres:
         True when it had."""
         if connection is self._listening_on:
             return False
-        with self._guard:
-            waiting = {channel: list(events) for channel, events in self._waiting.items()}
-        for channel in waiting:
+        for channel in self._waiters.waited():
             connection.execute(f'LISTEN "{channel}"')
         self._listening_on = connection
-        for events in waiting.values():
-            for event in events:
-                event.set()
-        return bool(waiting)
+        return self._waiters.wake_all()
 
-    def pump(self, within_s: float) -> None:
-        """Hold the connection for at most ``within_s`` and hand out what arrives (the caller holds
-        ``pumping``). Raises the driver's error when the connection failed."""
+    def wait(self, event: threading.Event, timeout_s: float) -> bool:
+        """Until ``event`` is set (True) or ``timeout_s`` has passed (False). One waiting thread at a
+        time listens on the connection, in slices, and hands each notification to the waiters of its
+        channel; the others wait on their events. Raises the driver's error when the connection failed."""
+        deadline = time.monotonic() + timeout_s
+        while not event.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._pumping.acquire(blocking=False):
+                try:
+                    self._pump(min(remaining, PUMP_SLICE_S))
+                finally:
+                    self._pumping.release()
+            else:
+                event.wait(min(remaining, PUMP_SLICE_S))
+        event.clear()
+        return True
+
+    def _pump(self, within_s: float) -> None:
         with self._store.held_connection() as connection:
             if self._listen_on(connection):
                 return
             received = list(connection.notifies(timeout=within_s, stop_after=1))
-        with self._guard:
-            woken = [event for notice in received for event in self._waiting.get(notice.channel, ())]
-        for event in woken:
-            event.set()
-
-    @property
-    def pumping(self) -> threading.Lock:
-        return self._pumping
+        for notice in received:
+            self._waiters.wake(notice.channel)
 
     def connection_lost(self) -> None:
         self._store.close()
@@ -264,21 +296,7 @@ class _PostgresSubscription(_NetworkSubscription):
         self._event = event
 
     def _notified_within(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not self._event.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self._channel.pumping.acquire(blocking=False):
-                try:
-                    self._channel.pump(min(remaining, PUMP_SLICE_S))
-                finally:
-                    self._channel.pumping.release()
-            else:
-                # Another waiter holds the connection and hands this one its notification.
-                self._event.wait(min(remaining, PUMP_SLICE_S))
-        self._event.clear()
-        return True
+        return self._channel.wait(self._event, timeout_s)
 
 
 class Redis:
