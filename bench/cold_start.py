@@ -187,11 +187,14 @@ def build_layer(build_dir: Path) -> Path:
     environment = {
         **os.environ,
         "SAM_CLI_TELEMETRY": "0",
-        # sam build finds python3.13 on the PATH: the virtualenv's.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        # The layer's build (shared/Makefile) finds python3.13 on the PATH, the virtualenv's, and uv.
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), str(ROOT / ".venv-uv" / "bin"), os.environ.get("PATH", "")]
+        ),
     }
     command = [
-        str(Path(sys.executable).parent / "sam"),
+        # SAM CLI's own environment (tools/sam), which make creates.
+        str(ROOT / ".venv-sam" / "bin" / "sam"),
         "build",
         "--build-dir",
         str(build_dir / "build"),
@@ -200,7 +203,7 @@ def build_layer(build_dir: Path) -> Path:
         "--region",
         "us-east-1",
     ]
-    # The virtualenv's own sam with fixed arguments.
+    # The project's own sam with fixed arguments.
     finished = subprocess.run(  # noqa: S603
         command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600, check=False
     )

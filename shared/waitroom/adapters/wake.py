@@ -324,7 +324,7 @@ class Redis:
     def listener(self) -> Any:
         pubsub = getattr(self._listening, "pubsub", None)
         if pubsub is None:
-            pubsub = self._listening.pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self._listening.pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             with self._guard:
                 self._listeners.append(pubsub)
         return pubsub
