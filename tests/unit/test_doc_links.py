@@ -3,6 +3,7 @@ exists, and every #anchor to a heading of the document it names, as GitHub rende
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -49,3 +50,27 @@ def test_every_relative_link_resolves(document: Path) -> None:
         elif fragment and linked.suffix == ".md" and fragment not in anchors(linked):
             broken.append(f"{target}: no heading #{fragment} in {linked.relative_to(ROOT)}")
     assert broken == [], f"{document.relative_to(ROOT)}: {broken}"
+
+
+def user_documentation() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
+
+
+def test_the_local_servers_of_the_examples_are_those_events_env_json_gives_the_functions() -> None:
+    environment = json.loads((ROOT / "events" / "env.json").read_text(encoding="utf-8"))["Parameters"]
+    password = re.match(r"mssql://sa:([^@]+)@", environment["DATABASE_URL"])
+    camunda_port = re.search(r":(\d+)/engine-rest", environment["CAMUNDA_URL"])
+    assert password and camunda_port
+    text = user_documentation()
+    passwords = set(re.findall(r"mssql://sa:([^@$]+)@", text)) | set(re.findall(r"MSSQL_SA_PASSWORD='([^']+)'", text))
+    assert passwords == {password.group(1)}, f"SQL Server's sa password differs between the documents: {passwords}"
+    ports = set(re.findall(r"-p (\d+):8080 camunda/", text))
+    ports |= set(re.findall(r"127\.0\.0\.1:(\d+)/engine-rest", text)) - {"8080", "8081"}  # the default, the dev engine
+    assert ports == {camunda_port.group(1)}, f"Camunda's port in Docker differs between the documents: {ports}"
+
+
+def test_every_client_command_says_which_api_it_calls() -> None:
+    for command in re.findall(
+        r"^.*waitroom-client (?:run|status|cancel|list)\b.*$", user_documentation(), re.MULTILINE
+    ):
+        assert "WAITROOM_URL=" in command or "--url" in command, f"no WAITROOM_URL or --url: {command}"

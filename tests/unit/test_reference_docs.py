@@ -5,6 +5,7 @@ These tests regenerate it in memory and fail, naming the command that fixes it, 
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,14 @@ def test_every_generated_document_is_linked_from_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in GENERATED:
         assert f"]({name})" in readme, f"{name} is not linked from README.md"
+
+
+def test_operations_describes_every_alarm_of_the_template_and_counts_them_right() -> None:
+    template = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    alarms = sorted(re.findall(r"^  (\w+):\n    Type: AWS::CloudWatch::Alarm$", template, re.MULTILINE))
+    assert len(alarms) == template.count("AWS::CloudWatch::Alarm"), "every alarm of the template is found"
+    guide = (ROOT / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+    described = sorted(re.findall(r"^\| `(\w+Alarm)` \|", guide, re.MULTILINE))
+    assert described == alarms, "docs/OPERATIONS.md's table of alarms differs from template.yaml's alarms"
+    words = {6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+    assert f"has {words.get(len(alarms), len(alarms))} alarms" in guide, "docs/OPERATIONS.md counts the alarms wrong"
