@@ -153,3 +153,7 @@ bench: venv ## Measure wake latency, reads per wait, the local stack under load,
 .PHONY: clean
 clean: ## Remove the virtualenv, build output and local data
 	rm -rf $(VENV) $(UV_VENV) $(SAM_VENV) $(SCAN_VENV) .aws-sam .var .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: reference
+reference: venv ## Regenerate the tables of docs/ from the code: settings, problem types, routes
+	$(BIN)/python scripts/generate_reference.py

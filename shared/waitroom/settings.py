@@ -35,115 +35,200 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     # --- waiting -------------------------------------------------------------------------------
-    sync_timeout_ms: Milliseconds = 25_000
-    """Longest a start request waits for the process before answering 202."""
-    wait_safety_margin_ms: Annotated[int, Field(ge=0)] = 500
-    """Time kept back from the Lambda's remaining time (and the 30 s gateway limit) to answer."""
-    poll_schedule: Annotated[PollSchedule, NoDecode, BeforeValidator(_parse_schedule)] = PollSchedule.parse("adaptive")
-    """``adaptive`` (learnt from the key's recent durations; ``seed`` until there are enough), ``seed``
-    (50, 100, 250, 500, 1000 ms), or pauses in milliseconds separated by commas."""
-    wake_channel: Literal["auto", "poll", "postgres", "redis", "inprocess"] = "auto"
-    """How a waiter learns of its process's finish: ``auto`` is Redis when ``REDIS_URL`` is set, else
-    PostgreSQL's LISTEN/NOTIFY on a PostgreSQL store, else polling."""
-    redis_url: SecretStr | None = None
-    """``redis://host:6379/0``: wake waiters through Redis pub/sub (ElastiCache in AWS)."""
-    push_fallback_poll_ms: Annotated[int, Field(gt=0)] = 5000
-    """With a push channel, the row is still read this often in case a notification is lost: a safety
-    net, so sparse (a wait shorter than this makes two reads)."""
-    adaptive_history: Annotated[int, Field(ge=0, le=10_000)] = 200
-    """Finished processes of a key the ``adaptive`` schedule learns from (0: never learn)."""
-    retry_after_s: Annotated[int, Field(ge=1)] = 1
-    """The ``Retry-After`` of a 503, and of a 202 while its key has too little history to estimate one."""
-    long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = LONG_WAIT_CEILING_MS
-    """Longest ``Prefer: wait`` honoured on the Lambda Function URLs of start and status (template
-    parameter ``LongWaits``), where API Gateway's 30 s does not apply; at most 14 minutes, so that
-    a 15-minute function keeps a minute to answer."""
+    sync_timeout_ms: Milliseconds = Field(
+        25_000, description="Longest a start request waits for the process before answering 202."
+    )
+    wait_safety_margin_ms: Annotated[int, Field(ge=0)] = Field(
+        500, description="Time kept back from the Lambda's remaining time (and API Gateway's 30 s) to write the answer."
+    )
+    poll_schedule: Annotated[PollSchedule, NoDecode, BeforeValidator(_parse_schedule)] = Field(
+        PollSchedule.parse("adaptive"),
+        description="Pauses between reads of the row when no push channel wakes the waiter: `adaptive` (learnt "
+        "per process key from its recent durations; `seed` until 20 have finished), `seed` (50, 100, 250, 500, "
+        "1000 ms, then 1000 ms), or pauses in milliseconds separated by commas.",
+    )
+    wake_channel: Literal["auto", "poll", "postgres", "redis", "inprocess"] = Field(
+        "auto",
+        description="How a waiter learns of its process's finish at once: `redis`, `postgres` (LISTEN/NOTIFY), "
+        "`inprocess`, `poll`; `auto` is Redis when `REDIS_URL` is set, else LISTEN/NOTIFY on a PostgreSQL "
+        "store, else polling.",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="`redis://host:6379/0` (ElastiCache in AWS): wake waiters through Redis pub/sub, beside any store.",
+    )
+    push_fallback_poll_ms: Annotated[int, Field(gt=0)] = Field(
+        5000,
+        description="With a push channel, the row is still read this often in case a notification is lost: a "
+        "safety net, so sparse (a waiter whose channel fails reads every second instead).",
+    )
+    adaptive_history: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        200, description="Finished processes of a key the `adaptive` schedule learns from (0: never learn)."
+    )
+    retry_after_s: Annotated[int, Field(ge=1)] = Field(
+        1,
+        description="The `Retry-After` of a 503, and of a 202 while its key has fewer than 5 finished processes "
+        "(after that it comes from their durations).",
+    )
+    long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = Field(
+        LONG_WAIT_CEILING_MS,
+        description="Longest `Prefer: wait` honoured on the Lambda Function URLs of start and status (template "
+        "parameter `LongWaits`), where API Gateway's 30 s does not apply; at most 14 minutes, so that a "
+        "15-minute function keeps a minute to answer.",
+    )
 
     # --- database ------------------------------------------------------------------------------
-    database_url: SecretStr | None = None
-    """``sqlite:///path``, ``mssql://user:pass@host:1433/db``, ``postgresql://...``."""
-    db_host: str | None = None
-    db_port: Annotated[int, Field(gt=0, lt=65536)] = 1433
-    db_name: str | None = None
-    db_user: str | None = None
-    db_password: SecretStr | None = None
-    db_secret_arn: str | None = None
-    """An RDS-style JSON secret (``host, port, username, password, dbname, engine``)."""
-    db_connect_timeout_s: Seconds = 5
-    db_query_timeout_s: Seconds = 10
-    db_require_encryption: bool = False
-    """SQL Server: refuse a connection that is not encrypted (FreeTDS ``encryption=require``)."""
-    aws_lambda_function_name: str | None = None
-    """Set by Lambda itself: there, a database must be configured (the SQLite default is local only)."""
+    database_url: SecretStr | None = Field(
+        None,
+        description="`mssql://user:pass@host:1433/db`, `postgresql://user@host:5432/db`, `sqlite:///relative/path` "
+        "or `sqlite:////absolute/path`. Unset outside Lambda: `sqlite:///.var/waitroom.sqlite3`; unset in Lambda: "
+        "the cold start fails (see `AWS_LAMBDA_FUNCTION_NAME`).",
+    )
+    db_host: str | None = Field(
+        None, description="The seeds' SQL Server variables, instead of `DATABASE_URL`: the server's host name."
+    )
+    db_port: Annotated[int, Field(gt=0, lt=65536)] = Field(1433, description="SQL Server's port, with `DB_HOST`.")
+    db_name: str | None = Field(None, description="SQL Server's database, with `DB_HOST` (required with it).")
+    db_user: str | None = Field(None, description="SQL Server's login, with `DB_HOST` (required with it).")
+    db_password: SecretStr | None = Field(None, description="SQL Server's password, with `DB_HOST`.")
+    db_secret_arn: str | None = Field(
+        None,
+        description="An RDS-style JSON secret (`host, port, username, password, dbname, engine`), read through "
+        "Powertools parameters at each new connection, cached for 5 minutes and fetched again after a failed "
+        "login (a rotated password).",
+    )
+    db_connect_timeout_s: Seconds = Field(
+        5,
+        description="Bound on a database login (pymssql's `login_timeout`, psycopg's `connect_timeout`); past it "
+        "the API answers `503 STORE_UNAVAILABLE`.",
+    )
+    db_query_timeout_s: Seconds = Field(
+        10,
+        description="Bound on one statement (pymssql's `timeout`, PostgreSQL's `statement_timeout`, SQLite's busy "
+        "timeout); past it the API answers `503 STORE_UNAVAILABLE`.",
+    )
+    db_require_encryption: bool = Field(
+        False,
+        description="SQL Server: refuse a connection that is not encrypted (FreeTDS `encryption=require`); the "
+        "template sets it for `prod` (`DatabaseRequireEncryption`).",
+    )
+    aws_lambda_function_name: str | None = Field(
+        None,
+        description="Set by Lambda itself, never by you: there a database setting is required, and without one "
+        "the cold start fails with `no database configured` (the SQLite default is for the local stack only).",
+    )
 
     # --- Camunda -------------------------------------------------------------------------------
-    camunda_url: HttpUrl = HttpUrl("http://127.0.0.1:8080/engine-rest")
-    camunda_user: str | None = None
-    camunda_password: SecretStr | None = None
-    camunda_token: SecretStr | None = None
-    camunda_secret_arn: str | None = None
-    """A secret with Camunda's credentials, ``{"username", "password"}`` or ``{"token"}``; wins over the above."""
-    camunda_connect_timeout_s: Seconds = 3
-    camunda_read_timeout_s: Seconds = 10
-    camunda_string_max_chars: Annotated[int, Field(gt=0)] = 4000
-    """Longest text Camunda stores as a ``String`` variable; longer text travels as ``Json``."""
+    camunda_url: HttpUrl = Field(HttpUrl("http://127.0.0.1:8080/engine-rest"), description="The Camunda 7 REST API.")
+    camunda_user: str | None = Field(None, description="Basic auth user for Camunda; goes with `CAMUNDA_PASSWORD`.")
+    camunda_password: SecretStr | None = Field(
+        None, description="Basic auth password for Camunda; goes with `CAMUNDA_USER`."
+    )
+    camunda_token: SecretStr | None = Field(None, description="A bearer token for Camunda, instead of basic auth.")
+    camunda_secret_arn: str | None = Field(
+        None,
+        description='A secret with Camunda\'s credentials, `{"username", "password"}` or `{"token"}`; wins over '
+        "`CAMUNDA_USER`, `CAMUNDA_PASSWORD` and `CAMUNDA_TOKEN`, and is fetched again after a 401.",
+    )
+    camunda_connect_timeout_s: Seconds = Field(3, description="Bound on connecting to Camunda.")
+    camunda_read_timeout_s: Seconds = Field(10, description="Bound on waiting for Camunda's answer.")
+    camunda_string_max_chars: Annotated[int, Field(gt=0)] = Field(
+        4000, description="Longest text Camunda stores as a `String` variable; longer text travels as `Json`."
+    )
 
     # --- worker --------------------------------------------------------------------------------
-    worker_id: str | None = None
-    """The worker's name in Camunda's locks; by default one per execution environment."""
-    worker_max_tasks: Annotated[int, Field(gt=0, le=100)] = 16
-    """Tasks run at once by one invocation, each in a thread: they wait on HTTP, not on the CPU."""
-    worker_lock_duration_ms: Annotated[int, Field(ge=1000)] = 30_000
-    """How long a fetched task stays locked to this worker; extended while its handler runs."""
-    worker_poll_ms: Annotated[int, Field(gt=0)] = 20_000
-    """Longest long poll (``asyncResponseTimeout``) of one fetchAndLock."""
-    worker_task_budget_ms: Annotated[int, Field(ge=0)] = 15_000
-    """Time kept back at the end of an invocation for the tasks in hand to finish."""
-    worker_max_retries: Annotated[int, Field(ge=1)] = 3
-    """Attempts of a failing task before Camunda raises an incident."""
-    worker_retry_timeout_ms: Annotated[int, Field(ge=0)] = 1_000
-    """Wait before the second attempt; it doubles with each attempt after."""
-    worker_retry_timeout_max_ms: Annotated[int, Field(ge=0)] = 60_000
-    worker_max_invocations: Annotated[int, Field(ge=1, le=1000)] = 10
-    """Most worker invocations running tasks at once, the listening one included (1: no scale-out).
-    Keep it below the worker function's reserved concurrency."""
-    worker_drain_poll_ms: Annotated[int, Field(gt=0)] = 1_000
-    """How long a scale-out invocation waits for a task before it returns: the backlog is drained."""
-    worker_startup_ms: Annotated[int, Field(ge=0)] = 5_000
-    """How long the dispatcher counts a worker invocation it started as starting (not yet fetching)."""
-    worker_function_name: str | None = None
-    """The worker function the dispatcher invokes (its name or ARN)."""
-    dispatch_interval_ms: Annotated[int, Field(ge=100)] = 2_000
-    """How often the dispatcher reads the backlog."""
-    onboarding_api_url: HttpUrl | None = None
-    """The onboarding service that the ``call-onboarding-api`` step calls."""
+    worker_id: str | None = Field(
+        None, description="The worker's name in Camunda's locks; by default one per execution environment."
+    )
+    worker_max_tasks: Annotated[int, Field(gt=0, le=100)] = Field(
+        16,
+        description="Tasks run at once by one worker invocation, each in a thread: they wait on HTTP, not on the CPU.",
+    )
+    worker_lock_duration_ms: Annotated[int, Field(ge=1000)] = Field(
+        30_000, description="How long a fetched task stays locked to this worker; extended while its handler runs."
+    )
+    worker_poll_ms: Annotated[int, Field(gt=0)] = Field(
+        20_000, description="Longest long poll (`asyncResponseTimeout`) of one fetchAndLock."
+    )
+    worker_task_budget_ms: Annotated[int, Field(ge=0)] = Field(
+        15_000, description="Time kept back at the end of a worker invocation for the tasks in hand to finish."
+    )
+    worker_max_retries: Annotated[int, Field(ge=1)] = Field(
+        3, description="Attempts of a failing task before Camunda raises an incident."
+    )
+    worker_retry_timeout_ms: Annotated[int, Field(ge=0)] = Field(
+        1_000, description="Wait before the second attempt of a failing task; it doubles with each attempt after."
+    )
+    worker_retry_timeout_max_ms: Annotated[int, Field(ge=0)] = Field(
+        60_000, description="The longest wait between attempts of a failing task."
+    )
+    worker_max_invocations: Annotated[int, Field(ge=1, le=1000)] = Field(
+        10,
+        description="Most worker invocations running tasks at once, the listening one included (1: no "
+        "scale-out). Keep it below the worker function's reserved concurrency.",
+    )
+    worker_drain_poll_ms: Annotated[int, Field(gt=0)] = Field(
+        1_000,
+        description="How long a scale-out invocation waits for a task before it returns: the backlog is drained.",
+    )
+    worker_startup_ms: Annotated[int, Field(ge=0)] = Field(
+        5_000,
+        description="How long the dispatcher counts a worker invocation it started as starting (not yet fetching).",
+    )
+    worker_function_name: str | None = Field(
+        None,
+        description="The worker function the dispatcher invokes (its name or ARN); the template sets it, and "
+        "without it the dispatcher fails at its cold start.",
+    )
+    dispatch_interval_ms: Annotated[int, Field(ge=100)] = Field(
+        2_000, description="How often the dispatcher reads Camunda's backlog."
+    )
+    onboarding_api_url: HttpUrl | None = Field(
+        None, description="The onboarding service that the `call-onboarding-api` step calls."
+    )
 
     # --- reconciler and retention ---------------------------------------------------------------
-    max_process_age: timedelta = timedelta(days=1)
-    """A process PENDING longer than this ends as ERROR ``TIMED_OUT`` (seconds, or ISO 8601 such as ``PT6H``)."""
-    stuck_after: timedelta = timedelta(minutes=15)
-    """A process PENDING longer than this counts in the ``StuckProcesses`` metric (and its alarm)."""
-    reconcile_min_age_s: Annotated[int, Field(ge=0)] = 120
-    """The reconciler leaves younger PENDING rows alone: their start may still be under way. At least
-    :meth:`start_under_way_max_s`, which is 82 s with the default timeouts."""
-    reconcile_batch: Annotated[int, Field(gt=0, le=10_000)] = 200
-    """PENDING rows one reconciler run examines, oldest first."""
-    retention_days: Annotated[int, Field(gt=0)] = 30
-    """Finished processes (and their steps) older than this are deleted."""
-    retention_batch: Annotated[int, Field(gt=0, le=100_000)] = 1000
-    """Rows one delete statement removes; retention repeats it until nothing is left to delete."""
+    max_process_age: timedelta = Field(
+        timedelta(days=1),
+        description="A process PENDING longer than this ends as ERROR `TIMED_OUT` (seconds, or ISO 8601 such "
+        "as `PT6H`).",
+    )
+    stuck_after: timedelta = Field(
+        timedelta(minutes=15),
+        description="A process PENDING longer than this counts in the `StuckProcesses` metric (and its alarm).",
+    )
+    reconcile_min_age_s: Annotated[int, Field(ge=0)] = Field(
+        120,
+        description="The reconciler leaves younger PENDING rows alone: their start may still be under way. At "
+        "least the longest a start can be under way (82 s with the default timeouts), else the cold start fails.",
+    )
+    reconcile_batch: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        200, description="PENDING rows one reconciler run examines, oldest first."
+    )
+    retention_days: Annotated[int, Field(gt=0)] = Field(
+        30, description="Finished processes (and their steps) older than this are deleted."
+    )
+    retention_batch: Annotated[int, Field(gt=0, le=100_000)] = Field(
+        1000, description="Rows one delete statement removes; retention repeats it until nothing is left to delete."
+    )
 
     # --- access ---------------------------------------------------------------------------------
-    allowed_process_keys: str = "onboard-user"
-    """The process keys clients may start, separated by commas; ``*`` allows every key."""
-    admin_scope: str = "waitroom/admin"
-    """The token scope that lets a caller read, list and cancel every process, not only theirs."""
+    allowed_process_keys: str = Field(
+        "onboard-user", description="The process keys clients may start, separated by commas; `*` allows every key."
+    )
+    admin_scope: str = Field(
+        "waitroom/admin",
+        description="The token scope that lets a caller read, list and cancel every process, not only theirs.",
+    )
 
     # --- HTTP ----------------------------------------------------------------------------------
-    port: Annotated[int, Field(ge=0, lt=65536)] = 8080
-    """Port of the local HTTP API (``make run``); 0 picks a free one."""
-    max_body_bytes: Annotated[int, Field(gt=0)] = 256 * 1024
-    list_max_limit: Annotated[int, Field(gt=0)] = 500
+    port: Annotated[int, Field(ge=0, lt=65536)] = Field(
+        8080, description="Port of the local HTTP API (`make run`); 0 picks a free one."
+    )
+    max_body_bytes: Annotated[int, Field(gt=0)] = Field(
+        256 * 1024, description="Largest request body; a larger one is `413 PAYLOAD_TOO_LARGE`."
+    )
+    list_max_limit: Annotated[int, Field(gt=0)] = Field(500, description="Largest `limit` of the list route.")
 
     @model_validator(mode="after")
     def _one_database(self) -> Settings:

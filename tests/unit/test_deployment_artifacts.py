@@ -1,6 +1,6 @@
 """What ships beside the code stays true to it: the dashboard and alarms watch metrics the code
-emits, samconfig.toml sets every parameter the template needs, and the README's examples are
-requests the API accepts."""
+emits, samconfig.toml sets every parameter the template needs, and the documentation's examples
+are requests the API accepts."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_there_is_an_event_for_every_function_and_env_vars_for_them() -> None:
     for function in functions:
         code = RESOURCES[function]["Properties"]["CodeUri"].strip("/").rsplit("/", 1)[1]
         assert code in events, f"no events/{code}.json for {function}"
-        assert f"sam local invoke {function}" in README or f"events/{code}.json" in README
+        assert f"sam local invoke {function}" in DOCUMENTATION or f"events/{code}.json" in DOCUMENTATION
     environment = json.loads((ROOT / "events" / "env.json").read_text(encoding="utf-8"))["Parameters"]
     declared = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
     for function in functions:
@@ -108,19 +108,23 @@ def test_there_is_an_event_for_every_function_and_env_vars_for_them() -> None:
 
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+#: The README and every page of docs/: the user documentation, whose examples and reference are checked.
+DOCUMENTATION = "\n".join(
+    [README, *(path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md")))]
+)
 MODELS: dict[str, type[ApiModel]] = {"start": StartRequest, "complete": CompleteRequest, "cancel": CancelRequest}
 
 
-def readme_requests() -> list[tuple[str, str, str]]:
-    """(method, path, JSON body) of every example request in the README."""
+def documented_requests() -> list[tuple[str, str, str]]:
+    """(method, path, JSON body) of every example request in the documentation."""
     found = []
-    for command in re.findall(r"curl [^\n]*", README.replace("\\\n", " ")):
+    for command in re.findall(r"curl [^\n]*", DOCUMENTATION.replace("\\\n", " ")):
         method = "POST" if "-X POST" in command else "GET"
         path = re.search(r"(/api/process/[\w/{}.-]+)", command)
         body = re.search(r"-d '(\{.*?\})'", command, re.DOTALL)
         if path:
             found.append((method, path.group(1), body.group(1) if body else ""))
-    for route, body in re.findall(r"### `POST (/api/process/\w+)`\n\n[^`]*`(\{[^`]*\})`", README):
+    for route, body in re.findall(r"#+ `POST (/api/process/\w+)`\n\n[^`]*`(\{[^`]*\})`", DOCUMENTATION):
         found.append(("POST", route, body))
     return found
 
@@ -141,9 +145,9 @@ def test_the_served_document_gives_the_deployments_largest_list_limit() -> None:
     assert limit["schema"]["maximum"] == 40
 
 
-def test_the_readmes_example_requests_are_ones_the_api_accepts() -> None:
+def test_the_documentations_example_requests_are_ones_the_api_accepts() -> None:
     document = json.loads(SERVED_DOCUMENT.read_text(encoding="utf-8"))
-    examples = readme_requests()
+    examples = documented_requests()
     assert len(examples) >= 3
     for method, path, body in examples:
         template_path = re.sub(r"/status/(?!all)[\w.:-]+$", "/status/{correlationId}", path)
@@ -154,15 +158,15 @@ def test_the_readmes_example_requests_are_ones_the_api_accepts() -> None:
             model.model_validate(json.loads(body))
 
 
-def test_the_readme_names_every_route_of_the_api() -> None:
+def test_the_documentation_names_every_route_of_the_api() -> None:
     document = json.loads(SERVED_DOCUMENT.read_text(encoding="utf-8"))
     for path in document["paths"]:
-        assert path.replace("{correlationId}", "{correlationId}") in README, f"{path} is not documented"
+        assert path in DOCUMENTATION, f"{path} is not documented"
 
 
-def test_the_readme_lists_every_setting() -> None:
-    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in README]
-    assert missing == [], f"settings the README does not describe: {missing}"
+def test_the_documentation_lists_every_setting() -> None:
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in DOCUMENTATION]
+    assert missing == [], f"settings the documentation does not describe: {missing}"
 
 
 def test_docs_directory_is_linked_from_the_readme() -> None:
