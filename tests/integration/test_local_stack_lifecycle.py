@@ -8,12 +8,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from devstack.engine.server import EngineServer
 from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
+from tests.support.pausing_proxy import PausingProxy
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -175,3 +178,33 @@ def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -
         ]
     finally:
         stack.stop()
+
+
+def test_a_cancel_after_a_start_the_engine_never_confirmed_leaves_no_instance_running(tmp_path: Path) -> None:
+    # The engine stands still (SIGSTOP) while a start waits for it: the start answers that it is not
+    # confirmed; the engine then runs again and creates the instance; the client cancels it.
+    engine = EngineServer(tmp_path / "engine.sqlite3")
+    engine_url = engine.start()
+    camunda = CamundaClient(engine_url)
+    deploy_bpmn(camunda)
+    with PausingProxy(int(urlsplit(engine_url).port or 0)) as proxy:
+        proxied = urlsplit(engine_url)._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        stack = start_stack(tmp_path / "stack", None, CAMUNDA_URL=proxied)
+        try:
+            proxy.pause()
+            body = {"processKey": "onboard-user", "correlationId": "lc-hung", "variables": {**USER, "delayMs": 15000}}
+            started = post(stack, "/api/process/start", body)
+            assert started.status_code == 502 and "CAMUNDA_START_UNCONFIRMED" in started.text, started.text
+            proxy.resume()
+            deadline = time.monotonic() + 15
+            while not (found := camunda.find_historic_process_instances(business_key="lc-hung", process_key=None)):
+                assert time.monotonic() < deadline, "the held start never reached the engine"
+                time.sleep(0.2)
+            cancelled = post(stack, "/api/process/cancel", {"correlationId": "lc-hung"})
+            assert cancelled.status_code == 200, cancelled.text
+            assert cancelled.json()["status"] == "CANCELLED"
+            history = camunda.get_historic_process_instance(str(found[0]["id"]))
+            assert history is not None and history["state"] == "EXTERNALLY_TERMINATED", "nothing runs on"
+        finally:
+            stack.stop()
+            engine.stop()

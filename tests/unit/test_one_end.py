@@ -50,32 +50,24 @@ class Call:
         return f"{self.where}: {self.receiver}.{self.method}(...)"
 
 
-class _Calls(ast.NodeVisitor):
-    def __init__(self, module: str) -> None:
-        self.module = module
-        self.scope: list[str] = []
-        self.found: list[Call] = []
-
-    def _enter(self, node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        self.scope.append(node.name)
-        self.generic_visit(node)
-        self.scope.pop()
-
-    visit_ClassDef = visit_FunctionDef = visit_AsyncFunctionDef = _enter
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Attribute) and node.func.attr in ENDING:
-            where = f"{self.module}:{'.'.join(self.scope) or '<module>'}"
-            self.found.append(Call(where, ast.unparse(node.func.value), node.func.attr))
-        self.generic_visit(node)
+def _calls_in(node: ast.AST, where: str) -> Iterator[Call]:
+    """The calls of an ending name under ``node``, each with the class and function it is in."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from _calls_in(child, f"{where}.{child.name}" if where else child.name)
+            continue
+        if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr in ENDING:
+            yield Call(where or "<module>", ast.unparse(child.func.value), child.func.attr)
+        yield from _calls_in(child, where)
 
 
 def calls_of_ending_names() -> Iterator[Call]:
     for source in SOURCES:
         for path in sorted(source.rglob("*.py")):
-            visitor = _Calls(path.relative_to(ROOT / "shared" if source.parent.name == "shared" else ROOT).as_posix())
-            visitor.visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-            yield from visitor.found
+            module = path.relative_to(ROOT / "shared" if source.parent.name == "shared" else ROOT).as_posix()
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for call in _calls_in(tree, ""):
+                yield Call(f"{module}:{call.where}", call.receiver, call.method)
 
 
 def is_the_service(receiver: str) -> bool:
@@ -85,7 +77,8 @@ def is_the_service(receiver: str) -> bool:
 
 
 def test_every_method_of_the_repository_port_is_judged_ending_or_not() -> None:
-    methods = {name for name, _ in inspect.getmembers(ProcessRepository, inspect.isfunction) if not name.startswith("_")}
+    members = inspect.getmembers(ProcessRepository, inspect.isfunction)
+    methods = {name for name, _ in members if not name.startswith("_")}
     assert methods == ENDING | NOT_ENDING
 
 
