@@ -23,7 +23,7 @@ from waitroom.domain.errors import (
     ProcessPending,
     StartFailed,
 )
-from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessStatus, StepEvent, StepOutcome
+from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Incident, InstanceHistory
 from waitroom.service.reconciler import Reconciler
@@ -280,7 +280,7 @@ def test_fail_all_pending_announces_a_process_whose_ending_lost_its_answer(fakes
     def answer_lost(correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> None:
         finishing(correlation_id, outcome, instance_id=instance_id)  # committed; the retry ends nothing
 
-    fakes.repository.finish = answer_lost  # type: ignore[assignment]
+    fakes.repository.finish = answer_lost  # type: ignore[method-assign]
     fakes.service.fail_all_pending(code="FAILED_BY_OPERATOR", reason="reset")
     assert fakes.waker.notified == ["p-1"]
 
@@ -291,13 +291,15 @@ def test_fail_all_pending_leaves_a_process_started_while_it_runs(fakes: Fakes) -
         start(fakes, f"p-{index}")
     finishing = fakes.repository.finish
 
-    def a_start_meanwhile(correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> object:
+    def a_start_meanwhile(
+        correlation_id: str, outcome: Outcome, *, instance_id: str | None = None
+    ) -> ProcessRecord | None:
         if fakes.repository.get("late") is None:
             fakes.clock.advance(1)
             start(fakes, "late")
         return finishing(correlation_id, outcome, instance_id=instance_id)
 
-    fakes.repository.finish = a_start_meanwhile  # type: ignore[assignment]
+    fakes.repository.finish = a_start_meanwhile  # type: ignore[method-assign]
     assert fakes.service.fail_all_pending(code="FAILED_BY_OPERATOR", reason="reset") == 3
     assert [fakes.service.is_pending(cid) for cid in ["p-0", "p-1", "p-2", "late"]] == [False, False, False, True]
 

@@ -321,7 +321,7 @@ class ProcessService:
         """End a PENDING process with ``outcome`` (through :meth:`_end`, as every ending). Its waiters
         wake and its duration is counted. ``instance_id`` is the engine instance that ended it, recorded
         if the row has none (its start was never confirmed). None when the process was not PENDING (or
-        is unknown): of racing finishes exactly one gets the row, and a finished row never changes."""
+        is unknown): of racing finishes exactly one gets the row, and a finished row keeps its outcome."""
         return self._end(correlation_id, outcome, instance_id=instance_id).finished
 
     def _end(self, correlation_id: str, ending: Ending, *, instance_id: str | None = None) -> Ended:
