@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.services import service_on
 from tests.support.stores import StoreFactory, stored_row
 from waitroom.adapters.store import SqlStore
 from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus
@@ -125,7 +126,7 @@ def test_discard_unstarted_deletes_only_a_pending_row_without_instance(store: Sq
     assert store.get("started") is not None and store.get("finished") is not None
 
 
-def test_pending_count_and_has_pending(store: SqlStore) -> None:
+def test_pending_count_has_pending_and_fail_all_pending(store: SqlStore) -> None:
     for index in range(3):
         store.save(new(f"p{index}"))
     store.save(new("done"))
@@ -134,6 +135,16 @@ def test_pending_count_and_has_pending(store: SqlStore) -> None:
     assert store.has_pending("p0")
     assert not store.has_pending("done")
     assert not store.has_pending("ghost")
+
+    # clearAll: each PENDING row ends through the service's one end, so each one's waiters wake.
+    assert service_on(store).fail_all_pending(code="SHUTDOWN", reason="cleared") == 3
+    assert store.pending_count() == 0
+    cleared = store.get("p1")
+    assert cleared is not None and cleared.status is ProcessStatus.ERROR
+    assert cleared.error == {"code": "SHUTDOWN", "message": "cleared"}
+    assert cleared.completed_at is not None
+    done = store.get("done")
+    assert done is not None and done.status is ProcessStatus.DONE, "finished rows are left alone"
 
 
 def test_list_is_newest_first_limited_and_filtered(store: SqlStore) -> None:
