@@ -1,5 +1,6 @@
 """The lifecycle end to end through the local stack, on SQLite and PostgreSQL: cancel, incidents, a
-terminate end event, a start that never reached Camunda, and the per-step history."""
+terminate end event, a start that never reached Camunda, starts Camunda never confirmed, and the
+per-step history."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from devstack.engine.server import EngineServer
 from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
+from tests.support.pausing_proxy import PausingProxy
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
-from waitroom.domain.process import NewProcess
+from waitroom.domain.process import NewProcess, ProcessRecord
 from waitroom.settings import Settings
 
 FIXTURES = Path(__file__).parent / "bpmn"
@@ -175,3 +179,73 @@ def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -
         ]
     finally:
         stack.stop()
+
+
+def test_starts_the_engine_never_confirmed_end_with_no_instance_running_and_their_instance_recorded(
+    tmp_path: Path,
+) -> None:
+    # The engine stands still (SIGSTOP) while two starts wait for it: each answers that it is not
+    # confirmed; the engine then runs again and creates both instances. The client cancels the
+    # first; the second runs to its end.
+    engine = EngineServer(tmp_path / "engine.sqlite3")
+    engine_url = engine.start()
+    camunda = CamundaClient(engine_url)
+    with PausingProxy(int(urlsplit(engine_url).port or 0)) as proxy:
+        proxied = urlsplit(engine_url)._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+        # The reconciler judges neither row while this runs: what is tested is what the cancel and
+        # the last step do (the reconciler's part is in tests/integration/test_reconciler.py).
+        stack = start_stack(tmp_path / "stack", None, CAMUNDA_URL=proxied, RECONCILE_MIN_AGE_S="120")
+        try:
+            proxy.pause()
+            answers: dict[str, requests.Response] = {}
+
+            def start(correlation_id: str, delay_ms: int) -> None:
+                variables = {**USER, "delayMs": delay_ms}
+                body = {"processKey": "onboard-user", "correlationId": correlation_id, "variables": variables}
+                answers[correlation_id] = post(stack, "/api/process/start", body)
+
+            starts = [
+                threading.Thread(target=start, args=(correlation_id, delay_ms))
+                for correlation_id, delay_ms in [("lc-hung", 15000), ("lc-hung-done", 0)]
+            ]
+            for thread in starts:
+                thread.start()
+            for thread in starts:
+                thread.join(60)
+            assert sorted(answers) == ["lc-hung", "lc-hung-done"]
+            for answer in answers.values():
+                assert answer.status_code == 502 and "CAMUNDA_START_UNCONFIRMED" in answer.text, answer.text
+            proxy.resume()
+            instances = {correlation_id: instance_of(camunda, correlation_id) for correlation_id in answers}
+
+            cancelled = post(stack, "/api/process/cancel", {"correlationId": "lc-hung"})
+            assert cancelled.status_code == 200, cancelled.text
+            assert cancelled.json()["status"] == "CANCELLED"
+            history = camunda.get_historic_process_instance(instances["lc-hung"])
+            assert history is not None and history["state"] == "EXTERNALLY_TERMINATED", "nothing runs on"
+
+            wait_for_status(stack, "lc-hung-done", "DONE", within_s=30)
+            assert row_of(stack, "lc-hung-done").camunda_instance_id == instances["lc-hung-done"]
+        finally:
+            stack.stop()
+            engine.stop()
+
+
+def instance_of(camunda: CamundaClient, correlation_id: str) -> str:
+    """The instance the engine created for a start it held, once it has."""
+    deadline = time.monotonic() + 15
+    while not (found := camunda.find_historic_process_instances(business_key=correlation_id, process_key=None)):
+        assert time.monotonic() < deadline, f"the held start of {correlation_id} never reached the engine"
+        time.sleep(0.2)
+    return str(found[0]["id"])
+
+
+def row_of(stack: LocalStack, correlation_id: str) -> ProcessRecord:
+    database_url = stack.environment.get("DATABASE_URL") or stack.describe()["database"]
+    store = SqlStore(dialect_for(database_url, Settings(database_url=database_url)))
+    try:
+        record = store.get(correlation_id)
+    finally:
+        store.close()
+    assert record is not None
+    return record

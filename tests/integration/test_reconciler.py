@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 
 from devstack.engine.server import EngineServer
-from tests.support.services import reconciler_on
+from tests.support.services import reconciler_on, service_on
 from tests.support.stores import StoreFactory
 from waitroom.adapters.camunda.client import CamundaClient, FetchTopic
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore
-from waitroom.domain.process import NewProcess, ProcessStatus
+from waitroom.domain.process import Caller, NewProcess, ProcessStatus
 from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
 
 FIXTURES = Path(__file__).parent / "bpmn"
+ALICE = Caller("alice")
 
 
 @pytest.fixture
@@ -143,3 +144,39 @@ def test_camunda_out_of_reach_defers_and_changes_nothing(store_factory: StoreFac
     summary = reconciler_for(store, down).run()
     assert summary.deferred == 1
     assert error_of(store, "r-later") == (ProcessStatus.PENDING, "")
+
+
+# --- a CANCELLED row never has a running instance -----------------------------------------------
+
+
+def unconfirmed(store: SqlStore, correlation_id: str) -> None:
+    """What a start that got no answer leaves: a PENDING row of alice's with no instance."""
+    store.save(NewProcess(correlation_id, "onboard-user", "0" * 64, owner=ALICE.subject))
+
+
+def state_of(camunda: CamundaClient, instance_id: str) -> str:
+    history = camunda.get_historic_process_instance(instance_id)
+    assert history is not None
+    return str(history["state"])
+
+
+def test_a_cancel_deletes_the_instance_of_an_unconfirmed_start(store: SqlStore, camunda: CamundaClient) -> None:
+    unconfirmed(store, "r-cancel-found")
+    instance = str(camunda.start_process("onboard-user", business_key="r-cancel-found", variables={})["id"])
+    cancelled = service_on(store, camunda=camunda).cancel("r-cancel-found", reason=None, caller=ALICE)
+    assert (cancelled.status, cancelled.camunda_instance_id) == (ProcessStatus.CANCELLED, instance)
+    assert state_of(camunda, instance) == "EXTERNALLY_TERMINATED"
+
+
+def test_the_instance_of_a_process_cancelled_before_its_start_arrived_is_deleted(
+    store: SqlStore, camunda: CamundaClient
+) -> None:
+    unconfirmed(store, "r-cancel-late")
+    service_on(store, camunda=camunda).cancel("r-cancel-late", reason=None, caller=ALICE)
+    instance = str(camunda.start_process("onboard-user", business_key="r-cancel-late", variables={})["id"])
+    summary = reconciler_for(store, camunda).run()
+    assert (summary.examined, summary.deleted) == (0, 1)
+    assert state_of(camunda, instance) == "EXTERNALLY_TERMINATED"
+    record = store.get("r-cancel-late")
+    assert record is not None and (record.status, record.camunda_instance_id) == (ProcessStatus.CANCELLED, instance)
+    assert reconciler_for(store, camunda).run().deleted == 0

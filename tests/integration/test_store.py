@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.services import service_on
 from tests.support.stores import StoreFactory, stored_row
 from waitroom.adapters.store import SqlStore
 from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus
@@ -135,8 +136,8 @@ def test_pending_count_has_pending_and_fail_all_pending(store: SqlStore) -> None
     assert not store.has_pending("done")
     assert not store.has_pending("ghost")
 
-    changed = store.fail_all_pending({"code": "SHUTDOWN", "message": "cleared"})
-    assert sorted(record.correlation_id for record in changed) == ["p0", "p1", "p2"]
+    # clearAll: each PENDING row ends through the service's one end, so each one's waiters wake.
+    assert service_on(store).fail_all_pending(code="SHUTDOWN", reason="cleared") == 3
     assert store.pending_count() == 0
     cleared = store.get("p1")
     assert cleared is not None and cleared.status is ProcessStatus.ERROR

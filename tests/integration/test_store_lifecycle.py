@@ -139,6 +139,61 @@ def test_a_row_with_an_instance_or_not_ended_is_never_replaced(store: SqlStore) 
     assert (record.status, record.request_hash) == (ProcessStatus.PENDING, "0" * 64)
 
 
+def test_a_row_ended_otherwise_without_an_instance_is_never_replaced(store: SqlStore) -> None:
+    # An operator failed it, or its client cancelled it, while its start was unconfirmed: an instance
+    # may exist, so starting the id again could run the process twice.
+    for correlation_id, outcome in [
+        ("u-5", Outcome.failed(error_value("reset", code="FAILED_BY_OPERATOR"))),
+        ("u-6", Outcome.cancelled("changed my mind")),
+    ]:
+        store.save(NewProcess(correlation_id, "onboard-user", "a" * 64, owner="alice"))
+        ended = store.finish(correlation_id, outcome)
+        assert ended is not None and ended.camunda_instance_id is None and not ended.never_started
+        record, created = store.replace_unstarted(
+            NewProcess(correlation_id, "onboard-user", "b" * 64, owner="alice"), ended
+        )
+        assert not created
+        assert record == ended, "the finished row is as it was"
+
+
+def test_a_finish_records_the_instance_a_row_lacks_and_keeps_the_one_it_has(store: SqlStore) -> None:
+    store.save(new("i-1"))
+    finished = store.finish("i-1", Outcome.done(), instance_id="found-late")
+    assert finished is not None and finished.camunda_instance_id == "found-late"
+    store.save(new("i-2"))
+    store.attach_instance("i-2", "attached")
+    finished = store.finish("i-2", Outcome.done(), instance_id="another")
+    assert finished is not None and finished.camunda_instance_id == "attached", "write-once"
+    store.save(new("i-3"))
+    finished = store.finish("i-3", Outcome.done())
+    assert finished is not None and finished.camunda_instance_id is None
+    assert store.finish("i-3", Outcome.done(), instance_id="too-late") is None
+    ended = store.get("i-3")
+    assert ended is not None and ended.camunda_instance_id is None, "a losing finish changes nothing"
+
+
+def test_the_cancelled_rows_without_an_instance_are_listed_oldest_first_in_their_window(store: SqlStore) -> None:
+    for correlation_id in ["c-0", "c-1", "c-2", "c-3", "c-4"]:
+        store.save(new(correlation_id))
+    store.attach_instance("c-1", "recorded")
+    for correlation_id in ["c-0", "c-1", "c-3"]:
+        store.finish(correlation_id, Outcome.cancelled("by the client"))
+    store.finish("c-4", Outcome.failed(error_value("reset", code="FAILED_BY_OPERATOR")))
+    hour_ago, soon = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(seconds=5)
+    rows = store.cancelled_without_instance(started_after=hour_ago, started_before=soon, limit=10)
+    assert [row.correlation_id for row in rows] == ["c-0", "c-3"]
+    assert [
+        row.correlation_id
+        for row in store.cancelled_without_instance(started_after=hour_ago, started_before=soon, limit=1)
+    ] == ["c-0"]
+    assert store.cancelled_without_instance(started_after=hour_ago, started_before=hour_ago, limit=10) == []
+    later = soon + timedelta(hours=1)
+    assert store.cancelled_without_instance(started_after=soon, started_before=later, limit=10) == []
+    store.attach_instance("c-0", "found")
+    rows = store.cancelled_without_instance(started_after=hour_ago, started_before=soon, limit=10)
+    assert [row.correlation_id for row in rows] == ["c-3"], "a recorded instance takes it off the list"
+
+
 def test_a_replacement_of_a_row_deleted_meanwhile_inserts_it(store: SqlStore) -> None:
     ended = ended_never_started(store, "u-4")
     assert store.remove("u-4")

@@ -103,6 +103,18 @@ class InMemoryRepository:
         ]
         return sorted(pending, key=lambda row: row.started_at)[:limit]
 
+    def cancelled_without_instance(
+        self, *, started_after: datetime, started_before: datetime, limit: int
+    ) -> list[ProcessRecord]:
+        cancelled = [
+            row
+            for row in self._rows.values()
+            if row.status is ProcessStatus.CANCELLED
+            and row.camunda_instance_id is None
+            and started_after <= row.started_at < started_before
+        ]
+        return sorted(cancelled, key=lambda row: row.started_at)[:limit]
+
     def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
         old = [row.correlation_id for row in self._rows.values() if row.status.is_final][:batch]
         for correlation_id in old:
@@ -142,12 +154,12 @@ class InMemoryRepository:
         with self._guard:
             row = self._rows.get(new.correlation_id)
             if row is not None:
-                if row != ended or row.status is not ProcessStatus.ERROR or row.camunda_instance_id is not None:
+                if row != ended or not ended.never_started:
                     return row, False
                 del self._rows[new.correlation_id]
         return self.save(new)
 
-    def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
+    def finish(self, correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> ProcessRecord | None:
         with self._guard:
             row = self._rows.get(correlation_id)
             if row is None or row.status is not ProcessStatus.PENDING:
@@ -158,15 +170,12 @@ class InMemoryRepository:
                 status=outcome.status,
                 payload=outcome.payload,
                 error=outcome.error,
+                camunda_instance_id=row.camunda_instance_id or instance_id,
                 updated_at=now,
                 completed_at=now,
             )
             self._rows[correlation_id] = finished
             return finished
-
-    def fail_all_pending(self, error: dict[str, Any]) -> list[ProcessRecord]:
-        pending = [row.correlation_id for row in self._rows.values() if row.status is ProcessStatus.PENDING]
-        return [finished for cid in pending if (finished := self.finish(cid, Outcome.failed(error))) is not None]
 
     def has_pending(self, correlation_id: str) -> bool:
         row = self._rows.get(correlation_id)

@@ -23,7 +23,7 @@ from waitroom.domain.errors import (
     ProcessPending,
     StartFailed,
 )
-from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessStatus, StepEvent, StepOutcome
+from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Incident, InstanceHistory
 from waitroom.service.reconciler import Reconciler
@@ -140,6 +140,41 @@ def test_an_unanswered_start_not_found_stays_pending_for_the_reconciler(fakes: F
     assert record is not None and record.status is ProcessStatus.PENDING and record.camunda_instance_id is None
 
 
+def test_a_start_that_certainly_failed_wakes_whoever_joined_it(fakes: Fakes) -> None:
+    # A request that joined the start waits on a push channel: without a wake-up it would read the
+    # row gone only at its next fallback read.
+    fakes.engine.fail_start = CamundaUnavailable("down")
+    with pytest.raises(CamundaUnavailable):
+        start(fakes)
+    assert fakes.repository.get("p-1") is None
+    assert fakes.waker.notified == ["p-1"]
+
+
+def unconfirmed_start(fakes: Fakes) -> None:
+    """A start that got no answer while the engine was stopped, and whose instance the engine then
+    created once it ran again: a PENDING row with no instance, and an instance under its id."""
+    fakes.engine.fail_start = CamundaNoAnswer("timeout")
+    with pytest.raises(CamundaStartUnconfirmed):
+        start(fakes)
+    fakes.engine.start("onboard-user", business_key="p-1", variables=USER)
+
+
+def test_a_cancel_after_an_unconfirmed_start_deletes_the_instance_found_by_its_business_key(fakes: Fakes) -> None:
+    unconfirmed_start(fakes)
+    cancelled = fakes.service.cancel("p-1", reason=None, caller=ALICE)
+    assert cancelled.status is ProcessStatus.CANCELLED
+    assert fakes.engine.deleted == ["instance-1"]
+    assert cancelled.camunda_instance_id == "instance-1", "recorded with the cancel"
+
+
+def test_a_process_ended_by_its_instance_records_the_instance_its_unconfirmed_start_could_not(
+    fakes: Fakes,
+) -> None:
+    unconfirmed_start(fakes)
+    finished = fakes.service.finish("p-1", Outcome.done({"ok": True}), instance_id="instance-1")
+    assert finished is not None and finished.camunda_instance_id == "instance-1"
+
+
 def test_a_row_that_vanishes_while_its_start_waits_is_a_failed_start(fakes: Fakes) -> None:
     fakes.waker.on_pause = lambda: fakes.repository.remove("p-1")
     with pytest.raises(StartFailed):
@@ -236,6 +271,37 @@ def test_an_engine_out_of_reach_leaves_a_cancelled_process_pending(fakes: Fakes)
     with pytest.raises(CamundaUnavailable):
         fakes.service.cancel("p-1", reason=None, caller=ALICE)
     assert fakes.service.is_pending("p-1")
+
+
+def test_fail_all_pending_announces_a_process_whose_ending_lost_its_answer(fakes: Fakes) -> None:
+    start(fakes)
+    finishing = fakes.repository.finish
+
+    def answer_lost(correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> None:
+        finishing(correlation_id, outcome, instance_id=instance_id)  # committed; the retry ends nothing
+
+    fakes.repository.finish = answer_lost  # type: ignore[method-assign]
+    fakes.service.fail_all_pending(code="FAILED_BY_OPERATOR", reason="reset")
+    assert fakes.waker.notified == ["p-1"]
+
+
+def test_fail_all_pending_leaves_a_process_started_while_it_runs(fakes: Fakes) -> None:
+    for index in range(3):
+        fakes.clock.advance(1)
+        start(fakes, f"p-{index}")
+    finishing = fakes.repository.finish
+
+    def a_start_meanwhile(
+        correlation_id: str, outcome: Outcome, *, instance_id: str | None = None
+    ) -> ProcessRecord | None:
+        if fakes.repository.get("late") is None:
+            fakes.clock.advance(1)
+            start(fakes, "late")
+        return finishing(correlation_id, outcome, instance_id=instance_id)
+
+    fakes.repository.finish = a_start_meanwhile  # type: ignore[method-assign]
+    assert fakes.service.fail_all_pending(code="FAILED_BY_OPERATOR", reason="reset") == 3
+    assert [fakes.service.is_pending(cid) for cid in ["p-0", "p-1", "p-2", "late"]] == [False, False, False, True]
 
 
 def test_fail_all_pending_ends_each_pending_process_and_wakes_each(fakes: Fakes) -> None:
@@ -336,6 +402,35 @@ def test_the_reconciler_fails_a_process_with_an_incident_and_leaves_a_healthy_on
     record = fakes.repository.get("p-1")
     assert record is not None and record.error is not None
     assert record.error["code"] == "INCIDENT" and "directory down" in record.error["message"]
+
+
+def test_the_reconciler_deletes_the_instance_of_a_process_cancelled_before_its_start_was_confirmed(
+    fakes: Fakes,
+) -> None:
+    fakes.engine.fail_start = CamundaNoAnswer("timeout")
+    with pytest.raises(CamundaStartUnconfirmed):
+        start(fakes)
+    fakes.service.cancel("p-1", reason=None, caller=ALICE)
+    assert fakes.engine.deleted == [], "the cancel found no instance: the start had not reached the engine yet"
+    fakes.engine.start("onboard-user", business_key="p-1", variables=USER)  # and then it did
+    summary = reconciler(fakes).run()
+    assert (summary.examined, summary.deleted) == (0, 1)
+    assert fakes.engine.deleted == ["instance-1"]
+    record = fakes.repository.get("p-1")
+    assert record is not None and (record.status, record.camunda_instance_id) == (ProcessStatus.CANCELLED, "instance-1")
+    assert fakes.metrics.repairs == ["CANCELLED_INSTANCE_DELETED"]
+    assert reconciler(fakes).run().deleted == 0, "the recorded instance takes the row off the list"
+
+
+def test_the_reconciler_looks_for_a_cancelled_rows_instance_only_once_its_start_is_settled(fakes: Fakes) -> None:
+    fakes.engine.fail_start = CamundaNoAnswer("timeout")
+    with pytest.raises(CamundaStartUnconfirmed):
+        start(fakes)
+    fakes.service.cancel("p-1", reason=None, caller=ALICE)
+    fakes.engine.start("onboard-user", business_key="p-1", variables=USER)
+    assert reconciler(fakes, min_age=timedelta(minutes=2)).run().deleted == 0, "its start may be under way"
+    assert reconciler(fakes, max_process_age=timedelta(0)).run().deleted == 0, "past MAX_PROCESS_AGE"
+    assert fakes.engine.deleted == []
 
 
 def test_the_reconciler_times_out_an_old_process_deleting_its_instance_first(fakes: Fakes) -> None:

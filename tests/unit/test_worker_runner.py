@@ -165,6 +165,23 @@ def test_the_last_steps_history_is_written_before_its_finish_is_announced(
     assert [kind for kind, _, _ in camunda.reports] == ["complete"]
 
 
+def test_the_end_a_step_reports_records_the_instance_of_a_start_never_confirmed(
+    make_worker: MakeWorker, settings: Settings
+) -> None:
+    # The start got no answer, so its row has no instance; the instance ran all the same.
+    camunda = FakeCamunda([locked("1", "t.last", name="ada"), locked("2", "t.explode", retries=1)])
+    worker = make_worker(camunda, settings)
+    store = worker.service.repository
+    for correlation_id in ["bk-1", "bk-2"]:
+        store.save(NewProcess(correlation_id, "t", "0" * 64))
+    worker.run(for_seconds(0.3))
+    ended = [store.get(correlation_id) for correlation_id in ["bk-1", "bk-2"]]
+    assert [(row.status.value, row.camunda_instance_id) for row in ended if row is not None] == [
+        ("DONE", "pi-1"),
+        ("ERROR", "pi-1"),
+    ], "the last step's outcome, and the incident of a step out of retries"
+
+
 def test_a_topic_cannot_have_two_handlers() -> None:
     with pytest.raises(ValueError, match="two handlers"):
         TopicRegistry.of([Topic("x", succeed), Topic("x", reject)])

@@ -24,8 +24,14 @@ WallClock = Callable[[], datetime]
 class ProcessRepository(Protocol):
     """Where every process's state lives; the single source of truth.
 
-    A row is created PENDING and moves once to DONE, ERROR or CANCELLED; a finished row never
-    changes again. Every transition is one conditional statement, so racing callers cannot both win.
+    A row is created PENDING and ends once: :meth:`finish` moves it to DONE, ERROR or CANCELLED, or
+    :meth:`discard_unstarted` deletes it when its start certainly failed (these two are the ending
+    statements; only ``ProcessService._end`` runs them). A finished row keeps its status and outcome,
+    and changes in two ways only: :meth:`attach_instance` records the engine instance it lacks (found
+    after the row ended), and :meth:`replace_unstarted` makes a row that provably never started
+    (:attr:`~waitroom.domain.process.ProcessRecord.never_started`) PENDING for its client's new start,
+    as if it had been deleted and saved anew. Every transition is one conditional statement, so
+    racing callers cannot both win.
     """
 
     def save(self, new: NewProcess) -> tuple[ProcessRecord, bool]:
@@ -50,6 +56,14 @@ class ProcessRepository(Protocol):
         """PENDING rows started before ``cutoff``, oldest first (the reconciler's work list)."""
         ...
 
+    def cancelled_without_instance(
+        self, *, started_after: datetime, started_before: datetime, limit: int
+    ) -> list[ProcessRecord]:
+        """CANCELLED rows with no engine instance recorded, started in ``[started_after,
+        started_before)``, oldest first: cancels that came before their start was confirmed, whose
+        instance the reconciler looks for."""
+        ...
+
     def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
         """Delete at most ``batch`` finished rows last changed before ``updated_before``, with their
         steps. Returns how many rows went."""
@@ -70,7 +84,8 @@ class ProcessRepository(Protocol):
         ...
 
     def attach_instance(self, correlation_id: str, instance_id: str) -> None:
-        """Record the engine's instance of a row. Write-once: a recorded id is never replaced."""
+        """Record the engine's instance of a row, PENDING or finished. Write-once: a recorded id is
+        never replaced."""
         ...
 
     def discard_unstarted(self, correlation_id: str) -> bool:
@@ -78,19 +93,18 @@ class ProcessRepository(Protocol):
         ...
 
     def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
-        """Make ``ended``, an ERROR row with no engine instance, a new PENDING row for ``new``, in one
-        conditional statement that changes nothing if the row is no longer ``ended`` (another start
-        replaced it first). Returns the row and whether this call replaced it, as :meth:`save` does
+        """Make ``ended``, a row that never started (``ended.never_started``), a new PENDING row for
+        ``new``, in one conditional statement that changes nothing if the row is no longer ``ended``
+        (another start replaced it first, or an instance was attached). Changes nothing either when
+        ``ended`` did not provably never start: any other finished row may have an instance, and
+        stays as it is. Returns the row and whether this call replaced it, as :meth:`save` does
         (inserted anew if the row is gone)."""
         ...
 
-    def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
-        """PENDING → the outcome's status. Returns the finished row, or None when the row was not
-        PENDING (or absent): exactly one of racing finishes gets the row."""
-        ...
-
-    def fail_all_pending(self, error: dict[str, Any]) -> list[ProcessRecord]:
-        """Every PENDING row → ERROR (``clearAll`` in docs/seeds/). Returns the rows it finished."""
+    def finish(self, correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> ProcessRecord | None:
+        """PENDING → the outcome's status, recording ``instance_id`` too if the row has no instance
+        yet. Returns the finished row, or None when the row was not PENDING (or absent): exactly one
+        of racing finishes gets the row."""
         ...
 
     def has_pending(self, correlation_id: str) -> bool: ...

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from waitroom.domain.errors import (
@@ -37,12 +38,17 @@ from waitroom.domain.process import (
     request_hash,
 )
 from waitroom.service.policies import StartPolicy, WaitPolicy
-from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker, WallClock
+from waitroom.service.ports import Clock, Engine, InstanceHistory, Metrics, ProcessRepository, Waker, WallClock
 from waitroom.service.retry_after import retry_after_s
 from waitroom.service.schedules import Schedules
 from waitroom.service.waiting import wait_budget_ms, wait_for_final
 
 logger = logging.getLogger(__name__)
+
+#: Rows per page when an operator fails every PENDING process.
+FAIL_ALL_PAGE = 200
+#: The engine states of an instance that still runs (and so can be deleted).
+RUNNING = frozenset({"ACTIVE", "SUSPENDED"})
 
 
 def utc_now() -> datetime:
@@ -55,6 +61,26 @@ class Page:
 
     records: list[ProcessRecord]
     last: ProcessRecord | None
+
+
+class Discard(Enum):
+    """The end of a row whose start certainly failed: no instance exists, so the row is deleted and
+    its id may be started afresh."""
+
+    UNSTARTED = "unstarted"
+
+
+#: How a row ends: finished with an outcome, or discarded.
+type Ending = Outcome | Discard
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What :meth:`ProcessService._end` did: the row it finished (None when it finished none; a
+    discard finishes none, it deletes), and the row as it stands after it (None: there is none)."""
+
+    finished: ProcessRecord | None
+    current: ProcessRecord | None
 
 
 @dataclass(frozen=True)
@@ -217,7 +243,7 @@ class ProcessService:
     def _discard_unstarted(self, correlation_id: str) -> None:
         """Forget a row whose start certainly failed, so that starting it again is a fresh start."""
         try:
-            self.repository.discard_unstarted(correlation_id)
+            self._end(correlation_id, Discard.UNSTARTED)
         except WaitroomError:
             logger.exception("could not discard the row of a process that never started")
 
@@ -291,39 +317,51 @@ class ProcessService:
 
     # --- end -----------------------------------------------------------------------------------
 
-    def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
-        """End a PENDING process with ``outcome``: the one way any process ends. Its waiters wake and
-        its duration is counted. None when the process was not PENDING (or is unknown): of racing
-        finishes exactly one gets the row, and a finished row never changes."""
-        return self._end(correlation_id, outcome)[0]
+    def finish(self, correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> ProcessRecord | None:
+        """End a PENDING process with ``outcome`` (through :meth:`_end`, as every ending). Its waiters
+        wake and its duration is counted. ``instance_id`` is the engine instance that ended it, recorded
+        if the row has none (its start was never confirmed). None when the process was not PENDING (or
+        is unknown): of racing finishes exactly one gets the row, and a finished row keeps its outcome."""
+        return self._end(correlation_id, outcome, instance_id=instance_id).finished
 
-    def _end(self, correlation_id: str, outcome: Outcome) -> tuple[ProcessRecord | None, ProcessRecord | None]:
-        """The row this call ended (or None), and the row as it stands (None: unknown)."""
-        finished = self.repository.finish(correlation_id, outcome)
+    def _end(self, correlation_id: str, ending: Ending, *, instance_id: str | None = None) -> Ended:
+        """The one operation through which every process ends: the only caller of the repository's
+        ending statements (``finish``, ``discard_unstarted``; tests/unit/test_one_end.py holds to it),
+        and the one place that announces an end. A finished row wakes its waiters and is counted; a
+        discarded one wakes its waiters, who read it gone (the start failed).
+
+        An ending whose statement committed but whose answer was lost is retried by the store and
+        finds nothing left to end: when the row stands as this ending left it, the announcement that
+        never went out is made now (an announcement only says "read now": a spare one costs a read).
+        """
+        if isinstance(ending, Discard):
+            if self.repository.discard_unstarted(correlation_id):
+                logger.info("discarded the row of a start that failed", extra={"correlation_id": correlation_id})
+                self.waker.notify(correlation_id)
+                return Ended(None, None)
+            current = self.repository.get(correlation_id)
+            if current is None:
+                self.waker.notify(correlation_id)
+            return Ended(None, current)
+        finished = self.repository.finish(correlation_id, ending, instance_id=instance_id)
         if finished is not None:
-            self._finished(finished)
-            return finished, finished
-        # A finish whose statement committed but whose answer was lost is retried by the store and
-        # finds the row final with its own outcome: its announcement never went out, so make it now
-        # (an announcement only says "read now"; a repeat of the same outcome costs a spare one).
-        current = self.repository.get(correlation_id)
-        if current is not None and outcome.matches(current):
+            logger.info("process finished", extra={"correlation_id": correlation_id, "status": finished.status})
             self.waker.notify(correlation_id)
-        return None, current
-
-    def _finished(self, record: ProcessRecord) -> None:
-        logger.info("process finished", extra={"correlation_id": record.correlation_id, "status": record.status})
-        self.waker.notify(record.correlation_id)
-        self.metrics.process_finished(record)
+            self.metrics.process_finished(finished)
+            return Ended(finished, finished)
+        current = self.repository.get(correlation_id)
+        if current is not None and ending.matches(current):
+            self.waker.notify(correlation_id)
+        return Ended(None, current)
 
     def complete(self, correlation_id: str, outcome: Outcome) -> ProcessRecord:
         """The last step of a process reports its outcome. A repeat of the same report is a success;
         another outcome of a finished process is a conflict."""
-        finished, current = self._end(correlation_id, outcome)
-        if finished is not None:
-            return finished
+        ended = self._end(correlation_id, outcome)
+        if ended.finished is not None:
+            return ended.finished
         # Reported by the process's last step, signed with IAM: a machine, not a client.
-        record = _visible(current, correlation_id, caller=None)
+        record = _visible(ended.current, correlation_id, caller=None)
         if outcome.matches(record):
             return record
         raise AlreadyFinished(
@@ -335,7 +373,10 @@ class ProcessService:
         """Delete the engine's instance, then finish the row as CANCELLED; whoever waits sees it.
 
         The engine goes first: if it cannot be reached the row stays PENDING (nothing is lost, the
-        client may cancel again). Cancelling a cancelled process again is a success.
+        client may cancel again). A row without its instance (a start never confirmed, or one still
+        under way) has it looked up by business key, deleted and recorded; one that appears only
+        later is deleted by the start that is still under way, or else by the reconciler
+        (:meth:`~waitroom.service.reconciler.Reconciler.run`). Cancelling a cancelled process again is a success.
         """
         record = self.read(correlation_id, caller=caller)
         if record.status is ProcessStatus.CANCELLED:
@@ -345,14 +386,20 @@ class ProcessService:
                 f"process {correlation_id!r} already finished as {record.status.value}",
                 details=[{"field": "correlationId", "reason": f"the process is {record.status.value}"}],
             )
-        if record.camunda_instance_id is not None:
-            deleted = self.engine.delete(record.camunda_instance_id)
+        instance_id = record.camunda_instance_id
+        if instance_id is not None:
+            deleted = self.engine.delete(instance_id)
             logger.info("Camunda instance deleted" if deleted else "the Camunda instance had already ended")
-        cancelled = self.finish(correlation_id, Outcome.cancelled(reason or "cancelled by the client"))
-        if cancelled is not None:
-            return cancelled
+        else:
+            found = self.delete_instances_of(record)
+            instance_id = found[0].id if found else None
+        ended = self._end(
+            correlation_id, Outcome.cancelled(reason or "cancelled by the client"), instance_id=instance_id
+        )
+        if ended.finished is not None:
+            return ended.finished
         # The process finished while the engine was deleting it.
-        finished = self.read(correlation_id, caller=caller)
+        finished = _visible(ended.current, correlation_id, caller)
         if finished.status is ProcessStatus.CANCELLED:
             return finished
         raise AlreadyFinished(
@@ -360,13 +407,31 @@ class ProcessService:
             details=[{"field": "correlationId", "reason": f"the process is {finished.status.value}"}],
         )
 
+    def delete_instances_of(self, record: ProcessRecord) -> list[InstanceHistory]:
+        """Delete every running engine instance started under ``record``'s id (its business key), for a
+        row that has no instance recorded. Returns what the engine had under that key, as it was
+        found (the row records the first)."""
+        found = self.engine.find_by_business_key(record.correlation_id, process_key=record.process_key)
+        for instance in found:
+            if instance.state in RUNNING and self.engine.delete(instance.id):
+                logger.info(
+                    "deleted an instance the row did not record",
+                    extra={"correlation_id": record.correlation_id, "camundaInstanceId": instance.id},
+                )
+        return found
+
     def fail_all_pending(self, *, code: str, reason: str) -> int:
-        """End every PENDING process as ERROR in one statement (an operator's ``clearAll``); each one's
-        waiters wake as for :meth:`finish`. Returns how many ended."""
-        failed = self.repository.fail_all_pending(error_value(reason, code=code))
-        for record in failed:
-            self._finished(record)
-        return len(failed)
+        """End as ERROR every process PENDING when this begins (an operator's ``clearAll``), each
+        through :meth:`_end` as any ending, so each one's waiters wake and each is counted. Newest
+        first, page by page: a process started meanwhile is newer than the first page and is left
+        alone. Returns how many this call ended."""
+        outcome = Outcome.failed(error_value(reason, code=code))
+        ended = 0
+        for page in self.pages(ListQuery(limit=FAIL_ALL_PAGE, status=ProcessStatus.PENDING), caller=None):
+            for record in page.records:
+                if self._end(record.correlation_id, outcome).finished is not None:
+                    ended += 1
+        return ended
 
     # --- history and housekeeping --------------------------------------------------------------
 

@@ -16,6 +16,15 @@ It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, 
 
 Each repair is the service's :meth:`~waitroom.service.processes.ProcessService.finish`: a row finished
 meanwhile is left as it is.
+
+It also keeps a CANCELLED row from having a running instance. A cancel deletes the instance the row
+records, or finds it by business key; but a cancel that came while the start was unconfirmed may
+find none, and the instance appear after. So the CANCELLED rows with no instance, once their start
+can no longer be under way (``RECONCILE_MIN_AGE_S``) and up to ``MAX_PROCESS_AGE``, are looked up by
+business key: a running instance is deleted, and the instance found is recorded, which takes the row
+off this list. A row whose start never reached Camunda has none, and is looked up at each run until
+``MAX_PROCESS_AGE``: such rows are few (a cancel within seconds of an unconfirmed start), and the
+row, finished, cannot carry a mark of having been looked at.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from waitroom.domain.errors import WaitroomError
 from waitroom.domain.process import START_FAILED, Outcome, ProcessRecord, error_value
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Engine, InstanceHistory, Metrics, WallClock
-from waitroom.service.processes import ProcessService
+from waitroom.service.processes import RUNNING, ProcessService
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,8 @@ class ReconcileSummary:
     untouched: int = 0
     #: Rows the engine could not tell us about this time; the next run tries again.
     deferred: int = 0
+    #: Running instances of CANCELLED rows deleted.
+    deleted: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -75,10 +86,39 @@ class Reconciler:
                 )
                 outcome = "deferred"
             setattr(summary, outcome, getattr(summary, outcome) + 1)
+        self._end_instances_of_cancelled(summary, now)
         stuck = len(self.repository.pending_started_before(now - self.policy.stuck_after, limit=STUCK_COUNTED))
         self.metrics.stuck_processes(stuck)
         logger.info("reconciler run finished", extra={**summary.to_dict(), "stuck": stuck})
         return summary
+
+    def _end_instances_of_cancelled(self, summary: ReconcileSummary, now: datetime) -> None:
+        cancelled = self.repository.cancelled_without_instance(
+            started_after=now - self.policy.max_process_age,
+            started_before=now - self.policy.min_age,
+            limit=self.policy.batch,
+        )
+        for record in cancelled:
+            try:
+                found = self.service.delete_instances_of(record)
+            except WaitroomError as exc:
+                logger.warning(
+                    "could not look for the instance of a cancelled process",
+                    extra={"correlation_id": record.correlation_id, "code": exc.code, "reason": exc.message},
+                )
+                summary.deferred += 1
+                continue
+            if not found:
+                continue
+            self.repository.attach_instance(record.correlation_id, found[0].id)
+            running = sum(1 for instance in found if instance.state in RUNNING)
+            if running:
+                logger.info(
+                    "deleted the instance of a cancelled process",
+                    extra={"correlation_id": record.correlation_id, "camundaInstanceId": found[0].id},
+                )
+                summary.deleted += running
+                self.metrics.repaired("CANCELLED_INSTANCE_DELETED")
 
     def _reconcile(self, record: ProcessRecord, now: datetime) -> str:
         if now - record.started_at > self.policy.max_process_age:

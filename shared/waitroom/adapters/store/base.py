@@ -73,6 +73,9 @@ class Statements:
     list_filters: dict[str, str]
     """The condition of each filter of :class:`ListQuery` (``after`` is the keyset condition)."""
     pending_started_before: str
+    cancelled_without_instance: str
+    """CANCELLED rows with no instance, started in ``[started_after, started_before)``, oldest first,
+    with a ``limit`` parameter."""
     purge_finished: str
     recent_durations: str
     record_step: str
@@ -87,8 +90,8 @@ class Statements:
     """Makes an ERROR row with no instance, last changed at ``ended_at``, PENDING for a new start
     (with the new start's token, as ``save`` writes it); changes nothing if the row changed since."""
     finish: str
-    """Sets status, payload_json, error_json where status is PENDING and returns the row."""
-    fail_all_pending: str
+    """Sets status, payload_json, error_json, and camunda_instance_id where it is NULL, where status
+    is PENDING, and returns the row."""
     has_pending: str
     pending_count: str
 
@@ -339,8 +342,14 @@ class SqlStore:
         return record, created
 
     def replace_unstarted(self, new: NewProcess, ended: ProcessRecord) -> tuple[ProcessRecord, bool]:
-        # A finished row never changes but for this replacement, so its last change tells the row that
-        # was judged from any later one; the token tells a retried update its own row, as in save.
+        if not ended.never_started:
+            # The statement checks what SQL can see cheaply (ERROR, no instance, unchanged); the code
+            # the row ended with is in its error's JSON, and a finished row's error never changes, so
+            # the ``ended`` that was read tells it.
+            current = self.get(new.correlation_id)
+            return (current, False) if current is not None else self.save(new)
+        # A finished row's outcome never changes, so its last change tells the row that was judged
+        # from any later one; the token tells a retried update its own row, as in save.
         token = uuid.uuid4().hex
         params = {**_saving(new, token), "ended_at": self.dialect.timestamp_param(ended.updated_at)}
         self._run(self._sql.replace_unstarted, params)
@@ -400,6 +409,18 @@ class SqlStore:
             self._sql.pending_started_before, {"cutoff": self.dialect.timestamp_param(cutoff), "limit": limit}
         )
 
+    def cancelled_without_instance(
+        self, *, started_after: datetime, started_before: datetime, limit: int
+    ) -> list[ProcessRecord]:
+        return self._rows(
+            self._sql.cancelled_without_instance,
+            {
+                "started_after": self.dialect.timestamp_param(started_after),
+                "started_before": self.dialect.timestamp_param(started_before),
+                "limit": limit,
+            },
+        )
+
     def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
         return self._run(
             self._sql.purge_finished, {"cutoff": self.dialect.timestamp_param(updated_before), "batch": batch}
@@ -450,7 +471,7 @@ class SqlStore:
     def discard_unstarted(self, correlation_id: str) -> bool:
         return self._run(self._sql.discard_unstarted, {"correlation_id": correlation_id}) > 0
 
-    def finish(self, correlation_id: str, outcome: Outcome) -> ProcessRecord | None:
+    def finish(self, correlation_id: str, outcome: Outcome, *, instance_id: str | None = None) -> ProcessRecord | None:
         return self._one(
             self._sql.finish,
             {
@@ -458,11 +479,9 @@ class SqlStore:
                 "status": outcome.status.value,
                 "payload_json": _dumped(outcome.payload),
                 "error_json": _dumped(outcome.error),
+                "instance_id": instance_id,
             },
         )
-
-    def fail_all_pending(self, error: dict[str, Any]) -> list[ProcessRecord]:
-        return self._rows(self._sql.fail_all_pending, {"error_json": dump_json(error)})
 
     def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
         rows = self._all_rows(self._sql.recent_durations, {"process_key": process_key, "limit": limit})

@@ -81,6 +81,12 @@ STATEMENTS = Statements(
         f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps "
         "WHERE ps.status = 'PENDING' AND ps.started_at < %(cutoff)s ORDER BY ps.started_at, ps.correlation_id"
     ),
+    cancelled_without_instance=(
+        f"SELECT TOP (%(limit)s) {SELECT_LIST} FROM dbo.process_store AS ps "
+        "WHERE ps.status = 'CANCELLED' AND ps.camunda_instance_id IS NULL "
+        "AND ps.started_at >= %(started_after)s AND ps.started_at < %(started_before)s "
+        "ORDER BY ps.started_at, ps.correlation_id"
+    ),
     # Small batches, oldest first, keep each delete's locks few and short, so completions are never
     # held up long. (Equivalent to DELETE TOP (n), which cannot say which rows go first.)
     purge_finished=(
@@ -130,14 +136,10 @@ STATEMENTS = Statements(
     finish=(
         "UPDATE dbo.process_store SET status = CAST(%(status)s AS VARCHAR(16)), "
         "payload_json = %(payload_json)s, error_json = %(error_json)s, "
+        "camunda_instance_id = COALESCE(camunda_instance_id, CAST(%(instance_id)s AS VARCHAR(64))), "
         "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() "
         f"OUTPUT {OUTPUT_LIST} "
         f"WHERE correlation_id = {ID} AND status = 'PENDING'"
-    ),
-    fail_all_pending=(
-        "UPDATE dbo.process_store SET status = 'ERROR', error_json = %(error_json)s, "
-        "updated_at = SYSUTCDATETIME(), completed_at = SYSUTCDATETIME() "
-        f"OUTPUT {OUTPUT_LIST} WHERE status = 'PENDING'"
     ),
     has_pending=(
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM dbo.process_store "

@@ -48,6 +48,11 @@ STATEMENTS = Statements(
         f"SELECT {COLUMN_LIST} FROM process_store WHERE status = 'PENDING' AND started_at < %(cutoff)s "
         "ORDER BY started_at, correlation_id LIMIT %(limit)s"
     ),
+    cancelled_without_instance=(
+        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = 'CANCELLED' AND camunda_instance_id IS NULL "
+        "AND started_at >= %(started_after)s AND started_at < %(started_before)s "
+        "ORDER BY started_at, correlation_id LIMIT %(limit)s"
+    ),
     purge_finished=(
         "DELETE FROM process_store WHERE correlation_id IN (SELECT correlation_id FROM process_store "
         "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
@@ -95,13 +100,9 @@ STATEMENTS = Statements(
     # against the committed row (EvalPlanQual) and changes nothing.
     finish=(
         "UPDATE process_store SET status = %(status)s, payload_json = %(payload_json)s, "
-        "error_json = %(error_json)s, updated_at = clock_timestamp(), completed_at = clock_timestamp() "
+        "error_json = %(error_json)s, camunda_instance_id = COALESCE(camunda_instance_id, %(instance_id)s), "
+        "updated_at = clock_timestamp(), completed_at = clock_timestamp() "
         f"WHERE correlation_id = %(correlation_id)s AND status = 'PENDING' RETURNING {COLUMN_LIST}"
-    ),
-    fail_all_pending=(
-        "UPDATE process_store SET status = 'ERROR', error_json = %(error_json)s, "
-        "updated_at = clock_timestamp(), completed_at = clock_timestamp() WHERE status = 'PENDING' "
-        f"RETURNING {COLUMN_LIST}"
     ),
     has_pending=(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s AND status = 'PENDING')"

@@ -40,6 +40,11 @@ STATEMENTS = Statements(
         f"SELECT {COLUMN_LIST} FROM process_store WHERE status = 'PENDING' AND started_at < :cutoff "
         "ORDER BY started_at, correlation_id LIMIT :limit"
     ),
+    cancelled_without_instance=(
+        f"SELECT {COLUMN_LIST} FROM process_store WHERE status = 'CANCELLED' AND camunda_instance_id IS NULL "
+        "AND started_at >= :started_after AND started_at < :started_before "
+        "ORDER BY started_at, correlation_id LIMIT :limit"
+    ),
     purge_finished=(
         "DELETE FROM process_store WHERE correlation_id IN (SELECT correlation_id FROM process_store "
         "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < :cutoff LIMIT :batch)"
@@ -80,13 +85,10 @@ STATEMENTS = Statements(
         "AND updated_at = :ended_at"
     ),
     finish=(
-        "UPDATE process_store SET status = :status, payload_json = :payload_json, "
-        f"error_json = :error_json, updated_at = {NOW}, completed_at = {NOW} "
+        "UPDATE process_store SET status = :status, payload_json = :payload_json, error_json = :error_json, "
+        f"camunda_instance_id = COALESCE(camunda_instance_id, :instance_id), updated_at = {NOW}, "
+        f"completed_at = {NOW} "
         f"WHERE correlation_id = :correlation_id AND status = 'PENDING' RETURNING {COLUMN_LIST}"
-    ),
-    fail_all_pending=(
-        f"UPDATE process_store SET status = 'ERROR', error_json = :error_json, updated_at = {NOW}, "
-        f"completed_at = {NOW} WHERE status = 'PENDING' RETURNING {COLUMN_LIST}"
     ),
     has_pending=(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id AND status = 'PENDING')"

@@ -266,7 +266,8 @@ class Worker:
             logger.warning("the process instance has no business key, so no Waitroom row to finish")
             return
         ending = Outcome.done(outcome.data) if outcome.error is None else Outcome.failed(outcome.error, outcome.data)
-        if self.service.finish(task.business_key, ending) is None:
+        # The instance is recorded with the end: a row whose start was never confirmed has none yet.
+        if self.service.finish(task.business_key, ending, instance_id=task.process_instance_id) is None:
             logger.info("process was already finished, or not started through Waitroom; left as it is")
 
     def _bpmn_error(self, task: ExternalTask, rejection: BusinessRejection) -> Report:
@@ -358,7 +359,7 @@ class Worker:
         message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
         incident = error_value(message, code="INCIDENT", topic=task.topic)
         try:
-            self.service.finish(task.business_key, Outcome.failed(incident))
+            self.service.finish(task.business_key, Outcome.failed(incident), instance_id=task.process_instance_id)
         except Exception:  # the task is reported already; the reconciler ends the process otherwise
             logger.exception("could not end the process of an incident")
 
