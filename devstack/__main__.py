@@ -46,6 +46,11 @@ def main() -> int:
         )
         return 1
     described = stack.describe()
+    metrics = (
+        f"{described['metrics']}   (LOCAL_METRICS_ON_CONSOLE=true prints them here instead)"
+        if described["metrics"]
+        else "on this console, among the logs"
+    )
     print(
         f"""
 Waitroom is running (started in {time.monotonic() - began:.1f} s). Ctrl-C stops everything.
@@ -53,6 +58,7 @@ Waitroom is running (started in {time.monotonic() - began:.1f} s). Ctrl-C stops 
   API       {described["api"]}   routes from template.yaml: {", ".join(described["routes"])}
   Camunda   {_redacted(described["camunda"])}
   Store     {_redacted(described["database"])}
+  Metrics   {metrics}
 
 Try it (make -s token prints a JWT the local gateway accepts; SUB=alice ADMIN=1 choose who you are):
 

@@ -6,11 +6,16 @@ process of its own that imports the function's ``app.py`` once (a cold start) an
 invocation at a time. As in Lambda, a request that finds every environment busy gets a new one
 (up to ``max_size``), and an invocation that outlives the function's ``Timeout`` is killed with its
 environment.
+
+An environment writes its logs to the stack's console, as Lambda writes them to CloudWatch Logs;
+given a ``metrics_path``, it appends its metric lines (the embedded metric format, ``{"_aws": …}``)
+to that file instead, so that an idle stack's console is not a line every two seconds.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import multiprocessing
 import os
 import signal
@@ -18,7 +23,8 @@ import sys
 import threading
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from devstack.lambda_context import LocalLambdaContext
 from devstack.template import ROOT, Function
@@ -51,10 +57,63 @@ class Throttled(RuntimeError):
     """Every environment is busy and no more may be created (Lambda's concurrency limit)."""
 
 
-def _serve(connection: Connection, code_dir: str, module: str, entry_point: str, env: Mapping[str, str]) -> None:
+#: How an embedded-metric-format line begins (the shape Powertools prints).
+METRIC_LINE_PREFIX = '{"_aws":'
+
+
+class MetricLines(io.TextIOBase):
+    """Standard output that appends the metric lines to the file ``metrics`` and writes every other line
+    to ``console``.
+
+    Text is routed a whole line at a time, per thread (``print`` writes a line and its newline in
+    two calls, and the worker's threads print at once)."""
+
+    def __init__(self, console: TextIO, metrics: Path) -> None:
+        self._console = console
+        # Open for the life of the environment's process, which ends without closing anything.
+        self._metrics = metrics.open("a", encoding="utf-8")
+        self._pending = threading.local()
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        pending = getattr(self._pending, "text", "") + text
+        *lines, self._pending.text = pending.split("\n")
+        for line in lines:
+            target = self._metrics if line.startswith(METRIC_LINE_PREFIX) else self._console
+            with self._lock:
+                target.write(line + "\n")
+                target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._console.flush()
+            self._metrics.flush()
+
+    def close(self) -> None:
+        """Closes the metrics file; the console is not this object's to close."""
+        super().close()  # flushes first
+        self._metrics.close()
+
+
+def _serve(
+    connection: Connection,
+    code_dir: str,
+    module: str,
+    entry_point: str,
+    env: Mapping[str, str],
+    *,
+    metrics_path: str | None = None,
+) -> None:
     """The environment's process: cold-start once, then serve invocations one at a time until closed."""
     # Ctrl-C is the stack's to handle: it stops the environments itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if metrics_path is not None:
+        # Before the function's modules are imported: their logger keeps the stream it finds.
+        sys.stdout = MetricLines(sys.stdout, Path(metrics_path))
     os.environ.update(env)
     sys.path[:0] = [code_dir, str(LAYER_DIR)]
     handler, init_error = None, None
@@ -80,12 +139,14 @@ def _serve(connection: Connection, code_dir: str, module: str, entry_point: str,
 
 
 class Environment:
-    def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
+    def __init__(self, function: Function, environment: Mapping[str, str], metrics_path: Path | None = None) -> None:
         self.function = function
         self._connection, child = _SPAWN.Pipe()
+        metrics = None if metrics_path is None else str(metrics_path)
         self.process = _SPAWN.Process(
             target=_serve,
             args=(child, str(function.code_dir), function.module, function.entry_point, dict(environment)),
+            kwargs={"metrics_path": metrics},
             name=f"lambda-{function.name}",
             daemon=True,
         )
@@ -134,8 +195,11 @@ class FunctionPool:
         environment: Mapping[str, str],
         max_size: int | None = None,
         init_timeout_s: float = INIT_TIMEOUT_S,
+        metrics_path: Path | None = None,
     ) -> None:
         self.function = function
+        self.metrics_path = metrics_path
+        """Where the environments append their metric lines (None: to the console, with the logs)."""
         self.init_timeout_s = init_timeout_s
         self.size = size
         self.max_size = max(size, max_size or size)
@@ -192,7 +256,7 @@ class FunctionPool:
             environment.stop()
 
     def _create(self) -> Environment:
-        environment = Environment(self.function, self._environment)
+        environment = Environment(self.function, self._environment, self.metrics_path)
         self._all.append(environment)
         return environment
 
@@ -218,7 +282,7 @@ class FunctionPool:
         # requests spawning one by one under it waited for each other's.
         environment: Environment | None = None
         try:
-            environment = Environment(self.function, self._environment)
+            environment = Environment(self.function, self._environment, self.metrics_path)
         finally:
             with self._guard:
                 self._spawning -= 1

@@ -11,9 +11,12 @@ gateway's 30 s (or the 15 minutes the template gives start and status for their 
 which a route still uses only 30 s).
 
 At its edges it holds as API Gateway does: a request whose ``Content-Length`` is missing (on a
-method with a body), malformed or contradicted is 400; every read of a request times out; a body
-that does not arrive whole never reaches a function; and it serves a bounded number of connections
-at once, answering 429 to the ones beyond, so slow clients cannot hold every thread.
+method with a body), malformed or contradicted is 400; every read of a request times out, and the
+whole of a request (its head and its body) must arrive within a deadline, however its bytes trickle
+in (the connection is closed, or a body answered 408); a body that does not arrive whole never
+reaches a function; and it serves a bounded number of connections at once, answering 429 to the
+ones beyond, so slow clients cannot hold every thread. Repeated headers reach the function joined
+with commas, as API Gateway joins them.
 
 It also serves the template's Lambda Function URLs (``AWS::Lambda::Url``), each on its own path,
 ``/lambda-url/<function logical id>/…``: what follows the prefix is the path the function sees, the
@@ -26,13 +29,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import logging
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +55,9 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 #: Longest wait for any one read of a request (its head, a chunk of its body) before a 408.
 READ_TIMEOUT_S = 10.0
+#: Longest a request may take to arrive whole, head and body, however its bytes trickle in: a read
+#: timeout alone lets a client that sends a byte every few seconds hold its connection for ever.
+REQUEST_DEADLINE_S = 30.0
 #: Connections served at once; one more is answered 429 and closed at once.
 MAX_CONNECTIONS = 256
 #: Methods whose request carries a body, so must say how long it is.
@@ -138,6 +145,33 @@ def read_body(request: BaseHTTPRequestHandler) -> bytes:
     return _read_exactly(request.rfile, length) if length else b""
 
 
+class _ArrivalReader(io.RawIOBase):
+    """The connection's bytes, each read bounded by the read timeout and by what is left of the
+    current request's deadline: past it a read raises ``TimeoutError``, as a timed-out read does."""
+
+    def __init__(self, connection: socket.socket, read_timeout_s: float) -> None:
+        self._connection = connection
+        self._read_timeout_s = read_timeout_s
+        self.deadline: float | None = None
+        """``time.monotonic()`` by which the request must have arrived whole; None while none is read."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        timeout = self._read_timeout_s
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                raise TimeoutError("the request did not arrive whole within its deadline")
+        self._connection.settimeout(timeout)
+        try:
+            return self._connection.recv_into(buffer)
+        finally:
+            # Answers are written with the read timeout, not with what was left of the deadline.
+            self._connection.settimeout(self._read_timeout_s)
+
+
 def _is_utf8(body: bytes) -> bool:
     try:
         body.decode("utf-8")
@@ -151,6 +185,16 @@ FUNCTION_URL_PREFIX = "/lambda-url/"
 FUNCTION_URL_ROUTE_KEY = "$default"
 
 
+def _joined(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The headers by lower-case name, a repeated one's values joined with commas, as API Gateway
+    hands them to a function and as a SigV4 signer puts them in its canonical request."""
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
+
+
 def build_event(
     route_key: str,
     path_parameters: Mapping[str, str],
@@ -158,19 +202,17 @@ def build_event(
     method: str,
     raw_path: str,
     raw_query: str,
-    headers: Mapping[str, str],
+    headers: Iterable[tuple[str, str]],
     body: bytes,
     source_ip: str,
     authorizer: dict[str, Any] | None = None,
     domain_name: str | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway (or a Function URL, whose events have the same format) would send for
-    this request (payload format version 2.0)."""
+    this request (payload format version 2.0). ``headers`` are the request's, in order, a name
+    repeated as often as it came: API Gateway joins the values of a repeated header with commas."""
     now = datetime.now(UTC)
-    lowered: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    lowered = _joined(headers)
     # API Gateway and Function URLs say where the request came from and how it arrived.
     lowered["x-forwarded-for"] = (
         f"{lowered['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in lowered else source_ip
@@ -284,6 +326,7 @@ class Gateway:
         host: str,
         port: int,
         read_timeout_s: float = READ_TIMEOUT_S,
+        request_deadline_s: float = REQUEST_DEADLINE_S,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.application = application
@@ -296,9 +339,24 @@ class Gateway:
             # http.server sends headers and body in two writes: with Nagle on, a keep-alive client's
             # delayed ACK holds the body back ~40 ms. API Gateway has no such stall.
             disable_nagle_algorithm = True
+            arrival: _ArrivalReader
             # Every read of the socket gives up after this long: a request line or headers that do not
             # come in time close the connection (http.server's own handling), a body is answered 408.
             timeout = read_timeout_s
+
+            def setup(self) -> None:
+                super().setup()
+                self.arrival = _ArrivalReader(self.connection, read_timeout_s)
+                self.rfile = io.BufferedReader(self.arrival)
+
+            def handle_one_request(self) -> None:
+                # The deadline runs from the wait for the request line: a kept-alive connection's idle
+                # wait counts, and is bounded by the read timeout anyway.
+                self.arrival.deadline = time.monotonic() + request_deadline_s
+                try:
+                    super().handle_one_request()
+                finally:
+                    self.arrival.deadline = None
 
             def log_message(self, format: str, *args: Any) -> None:
                 logger.debug("%s %s", self.address_string(), format % args)
@@ -370,7 +428,7 @@ class Gateway:
             method=request.command,
             raw_path=parts.path,
             raw_query=parts.query,
-            headers=dict(request.headers.items()),
+            headers=request.headers.items(),
             body=body,
             source_ip=request.client_address[0],
             authorizer=authorizer,
@@ -411,7 +469,7 @@ class Gateway:
             url = f"http://{request.headers.get('Host', 'localhost')}{request.path}"
             try:
                 authorizer = self.identity.verify_signature(
-                    request.command, url, dict(request.headers.items()), body, service=FUNCTION_URL_SERVICE
+                    request.command, url, _joined(request.headers.items()), body, service=FUNCTION_URL_SERVICE
                 )
             except Rejected as rejected:
                 send(request, rejected.status, {"Message": rejected.message})
@@ -422,7 +480,7 @@ class Gateway:
             method=request.command,
             raw_path=f"/{rest}",
             raw_query=parts.query,
-            headers=dict(request.headers.items()),
+            headers=request.headers.items(),
             body=body,
             source_ip=request.client_address[0],
             authorizer=authorizer,
@@ -436,7 +494,7 @@ class Gateway:
             return self.identity.verify_token(request.headers.get("Authorization"))
         if route.auth == "AWS_IAM":
             url = f"http://{request.headers.get('Host', 'localhost')}{request.path}"
-            return self.identity.verify_signature(request.command, url, dict(request.headers.items()), body)
+            return self.identity.verify_signature(request.command, url, _joined(request.headers.items()), body)
         return None
 
 

@@ -1,7 +1,8 @@
 """The local stand-ins for what API Gateway checks before a request reaches a function.
 
 * JWT routes: a token signed with the local stack's own key (PyJWT, HS256), with the local issuer
-  and audience, unexpired. ``make -s token`` prints one.
+  and audience, and an ``exp`` that is a number not yet past (API Gateway refuses a token without
+  one). ``make -s token`` prints one.
 * IAM routes: an AWS Signature Version 4 made with the local stack's credentials (botocore), within
   five minutes of now. ``python -m devstack.signed`` sends one.
 
@@ -86,9 +87,14 @@ class LocalIdentity:
         if not token:
             raise Rejected(401, "Unauthorized")
         try:
-            claims = jwt.decode(token, self.key, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+            claims = jwt.decode(
+                token, self.key, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, options={"require": ["exp"]}
+            )
         except jwt.PyJWTError:
             raise Rejected(401, "Unauthorized") from None
+        # API Gateway's JWT authorizer takes only numeric dates; PyJWT reads "9999999999" as a number.
+        if any(not _is_numeric_date(claims[name]) for name in ("exp", "nbf", "iat") if name in claims):
+            raise Rejected(401, "Unauthorized")
         scopes = str(claims.get("scope") or claims.get("scp") or "").split()
         return {"jwt": {"claims": {name: str(value) for name, value in claims.items()}, "scopes": scopes or None}}
 
@@ -137,3 +143,8 @@ class LocalIdentity:
                 "userId": "local",
             }
         }
+
+
+def _is_numeric_date(value: object) -> bool:
+    """A JWT NumericDate (RFC 7519 §2): a JSON number of seconds, not a string or a boolean."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -85,6 +85,14 @@ class LocalSettings(BaseSettings):
     (the dispatcher's invocations beyond it are throttled)."""
     onboarding_delay_ms: int = Field(default=0, ge=0, le=60_000)
     """How long the onboarding stand-in takes to answer (a real service is not instant)."""
+    metrics_on_console: bool = False
+    """Print the functions' metric lines (CloudWatch's embedded metric format) on the console with
+    their logs, as CloudWatch Logs holds them; by default they go to ``metrics.jsonl`` in ``data_dir``."""
+
+    @property
+    def metrics_path(self) -> Path | None:
+        """Where the functions' metric lines go; None: the console."""
+        return None if self.metrics_on_console else self.data_dir / "metrics.jsonl"
 
 
 class ScheduledFunction:
@@ -92,14 +100,25 @@ class ScheduledFunction:
     took longer (the worker listens about as long as its rate, so it is always listening)."""
 
     def __init__(
-        self, function: Function, environment: dict[str, str], *, interval_s: float | None = None, max_size: int = 1
+        self,
+        function: Function,
+        environment: dict[str, str],
+        *,
+        interval_s: float | None = None,
+        max_size: int = 1,
+        metrics_path: Path | None = None,
     ) -> None:
         self.function = function
         self.interval_s = interval_s or rate_seconds(function.schedule or "")
         # Nobody waits on a schedule's answer: its cold start may take as long as the stack's own. The pool
         # serves the schedule's invocations and any other (the dispatcher's, for the worker).
         self.pool = FunctionPool(
-            function, size=1, environment=environment, init_timeout_s=WARM_TIMEOUT_S, max_size=max_size
+            function,
+            size=1,
+            environment=environment,
+            init_timeout_s=WARM_TIMEOUT_S,
+            max_size=max_size,
+            metrics_path=metrics_path,
         )
         self.event = json.loads((ROOT / "events" / f"{function.code_dir.name}.json").read_text(encoding="utf-8"))
         self.invocations = 0
@@ -205,6 +224,7 @@ class LocalStack:
                 size=min(self.local.concurrency, limit),
                 max_size=limit,
                 environment=self._environment_of(function),
+                metrics_path=self.local.metrics_path,
             )
         if self.local.schedules:
             self.schedules = [self._scheduled(f) for f in self.application.functions.values() if f.schedule]
@@ -225,7 +245,11 @@ class LocalStack:
         environment = self._environment_of(function)
         max_size = self.local.worker_concurrency if function.name == WORKER_FUNCTION else 1
         return ScheduledFunction(
-            function, environment, interval_s=self.local.schedule_interval_s, max_size=max_size
+            function,
+            environment,
+            interval_s=self.local.schedule_interval_s,
+            max_size=max_size,
+            metrics_path=self.local.metrics_path,
         ).start()
 
     def pool_of(self, name: str) -> FunctionPool | None:
@@ -259,4 +283,5 @@ class LocalStack:
             "database": self.environment.get("DATABASE_URL") or os.environ.get("DATABASE_URL"),
             "routes": [route.route_key for route in self.application.routes],
             "function_urls": [f"{self.url}{FUNCTION_URL_PREFIX}{name}/" for name in self.application.function_urls],
+            "metrics": None if self.local.metrics_path is None else str(self.local.metrics_path),
         }

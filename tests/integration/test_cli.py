@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -138,6 +139,57 @@ def test_a_bad_setting_is_named_in_one_line(
     assert code == 1
     assert err.startswith("waitroom purge: invalid configuration: DB_PORT: ")
     assert err.count("\n") == 1
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def operator_runs(directory: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``waitroom ARGV`` as an operator runs it in ``directory``, with no database in the environment."""
+    environment = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    environment = {name: value for name, value in environment.items() if not name.startswith("DB_")}
+    environment["PYTHONPATH"] = os.pathsep.join([str(REPOSITORY / "shared"), os.environ.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "waitroom.entrypoints.cli", *argv],
+        cwd=directory,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("command", [["list"], ["pending"], ["fail-pending", "--yes"], ["migrate"]], ids=" ".join)
+def test_outside_the_checkout_with_no_database_given_it_says_what_to_set_and_creates_nothing(
+    command: list[str], tmp_path: Path
+) -> None:
+    result = operator_runs(tmp_path, *command)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr.startswith(f"waitroom {command[0]}: no database given: set DATABASE_URL ")
+    assert "--database-url" in result.stderr
+    assert str(tmp_path) in result.stderr, "it says where it looked"
+    assert result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [], "no .var/ and no empty database left behind"
+
+
+def test_a_sqlite_database_is_read_only_once_it_is_there_and_migrated(tmp_path: Path) -> None:
+    url = "sqlite:///.var/waitroom.sqlite3"
+    missing = operator_runs(tmp_path, "list", "--database-url", url)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith(f"waitroom list: there is no SQLite database at {tmp_path}/.var/waitroom.sqlite3")
+    assert not (tmp_path / ".var").exists()
+
+    (tmp_path / ".var").mkdir()
+    (tmp_path / ".var" / "waitroom.sqlite3").touch()  # an empty database, as an older waitroom left one
+    empty = operator_runs(tmp_path, "pending", "--database-url", url)
+    assert empty.returncode == 1
+    assert "has no Waitroom tables: run waitroom migrate" in empty.stderr
+
+    assert operator_runs(tmp_path, "migrate", "--database-url", url).returncode == 0
+    # Where make run's file is, the command needs nothing more: the checkout's default.
+    pending = operator_runs(tmp_path, "pending")
+    assert (pending.returncode, pending.stdout, pending.stderr) == (0, "0 PENDING processes\n", "")
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ that did not arrive whole, and never lets slow clients hold every thread."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,6 +226,84 @@ def test_slow_clients_cannot_hold_every_connection(stack: LocalStack, gateway: G
             break
         time.sleep(0.1)
     assert status == 404
+
+
+class Trickler(threading.Thread):
+    """A client that sends ``head``, then one byte of ``drip`` every 0.2 s, faster than any read
+    times out, for as long as the gateway lets it; ``answer`` is what it got when cut off (``b""``:
+    the connection was closed), None if it never was."""
+
+    def __init__(self, gateway: Gateway, head: bytes, drip: bytes) -> None:
+        super().__init__(daemon=True)
+        self.gateway, self.head, self.drip = gateway, head, drip
+        self.connected = threading.Event()
+        self.answer: bytes | None = None
+
+    def run(self) -> None:
+        with connect(self.gateway) as connection:
+            connection.sendall(self.head)
+            self.connected.set()
+            connection.settimeout(0.2)
+            ends = time.monotonic() + 2 * ANSWER_WITHIN_S
+            for byte in itertools.cycle(self.drip):
+                if time.monotonic() > ends:
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                    self.answer = connection.recv(65536)
+                    return
+                except TimeoutError:
+                    continue
+                except OSError:
+                    self.answer = b""
+                    return
+
+
+def test_a_request_that_trickles_in_is_cut_off_at_its_deadline_and_frees_its_connection(stack: LocalStack) -> None:
+    """Every read comes in time, but the request never ends: its head or body is cut off at the
+    request's deadline, so trickling clients cannot keep the others at 429."""
+    edge = Gateway(
+        stack.application,
+        stack.pools,
+        identity=stack.identity,
+        host="127.0.0.1",
+        port=0,
+        read_timeout_s=1.0,
+        request_deadline_s=2.0,
+        max_connections=2,
+    ).start()
+    try:
+        tricklers = [
+            Trickler(edge, b"GET /api/process/status/all HTTP/1.1\r\nX-Slow: ", b"abcdef"),
+            Trickler(edge, start_request(stack, b"", length="100000"), b'{"a":1}'),
+        ]
+        for trickler in tricklers:
+            trickler.start()
+            assert trickler.connected.wait(ANSWER_WITHIN_S)
+        # Both connections are taken by clients still sending (for twice this long at least): another
+        # is served once they are cut.
+        ends = time.monotonic() + ANSWER_WITHIN_S
+        while (status := exchange(edge, b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")[0]) == 429:
+            assert time.monotonic() < ends, "the trickling clients kept every connection"
+            time.sleep(0.1)
+        assert status == 404
+        for trickler in tricklers:
+            trickler.join(2 * ANSWER_WITHIN_S)
+        head, body = (trickler.answer for trickler in tricklers)
+        assert head == b"", "a head that does not end is closed, as http.server closes a timed-out one"
+        assert body is not None and body.startswith(b"HTTP/1.1 408 "), body
+    finally:
+        edge.stop()
+
+
+def test_a_repeated_header_reaches_the_function_joined_with_commas(stack: LocalStack, gateway: Gateway) -> None:
+    """As API Gateway joins them: the first Prefer (respond-async) is not lost to the second."""
+    body = b'{"processKey":"onboard-user","correlationId":"prefer-twice-1"}'
+    raw = start_request(stack, body, length=str(len(body)), extra="Prefer: wait=1\r\n")
+    assert raw.count(b"\r\nPrefer: ") == 2
+    status, headers, answer = exchange(gateway, raw)
+    assert status == 202, answer
+    assert headers["preference-applied"] == "respond-async"
 
 
 # --- environments that do not start ------------------------------------------------------------

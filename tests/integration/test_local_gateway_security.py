@@ -41,8 +41,10 @@ def start(stack: LocalStack, token: str | None, correlation_id: str) -> requests
 
 
 def forged(claims: dict[str, object], key: str) -> str:
+    """A token with the local issuer and audience, fresh, and ``claims`` (a None one left out)."""
     now = int(time.time())
-    return jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "iat": now, "exp": now + 60, **claims}, key)
+    given = {"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "iat": now, "exp": now + 60, **claims}
+    return jwt.encode({name: value for name, value in given.items() if value is not None}, key)
 
 
 @pytest.mark.parametrize(
@@ -54,8 +56,10 @@ def forged(claims: dict[str, object], key: str) -> str:
         lambda stack: forged({"exp": int(time.time()) - 10}, stack.identity.key),
         lambda stack: forged({"aud": "someone-else"}, stack.identity.key),
         lambda stack: forged({"iss": "https://evil.example/"}, stack.identity.key),
+        lambda stack: forged({"exp": None}, stack.identity.key),
+        lambda stack: forged({"exp": "9999999999"}, stack.identity.key),
     ],
-    ids=["no-token", "garbage", "wrong-key", "expired", "wrong-audience", "wrong-issuer"],
+    ids=["no-token", "garbage", "wrong-key", "expired", "wrong-audience", "wrong-issuer", "no-exp", "text-exp"],
 )
 def test_client_routes_refuse_a_request_without_a_valid_token(stack: LocalStack, token_of) -> None:  # type: ignore[no-untyped-def]
     response = start(stack, token_of(stack), "denied-1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -110,9 +111,19 @@ def test_a_step_that_keeps_failing_ends_in_an_incident_after_its_retries(worker_
 
     (incident,) = worker.camunda.list_incidents(process_instance_id=instance)
     assert incident["incidentType"] == "failedExternalTask"
-    assert "ConnectionError" in incident["incidentMessage"]
+    reason = "OnboardingServiceError: the onboarding service could not be reached: connection refused"
+    assert incident["incidentMessage"] == reason
     history = worker.camunda.get_historic_process_instance(instance)
     assert history is not None and history["state"] == "ACTIVE", "the instance waits on its incident"
+    # What the client reads, the process's error and its steps, names the failure, not the address.
+    store = worker.service.repository
+    record = store.get("w-2")
+    assert record is not None and record.status is ProcessStatus.ERROR
+    assert record.error is not None and record.error["message"].endswith(reason)
+    failures = [step.error for step in store.steps("w-2") if step.error]
+    assert len(failures) == 3, "one for each attempt"
+    for shown in [record.error, *failures]:
+        assert "127.0.0.1" not in json.dumps(shown) and "HTTPConnectionPool" not in json.dumps(shown)
 
 
 def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable[..., Worker]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 import tomllib
 from typing import Any
@@ -89,6 +90,67 @@ def test_sam_local_invoke_resolves_every_parameter_without_a_default() -> None:
     given = overrides(SAMCONFIG["default"]["local_invoke"])
     assert set(given) >= REQUIRED, f"sam local invoke lacks {sorted(REQUIRED - set(given))}"
     assert set(given) <= set(TEMPLATE["Parameters"])
+
+
+PARAMETERS: dict[str, dict[str, Any]] = TEMPLATE["Parameters"]
+
+
+def takes(parameter: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation accepts ``value`` for ``parameter``: its type and constraints (an
+    ``AllowedPattern`` must match the whole value, as CloudFormation matches it)."""
+    allowed = [str(option) for option in parameter.get("AllowedValues", [])]
+    if parameter["Type"] == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+        within = parameter.get("MinValue", -math.inf) <= number <= parameter.get("MaxValue", math.inf)
+        return within and (not allowed or value in allowed)
+    if not parameter.get("MinLength", 0) <= len(value) <= parameter.get("MaxLength", math.inf):
+        return False
+    items = value.split(",") if parameter["Type"] == "CommaDelimitedList" else [value]
+    pattern = parameter.get("AllowedPattern")
+    return all(
+        (not allowed or item in allowed) and (pattern is None or re.fullmatch(pattern, item) is not None)
+        for item in items
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_every_parameter_says_what_it_is_and_ends_with_an_example_it_takes(name: str) -> None:
+    """The descriptions are what the CloudFormation console and a refused deploy show."""
+    description = str(PARAMETERS[name].get("Description") or "")
+    what, _, example = description.rpartition("Example: ")
+    assert what.strip(), f"{name} has no description ending in 'Example: VALUE'"
+    assert example and " " not in example, f"{name}: the example is one value, last: {example!r}"
+    assert takes(PARAMETERS[name], example), f"{name}: the example {example!r} is one CloudFormation refuses"
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_a_parameter_without_a_default_refuses_an_empty_value_and_says_what_it_needs(name: str) -> None:
+    """`sam deploy --guided` takes an empty answer: CloudFormation must refuse it, with the reason."""
+    parameter = PARAMETERS[name]
+    assert not takes(parameter, ""), f"{name} takes an empty value"
+    assert not takes(parameter, " "), f"{name} takes a blank value"
+    assert "is required" in parameter.get("ConstraintDescription", ""), f"{name} does not say why it refuses"
+
+
+def test_every_pattern_says_what_it_wants() -> None:
+    unexplained = [name for name, p in PARAMETERS.items() if "AllowedPattern" in p and "ConstraintDescription" not in p]
+    assert unexplained == [], "a refused value would be answered with the bare regular expression"
+
+
+def test_the_guided_deploy_asks_the_values_without_a_default_first() -> None:
+    """`sam deploy --guided` asks every parameter by name, in the template's order."""
+    order = list(PARAMETERS)
+    assert order[0] == "Stage"
+    assert set(order[1 : 1 + len(REQUIRED)]) == REQUIRED
+
+
+def test_the_console_shows_every_parameter_in_one_group() -> None:
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(PARAMETERS), "every parameter once, and no other"
 
 
 def test_there_is_an_event_for_every_function_and_env_vars_for_them() -> None:

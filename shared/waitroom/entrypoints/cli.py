@@ -3,6 +3,11 @@
 Every command reads the settings the functions read (the environment); ``--database-url`` and
 ``--camunda-url`` win over them. A failure ends in one line on stderr and exit code 1, never a
 traceback, and the passwords of URLs are masked wherever they are printed.
+
+Given no database, a command uses the local stack's SQLite file, ``.var/waitroom.sqlite3`` in the
+working directory (the checkout, where ``make run`` keeps it), and only if it is there: run anywhere
+else, it says what to set instead of creating an empty database there. No command but ``migrate``
+creates a SQLite file, and none reads one that has no tables.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR, deploy_bpmn
 from waitroom.adapters.metrics import Uncounted
 from waitroom.adapters.store import database_url, dialect_for
-from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, migrate
+from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, applied_versions, migrate
+from waitroom.adapters.store.sqlite import SqliteDialect
 from waitroom.domain.errors import CamundaNotFound, ConfigurationError, ProcessNotFound, WaitroomError
 from waitroom.domain.process import ListQuery, ProcessRecord, ProcessStatus, dump_json
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import logger
 from waitroom.service.retention import RetentionSummary, purge_expired
-from waitroom.settings import Settings, load_settings
+from waitroom.settings import DEFAULT_DATABASE_URL, Settings, load_settings
 
 FAILED_BY_OPERATOR = "FAILED_BY_OPERATOR"
 #: Exit code of a command that refused to act (fail-pending that nobody could confirm).
@@ -60,6 +66,40 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     return load_settings(**overrides)
 
 
+def _database_settings(args: argparse.Namespace, *, migrating: bool = False, **overrides: Any) -> Settings:
+    """The settings of a command on the database, once the database is known to be there: a SQLite
+    file is never created by a command that would then fail on its missing tables."""
+    settings = _settings(args, **overrides)
+    url = settings.resolved_database_url()
+    if settings.db_secret_arn or not url.startswith("sqlite:"):
+        return settings
+    dialect = dialect_for(url, settings)
+    if not isinstance(dialect, SqliteDialect) or dialect.path == ":memory:":
+        return settings
+    path = Path(dialect.path)
+    if url == DEFAULT_DATABASE_URL and settings.database_url is None and not path.exists():
+        create = "; or create one here with waitroom migrate --database-url sqlite:///.var/waitroom.sqlite3"
+        raise ConfigurationError(
+            "no database given: set DATABASE_URL (or DB_HOST with DB_NAME, DB_USER and DB_PASSWORD, or "
+            "DB_SECRET_ARN) or pass --database-url; without them waitroom reads the local stack's "
+            f".var/waitroom.sqlite3 in the working directory, and {Path.cwd()} has none (make run keeps it "
+            f"in the checkout: run waitroom there){create if migrating else ''}"
+        )
+    if migrating:
+        return settings
+    if not path.exists():
+        raise ConfigurationError(
+            f"there is no SQLite database at {path.resolve()}: correct the path, or create it with "
+            "waitroom migrate and the same database URL"
+        )
+    if not applied_versions(dialect):
+        raise ConfigurationError(
+            f"the SQLite database {path.resolve()} has no Waitroom tables: run waitroom migrate "
+            "with the same database URL first"
+        )
+    return settings
+
+
 def _database_label(settings: Settings) -> str:
     """The database as an operator may see it: the secret's ARN, or the URL without its password."""
     if settings.db_secret_arn:
@@ -71,7 +111,7 @@ def _database_label(settings: Settings) -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _database_settings(args, migrating=True)
     dialect = dialect_for(database_url(settings), settings)
     applied = migrate(dialect, args.dir)
     if applied:
@@ -113,7 +153,7 @@ def _application(settings: Settings) -> Iterator[bootstrap.Application]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    with _application(_settings(args)) as built:
+    with _application(_database_settings(args)) as built:
         state = built.service.status(args.correlation_id, caller=None, history=args.history)
     print(json.dumps(ProcessView.of(state.record, steps=state.steps).to_json(), indent=2, ensure_ascii=False))
     return 0
@@ -134,7 +174,7 @@ def _list(args: argparse.Namespace) -> int:
         started_before=args.started_before,
     )
     listed = 0
-    with _application(_settings(args)) as built:
+    with _application(_database_settings(args)) as built:
         for number, page in enumerate(built.service.pages(query, caller=None), start=1):
             if number == 1 and not args.json:
                 print(_TABLE_ROW.format("CORRELATION ID", "PROCESS KEY", "STATUS", "STARTED (UTC)", "DURATION"))
@@ -151,7 +191,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _purge(args: argparse.Namespace) -> int:
     options = {"retention_days": args.older_than_days, "retention_batch": args.batch}
-    settings = _settings(args, **{name: value for name, value in options.items() if value is not None})
+    settings = _database_settings(args, **{name: value for name, value in options.items() if value is not None})
 
     def progress(totals: RetentionSummary) -> None:
         print(f"batch {totals.batches}: {totals.deleted} deleted so far", file=sys.stderr, flush=True)
@@ -181,7 +221,7 @@ def _confirmed(question: str) -> bool:
 
 
 def _fail_pending(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = _database_settings(args)
     with _application(settings) as built:
         count = built.service.pending_count()
         if count == 0:
@@ -205,7 +245,7 @@ def _fail_pending(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    with _application(_settings(args)) as built:
+    with _application(_database_settings(args)) as built:
         if not built.service.delete(args.correlation_id):
             raise ProcessNotFound(f"no process with correlation id {args.correlation_id!r}")
     print(f"deleted {args.correlation_id} and its steps")
@@ -213,7 +253,7 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    with _application(_settings(args)) as built:
+    with _application(_database_settings(args)) as built:
         if args.correlation_id is None:
             print(f"{built.service.pending_count()} PENDING processes")
             return 0
@@ -246,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url",
         metavar="URL",
         help="the database (default: DATABASE_URL, DB_HOST/DB_NAME/DB_USER/DB_PASSWORD, DB_SECRET_ARN, "
-        "else the local SQLite file)",
+        "else make run's .var/waitroom.sqlite3 in the working directory, if it is there)",
     )
     camunda = argparse.ArgumentParser(add_help=False)
     camunda.add_argument("--camunda-url", metavar="URL", help="Camunda's REST API (default: CAMUNDA_URL)")
