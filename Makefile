@@ -110,7 +110,7 @@ template: venv $(SAM_VENV)/.installed ## sam validate, sam validate --lint, sam 
 	$(BIN)/python scripts/check_layer.py $(BUILD_DIR)/WaitroomLayer/python
 
 .PHONY: build
-build: venv $(SAM_VENV)/.installed ## sam build: the layer from uv.lock, the functions from functions/
+build: venv $(SAM_VENV)/.installed ## sam build: the layer from uv.lock (docs/DEPLOYING.md)
 	$(SAM) build
 
 .PHONY: invoke
@@ -119,8 +119,8 @@ invoke: venv $(SAM_VENV)/.installed ## sam local invoke FUNCTION (e.g. StartFunc
 	$(SAM) local invoke $(FUNCTION) -e $(EVENT) --env-vars events/env.json
 
 .PHONY: deploy
-deploy: venv $(SAM_VENV)/.installed ## sam deploy --guided: asks for each parameter and saves the answers in samconfig.toml
-	$(SAM) deploy --guided
+deploy: venv $(SAM_VENV)/.installed ## sam deploy --guided (ARGS="--config-env prod" for prod): asks each parameter, saves the answers in samconfig.toml
+	$(SAM) deploy --guided $(ARGS)
 
 .PHONY: events
 events: venv $(SAM_VENV)/.installed ## Regenerate events/ with sam local generate-event
