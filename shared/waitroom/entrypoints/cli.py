@@ -73,10 +73,16 @@ def _database_label(settings: Settings) -> str:
 def _migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     dialect = dialect_for(database_url(settings), settings)
-    applied = migrate(dialect, args.dir)
+    applied = migrate(
+        dialect,
+        args.dir,
+        baseline=args.baseline,
+        statement_timeout_s=args.statement_timeout or settings.db_migrate_timeout_s,
+    )
     if applied:
         for migration in applied:
-            print(f"applied {migration.version:03d} {migration.name}")
+            done = "recorded" if args.baseline is not None and migration.version <= args.baseline else "applied"
+            print(f"{done} {migration.version:03d} {migration.name}")
     else:
         print(f"{dialect.name}: already up to date")
     return 0
@@ -283,14 +289,29 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         _migrate,
         "apply the database migrations (safe to run twice)",
-        "Apply every migration of migrations/<dialect>/ not yet recorded in waitroom_migrations.",
+        "Apply every migration of migrations/<dialect>/ not yet recorded in waitroom_migrations. Some rebuild "
+        "the table's indexes, which blocks the service meanwhile: run it in a maintenance window. A database "
+        "that holds the seed's process_store table already is baselined once with --baseline 1.",
         """
         waitroom migrate
         waitroom migrate --database-url postgresql://waitroom@db.internal:5432/waitroom
+        waitroom migrate --baseline 1   # the seed's table exists: record 001, apply the rest
         """,
         database,
     )
     migrate_parser.add_argument("--dir", type=Path, default=DEFAULT_MIGRATIONS_DIR, help="the migrations folder")
+    migrate_parser.add_argument(
+        "--baseline",
+        type=_positive_int,
+        metavar="VERSION",
+        help="record the migrations up to VERSION as applied without running them (their schema is there)",
+    )
+    migrate_parser.add_argument(
+        "--statement-timeout",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="longest statement, and longest wait for another migrator (default: DB_MIGRATE_TIMEOUT_S, else 3600)",
+    )
 
     deploy_parser = command(
         "deploy-bpmn",
