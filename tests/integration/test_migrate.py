@@ -89,10 +89,7 @@ def test_cli_migrate_reports_what_it_did(tmp_path: Path, capsys: pytest.CaptureF
 def seed_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database as the seed left it: its process_store table (migration 001's text) with a row, and
     no record of any migration."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'seed.sqlite3'}"
-    else:
-        url = request.getfixturevalue("pg_schema_url")
+    url = f"sqlite:///{tmp_path / 'seed.sqlite3'}" if backend == "sqlite" else request.getfixturevalue("pg_schema_url")
     dialect = dialect_for(url, Settings(database_url=url))
     seed = discover(dialect.name)[0]
     connection = dialect.connect()
