@@ -71,8 +71,6 @@ class Settings(BaseSettings):
     """An RDS-style JSON secret (``host, port, username, password, dbname, engine``)."""
     db_connect_timeout_s: Seconds = 5
     db_query_timeout_s: Seconds = 10
-    db_migrate_timeout_s: Seconds = 3600
-    """Longest statement of ``waitroom migrate`` (an index built on a populated table), not the store's."""
     db_require_encryption: bool = False
     """SQL Server: refuse a connection that is not encrypted (FreeTDS ``encryption=require``)."""
     aws_lambda_function_name: str | None = None

@@ -158,7 +158,7 @@ def test_migrations_run_under_their_own_statement_timeout_not_the_stores(
     monkeypatch.setenv("DB_QUERY_TIMEOUT_S", "1")
     assert main(["migrate", "--database-url", pg_schema_url, "--dir", str(tmp_path / "migrations")]) == 0
     assert "applied 900 slow_index_build" in capsys.readouterr().out
-    monkeypatch.setenv("DB_MIGRATE_TIMEOUT_S", "1")
     (folder / "901_slower_index_build.sql").write_text("SELECT pg_sleep(1.5);\n")
-    assert main(["migrate", "--database-url", pg_schema_url, "--dir", str(tmp_path / "migrations")]) == 1
-    assert "statement timeout" in capsys.readouterr().err, "DB_MIGRATE_TIMEOUT_S bounds a migration's statements"
+    command = ["migrate", "--database-url", pg_schema_url, "--dir", str(tmp_path / "migrations")]
+    assert main([*command, "--statement-timeout", "1"]) == 1
+    assert "statement timeout" in capsys.readouterr().err, "--statement-timeout bounds a migration's statements"

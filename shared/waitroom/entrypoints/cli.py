@@ -25,7 +25,7 @@ from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR, deploy_bpmn
 from waitroom.adapters.metrics import Uncounted
 from waitroom.adapters.store import database_url, dialect_for
-from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, migrate
+from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, DEFAULT_STATEMENT_TIMEOUT_S, migrate
 from waitroom.domain.errors import CamundaNotFound, ConfigurationError, ProcessNotFound, WaitroomError
 from waitroom.domain.process import ListQuery, ProcessRecord, ProcessStatus, dump_json
 from waitroom.entrypoints.http.schemas import ProcessView
@@ -77,7 +77,7 @@ def _migrate(args: argparse.Namespace) -> int:
         dialect,
         args.dir,
         baseline=args.baseline,
-        statement_timeout_s=args.statement_timeout or settings.db_migrate_timeout_s,
+        statement_timeout_s=args.statement_timeout,
     )
     if applied:
         for migration in applied:
@@ -309,8 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser.add_argument(
         "--statement-timeout",
         type=_positive_int,
+        default=round(DEFAULT_STATEMENT_TIMEOUT_S),
         metavar="SECONDS",
-        help="longest statement, and longest wait for another migrator (default: DB_MIGRATE_TIMEOUT_S, else 3600)",
+        help="longest statement of a migration, not DB_QUERY_TIMEOUT_S: an index built on a populated table "
+        f"takes longer (default: {round(DEFAULT_STATEMENT_TIMEOUT_S)})",
     )
 
     deploy_parser = command(
