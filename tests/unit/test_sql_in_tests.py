@@ -118,7 +118,7 @@ def statements_in(source: str, where: str) -> list[Statement]:
             and all(isinstance(key, ast.Constant) and key.value in BACKENDS for key in node.keys)
         ):
             for key, value in zip(node.keys, node.values, strict=True):
-                assert isinstance(key, ast.Constant)
+                assert isinstance(key, ast.Constant) and isinstance(key.value, str)
                 for sql, sent_to in _texts(value, frozenset({key.value})):
                     found.append(Statement(f"{where}:{value.lineno}", sql, sent_to))
     return found
