@@ -82,8 +82,8 @@ class Statements:
     """The condition of each filter of :class:`ListQuery` (``after`` is the keyset condition)."""
     pending_started_before: str
     purge_finished: str
-    """Deletes up to ``batch`` finished rows last changed before ``cutoff``, oldest first (their steps by
-    cascade)."""
+    """Deletes up to ``batch`` finished rows last changed before ``cutoff``, oldest first (with their steps,
+    by cascade, but for those ``purge_finished_steps`` deleted first)."""
     recent_durations: str
     record_step: str
     """Inserts a step only if the process has a row, so that an unknown process records nothing, and
@@ -306,7 +306,8 @@ class SqlStore:
                             time.sleep(random.uniform(*CONFLICT_PAUSE_S))  # noqa: S311 -- spreads retries, no secret
                             continue
                         raise StoreUnavailable(
-                            f"the {self.dialect.name} database kept choosing this statement as a deadlock victim"
+                            f"the {self.dialect.name} database kept rolling the statement back "
+                            "(a deadlock victim or a lock timeout at each try)"
                         ) from exc
                     if self.dialect.is_unavailable(exc):
                         # A timed-out connection may be mid-answer: start the next call on a new one.
