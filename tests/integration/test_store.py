@@ -207,6 +207,16 @@ def test_the_owner_filter_lists_one_owner_exactly(store: SqlStore) -> None:
     assert store.list_page(ListQuery(limit=10, owner="ALICE")) == []
 
 
+def test_the_process_key_filter_lists_one_key_exactly(store: SqlStore) -> None:
+    store.save(new("pk-1", key="onboard-user"))
+    store.save(new("pk-2", key="Onboard-User"))
+    store.save(new("pk-3", key="k" * 255))
+    for key, expected in [("onboard-user", ["pk-1"]), ("Onboard-User", ["pk-2"]), ("k" * 255, ["pk-3"])]:
+        assert [record.correlation_id for record in store.list_page(ListQuery(limit=5, process_key=key))] == expected
+    for stranger in ["onboard-user ", "k" * 255 + "x", "onboard-üser"]:
+        assert store.list_page(ListQuery(limit=5, process_key=stranger)) == [], stranger
+
+
 def test_the_longest_owner_is_kept_and_a_longer_one_refused(store: SqlStore) -> None:
     # 255 UTF-16 code units, as SQL Server's NVARCHAR(255) counts them: emoji take two each.
     longest = "🎉" * 127 + "x"

@@ -35,6 +35,11 @@ def is_correlation_id(value: str) -> bool:
     return _CORRELATION_ID.fullmatch(value) is not None
 
 
+def is_process_key(value: str) -> bool:
+    """Whether ``value`` has the form of a process key, which every stored process has."""
+    return _PROCESS_KEY.fullmatch(value) is not None
+
+
 def owner_problem(owner: str) -> str | None:
     """Why a caller's subject cannot be kept as a process's owner, or None when it can."""
     if not owner:
@@ -107,7 +112,7 @@ class NewProcess:
                 "correlationId: 1 to 64 characters of A-Z a-z 0-9 . _ : -",
                 details=[{"field": "correlationId", "reason": f"does not match {CORRELATION_ID_PATTERN}"}],
             )
-        if _PROCESS_KEY.fullmatch(self.process_key) is None:
+        if not is_process_key(self.process_key):
             raise InvalidRequest(
                 "processKey: a letter or _ and up to 254 more of A-Z a-z 0-9 _ . -",
                 details=[{"field": "processKey", "reason": f"does not match {PROCESS_KEY_PATTERN}"}],

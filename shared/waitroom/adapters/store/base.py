@@ -34,6 +34,7 @@ from waitroom.domain.process import (
     StepOutcome,
     dump_json,
     is_correlation_id,
+    is_process_key,
     owner_problem,
 )
 from waitroom.observability import traced
@@ -430,6 +431,8 @@ class SqlStore:
     def list_page(self, query: ListQuery) -> list[ProcessRecord]:
         if query.owner is not None and owner_problem(query.owner) is not None:
             return []  # no row has an owner that cannot be stored
+        if query.process_key is not None and not is_process_key(query.process_key):
+            return []  # nor a process key of another form
         sql, params = self.list_statement(query)
         return self._rows(sql, params)
 
