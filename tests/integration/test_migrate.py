@@ -1,4 +1,5 @@
-"""The migrate command on every backend: applies once, records, is safe to run twice or twice at once."""
+"""The migrate command on every backend: applies once, records, is safe to run twice or twice at once;
+baselines a database the seed made; runs under a statement timeout of its own."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from waitroom.adapters.store import dialect_for
+from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, Migration, applied_versions, discover, migrate
+from waitroom.adapters.store.sqlite import sqlite_statements
+from waitroom.domain.process import NewProcess, ProcessStatus
 from waitroom.entrypoints.cli import main
 from waitroom.settings import Settings
 
@@ -81,3 +84,81 @@ def test_cli_migrate_reports_what_it_did(tmp_path: Path, capsys: pytest.CaptureF
     assert "applied 001 create_process_store" in capsys.readouterr().out
     assert main(["migrate", "--database-url", url]) == 0
     assert "already up to date" in capsys.readouterr().out
+
+
+def seed_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database as the seed left it: its process_store table (migration 001's text) with a row, and
+    no record of any migration."""
+    url = f"sqlite:///{tmp_path / 'seed.sqlite3'}" if backend == "sqlite" else request.getfixturevalue("pg_schema_url")
+    dialect = dialect_for(url, Settings(database_url=url))
+    seed = discover(dialect.name)[0]
+    connection = dialect.connect()
+    try:
+        cursor = connection.cursor()
+        for statement in sqlite_statements(seed.sql) if backend == "sqlite" else [seed.sql]:
+            cursor.execute(statement)
+        cursor.execute(
+            "INSERT INTO process_store (correlation_id, status) VALUES "
+            + ("(?, ?)" if backend == "sqlite" else "(%s, %s)"),
+            ("seed-1", "DONE"),
+        )
+        cursor.close()
+    finally:
+        connection.close()
+    return url
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_seeds_table_is_baselined_and_the_later_migrations_apply(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = seed_database(backend, request, tmp_path)
+    dialect = dialect_for(url, Settings(database_url=url))
+    with pytest.raises(Exception, match="already exists"):
+        migrate(dialect)
+    connection = dialect.connect()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT count(*) FROM waitroom_migrations")
+        assert cursor.fetchone()[0] == 0, "001 failed on the existing table; the record table stays, empty"
+    finally:
+        connection.close()
+    assert main(["migrate", "--database-url", url, "--baseline", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "recorded 001 create_process_store" in out
+    assert "applied 002 process_metadata" in out
+    assert applied_versions(dialect) == {migration.version for migration in discover(dialect.name)}
+    store = SqlStore(dialect)
+    try:
+        seeded = store.get("seed-1")
+        assert seeded is not None and seeded.status is ProcessStatus.DONE, "the seed's rows stay"
+        _, created = store.save(NewProcess("after-1", "onboard-user", "0" * 64, owner="alice"))
+        assert created
+    finally:
+        store.close()
+    assert main(["migrate", "--database-url", url, "--baseline", "1"]) == 0
+    assert "already up to date" in capsys.readouterr().out, "a second baseline changes nothing"
+
+
+def test_a_baseline_names_a_migration_that_exists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert main(["migrate", "--database-url", url, "--baseline", "999"]) == 1
+    assert "--baseline 999: no such migration" in capsys.readouterr().err
+
+
+def test_migrations_run_under_their_own_statement_timeout_not_the_stores(
+    pg_schema_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An index built on a populated table outlasts the store's statement timeout (DB_QUERY_TIMEOUT_S)."""
+    folder = tmp_path / "migrations" / "postgresql"
+    folder.mkdir(parents=True)
+    for source in sorted((DEFAULT_MIGRATIONS_DIR / "postgresql").glob("*.sql")):
+        (folder / source.name).write_text(source.read_text())
+    (folder / "900_slow_index_build.sql").write_text("SELECT pg_sleep(1.5);\n")
+    monkeypatch.setenv("DB_QUERY_TIMEOUT_S", "1")
+    assert main(["migrate", "--database-url", pg_schema_url, "--dir", str(tmp_path / "migrations")]) == 0
+    assert "applied 900 slow_index_build" in capsys.readouterr().out
+    (folder / "901_slower_index_build.sql").write_text("SELECT pg_sleep(1.5);\n")
+    command = ["migrate", "--database-url", pg_schema_url, "--dir", str(tmp_path / "migrations")]
+    assert main([*command, "--statement-timeout", "1"]) == 1
+    assert "statement timeout" in capsys.readouterr().err, "--statement-timeout bounds a migration's statements"

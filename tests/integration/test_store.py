@@ -10,7 +10,8 @@ import pytest
 from tests.support.services import service_on
 from tests.support.stores import StoreFactory, stored_row
 from waitroom.adapters.store import SqlStore
-from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus
+from waitroom.domain.errors import InvalidRequest
+from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
 
 
 def new(correlation_id: str = "order-1", key: str = "onboard-user", fingerprint: str = "f" * 64) -> NewProcess:
@@ -164,13 +165,88 @@ def test_list_is_newest_first_limited_and_filtered(store: SqlStore) -> None:
 
 
 def test_unicode_and_quotes_round_trip(store: SqlStore) -> None:
-    hostile_id = "o'neil;--DROP:1"
-    store.save(new(hostile_id))
+    # Ids are of the domain's form; any other text reaches the store as an owner (a token's subject) or
+    # in a payload.
+    hostile = "o'neil;--DROP N'x' %s %(x)s \u05e9\u05dc\u05d5\u05dd 🎉 用户"
+    store.save(NewProcess("q-1", "onboard-user", "f" * 64, owner=hostile))
     data = {"text": "emoji 🎉, rtl \u05e9\u05dc\u05d5\u05dd, quote ' \" %s %(x)s \\ \t\x01", "nul": "a\u0000b"}
-    finished = store.finish(hostile_id, Outcome.done(data))
+    finished = store.finish("q-1", Outcome.done(data))
     assert finished is not None
     assert finished.payload == data
-    assert json.loads(stored_row(store, hostile_id)["payload_json"]) == data
+    assert finished.owner == hostile
+    assert json.loads(stored_row(store, "q-1")["payload_json"]) == data
+    assert [record.correlation_id for record in store.list_page(ListQuery(limit=5, owner=hostile))] == ["q-1"]
+
+
+# --- ids, keys and owners are compared exactly, on every backend -------------------------------------
+
+
+def test_ids_that_differ_only_by_case_are_two_processes(store: SqlStore) -> None:
+    upper, created_upper = store.save(new("Order-1", fingerprint="a" * 64))
+    lower, created_lower = store.save(new("order-1", fingerprint="b" * 64))
+    assert created_upper and created_lower, "a start under the other case is a new process"
+    assert (upper.correlation_id, lower.correlation_id) == ("Order-1", "order-1")
+    assert store.finish("order-1", Outcome.done(1)) is not None
+    first = store.get("Order-1")
+    assert first is not None
+    assert (first.status, first.request_hash) == (ProcessStatus.PENDING, "a" * 64)
+    assert store.get("ORDER-1") is None
+
+
+def test_the_owner_filter_lists_one_owner_exactly(store: SqlStore) -> None:
+    # "Alice" differs by case, "alice " by a trailing blank (which equality ignores on SQL Server), and
+    # the two CJK subjects would both be "??" in a one-byte code page.
+    owners = ["alice", "Alice", "alice ", "用户", "客户"]
+    for index, owner in enumerate(owners):
+        store.save(NewProcess(f"o-{index}", "onboard-user", "f" * 64, owner=owner))
+    for index, owner in enumerate(owners):
+        listed = store.list_page(ListQuery(limit=10, owner=owner))
+        assert [(record.correlation_id, record.owner) for record in listed] == [(f"o-{index}", owner)], owner
+        fetched = store.get(f"o-{index}")
+        assert fetched is not None
+        assert fetched.owner == owner, "the owner is stored as given, not mapped to a code page"
+    assert store.list_page(ListQuery(limit=10, owner="ALICE")) == []
+
+
+def test_the_process_key_filter_lists_one_key_exactly(store: SqlStore) -> None:
+    store.save(new("pk-1", key="onboard-user"))
+    store.save(new("pk-2", key="Onboard-User"))
+    store.save(new("pk-3", key="k" * 255))
+    for key, expected in [("onboard-user", ["pk-1"]), ("Onboard-User", ["pk-2"]), ("k" * 255, ["pk-3"])]:
+        assert [record.correlation_id for record in store.list_page(ListQuery(limit=5, process_key=key))] == expected
+    for stranger in ["onboard-user ", "k" * 255 + "x", "onboard-üser"]:
+        assert store.list_page(ListQuery(limit=5, process_key=stranger)) == [], stranger
+
+
+def test_the_longest_owner_is_kept_and_a_longer_one_refused(store: SqlStore) -> None:
+    # 255 UTF-16 code units, as SQL Server's NVARCHAR(255) counts them: emoji take two each.
+    longest = "🎉" * 127 + "x"
+    store.save(NewProcess("long-owner", "onboard-user", "f" * 64, owner=longest))
+    assert [record.owner for record in store.list_page(ListQuery(limit=5, owner=longest))] == [longest]
+    with pytest.raises(InvalidRequest, match="longer than 255"):
+        NewProcess("too-long-owner", "onboard-user", "f" * 64, owner="🎉" * 128)
+    assert store.list_page(ListQuery(limit=5, owner="🎉" * 128)) == [], "no stored owner is that long"
+    assert store.list_page(ListQuery(limit=5, owner=longest[:-1])) == [], "nor is a prefix anyone's"
+
+
+@pytest.mark.parametrize("stranger", ["k" * 64 + "x", "k" * 64 + " ", "k" * 63 + "é", "k" * 63 + "?"])
+def test_an_id_no_row_can_have_never_finds_another_row(store: SqlStore, stranger: str) -> None:
+    """A worker's business key is any text Camunda holds: SQL Server's VARCHAR(64) cast would truncate
+    it, turn its accented letter into ``?``, or ignore its trailing blank, onto the row of ``k…``."""
+    kept = "k" * 64
+    store.save(new(kept))
+    store.save(new("k" * 63 + "x"))
+    with pytest.raises(InvalidRequest, match="correlationId"):
+        new(stranger)
+    assert store.get(stranger) is None
+    assert store.poll(stranger) is None
+    assert not store.has_pending(stranger)
+    assert not store.record_step(StepEvent(stranger, "t.one", None, StepOutcome.COMPLETED, 1))
+    assert store.finish(stranger, Outcome.done(1)) is None
+    assert not store.remove(stranger)
+    assert store.steps(kept) == []
+    record = store.get(kept)
+    assert record is not None and record.status is ProcessStatus.PENDING, "the stored row is untouched"
 
 
 def test_a_second_store_sees_the_first_ones_writes(store_factory: StoreFactory) -> None:

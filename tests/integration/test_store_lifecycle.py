@@ -233,6 +233,18 @@ def aged_store(store: SqlStore) -> SqlStore:
                 "INSERT INTO process_event (correlation_id, topic, outcome, duration_ms) "
                 "SELECT correlation_id, 't', 'COMPLETED', 1 FROM process_store"
             )
+        elif store.dialect.name == "mssql":
+            cursor.execute(
+                "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash, started_at, "
+                f"updated_at, completed_at) SELECT TOP ({RETAINED}) "
+                "CONCAT('old-', ROW_NUMBER() OVER (ORDER BY (SELECT NULL))), 'DONE', 'onboard-user', "
+                "REPLICATE('0', 64), DATEADD(DAY, -41, SYSUTCDATETIME()), DATEADD(DAY, -40, SYSUTCDATETIME()), "
+                "DATEADD(DAY, -40, SYSUTCDATETIME()) FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b"
+            )
+            cursor.execute(
+                "INSERT INTO dbo.process_event (correlation_id, topic, outcome, duration_ms) "
+                "SELECT correlation_id, 't', 'COMPLETED', 1 FROM dbo.process_store"
+            )
         else:
             old = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             cursor.executemany(
@@ -281,3 +293,21 @@ def test_a_time_without_a_zone_is_utc_whatever_the_machines_zone(
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_batch_larger_than_one_statement_may_delete_is_deleted_by_several(
+    aged_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQL Server bounds each retention statement (a table lock at 5,000 row locks); a batch larger than
+    that bound still deletes the whole batch, by several statements, steps first where the dialect asks."""
+    monkeypatch.setattr(aged_store.dialect, "purge_statement_rows", 300)
+    monkeypatch.setattr(aged_store.dialect, "purge_step_rows", 70)
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    batches = []
+    while (deleted := aged_store.purge_finished(updated_before=cutoff, batch=4_000)) > 0:
+        batches.append(deleted)
+    assert batches == [4_000, 4_000, 2_000]
+    assert aged_store.get("old-1") is None
+    assert aged_store.steps("old-1") == []
+    assert aged_store.get("recent-done") is not None
+    assert aged_store.get("still-pending") is not None

@@ -45,6 +45,7 @@ def composed_list_statements() -> dict[str, str]:
         started_after=moment,
         started_before=moment,
         after=(moment, "x"),
+        owner="alice",
     )
     return {
         "list_page (no filter)": store.list_statement(ListQuery(limit=10))[0],
@@ -155,3 +156,85 @@ def test_operations_guide_query_is_tsql_on_the_migrated_schema(query: str) -> No
     aliases = {alias.alias for alias in parsed.find_all(exp.Alias)}
     referenced = {column.name for column in parsed.find_all(exp.Column)} - aliases
     assert referenced <= known, f"columns not in {sorted(tables)}: {sorted(referenced - known)}"
+
+
+#: The columns that hold ids, process keys, owners and tokens: compared byte for byte on every backend.
+EXACT_COLUMNS = {
+    "process_store": {"correlation_id", "process_key", "owner", "request_hash", "save_token"},
+    "process_event": {"correlation_id", "step_token"},
+}
+
+
+def migrated_statements() -> list[tuple[str, exp.Expr]]:
+    return [
+        (path.name, statement)
+        for path in MIGRATIONS
+        for batch in mssql_batches(path.read_text(encoding="utf-8"))
+        for statement in sqlglot.parse(batch, read="tsql")
+        if statement is not None
+    ]
+
+
+def final_columns() -> dict[tuple[str, str], tuple[str, str]]:
+    """Each column of the migrated schema, ``(table, column)``, with its type and collation after the
+    last migration (an ``ALTER COLUMN`` replaces both)."""
+    columns: dict[tuple[str, str], tuple[str, str]] = {}
+    for _, statement in migrated_statements():
+        table = statement.find(exp.Table)
+        if table is None:  # DECLARE, EXEC
+            continue
+        for definition in statement.find_all(exp.ColumnDef):
+            collate = definition.find(exp.CollateColumnConstraint)
+            kind = definition.args["kind"].sql(dialect="tsql")
+            columns[(table.name, definition.name)] = (kind, "" if collate is None else collate.sql(dialect="tsql"))
+        for altered in statement.find_all(exp.AlterColumn):
+            collation = altered.args.get("collate")
+            columns[(table.name, altered.name)] = (
+                altered.args["dtype"].sql(dialect="tsql"),
+                "" if collation is None else collation.sql(dialect="tsql"),
+            )
+    return columns
+
+
+def test_every_id_key_owner_and_token_column_ends_with_a_binary_collation() -> None:
+    """The server's default collation is case-insensitive (SQL_Latin1_General_CP1_CI_AS): ``Order-1``
+    and ``order-1`` would be one process, and owners differing by case would share one list."""
+    columns = final_columns()
+    for table, names in EXACT_COLUMNS.items():
+        for name in names:
+            kind, collation = columns[(table, name)]
+            assert collation == "Latin1_General_100_BIN2", f"{table}.{name} is {kind} {collation or '(default)'}"
+    assert columns[("process_store", "owner")][0] == "NVARCHAR(255)", "the owner is any Unicode text"
+    assert columns[("process_store", "correlation_id")][0] == "VARCHAR(64)"
+
+
+def test_the_collation_migration_drops_and_makes_again_every_index_and_key_of_the_tables() -> None:
+    """SQL Server refuses to change the collation of a column an index, a key or statistics refer to."""
+    path = DEFAULT_MIGRATIONS_DIR / "mssql" / "007_exact_keys.sql"
+    text = path.read_text(encoding="utf-8")
+    before = [statement for name, statement in migrated_statements() if name < path.name]
+    indexes = {
+        index.name
+        for statement in before
+        if isinstance(statement, exp.Create) and statement.kind == "INDEX"
+        for index in [statement.this]
+    }
+    assert len(indexes) == 7
+    for index in sorted(indexes):
+        assert re.search(rf"DROP INDEX {index} ON", text), f"{index} is not dropped"
+        assert re.search(rf"CREATE INDEX {index} ON", text), f"{index} is not made again"
+    assert "DROP CONSTRAINT FK_ProcessEvent_ProcessStore" in text
+    assert "ADD CONSTRAINT FK_ProcessEvent_ProcessStore" in text and "ON DELETE CASCADE" in text
+    assert "sys.key_constraints" in text and "PRIMARY KEY CLUSTERED (correlation_id)" in text
+    assert "sys.stats" in text, "statistics the server made on the columns are dropped too"
+
+
+def test_no_value_is_cast_to_a_type_that_cannot_hold_it() -> None:
+    """A cast truncates silently: the owner is NVARCHAR(255), as its column, and the values cast to
+    VARCHAR are of the domain's ASCII form only (ids, process keys, statuses, hashes, tokens)."""
+    for name, statement in STORE_STATEMENTS.items():
+        assert "%(owner)s AS VARCHAR" not in statement, name
+        if "%(owner)s" in statement:
+            assert "CAST(%(owner)s AS NVARCHAR(255))" in statement, name
+    owner_filter = STATEMENTS.list_filters["owner"]
+    assert "DATALENGTH(ps.owner)" in owner_filter, "equality ignores trailing blanks: the lengths must agree too"

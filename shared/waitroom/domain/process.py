@@ -8,13 +8,51 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from waitroom.domain.errors import InvalidRequest
 from waitroom.domain.json_values import same_json
+
+#: What every store keeps exactly, byte for byte, on every backend: a correlation id is ASCII (SQL
+#: Server's column is ``VARCHAR(64)``, and a longer id or one outside its code page would be truncated
+#: or turned into ``?`` there, onto another row's id); a process key likewise; an owner (a token's
+#: subject) is any Unicode text that fits ``NVARCHAR(255)``, counted in UTF-16 code units as SQL Server
+#: counts them, without NUL (PostgreSQL's text cannot hold it).
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+PROCESS_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
+OWNER_MAX_UTF16_UNITS = 255
+_CORRELATION_ID = re.compile(CORRELATION_ID_PATTERN)
+_PROCESS_KEY = re.compile(PROCESS_KEY_PATTERN)
+
+
+def is_correlation_id(value: str) -> bool:
+    """Whether ``value`` has the form of a correlation id, which every stored process has."""
+    return _CORRELATION_ID.fullmatch(value) is not None
+
+
+def is_process_key(value: str) -> bool:
+    """Whether ``value`` has the form of a process key, which every stored process has."""
+    return _PROCESS_KEY.fullmatch(value) is not None
+
+
+def owner_problem(owner: str) -> str | None:
+    """Why a caller's subject cannot be kept as a process's owner, or None when it can."""
+    if not owner:
+        return "it is empty"
+    if "\x00" in owner:
+        return "it contains NUL"
+    try:
+        units = len(owner.encode("utf-16-le")) // 2
+    except UnicodeEncodeError:
+        return "it is not Unicode text (a lone surrogate)"
+    if units > OWNER_MAX_UTF16_UNITS:
+        return f"it is longer than {OWNER_MAX_UTF16_UNITS} UTF-16 code units"
+    return None
 
 
 class ProcessStatus(StrEnum):
@@ -67,6 +105,23 @@ class NewProcess:
     process_key: str
     request_hash: str
     owner: str | None = None
+
+    def __post_init__(self) -> None:
+        if not is_correlation_id(self.correlation_id):
+            raise InvalidRequest(
+                "correlationId: 1 to 64 characters of A-Z a-z 0-9 . _ : -",
+                details=[{"field": "correlationId", "reason": f"does not match {CORRELATION_ID_PATTERN}"}],
+            )
+        if not is_process_key(self.process_key):
+            raise InvalidRequest(
+                "processKey: a letter or _ and up to 254 more of A-Z a-z 0-9 _ . -",
+                details=[{"field": "processKey", "reason": f"does not match {PROCESS_KEY_PATTERN}"}],
+            )
+        if self.owner is not None and (problem := owner_problem(self.owner)) is not None:
+            raise InvalidRequest(
+                f"the caller's subject cannot own a process: {problem}",
+                details=[{"field": "owner", "reason": problem}],
+            )
 
 
 #: The error code of a row the reconciler ended because Camunda has no instance for it at all.

@@ -30,7 +30,12 @@ from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR, deploy_bpmn
 from waitroom.adapters.metrics import Uncounted
 from waitroom.adapters.store import database_url, dialect_for
-from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, applied_versions, migrate
+from waitroom.adapters.store.migrate import (
+    DEFAULT_MIGRATIONS_DIR,
+    DEFAULT_STATEMENT_TIMEOUT_S,
+    applied_versions,
+    migrate,
+)
 from waitroom.adapters.store.sqlite import SqliteDialect
 from waitroom.domain.errors import CamundaNotFound, ConfigurationError, ProcessNotFound, WaitroomError
 from waitroom.domain.process import ListQuery, ProcessRecord, ProcessStatus, dump_json
@@ -113,10 +118,16 @@ def _database_label(settings: Settings) -> str:
 def _migrate(args: argparse.Namespace) -> int:
     settings = _database_settings(args, migrating=True)
     dialect = dialect_for(database_url(settings), settings)
-    applied = migrate(dialect, args.dir)
+    applied = migrate(
+        dialect,
+        args.dir,
+        baseline=args.baseline,
+        statement_timeout_s=args.statement_timeout,
+    )
     if applied:
         for migration in applied:
-            print(f"applied {migration.version:03d} {migration.name}")
+            done = "recorded" if args.baseline is not None and migration.version <= args.baseline else "applied"
+            print(f"{done} {migration.version:03d} {migration.name}")
     else:
         print(f"{dialect.name}: already up to date")
     return 0
@@ -323,14 +334,31 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         _migrate,
         "apply the database migrations (safe to run twice)",
-        "Apply every migration of migrations/<dialect>/ not yet recorded in waitroom_migrations.",
+        "Apply every migration of migrations/<dialect>/ not yet recorded in waitroom_migrations. Some rebuild "
+        "the table's indexes, which blocks the service meanwhile: run it in a maintenance window. A database "
+        "that holds the seed's process_store table already is baselined once with --baseline 1.",
         """
         waitroom migrate
         waitroom migrate --database-url postgresql://waitroom@db.internal:5432/waitroom
+        waitroom migrate --baseline 1   # the seed's table exists: record 001, apply the rest
         """,
         database,
     )
     migrate_parser.add_argument("--dir", type=Path, default=DEFAULT_MIGRATIONS_DIR, help="the migrations folder")
+    migrate_parser.add_argument(
+        "--baseline",
+        type=_positive_int,
+        metavar="VERSION",
+        help="record the migrations up to VERSION as applied without running them (their schema is there)",
+    )
+    migrate_parser.add_argument(
+        "--statement-timeout",
+        type=_positive_int,
+        default=round(DEFAULT_STATEMENT_TIMEOUT_S),
+        metavar="SECONDS",
+        help="longest statement of a migration, not DB_QUERY_TIMEOUT_S: an index built on a populated table "
+        f"takes longer (default: {round(DEFAULT_STATEMENT_TIMEOUT_S)})",
+    )
 
     deploy_parser = command(
         "deploy-bpmn",

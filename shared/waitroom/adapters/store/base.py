@@ -13,7 +13,9 @@ from __future__ import annotations
 import abc
 import json
 import logging
+import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +33,9 @@ from waitroom.domain.process import (
     StepEvent,
     StepOutcome,
     dump_json,
+    is_correlation_id,
+    is_process_key,
+    owner_problem,
 )
 from waitroom.observability import traced
 from waitroom.settings import Settings
@@ -56,6 +61,10 @@ COLUMNS = (
 )
 COLUMN_LIST = ", ".join(COLUMNS)
 
+#: Times a statement that lost a lock conflict runs again, each after a pause drawn from CONFLICT_PAUSE_S.
+CONFLICT_RETRIES = 3
+CONFLICT_PAUSE_S = (0.01, 0.1)
+
 
 @dataclass(frozen=True)
 class Statements:
@@ -77,6 +86,8 @@ class Statements:
     """CANCELLED rows with no instance, started in ``[started_after, started_before)``, oldest first,
     with a ``limit`` parameter."""
     purge_finished: str
+    """Deletes up to ``batch`` finished rows last changed before ``cutoff``, oldest first (with their steps,
+    by cascade, but for those ``purge_finished_steps`` deleted first)."""
     recent_durations: str
     record_step: str
     """Inserts a step only if the process has a row, so that an unknown process records nothing, and
@@ -94,6 +105,9 @@ class Statements:
     is PENDING, and returns the row."""
     has_pending: str
     pending_count: str
+    purge_finished_steps: str | None = None
+    """Deletes up to ``steps`` step rows of the processes ``purge_finished`` would delete, before it
+    runs (None: the cascade deletes them with their processes)."""
 
 
 def as_utc(value: datetime) -> datetime:
@@ -130,6 +144,11 @@ class Dialect(abc.ABC):
     url_source: DatabaseUrl | None = None
     #: Whether the database itself can wake waiters (PostgreSQL's LISTEN/NOTIFY, see adapters/wake.py).
     pushes_wake_ups = False
+    #: The most rows one retention statement deletes (None: as many as the batch asks for); a larger
+    #: batch is deleted by several statements.
+    purge_statement_rows: int | None = None
+    #: The most step rows one ``purge_finished_steps`` statement deletes.
+    purge_step_rows = 4000
 
     name: str
     """Also the name of its folder in ``migrations/``."""
@@ -141,13 +160,24 @@ class Dialect(abc.ABC):
         """The dialect of the database ``url_source`` names, with the settings' timeouts."""
 
     @abc.abstractmethod
-    def apply_migration(self, connection: Any, migration: Migration) -> bool:
+    def prepare_migrations(self, connection: Any) -> None:
+        """Create ``waitroom_migrations`` unless it exists, in a transaction of its own (under the lock
+        of :meth:`apply_migration`): the record table stays even when the first migration fails."""
+
+    @abc.abstractmethod
+    def apply_migration(self, connection: Any, migration: Migration, *, record_only: bool = False) -> bool:
         """Apply ``migration`` unless it is recorded in ``waitroom_migrations``, in one transaction
-        with its record and under a lock that serialises concurrent migrators. True when applied."""
+        with its record and under a lock that serialises concurrent migrators. True when applied.
+        ``record_only``: record it without running it (its schema is there already: a baseline)."""
 
     @abc.abstractmethod
     def connect(self) -> Any:
         """A new DB-API connection in autocommit mode: every statement is its own transaction."""
+
+    @abc.abstractmethod
+    def connect_for_migrations(self, statement_timeout_s: float) -> Any:
+        """A new connection as :meth:`connect` makes, whose statements may run ``statement_timeout_s``:
+        an index built on a populated table takes longer than the store's own statements may."""
 
     @abc.abstractmethod
     def is_disconnect(self, error: BaseException) -> bool:
@@ -159,6 +189,11 @@ class Dialect(abc.ABC):
 
     @abc.abstractmethod
     def is_duplicate_key(self, error: BaseException) -> bool: ...
+
+    def is_conflict(self, error: BaseException) -> bool:
+        """Whether a driver error means the statement lost a lock conflict (a deadlock victim, a lock
+        timeout): the server rolled it back and the same connection may run it again."""
+        return False
 
     @abc.abstractmethod
     def driver_error(self) -> type[BaseException] | tuple[type[BaseException], ...]:
@@ -187,6 +222,13 @@ class SqlStore:
     committed before the connection dropped finds its own row), and ``record_step`` skips a step
     whose token is already recorded (the first attempt committed, its answer was lost). A lock makes
     one store safe to share between threads.
+
+    The same safety lets a statement that lost a lock conflict (:meth:`Dialect.is_conflict`) run
+    again on the same connection, up to :data:`CONFLICT_RETRIES` times after a short random pause.
+
+    A correlation id not of the domain's form (``is_correlation_id``) is no stored row's, and is
+    answered without the database: SQL Server would compare it as its column's type, truncated or
+    with its characters outside the code page turned into ``?``, and find another row.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -246,18 +288,31 @@ class SqlStore:
         stays, since bench/fleet.py's FleetStore overrides this method with it.
         """
         with self._lock, traced(f"## {self.dialect.name}"):
-            attempts = 2 if retry else 1
-            for attempt in range(1, attempts + 1):
+            reconnects = 1 if retry else 0
+            conflicts = CONFLICT_RETRIES
+            while True:
                 cursor = self._open_connection().cursor()
                 try:
                     return work(cursor)
                 except self.dialect.driver_error() as exc:
                     if self.dialect.is_disconnect(exc):
                         self._drop_connection()
-                        if attempt < attempts:
+                        if reconnects > 0:
+                            reconnects -= 1
                             logger.warning("database connection lost; reconnecting")
                             continue
                         raise StoreUnavailable(f"lost the connection to the {self.dialect.name} database") from exc
+                    if self.dialect.is_conflict(exc):
+                        # The server rolled the statement back; the connection is sound.
+                        if conflicts > 0:
+                            conflicts -= 1
+                            logger.warning("a statement lost a lock conflict; running it again")
+                            time.sleep(random.uniform(*CONFLICT_PAUSE_S))  # noqa: S311 -- spreads retries, no secret
+                            continue
+                        raise StoreUnavailable(
+                            f"the {self.dialect.name} database kept rolling the statement back "
+                            "(a deadlock victim or a lock timeout at each try)"
+                        ) from exc
                     if self.dialect.is_unavailable(exc):
                         # A timed-out connection may be mid-answer: start the next call on a new one.
                         self._drop_connection()
@@ -265,7 +320,6 @@ class SqlStore:
                     raise
                 finally:
                     self._close_cursor(cursor)
-            raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _close_cursor(self, cursor: Any) -> None:
         try:
@@ -274,6 +328,9 @@ class SqlStore:
             logger.debug("closing a cursor of a broken connection failed", exc_info=True)
 
     def _run(self, sql: str, params: Mapping[str, Any]) -> int:
+        if _no_row_has(params):
+            return 0
+
         def run(cursor: Any) -> int:
             cursor.execute(sql, dict(params))
             return int(cursor.rowcount)
@@ -281,6 +338,9 @@ class SqlStore:
         return self._with_cursor(run)
 
     def _all_rows(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        if _no_row_has(params):
+            return []
+
         def fetch(cursor: Any) -> list[Sequence[Any]]:
             cursor.execute(sql, dict(params))
             return list(cursor.fetchall())
@@ -295,6 +355,9 @@ class SqlStore:
         return rows[0] if rows else None
 
     def _first_row(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        if _no_row_has(params):
+            return None
+
         def fetch(cursor: Any) -> Sequence[Any] | None:
             cursor.execute(sql, dict(params))
             row: Sequence[Any] | None = cursor.fetchone()
@@ -375,6 +438,10 @@ class SqlStore:
         return self._run(self._sql.remove, {"correlation_id": correlation_id}) > 0
 
     def list_page(self, query: ListQuery) -> list[ProcessRecord]:
+        if query.owner is not None and owner_problem(query.owner) is not None:
+            return []  # no row has an owner that cannot be stored
+        if query.process_key is not None and not is_process_key(query.process_key):
+            return []  # nor a process key of another form
         sql, params = self.list_statement(query)
         return self._rows(sql, params)
 
@@ -422,9 +489,22 @@ class SqlStore:
         )
 
     def purge_finished(self, *, updated_before: datetime, batch: int) -> int:
-        return self._run(
-            self._sql.purge_finished, {"cutoff": self.dialect.timestamp_param(updated_before), "batch": batch}
-        )
+        """Up to ``batch`` rows, in statements of at most the dialect's ``purge_statement_rows`` each
+        (each its own transaction, so that no statement holds locks enough to lock the table)."""
+        cutoff = self.dialect.timestamp_param(updated_before)
+        limit = self.dialect.purge_statement_rows or batch
+        deleted = 0
+        while deleted < batch:
+            rows = min(limit, batch - deleted)
+            if self._sql.purge_finished_steps is not None:
+                steps = {"cutoff": cutoff, "batch": rows, "steps": self.dialect.purge_step_rows}
+                while self._run(self._sql.purge_finished_steps, steps) == self.dialect.purge_step_rows:
+                    pass
+            count = self._run(self._sql.purge_finished, {"cutoff": cutoff, "batch": rows})
+            deleted += count
+            if count < rows:
+                break
+        return deleted
 
     def record_step(self, event: StepEvent) -> bool:
         params = {
@@ -492,6 +572,12 @@ class SqlStore:
 
     def pending_count(self) -> int:
         return int(self._scalar(self._sql.pending_count, {}) or 0)
+
+
+def _no_row_has(params: Mapping[str, Any]) -> bool:
+    """Whether the statement asks for a correlation id that no stored row can have."""
+    correlation_id = params.get("correlation_id")
+    return isinstance(correlation_id, str) and not is_correlation_id(correlation_id)
 
 
 def _saving(new: NewProcess, token: str) -> dict[str, Any]:

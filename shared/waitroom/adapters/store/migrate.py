@@ -3,7 +3,12 @@
 Each migration runs in one transaction together with its record, under a lock that serialises
 concurrent migrators, and is skipped when already recorded: running ``migrate`` twice, or twice at
 once, is safe. The record table is ``waitroom_migrations`` (named for us, since the database may be
-shared with other applications).
+shared with other applications); it is created in a transaction of its own, so a first migration
+that fails leaves it there. A database whose schema predates the record (the seed's table) is
+*baselined*: the migrations up to a version are recorded without being run.
+
+Migrations run on a connection of their own whose statements may take ``statement_timeout_s`` (an
+index built on a populated table takes longer than the store's statements may).
 """
 
 from __future__ import annotations
@@ -48,16 +53,32 @@ def discover(dialect_name: str, directory: Path = DEFAULT_MIGRATIONS_DIR) -> lis
     return migrations
 
 
-def migrate(dialect: Dialect, directory: Path = DEFAULT_MIGRATIONS_DIR) -> list[Migration]:
-    """Apply every migration not yet recorded. Returns those applied by this call."""
+#: How long one migration statement may run, and a migrator wait for another's lock, by default.
+DEFAULT_STATEMENT_TIMEOUT_S = 3600.0
+
+
+def migrate(
+    dialect: Dialect,
+    directory: Path = DEFAULT_MIGRATIONS_DIR,
+    *,
+    baseline: int | None = None,
+    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+) -> list[Migration]:
+    """Apply every migration not yet recorded; with ``baseline``, record those up to that version as
+    applied without running them. Returns the migrations this call applied or recorded."""
+    migrations = discover(dialect.name, directory)
+    if baseline is not None and baseline not in {migration.version for migration in migrations}:
+        raise ValueError(f"--baseline {baseline:03d}: no such migration in {directory / dialect.name}")
     try:
-        connection = dialect.connect()
+        connection = dialect.connect_for_migrations(statement_timeout_s)
     except dialect.driver_error() as exc:
         raise StoreUnavailable(f"cannot connect to the {dialect.name} database to migrate it") from exc
     try:
+        dialect.prepare_migrations(connection)
         applied = []
-        for migration in discover(dialect.name, directory):
-            if dialect.apply_migration(connection, migration):
+        for migration in migrations:
+            record_only = baseline is not None and migration.version <= baseline
+            if dialect.apply_migration(connection, migration, record_only=record_only):
                 applied.append(migration)
         return applied
     finally:

@@ -1,9 +1,22 @@
 """SQL Server, the production store, through pymssql (paramstyle ``pyformat``).
 
-pymssql interpolates parameters on the client and sends a Python ``str`` as an ``N'...'`` literal.
-Compared with a ``VARCHAR`` column, that literal would convert the *column* to NVARCHAR (data type
-precedence) and, under a SQL collation, turn every key lookup into an index scan. Every key is
-therefore cast to the column's type on the parameter side, which keeps the seeks.
+pymssql interpolates parameters on the client: the statement reaches the server as text, with each
+value escaped into it, and a Python ``str`` as an ``N'...'`` literal. Compared with a ``VARCHAR``
+column, that literal would convert the *column* to NVARCHAR (data type precedence) and, under a SQL
+collation, turn every key lookup into an index scan. Every key is therefore cast to the column's type
+on the parameter side, which keeps the seeks. A cast truncates silently and turns characters outside
+the code page into ``?``: only values of the domain's form reach it (``NewProcess`` refuses others,
+and the store answers a lookup of another id itself), and the owner, any Unicode, is ``NVARCHAR``.
+
+The id, key, owner and token columns have a binary collation (``migrations/mssql/007``): they compare
+byte for byte, as on PostgreSQL and SQLite. Equality on SQL Server ignores trailing blanks whatever
+the collation, so the owner filter also compares lengths (``DATALENGTH``); ids and keys hold no blanks.
+
+Each connection starts with ``SET NOCOUNT OFF``: under a server or login whose default options
+include NOCOUNT, pymssql would read every row count as -1 (retention would stop after one batch).
+
+``finish`` and ``fail_all_pending`` return rows with ``OUTPUT`` without ``INTO``, which SQL Server
+refuses on a table with an enabled trigger (error 334): ``dbo.process_store`` must have none.
 
 Locking, statement by statement (all statements run in autocommit, one transaction each):
 
@@ -25,11 +38,20 @@ Locking, statement by statement (all statements run in autocommit, one transacti
   token, with ``UPDLOCK, HOLDLOCK`` on that check for the reason ``save`` has them: an attempt
   retried on a new connection while the server still runs the first one waits for it, then sees its
   row. The range locked is one process's few steps (``IX_ProcessEvent_CorrelationId``).
+* A deadlock victim (1205) or a lock timeout (1222) was rolled back by the server: the store runs the
+  statement again on the same connection (every statement is safe to repeat).
+* Retention deletes the steps of the processes it is about to delete first, at most
+  ``purge_step_rows`` a statement, then at most ``purge_statement_rows`` processes a statement: one
+  statement's locks stay below the 5,000 on one table or index at which SQL Server escalates them to
+  a table lock, which would hold up every start and completion.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -41,9 +63,17 @@ from waitroom.adapters.store.migrate import Migration
 from waitroom.domain.errors import ConfigurationError
 from waitroom.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 SELECT_LIST = ", ".join(f"ps.{column}" for column in COLUMNS)
 OUTPUT_LIST = ", ".join(f"inserted.{column}" for column in COLUMNS)
 ID = "CAST(%(correlation_id)s AS VARCHAR(64))"
+OWNER = "CAST(%(owner)s AS NVARCHAR(255))"
+#: The finished rows retention deletes next, oldest first.
+EXPIRED = (
+    "SELECT TOP (%(batch)s) correlation_id FROM dbo.process_store "
+    "WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s ORDER BY updated_at"
+)
 #: The step's token, typed as its column, as ID is.
 STEP_RUN = "CAST(%(step_token)s AS CHAR(32))"
 
@@ -51,7 +81,7 @@ STATEMENTS = Statements(
     save=(
         "INSERT INTO dbo.process_store (correlation_id, status, process_key, request_hash, owner, save_token) "
         f"SELECT {ID}, 'PENDING', CAST(%(process_key)s AS VARCHAR(255)), CAST(%(request_hash)s AS CHAR(64)), "
-        "CAST(%(owner)s AS VARCHAR(255)), CAST(%(save_token)s AS CHAR(32)) "
+        f"{OWNER}, CAST(%(save_token)s AS CHAR(32)) "
         "WHERE NOT EXISTS (SELECT 1 FROM dbo.process_store WITH (UPDLOCK, HOLDLOCK) "
         f"WHERE correlation_id = {ID})"
     ),
@@ -69,7 +99,7 @@ STATEMENTS = Statements(
     list_filters={
         "status": "ps.status = CAST(%(status)s AS VARCHAR(16))",
         "process_key": "ps.process_key = CAST(%(process_key)s AS VARCHAR(255))",
-        "owner": "ps.owner = CAST(%(owner)s AS VARCHAR(255))",
+        "owner": f"ps.owner = {OWNER} AND DATALENGTH(ps.owner) = DATALENGTH({OWNER})",
         "started_after": "ps.started_at >= %(started_after)s",
         "started_before": "ps.started_at < %(started_before)s",
         "after": (
@@ -89,10 +119,10 @@ STATEMENTS = Statements(
     ),
     # Small batches, oldest first, keep each delete's locks few and short, so completions are never
     # held up long. (Equivalent to DELETE TOP (n), which cannot say which rows go first.)
-    purge_finished=(
-        "DELETE FROM dbo.process_store WHERE correlation_id IN (SELECT TOP (%(batch)s) correlation_id "
-        "FROM dbo.process_store WHERE status IN ('DONE', 'ERROR', 'CANCELLED') AND updated_at < %(cutoff)s "
-        "ORDER BY updated_at)"
+    purge_finished=f"DELETE FROM dbo.process_store WHERE correlation_id IN ({EXPIRED})",
+    purge_finished_steps=(
+        "DELETE FROM dbo.process_event WHERE event_id IN (SELECT TOP (%(steps)s) event_id FROM dbo.process_event "
+        f"WHERE correlation_id IN ({EXPIRED}))"
     ),
     recent_durations=(
         "SELECT TOP (%(limit)s) DATEDIFF_BIG(MILLISECOND, CAST(ps.started_at AS DATETIME2), "
@@ -127,7 +157,7 @@ STATEMENTS = Statements(
     ),
     replace_unstarted=(
         "UPDATE dbo.process_store SET status = 'PENDING', process_key = CAST(%(process_key)s AS VARCHAR(255)), "
-        "request_hash = CAST(%(request_hash)s AS CHAR(64)), owner = CAST(%(owner)s AS VARCHAR(255)), "
+        f"request_hash = CAST(%(request_hash)s AS CHAR(64)), owner = {OWNER}, "
         "save_token = CAST(%(save_token)s AS CHAR(32)), payload_json = NULL, error_json = NULL, "
         "started_at = SYSUTCDATETIME(), updated_at = SYSUTCDATETIME(), completed_at = NULL "
         f"WHERE correlation_id = {ID} AND status = 'ERROR' AND camunda_instance_id IS NULL "
@@ -151,9 +181,10 @@ STATEMENTS = Statements(
 # A connection that is gone: FreeTDS/db-lib (write/read failed, dead DBPROCESS), and the transient
 # errors after which Azure SQL asks for a new connection (failover, reconfiguration, throttling).
 _DISCONNECT_NUMBERS = frozenset({20004, 20006, 20009, 20017, 20047, 4060, 40197, 40501, 40613, 49918, 49919, 49920})
-# The server is there but did not answer in time: our timeout, a lock timeout, or a deadlock victim
-# (its statement was rolled back; the client may try again).
-_TIMEOUT_NUMBERS = frozenset({20003, 1222, 1205})
+# The server is there but did not answer in time (our timeout): the connection may be mid-answer.
+_TIMEOUT_NUMBERS = frozenset({20003})
+# A deadlock victim and a lock timeout: the server rolled the statement back, the connection is sound.
+_CONFLICT_NUMBERS = frozenset({1205, 1222})
 # Primary key and unique index violations.
 _DUPLICATE_KEY_NUMBERS = frozenset({2627, 2601})
 
@@ -171,6 +202,7 @@ class MssqlDialect(Dialect):
     name = "mssql"
     statements = STATEMENTS
     url_source: DatabaseUrl
+    purge_statement_rows = 1000
 
     def __init__(
         self,
@@ -220,7 +252,23 @@ class MssqlDialect(Dialect):
         }
 
     def connect(self) -> Any:
-        return pymssql.connect(**self.connect_args())
+        return self._prepared(pymssql.connect(**self.connect_args()))
+
+    def connect_for_migrations(self, statement_timeout_s: float) -> Any:
+        return self._prepared(pymssql.connect(**{**self.connect_args(), "timeout": max(1, round(statement_timeout_s))}))
+
+    @staticmethod
+    def _prepared(connection: Any) -> Any:
+        """The connection with row counts on, whatever the server's and the login's default options."""
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SET NOCOUNT OFF")
+            cursor.close()
+        except BaseException:
+            with contextlib.suppress(pymssql.Error):
+                connection.close()
+            raise
+        return connection
 
     def timestamp_param(self, value: datetime) -> datetime:
         """DATETIME2 holds no zone: the store's times are UTC, so the parameter is naive UTC."""
@@ -237,43 +285,67 @@ class MssqlDialect(Dialect):
     def is_unavailable(self, error: BaseException) -> bool:
         return isinstance(error, pymssql.OperationalError) and _error_number(error) in _TIMEOUT_NUMBERS
 
+    def is_conflict(self, error: BaseException) -> bool:
+        return isinstance(error, pymssql.OperationalError) and _error_number(error) in _CONFLICT_NUMBERS
+
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, pymssql.IntegrityError) and _error_number(error) in _DUPLICATE_KEY_NUMBERS
 
-    def apply_migration(self, connection: Any, migration: Migration) -> bool:
-        connection.autocommit(False)
-        cursor = connection.cursor()
-        try:
-            # Serialises migrators; released at commit or rollback.
-            # sp_getapplock reports a timeout in its return code, not as an error: THROW turns it into one.
-            cursor.execute(
-                "DECLARE @granted INT; "
-                "EXEC @granted = sp_getapplock @Resource = 'waitroom.migrate', @LockMode = 'Exclusive', "
-                "@LockOwner = 'Transaction', @LockTimeout = 60000; "
-                "IF @granted < 0 THROW 50001, 'another migrate holds the migration lock', 1;"
-            )
-            cursor.execute(
-                "IF OBJECT_ID(N'dbo.waitroom_migrations', N'U') IS NULL "
-                "CREATE TABLE dbo.waitroom_migrations (version INT NOT NULL PRIMARY KEY, "
-                "name VARCHAR(255) NOT NULL, applied_at DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME())"
-            )
+    def prepare_migrations(self, connection: Any) -> None:
+        self._in_transaction(connection, self._lock_and_create_record_table)
+
+    def apply_migration(self, connection: Any, migration: Migration, *, record_only: bool = False) -> bool:
+        def apply(cursor: Any) -> bool:
+            self._lock_and_create_record_table(cursor)
             cursor.execute("SELECT 1 FROM dbo.waitroom_migrations WHERE version = %s", (migration.version,))
             if cursor.fetchone():
-                connection.rollback()
                 return False
-            for batch in mssql_batches(migration.sql):
-                cursor.execute(batch)
+            if not record_only:
+                for batch in mssql_batches(migration.sql):
+                    cursor.execute(batch)
             cursor.execute(
                 "INSERT INTO dbo.waitroom_migrations (version, name) VALUES (%s, %s)",
                 (migration.version, migration.name),
             )
+            return True
+
+        return self._in_transaction(connection, apply)
+
+    @staticmethod
+    def _lock_and_create_record_table(cursor: Any) -> None:
+        # Serialises migrators; released at commit or rollback.
+        # sp_getapplock reports a timeout in its return code, not as an error: THROW turns it into one.
+        cursor.execute(
+            "DECLARE @granted INT; "
+            "EXEC @granted = sp_getapplock @Resource = 'waitroom.migrate', @LockMode = 'Exclusive', "
+            "@LockOwner = 'Transaction', @LockTimeout = 60000; "
+            "IF @granted < 0 THROW 50001, 'another migrate holds the migration lock', 1;"
+        )
+        cursor.execute(
+            "IF OBJECT_ID(N'dbo.waitroom_migrations', N'U') IS NULL "
+            "CREATE TABLE dbo.waitroom_migrations (version INT NOT NULL PRIMARY KEY, "
+            "name VARCHAR(255) NOT NULL, applied_at DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME())"
+        )
+
+    @staticmethod
+    def _in_transaction[T](connection: Any, work: Callable[[Any], T]) -> T:
+        """``work`` in one transaction, committed when it returns and rolled back when it raises. The
+        error raised is ``work``'s own: on a connection that broke, the rollback fails too, and its
+        error would say nothing of why the migration failed."""
+        connection.autocommit(False)
+        try:
+            result = work(connection.cursor())
             connection.commit()
+            return result
         except BaseException:
-            connection.rollback()
+            try:
+                connection.rollback()
+            except pymssql.Error:
+                logger.warning("the rollback of a failed migration failed too", exc_info=True)
             raise
         finally:
-            connection.autocommit(True)
-        return True
+            with contextlib.suppress(pymssql.Error):
+                connection.autocommit(True)
 
 
 _GO_LINE = re.compile(r"^\s*GO\s*$", re.IGNORECASE | re.MULTILINE)

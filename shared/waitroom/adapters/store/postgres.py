@@ -129,10 +129,16 @@ class PostgresDialect(Dialect):
         )
 
     def connect(self) -> Any:
+        return self._connect(self.query_timeout_s)
+
+    def connect_for_migrations(self, statement_timeout_s: float) -> Any:
+        return self._connect(statement_timeout_s)
+
+    def _connect(self, statement_timeout_s: float) -> Any:
         url = self.url_source()
         # Keep the URL's own options (a search_path, say) and add ours after them.
         url_options = conninfo_to_dict(url).get("options") or ""
-        options = f"{url_options} -c statement_timeout={round(self.query_timeout_s * 1000)} -c TimeZone=UTC"
+        options = f"{url_options} -c statement_timeout={round(statement_timeout_s * 1000)} -c TimeZone=UTC"
         return psycopg.connect(
             url,
             autocommit=True,
@@ -155,25 +161,34 @@ class PostgresDialect(Dialect):
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, pg_errors.UniqueViolation)
 
-    def apply_migration(self, connection: Any, migration: Migration) -> bool:
+    def prepare_migrations(self, connection: Any) -> None:
         with connection.transaction():
-            # Serialises migrators; released at commit.
-            connection.execute("SELECT pg_advisory_xact_lock(hashtext('waitroom.migrate'))")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS waitroom_migrations (version INTEGER PRIMARY KEY, "
-                "name VARCHAR(255) NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
+            self._lock_and_create_record_table(connection)
+
+    def apply_migration(self, connection: Any, migration: Migration, *, record_only: bool = False) -> bool:
+        with connection.transaction():
+            self._lock_and_create_record_table(connection)
             row = connection.execute(
                 "SELECT 1 FROM waitroom_migrations WHERE version = %s", (migration.version,)
             ).fetchone()
             if row:
                 return False
-            connection.execute(migration.sql)
+            if not record_only:
+                connection.execute(migration.sql)
             connection.execute(
                 "INSERT INTO waitroom_migrations (version, name) VALUES (%s, %s)",
                 (migration.version, migration.name),
             )
         return True
+
+    @staticmethod
+    def _lock_and_create_record_table(connection: Any) -> None:
+        # Serialises migrators; released at commit.
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext('waitroom.migrate'))")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS waitroom_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR(255) NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
 
 
 DIALECT = PostgresDialect

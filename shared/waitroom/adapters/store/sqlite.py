@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -113,11 +114,15 @@ class SqliteDialect(Dialect):
         return cls(path or ":memory:", busy_timeout_s=settings.db_query_timeout_s)
 
     def connect(self) -> sqlite3.Connection:
+        return self._connect(self.busy_timeout_s)
+
+    def connect_for_migrations(self, statement_timeout_s: float) -> sqlite3.Connection:
+        return self._connect(statement_timeout_s)
+
+    def _connect(self, busy_timeout_s: float) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(
-            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
+        connection = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
         # WAL lets the waiting readers of other processes read while a completion writes.
         self._use_wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -156,11 +161,15 @@ class SqliteDialect(Dialect):
     def is_duplicate_key(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError)
 
-    def apply_migration(self, connection: sqlite3.Connection, migration: Migration) -> bool:
+    def prepare_migrations(self, connection: sqlite3.Connection) -> None:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS waitroom_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
             "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
         )
+
+    def apply_migration(
+        self, connection: sqlite3.Connection, migration: Migration, *, record_only: bool = False
+    ) -> bool:
         # BEGIN IMMEDIATE takes the database's write lock: a second migrator waits here.
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -169,15 +178,18 @@ class SqliteDialect(Dialect):
             ).fetchone():
                 connection.execute("ROLLBACK")
                 return False
-            for statement in sqlite_statements(migration.sql):
-                connection.execute(statement)
+            if not record_only:
+                for statement in sqlite_statements(migration.sql):
+                    connection.execute(statement)
             connection.execute(
                 "INSERT INTO waitroom_migrations (version, name) VALUES (?, ?)",
                 (migration.version, migration.name),
             )
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            # The migration's own error, not the rollback's on a connection that broke.
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
             raise
         return True
 

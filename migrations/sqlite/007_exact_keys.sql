@@ -1,0 +1,3 @@
+-- Ids, process keys, owners and tokens compare byte for byte on every backend. SQLite's columns do
+-- already (its default collation, BINARY, which this migration keeps): the number stays aligned with
+-- the other dialects' 007, which give SQL Server and PostgreSQL that collation.
