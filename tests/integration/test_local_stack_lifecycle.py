@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ RECONCILE_SOON = {
 RECONCILED_WITHIN_S = 24 + 15
 
 
-def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
+@contextmanager
+def running_stack(tmp_path: Path, database_url: str | None, **environment: str) -> Iterator[LocalStack]:
+    """The stack, with its environment patched until it stops."""
     settings = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1, schedule_interval_s=0.5)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**RECONCILE_SOON, "ALLOWED_PROCESS_KEYS": "*", **environment}.items():
@@ -47,16 +50,19 @@ def start_stack(tmp_path: Path, database_url: str | None, **environment: str) ->
             patch.delenv("DATABASE_URL", raising=False)
         if REAL_CAMUNDA_URL:
             patch.setenv("CAMUNDA_URL", REAL_CAMUNDA_URL)
-        return LocalStack(port=0, local=settings).start()
+        running = LocalStack(port=0, local=settings).start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture(scope="module", params=STACK_STORES)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     database_url = request.getfixturevalue("pg_module_schema_url") if request.param == "postgresql" else None
-    running = start_stack(tmp_path_factory.mktemp("stack"), database_url)
-    deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), FIXTURES)
-    yield running
-    running.stop()
+    with running_stack(tmp_path_factory.mktemp("stack"), database_url) as running:
+        deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), FIXTURES)
+        yield running
 
 
 def bearer(stack: LocalStack) -> dict[str, str]:
@@ -150,14 +156,13 @@ def test_the_history_lists_every_step_in_order(stack: LocalStack) -> None:
 
 
 def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -> None:
-    stack = start_stack(
+    with running_stack(
         tmp_path,
         None,
         ONBOARDING_API_URL="http://127.0.0.1:9",
         WORKER_MAX_RETRIES="2",
         WORKER_RETRY_TIMEOUT_MS="200",
-    )
-    try:
+    ) as stack:
         began = time.monotonic()
         response = post(
             stack, "/api/process/start", {"processKey": "onboard-user", "correlationId": "lc-inc", "variables": USER}
@@ -173,5 +178,3 @@ def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -
             "FAILED",
             "FAILED",
         ]
-    finally:
-        stack.stop()

@@ -61,8 +61,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             data_dir=tmp_path_factory.mktemp("client-stack"), engine_port=0, concurrency=1, schedule_interval_s=30
         )
         running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+        # Inside the patch: the environments the stack starts later (the dispatcher's, or after a
+        # timed-out invocation) inherit this process's environment as it is when they start.
+        yield running
+        running.stop()
 
 
 @pytest.fixture
@@ -238,6 +240,9 @@ def test_a_wait_of_35_s_through_the_function_url(stack: LocalStack) -> None:
     """Beyond API Gateway's 30 s: one call, answered 200 after the process's 35 s."""
     urls = FunctionUrls(start=f"{stack.url}/lambda-url/StartFunction", status=f"{stack.url}/lambda-url/StatusFunction")
     correlation_id = f"client-long-{uuid.uuid4()}"
+    # The step runs in a worker environment started now, during the test, as the dispatcher or a
+    # timed-out invocation may start one at any time: it must see the stack's WORKER_TASK_BUDGET_MS.
+    stack.restart_schedules()
     began = datetime.now(UTC)
     with signed_client(stack, function_urls=urls, retry=Retry(attempts=1)) as client:
         process = client.start(
@@ -246,7 +251,11 @@ def test_a_wait_of_35_s_through_the_function_url(stack: LocalStack) -> None:
         assert process.status is ProcessStatus.DONE, "answered by the one call, without a 202"
         assert process.duration_ms is not None and process.duration_ms >= 35000
         assert datetime.now(UTC) - began >= timedelta(seconds=35)
-        assert client.status(correlation_id).status is ProcessStatus.DONE
+        read = client.status(correlation_id, history=True)
+        assert read.status is ProcessStatus.DONE
+        checks = [step for step in read.history or () if step.topic.endswith(".run-background-check")]
+        assert [step.outcome for step in checks] == ["COMPLETED"], read.history
+        assert checks[0].duration_ms >= 35000, "the step ran its 35 s: the worker's task budget allowed it"
 
     # The owner is the IAM principal that signed the start: a token's subject does not see it.
     with Waitroom(stack.url, token=stack.identity.issue("client-tester")) as other, pytest.raises(NotFound):
