@@ -26,8 +26,8 @@ $(VENV)/.installed: pyproject.toml shared/requirements.txt clients/python/pyproj
 	"$(PYTHON313)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The Python client, its own distribution (clients/python), with its SigV4 extra: the tests use it.
-	$(BIN)/python -m pip install --quiet -e 'clients/python[sigv4]'
+	# The Python client, its own distribution (clients/python), with its extras (SigV4, asyncio): the tests use them.
+	$(BIN)/python -m pip install --quiet -e 'clients/python[sigv4,async]'
 	touch $@
 
 .PHONY: venv
