@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from waitroom_client import FunctionUrls, Retry, SigV4, TransportError, Unavailable, Waitroom
+from waitroom_client.cli import main as client_cli
 from waitroom_client.durations import Duration, to_seconds
 from waitroom_client.protocol import Answer, Calls, NoAnswer, Pause, Send, Steps
 
@@ -239,3 +240,13 @@ def test_run_takes_its_wait_in_seconds() -> None:
     assert trace.error is None
     assert trace.result.status == "DONE"
     assert trace.sends[0].headers["Prefer"] == "wait=25"
+
+
+@pytest.mark.parametrize(("wait", "reason"), [("-1", "--wait: must not be negative"), ("soon", "not a number")])
+def test_the_console_command_refuses_a_bad_wait_as_bad_usage(
+    wait: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        client_cli(["status", "c-1", "--wait", wait])
+    assert exited.value.code == 2
+    assert reason in capsys.readouterr().err

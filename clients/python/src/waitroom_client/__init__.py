@@ -40,11 +40,11 @@ from waitroom_client.models import Process, ProcessFailure, ProcessStatus, Step
 from waitroom_client.protocol import FunctionUrls, Progress, Retry, new_correlation_id
 
 if TYPE_CHECKING:
-    from waitroom_client.aio import AsyncWaitroom
+    # Typed for checkers; imported on first use (below), so that ``import *`` needs no httpx.
+    from waitroom_client.aio import AsyncWaitroom as AsyncWaitroom
 
 __all__ = [
     "ApiError",
-    "AsyncWaitroom",
     "BadGateway",
     "ClientError",
     "Conflict",
