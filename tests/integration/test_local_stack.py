@@ -91,8 +91,10 @@ def test_a_slow_process_answers_202_then_its_status_turns_200(stack: LocalStack)
         Prefer="wait=1",
     )
     elapsed = time.monotonic() - began
+    # Held the second asked for, and answered before the process's 3 s ended (a 202, not its 200):
+    # no upper bound on the time, which a busy machine stretches.
     assert response.status_code == 202, response.text
-    assert 1.0 <= elapsed < 2.5
+    assert elapsed >= 1.0
     # The local gateway says its host (Host, X-Forwarded-Proto), as API Gateway does: absolute links.
     assert response.headers["Location"] == f"{stack.url}/api/process/status/e2e-slow"
     assert response.json()["links"]["status"] == f"{stack.url}/api/process/status/e2e-slow"
