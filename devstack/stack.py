@@ -169,6 +169,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.lambda_api: LambdaApi | None = None
         self.environment: dict[str, str] = {}
+        self._started_in: dict[str, str] = {}
         self.identity = LocalIdentity.in_directory(self.local.data_dir)
 
     @property
@@ -186,6 +187,10 @@ class LocalStack:
         return self
 
     def _start(self) -> None:
+        # Every environment of the stack gets the process environment of the stack's start, however
+        # late it is spawned: a spawned process inherits the environment of the moment, which the
+        # caller (a test's patches) may have changed since.
+        self._started_in = dict(os.environ)
         self.local.data_dir.mkdir(parents=True, exist_ok=True)
         values = dict(LOCAL_DEFAULTS)
         values["DATABASE_URL"] = (
@@ -258,9 +263,10 @@ class LocalStack:
         return self.pools.get(name) or scheduled.get(name)
 
     def _environment_of(self, function: Function) -> dict[str, str]:
-        """The template's literal environment values, then the local stack's (intrinsics are AWS-only)."""
+        """The template's literal environment values, then the process environment of the stack's
+        start (the shell's variables win), then the local stack's (intrinsics are AWS-only)."""
         literal = {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
-        return {**{k: v for k, v in literal.items() if k not in os.environ}, **self.environment}
+        return {**literal, **self._started_in, **self.environment}
 
     def stop(self) -> None:
         if self.gateway is not None:

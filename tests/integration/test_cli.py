@@ -329,12 +329,14 @@ def test_status_of_an_unknown_process_exits_1(database_url: str, capsys: pytest.
 
 
 @pytest.fixture
-def local_zone_not_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def local_zone_not_utc() -> Iterator[None]:
     """This machine's zone is 5 hours behind UTC, so reading a zoneless time as local time shows."""
-    monkeypatch.setenv("TZ", "EST+05")
-    time.tzset()
-    yield
-    monkeypatch.undo()
+    # Its own patch, undone after the test: the test's monkeypatch also holds clean_environment's
+    # changes, which an undo here would revert under the fixtures still to be torn down.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "EST+05")
+        time.tzset()
+        yield
     time.tzset()
 
 

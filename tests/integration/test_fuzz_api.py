@@ -39,8 +39,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         patch.setenv("SYNC_TIMEOUT_MS", "100")
         local = LocalSettings(data_dir=tmp_path_factory.mktemp("fuzz"), engine_port=0, concurrency=1, schedules=False)
         running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+        yield running
+        running.stop()
 
 
 #: Processes in every state, owned by the fuzzer, for the generated requests to meet.

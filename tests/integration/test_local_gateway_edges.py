@@ -38,8 +38,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         patch.delenv("DATABASE_URL", raising=False)
         local = LocalSettings(data_dir=tmp_path_factory.mktemp("edges"), engine_port=0, concurrency=1, schedules=False)
         running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+        yield running
+        running.stop()
 
 
 @pytest.fixture(scope="module")

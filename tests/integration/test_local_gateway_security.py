@@ -28,8 +28,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         running = LocalStack(
             port=0, local=LocalSettings(data_dir=data_dir, engine_port=0, concurrency=1, schedules=False)
         ).start()
-    yield running
-    running.stop()
+        yield running
+        running.stop()
 
 
 def start(stack: LocalStack, token: str | None, correlation_id: str) -> requests.Response:

@@ -27,8 +27,8 @@ def cold_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         patch.delenv("DATABASE_URL", raising=False)
         local = LocalSettings(data_dir=tmp_path_factory.mktemp("burst"), engine_port=0, concurrency=1, schedules=False)
         running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+        yield running
+        running.stop()
 
 
 def test_a_burst_of_100_starts_on_a_cold_stack_is_answered_within_60_s(cold_stack: LocalStack) -> None:

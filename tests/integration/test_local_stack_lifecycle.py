@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,9 @@ RECONCILE_SOON = {
 RECONCILED_WITHIN_S = 24 + 15
 
 
-def start_stack(tmp_path: Path, database_url: str | None, **environment: str) -> LocalStack:
+@contextmanager
+def running_stack(tmp_path: Path, database_url: str | None, **environment: str) -> Iterator[LocalStack]:
+    """The stack, with its environment patched until it stops."""
     settings = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1, schedule_interval_s=0.5)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**RECONCILE_SOON, "ALLOWED_PROCESS_KEYS": "*", **environment}.items():
@@ -51,16 +54,19 @@ def start_stack(tmp_path: Path, database_url: str | None, **environment: str) ->
             patch.delenv("DATABASE_URL", raising=False)
         if REAL_CAMUNDA_URL:
             patch.setenv("CAMUNDA_URL", REAL_CAMUNDA_URL)
-        return LocalStack(port=0, local=settings).start()
+        running = LocalStack(port=0, local=settings).start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture(scope="module", params=STACK_STORES)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     database_url = request.getfixturevalue("pg_module_schema_url") if request.param == "postgresql" else None
-    running = start_stack(tmp_path_factory.mktemp("stack"), database_url)
-    deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), FIXTURES)
-    yield running
-    running.stop()
+    with running_stack(tmp_path_factory.mktemp("stack"), database_url) as running:
+        deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), FIXTURES)
+        yield running
 
 
 def bearer(stack: LocalStack) -> dict[str, str]:
@@ -154,14 +160,13 @@ def test_the_history_lists_every_step_in_order(stack: LocalStack) -> None:
 
 
 def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -> None:
-    stack = start_stack(
+    with running_stack(
         tmp_path,
         None,
         ONBOARDING_API_URL="http://127.0.0.1:9",
         WORKER_MAX_RETRIES="2",
         WORKER_RETRY_TIMEOUT_MS="200",
-    )
-    try:
+    ) as stack:
         began = time.monotonic()
         response = post(
             stack, "/api/process/start", {"processKey": "onboard-user", "correlationId": "lc-inc", "variables": USER}
@@ -177,8 +182,6 @@ def test_an_incident_reaches_the_waiting_client_within_seconds(tmp_path: Path) -
             "FAILED",
             "FAILED",
         ]
-    finally:
-        stack.stop()
 
 
 def test_starts_the_engine_never_confirmed_end_with_no_instance_running_and_their_instance_recorded(
@@ -194,40 +197,39 @@ def test_starts_the_engine_never_confirmed_end_with_no_instance_running_and_thei
         proxied = urlsplit(engine_url)._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
         # The reconciler judges neither row while this runs: what is tested is what the cancel and
         # the last step do (the reconciler's part is in tests/integration/test_reconciler.py).
-        stack = start_stack(tmp_path / "stack", None, CAMUNDA_URL=proxied, RECONCILE_MIN_AGE_S="120")
         try:
-            proxy.pause()
-            answers: dict[str, requests.Response] = {}
+            with running_stack(tmp_path / "stack", None, CAMUNDA_URL=proxied, RECONCILE_MIN_AGE_S="120") as stack:
+                proxy.pause()
+                answers: dict[str, requests.Response] = {}
 
-            def start(correlation_id: str, delay_ms: int) -> None:
-                variables = {**USER, "delayMs": delay_ms}
-                body = {"processKey": "onboard-user", "correlationId": correlation_id, "variables": variables}
-                answers[correlation_id] = post(stack, "/api/process/start", body)
+                def start(correlation_id: str, delay_ms: int) -> None:
+                    variables = {**USER, "delayMs": delay_ms}
+                    body = {"processKey": "onboard-user", "correlationId": correlation_id, "variables": variables}
+                    answers[correlation_id] = post(stack, "/api/process/start", body)
 
-            starts = [
-                threading.Thread(target=start, args=(correlation_id, delay_ms))
-                for correlation_id, delay_ms in [("lc-hung", 15000), ("lc-hung-done", 0)]
-            ]
-            for thread in starts:
-                thread.start()
-            for thread in starts:
-                thread.join(60)
-            assert sorted(answers) == ["lc-hung", "lc-hung-done"]
-            for answer in answers.values():
-                assert answer.status_code == 502 and "CAMUNDA_START_UNCONFIRMED" in answer.text, answer.text
-            proxy.resume()
-            instances = {correlation_id: instance_of(camunda, correlation_id) for correlation_id in answers}
+                starts = [
+                    threading.Thread(target=start, args=(correlation_id, delay_ms))
+                    for correlation_id, delay_ms in [("lc-hung", 12000), ("lc-hung-done", 0)]
+                ]
+                for thread in starts:
+                    thread.start()
+                for thread in starts:
+                    thread.join(60)
+                assert sorted(answers) == ["lc-hung", "lc-hung-done"]
+                for answer in answers.values():
+                    assert answer.status_code == 502 and "CAMUNDA_START_UNCONFIRMED" in answer.text, answer.text
+                proxy.resume()
+                instances = {correlation_id: instance_of(camunda, correlation_id) for correlation_id in answers}
 
-            cancelled = post(stack, "/api/process/cancel", {"correlationId": "lc-hung"})
-            assert cancelled.status_code == 200, cancelled.text
-            assert cancelled.json()["status"] == "CANCELLED"
-            history = camunda.get_historic_process_instance(instances["lc-hung"])
-            assert history is not None and history["state"] == "EXTERNALLY_TERMINATED", "nothing runs on"
+                cancelled = post(stack, "/api/process/cancel", {"correlationId": "lc-hung"})
+                assert cancelled.status_code == 200, cancelled.text
+                assert cancelled.json()["status"] == "CANCELLED"
+                history = camunda.get_historic_process_instance(instances["lc-hung"])
+                assert history is not None and history["state"] == "EXTERNALLY_TERMINATED", "nothing runs on"
 
-            wait_for_status(stack, "lc-hung-done", "DONE", within_s=30)
-            assert row_of(stack, "lc-hung-done").camunda_instance_id == instances["lc-hung-done"]
+                wait_for_status(stack, "lc-hung-done", "DONE", within_s=30)
+                assert row_of(stack, "lc-hung-done").camunda_instance_id == instances["lc-hung-done"]
         finally:
-            stack.stop()
             engine.stop()
 
 

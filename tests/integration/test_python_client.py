@@ -4,8 +4,10 @@ running bpmn/onboard-user.bpmn, the worker, SQLite. No mocks."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -20,6 +22,7 @@ from devstack.identity import ACCESS_KEY, SECRET_KEY
 from devstack.stack import LocalSettings, LocalStack
 from tests.support.dropping_proxy import DroppingProxy
 from waitroom_client import (
+    AsyncWaitroom,
     Forbidden,
     FunctionUrls,
     InvalidRequest,
@@ -36,6 +39,22 @@ from waitroom_client import (
 from waitroom_client.cli import main as client_cli
 
 USER = {"userId": "user-123", "email": "user@example.com"}
+EXAMPLES = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples"
+#: Runs an example as a client-only install would: the server's and the local stack's packages,
+#: though installed here, cannot be imported.
+EXAMPLE_RUNNER = """
+import importlib.abc, runpy, sys
+
+class ServerPackages(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"waitroom", "devstack", "tests", "functions"}:
+            raise ImportError(f"{name}: not part of an install of the client")
+        return None
+
+sys.meta_path.insert(0, ServerPackages())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 #: A start waits at most this long (SYNC_TIMEOUT_MS), so that a 4-second process answers 202 first.
 SYNC_TIMEOUT_MS = 2000
 
@@ -61,8 +80,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             data_dir=tmp_path_factory.mktemp("client-stack"), engine_port=0, concurrency=1, schedule_interval_s=30
         )
         running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+        # Inside the patch: the environments the stack starts later (the dispatcher's, or after a
+        # timed-out invocation) inherit this process's environment as it is when they start.
+        yield running
+        running.stop()
 
 
 @pytest.fixture
@@ -238,6 +259,9 @@ def test_a_wait_of_35_s_through_the_function_url(stack: LocalStack) -> None:
     """Beyond API Gateway's 30 s: one call, answered 200 after the process's 35 s."""
     urls = FunctionUrls(start=f"{stack.url}/lambda-url/StartFunction", status=f"{stack.url}/lambda-url/StatusFunction")
     correlation_id = f"client-long-{uuid.uuid4()}"
+    # The step runs in a worker environment started now, during the test, as the dispatcher or a
+    # timed-out invocation may start one at any time: it must see the stack's WORKER_TASK_BUDGET_MS.
+    stack.restart_schedules()
     began = datetime.now(UTC)
     with signed_client(stack, function_urls=urls, retry=Retry(attempts=1)) as client:
         process = client.start(
@@ -246,7 +270,11 @@ def test_a_wait_of_35_s_through_the_function_url(stack: LocalStack) -> None:
         assert process.status is ProcessStatus.DONE, "answered by the one call, without a 202"
         assert process.duration_ms is not None and process.duration_ms >= 35000
         assert datetime.now(UTC) - began >= timedelta(seconds=35)
-        assert client.status(correlation_id).status is ProcessStatus.DONE
+        read = client.status(correlation_id, history=True)
+        assert read.status is ProcessStatus.DONE
+        checks = [step for step in read.history or () if step.topic.endswith(".run-background-check")]
+        assert [step.outcome for step in checks] == ["COMPLETED"], read.history
+        assert checks[0].duration_ms >= 35000, "the step ran its 35 s: the worker's task budget allowed it"
 
     # The owner is the IAM principal that signed the start: a token's subject does not see it.
     with Waitroom(stack.url, token=stack.identity.issue("client-tester")) as other, pytest.raises(NotFound):
@@ -256,3 +284,78 @@ def test_a_wait_of_35_s_through_the_function_url(stack: LocalStack) -> None:
     assert unsigned.status_code == 403
     with signed_client(stack, base_url=urls.status) as wrong_service, pytest.raises(Forbidden):
         wrong_service.complete(correlation_id, data={})
+
+
+def test_the_async_client_runs_lists_and_completes_signed(stack: LocalStack) -> None:
+    owner = f"async-{uuid.uuid4()}"
+    credentials = SigV4(ACCESS_KEY, SECRET_KEY, region="us-east-1")
+
+    async def main() -> tuple[list[ProcessStatus], set[str], ProcessStatus, ProcessStatus]:
+        async with (
+            AsyncWaitroom(stack.url, token=stack.identity.issue(owner), retry=Retry(base_s=0.1)) as client,
+            AsyncWaitroom(stack.url, sigv4=credentials) as worker,
+        ):
+            runs = await asyncio.gather(
+                *(client.run("onboard-user", USER, correlation_id=f"{owner}-{n}", wait=30) for n in range(3))
+            )
+            pending = await client.start("onboard-user", {**USER, "delayMs": 20000}, wait=0)
+            completed = await worker.complete(pending.correlation_id, data={"decidedBy": "the async test"})
+            listed = {process.correlation_id async for process in client.list(page_size=2)}
+            read = await client.status(pending.correlation_id, wait=timedelta(seconds=1))
+            return [process.status for process in runs], listed, completed.status, read.status
+
+    statuses, listed, completed, read = asyncio.run(main())
+    assert statuses == [ProcessStatus.DONE] * 3
+    assert {f"{owner}-{n}" for n in range(3)} <= listed
+    assert len(listed) == 4
+    assert (completed, read) == (ProcessStatus.DONE, ProcessStatus.DONE)
+
+
+def run_example(stack: LocalStack, name: str, *arguments: str) -> dict[str, object]:
+    """Runs clients/python/examples/``name`` against the stack; returns the JSON line it prints."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(EXAMPLES.parent / "src"),
+        "WAITROOM_URL": stack.url,
+        "WAITROOM_TOKEN": stack.identity.issue("example-runner"),
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", EXAMPLE_RUNNER, str(EXAMPLES / name), *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+        timeout=90,
+    )
+    assert ran.returncode == 0, ran.stderr
+    *_, last = ran.stdout.splitlines()
+    answer: dict[str, object] = json.loads(last)
+    return answer
+
+
+def test_the_examples_run_from_a_client_only_install(stack: LocalStack, client: Waitroom) -> None:
+    assert sorted(path.name for path in EXAMPLES.glob("*.py")) == [
+        "complete_as_worker.py",
+        "long_wait.py",
+        "run_concurrently.py",
+        "run_process.py",
+    ], "every example is run here"
+    assert run_example(stack, "run_process.py")["status"] == "DONE"
+    assert run_example(stack, "run_concurrently.py", "2")["status"] == "DONE"
+
+    pending = client.start("onboard-user", {**USER, "delayMs": 20000}, wait=0)
+    completed = run_example(stack, "complete_as_worker.py", pending.correlation_id)
+    assert completed == {
+        "correlationId": pending.correlation_id,
+        "status": "DONE",
+        "data": {"decidedBy": "complete_as_worker.py"},
+    }
+    assert client.status(pending.correlation_id).status is ProcessStatus.DONE
+
+    urls = (f"{stack.url}/lambda-url/StartFunction/", f"{stack.url}/lambda-url/StatusFunction/")
+    assert run_example(stack, "long_wait.py", *urls)["status"] == "DONE"

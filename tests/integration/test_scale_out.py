@@ -42,8 +42,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             onboarding_delay_ms=1000,
         )
         running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+        yield running
+        running.stop()
 
 
 def start_burst(stack: LocalStack, prefix: str, count: int) -> list[str]:

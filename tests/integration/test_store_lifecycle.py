@@ -277,22 +277,22 @@ def test_retention_deletes_old_finished_rows_and_their_steps_in_batches(aged_sto
     assert aged_store.get("still-pending") is not None, "PENDING rows are never purged"
 
 
-def test_a_time_without_a_zone_is_utc_whatever_the_machines_zone(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
-        store.save(new("tz-1"))
-        record = store.get("tz-1")
-        assert record is not None
-        naive_utc = record.started_at.replace(tzinfo=None)
-        assert [r.correlation_id for r in store.list_page(ListQuery(limit=5, started_after=naive_utc))] == ["tz-1"]
-        later = naive_utc + timedelta(hours=1)
-        assert store.list_page(ListQuery(limit=5, started_after=later)) == []
-    finally:
-        monkeypatch.delenv("TZ")
+def test_a_time_without_a_zone_is_utc_whatever_the_machines_zone(store: SqlStore) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "America/New_York")
         time.tzset()
+        try:
+            store.save(new("tz-1"))
+            record = store.get("tz-1")
+            assert record is not None
+            naive_utc = record.started_at.replace(tzinfo=None)
+            assert [r.correlation_id for r in store.list_page(ListQuery(limit=5, started_after=naive_utc))] == ["tz-1"]
+            later = naive_utc + timedelta(hours=1)
+            assert store.list_page(ListQuery(limit=5, started_after=later)) == []
+        finally:
+            # The process reads its zone from TZ at tzset: TZ as it was, then tzset, in that order.
+            patch.undo()
+            time.tzset()
 
 
 def test_a_batch_larger_than_one_statement_may_delete_is_deleted_by_several(

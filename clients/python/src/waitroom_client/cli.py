@@ -17,13 +17,14 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any, TextIO
 
 from waitroom_client.auth import SigV4
-from waitroom_client.client import FunctionUrls, Progress, Waitroom
+from waitroom_client.client import Waitroom
+from waitroom_client.durations import to_seconds
 from waitroom_client.errors import ApiError, ProcessOutcomeError, TransportError, WaitTimedOut
 from waitroom_client.models import Process
+from waitroom_client.protocol import FunctionUrls, Progress
 
 EXIT_FAILED, EXIT_USAGE, EXIT_STILL_RUNNING, EXIT_REFUSED = 1, 2, 3, 4
 
@@ -33,6 +34,17 @@ def _assignment(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
     return name, value
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    try:
+        return to_seconds(seconds, "--wait")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _json_assignment(text: str) -> tuple[str, Any]:
@@ -61,11 +73,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--var", action="append", type=_assignment, default=[], metavar="NAME=TEXT")
     run.add_argument("--json-var", action="append", type=_json_assignment, default=[], metavar="NAME=JSON")
     run.add_argument("--correlation-id", help="default: a new UUID (fixed before the first attempt)")
-    run.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
+    run.add_argument("--wait", type=_seconds, default=60.0, help="seconds to wait for the result (default 60)")
 
     status = commands.add_parser("status", help="read one process")
     status.add_argument("correlation_id")
-    status.add_argument("--wait", type=float, default=None, help="wait up to this many seconds for it to end")
+    status.add_argument("--wait", type=_seconds, default=None, help="wait up to this many seconds for it to end")
     status.add_argument("--history", action="store_true", help="include the steps it ran")
 
     cancel = commands.add_parser("cancel", help="cancel a running process")
@@ -151,13 +163,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                         arguments.process_key,
                         variables,
                         correlation_id=arguments.correlation_id,
-                        wait=timedelta(seconds=arguments.wait),
+                        wait=arguments.wait,
                         on_progress=line.update,
                     )
                 _print(process, out)
             elif arguments.command == "status":
-                wait = None if arguments.wait is None else timedelta(seconds=arguments.wait)
-                _print(client.status(arguments.correlation_id, wait=wait, history=arguments.history), out)
+                _print(client.status(arguments.correlation_id, wait=arguments.wait, history=arguments.history), out)
             elif arguments.command == "cancel":
                 _print(client.cancel(arguments.correlation_id, arguments.reason), out)
             else:
