@@ -127,11 +127,18 @@ def swagger_ui_html(document: str) -> str:
 
 
 def as_configured(document: str, settings: Settings) -> str:
-    """The generated document with what the deployment's settings decide: the list's largest limit."""
+    """The generated document with what the deployment's settings decide: the list's largest limit
+    and the largest body."""
     parsed = json.loads(document)
     for parameter in parsed["paths"][LIST_PATH]["get"]["parameters"]:
         if parameter["name"] == "limit":
             parameter["schema"]["maximum"] = settings.list_max_limit
+    for operations in parsed["paths"].values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["requestBody"]["description"] = (
+                    f"JSON (UTF-8) of at most {settings.max_body_bytes} bytes (`MAX_BODY_BYTES`); larger is a 413"
+                )
     return dump(parsed)
 
 

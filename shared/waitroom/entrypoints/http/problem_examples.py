@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from waitroom.entrypoints.http.problems import problem_body, status_of_code
+from waitroom.settings import Settings
 
 START_PATH = "/api/process/start"
 LIST_PATH = "/api/process/status/all"
@@ -20,7 +21,7 @@ CANCEL_PATH = "/api/process/cancel"
 #: The id of the Camunda instance in the examples (Camunda makes a new one for each start).
 INSTANCE_ID = "8a6f4c1e-2b3d-4e5f-9a0b-1c2d3e4f5a6b"
 #: What ``MAX_BODY_BYTES`` is by default, as a refusal of a larger body names it.
-DEFAULT_MAX_BODY_BYTES = 256 * 1024
+DEFAULT_MAX_BODY_BYTES: int = Settings.model_fields["max_body_bytes"].default
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,22 @@ PROBLEMS: dict[str, tuple[ProblemExample, ...]] = {
     ),
 }
 
+#: The problems each operation may answer besides those its examples show: failures of Camunda
+#: that the Camunda stand-in of the tests does not give, and a misconfigured Camunda secret.
+WITHOUT_EXAMPLE: dict[str, tuple[str, ...]] = {
+    f"POST {START_PATH}": (
+        "CONFIGURATION_ERROR",
+        "CAMUNDA_REJECTED",
+        "CAMUNDA_NO_ANSWER",
+        "CAMUNDA_START_UNCONFIRMED",
+        "PROCESS_START_FAILED",
+    ),
+    f"GET {LIST_PATH}": (),
+    "GET /api/process/status/{correlationId}": (),
+    f"POST {COMPLETE_PATH}": (),
+    f"POST {CANCEL_PATH}": ("CONFIGURATION_ERROR", "CAMUNDA_REJECTED", "CAMUNDA_NO_ANSWER"),
+}
+
 #: The path a request of each operation is sent to in its examples (``instance``).
 INSTANCES: dict[str, str] = {
     f"POST {START_PATH}": START_PATH,
@@ -200,4 +217,13 @@ def problem_examples(operation: str) -> dict[int, dict[str, Any]]:
             "summary": example.code,
             "value": example.body(INSTANCES[operation]),
         }
+    return by_status
+
+
+def problem_codes(operation: str) -> dict[int, list[str]]:
+    """Every problem ``operation`` may answer, by status: the codes, those with an example first."""
+    by_status: dict[int, list[str]] = {}
+    codes = [example.code for example in PROBLEMS[operation]] + list(WITHOUT_EXAMPLE[operation])
+    for code in dict.fromkeys(codes):
+        by_status.setdefault(status_of_code(code).value, []).append(code)
     return by_status

@@ -22,7 +22,7 @@ from waitroom.domain.errors import Unauthenticated
 from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, reported_error
 from waitroom.entrypoints.http.function_url import function_url_principal
 from waitroom.entrypoints.http.links import base_url
-from waitroom.entrypoints.http.problem_examples import problem_examples
+from waitroom.entrypoints.http.problem_examples import problem_codes, problem_examples
 from waitroom.entrypoints.http.problems import PROBLEM_JSON
 from waitroom.entrypoints.http.resolver import Preferences, json_response, parse_prefer, process_response
 from waitroom.entrypoints.http.schemas import (
@@ -105,23 +105,32 @@ def responses(operation: str, *statuses: int, success: type[BaseModel] = Process
     each problem the operation gives: :mod:`waitroom.entrypoints.http.problem_examples`) for every
     error Waitroom answers, and API Gateway's own answer (``{"message"}`` as ``application/json``)
     where it may give one. The problem comes first: it is what Swagger UI shows."""
-    examples = problem_examples(operation)
+    examples, codes = problem_examples(operation), problem_codes(operation)
     described: dict[int, OpenAPIResponse] = {}
-    for status in sorted({*statuses, *examples, *EVERY_ROUTE}):
+    for status in sorted({*statuses, *codes, *EVERY_ROUTE}):
         content: dict[str, Any] = {}
-        if status in examples:
+        said = []
+        if status in codes:
             content[PROBLEM_JSON] = {"model": ProblemDetails, "examples": examples[status]}
+            said.append("a problem: " + ", ".join(f"`{code}`" for code in codes[status]))
         ours: Any = None
         if status == 200:
             ours = success
         elif status in PROCESS_STATUSES and HTTPStatus.ACCEPTED in statuses:
             # The routes that may answer 202 answer with the process, which may have ended in ERROR.
             ours = ProcessView
+            if status >= HTTPStatus.BAD_REQUEST:
+                said.append("the process, ended in ERROR (`application/json`)")
         if status in GATEWAY_STATUSES:
             ours = GatewayMessage if ours is None else ours | GatewayMessage
+            said.append('API Gateway\'s own `{"message"}` (`application/json`)')
         if ours is not None:
             content["application/json"] = {"model": ours}
-        described[status] = {"description": HTTPStatus(status).phrase, "content": content}
+        phrase = HTTPStatus(status).phrase
+        described[status] = {
+            "description": f"{phrase}: {'; or '.join(said)}" if status >= HTTPStatus.BAD_REQUEST else phrase,
+            "content": content,
+        }
     return described
 
 

@@ -94,7 +94,10 @@ ReportedError = Annotated[
     Any,
     AfterValidator(_text_or_object),
     WithJsonSchema(
-        {"description": f"Text or a JSON object. {JSON_LIMITS}", "anyOf": [{"type": "string"}, {"type": "object"}]}
+        {
+            "description": f"Text or a JSON object (null: a message of Waitroom's). {JSON_LIMITS}",
+            "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "null"}],
+        }
     ),
 ]
 
@@ -304,7 +307,7 @@ def _one_of(values: set[str]) -> list[JsonValue]:
 
 
 class ProblemDetails(BaseModel):
-    """RFC 9457 problem details: the body of every error answer of Waitroom (``application/problem+json``)."""
+    """RFC 9457 problem details: the body of every error answer of Waitroom (`application/problem+json`)."""
 
     type: str = Field(
         description="A stable URI per kind of problem, an identifier never meant to be fetched",
