@@ -280,8 +280,8 @@ def test_the_problem_types_are_the_ones_the_document_names() -> None:
 
 def test_every_problem_of_the_table_is_answered_by_an_operation_or_said_why_not() -> None:
     answered = {code for operation in PROBLEMS for codes in problem_codes(operation).values() for code in codes}
-    # No route (the gateway routes only what exists), the command line's delete, and a Camunda 404
-    # that start turns into PROCESS_DEFINITION_NOT_FOUND and cancel into "already ended".
+    # A path no operation has (a Function URL's), the command line's delete, and a Camunda 404, which
+    # start turns into PROCESS_DEFINITION_NOT_FOUND and cancel into "the instance had already ended".
     unanswered = {"ROUTE_NOT_FOUND", "PROCESS_PENDING", "CAMUNDA_NOT_FOUND"}
     assert {kind.code for kind in problem_types()} - answered == unanswered
     for path, operations in DOCUMENT["paths"].items():

@@ -1,10 +1,12 @@
-"""RFC 9457 problem details: the body of every error answer (``application/problem+json``).
+"""RFC 9457 problem details: the body of every error answer (``application/problem+json``), and
+the one error table that says each problem's HTTP status.
 
-Each error code has a stable ``type`` URI, ``urn:waitroom:problem:<code in kebab case>``, and a
-title; README.md ("Errors") documents every one. The types are identifiers, not links: RFC 9457
-§3.1 lets a type be a URI that does not resolve, and a consumer must compare it, not fetch it. The
-extension members ``code`` (the SNAKE_CASE code) and ``errors`` (``[{"field", "reason"}]``) carry
-what the previous error shape carried; a failure of Camunda adds ``camunda``, Camunda's own answer
+Each error code has a stable ``type`` URI, ``urn:waitroom:problem:<code in kebab case>``, a title,
+and a sentence saying when it is answered; :func:`problem_types` lists them all, for documentation
+generated from the code. The types are identifiers, not links: RFC 9457 §3.1 lets a type be a URI
+that does not resolve, and a consumer must compare it, not fetch it. The extension members are
+``code`` (the SNAKE_CASE code) and ``errors`` (``[{"field", "reason"}]``, the fields at fault as
+the caller sent them); a failure of Camunda adds ``camunda``, Camunda's own answer
 (``[{"camundaStatus", "camundaType", "camundaMessage"}]``).
 """
 
@@ -36,6 +38,7 @@ from waitroom.domain.errors import (
     UnsupportedMediaType,
     WaitroomError,
 )
+from waitroom.entrypoints.http.request_edges import MAX_JSON_DEPTH
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:waitroom:problem:"
@@ -98,8 +101,8 @@ HTTP_STATUS_OF: dict[str, HTTPStatus] = {
 #: When each problem is answered, for a reader of the API's documentation.
 WHEN: dict[str, str] = {
     "VALIDATION_ERROR": "A parameter or a body field breaks its documented limits, or the body is not JSON that "
-    "Waitroom can hold (malformed, nested deeper than 32, a duplicated key, a number beyond a double or "
-    "too small for one, an unpaired UTF-16 surrogate, a variable Camunda cannot store); `errors` names each field",
+    f"Waitroom can hold (malformed, nested deeper than {MAX_JSON_DEPTH}, a duplicated key, a number beyond a double "
+    "or too small for one, an unpaired UTF-16 surrogate, a variable Camunda cannot store); `errors` names each field",
     "UNAUTHENTICATED": "The token API Gateway verified carries no subject (`sub`)",
     "PROCESS_KEY_NOT_ALLOWED": "The process key is not one of `ALLOWED_PROCESS_KEYS`",
     "PAYLOAD_TOO_LARGE": "The body is larger than `MAX_BODY_BYTES`",
@@ -107,7 +110,8 @@ WHEN: dict[str, str] = {
     "PROCESS_NOT_FOUND": "No process with this correlation id is visible to the caller (another caller's process "
     "is not told apart from none)",
     "PROCESS_DEFINITION_NOT_FOUND": "Camunda has no deployed process definition with this key",
-    "ROUTE_NOT_FOUND": "A function was reached with a method and path it does not serve",
+    "ROUTE_NOT_FOUND": "A Function URL was called with a method and path its function does not serve (API "
+    "Gateway answers an unknown route itself, with its own 404)",
     "CORRELATION_ID_CONFLICT": "The correlation id is in use by another caller, or was started with another "
     "process key or other variables",
     "ALREADY_FINISHED": "The process already ended otherwise (completed with another outcome, or not cancellable)",
@@ -135,6 +139,14 @@ class ProblemType:
     type: str
     title: str
     when: str
+
+
+def status_of(error: WaitroomError) -> HTTPStatus:
+    """The HTTP status of an answer to ``error``: its most specific class in the table."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 def status_of_code(code: str) -> HTTPStatus:

@@ -1,4 +1,5 @@
-"""HTTP glue for the API functions: the resolver, the one error-to-status mapping, and responses.
+"""HTTP glue for the API functions: the resolver, and responses (errors mapped by the one error table
+of :mod:`waitroom.entrypoints.http.problems`).
 
 Every error any route can raise leaves through :func:`error_response` as RFC 9457 problem details
 (``application/problem+json``, :mod:`waitroom.entrypoints.http.problems`), as the OpenAPI document
@@ -28,7 +29,7 @@ from waitroom.bootstrap import application
 from waitroom.domain.errors import InvalidRequest, UnsupportedMediaType, WaitroomError
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent
 from waitroom.entrypoints.http.links import process_links
-from waitroom.entrypoints.http.problems import PROBLEM_JSON, STATUS_OF, problem_body
+from waitroom.entrypoints.http.problems import PROBLEM_JSON, problem_body, status_of
 from waitroom.entrypoints.http.request_edges import JSON_MEDIA_TYPE, screen_request
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import emit, logger, metrics, tracer
@@ -42,13 +43,6 @@ PROCESS_HTTP_STATUS = {
     ProcessStatus.CANCELLED: HTTPStatus.OK,
     ProcessStatus.ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
-
-
-def status_of(error: WaitroomError) -> HTTPStatus:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
