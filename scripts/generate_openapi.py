@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from waitroom.bootstrap import application
-from waitroom.entrypoints.http.docs import openapi_json
+from waitroom.entrypoints.http.docs import as_configured, openapi_json
 from waitroom.entrypoints.http.resolver import create_resolver
 from waitroom.entrypoints.http.routes import ALL_ROUTES
 from waitroom.settings import Settings
@@ -18,10 +18,12 @@ DOCUMENT = ROOT / "functions" / "docs" / "openapi.json"
 
 
 def generated_document() -> str:
-    """The document of every route, on the settings' defaults (a route is described, never called)."""
+    """The document of every route, as a deployment on the settings' defaults serves it (a route is
+    described, never called)."""
     settings = Settings()
     service = application(settings).service
-    return openapi_json(create_resolver(settings, *(make_routes(service, settings) for make_routes in ALL_ROUTES)))
+    routes = (make_routes(service, settings) for make_routes in ALL_ROUTES)
+    return as_configured(openapi_json(create_resolver(settings, *routes)), settings)
 
 
 if __name__ == "__main__":

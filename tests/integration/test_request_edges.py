@@ -121,6 +121,74 @@ def test_a_number_python_cannot_hold_is_400_naming_the_field(api: Api, route: st
         assert_refused(result.status, result.body, 400, code="VALIDATION_ERROR", field=field)
 
 
+@pytest.mark.parametrize(
+    ("route", "number", "field"),
+    [
+        ("start", "1e-999", "variables.n"),
+        ("start", "-0.5e-400", "variables.n"),
+        ("complete", "1E-999", "data.n"),
+    ],
+)
+def test_a_non_zero_number_that_would_be_stored_as_0_is_400_naming_the_field(
+    api: Api, route: str, number: str, field: str
+) -> None:
+    body = (
+        f'{{"processKey":"onboard-user","correlationId":"edge-1","variables":{{"n":{number}}}}}'
+        if route == "start"
+        else f'{{"correlationId":"edge-1","status":"ok","data":{{"n":{number}}}}}'
+    )
+    result = send_raw(api, route, body, content_type="application/json", base64_encoded=False)
+    assert_refused(result.status, result.body, 400, code="VALIDATION_ERROR", field=field)
+    assert not api.camunda.starts_of("edge-1")
+
+
+@pytest.mark.parametrize("zero", ["0e-999", "-0.000e5", "0.0"])
+def test_a_zero_written_any_way_is_zero(api: Api, zero: str) -> None:
+    body = f'{{"processKey":"onboard-user","correlationId":"edge-1","variables":{{"n":{zero}}}}}'
+    assert send_raw(api, "start", body, content_type="application/json", base64_encoded=False).status == 202
+    (started,) = api.camunda.starts_of("edge-1")
+    assert started["variables"]["n"] == {"value": 0.0, "type": "Double"}
+
+
+def test_a_duplicated_key_is_400_naming_it_and_changes_nothing(api: Api) -> None:
+    started = send_raw(api, "start", json.dumps(START), content_type="application/json", base64_encoded=False)
+    assert started.status == 202
+    report = '{"correlationId":"edge-1","status":"ok","status":"error"}'
+    result = send_raw(api, "complete", report, content_type="application/json", base64_encoded=False)
+    assert_refused(result.status, result.body, 400, code="VALIDATION_ERROR", field="status")
+    assert api.status("edge-1").body["status"] == "PENDING", "neither the first nor the last value won"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("start", '{"processKey":"onboard-user","variables":{"a":1,"b":{"c":1,"c":2}}}', "variables.b.c"),
+        ("start", '{"processKey":"onboard-user","processKey":"onboard-user"}', "processKey"),
+        ("complete", '{"correlationId":"edge-1","status":"ok","data":[{"x":1},{"x":1,"x":1}]}', "data[1].x"),
+    ],
+)
+def test_a_duplicated_key_anywhere_is_400_naming_its_path(api: Api, route: str, body: str, field: str) -> None:
+    result = send_raw(api, route, body, content_type="application/json", base64_encoded=False)
+    assert_refused(result.status, result.body, 400, code="VALIDATION_ERROR", field=field)
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("start", '{"processKey":"onboard-user","variables":{"note":"\\ud800"}}', "variables.note"),
+        ("start", '{"processKey":"onboard-user","variables":{"\\udfff":1}}', "variables"),
+        ("complete", '{"correlationId":"edge-1","status":"ok","data":{"items":["ok","a\\udfffb"]}}', "data.items[1]"),
+        ("cancel", '{"correlationId":"edge-1","reason":"\\ud800"}', "reason"),
+    ],
+)
+def test_an_unpaired_surrogate_is_400_naming_the_field_that_holds_it(
+    api: Api, route: str, body: str, field: str
+) -> None:
+    result = send_raw(api, route, body, content_type="application/json", base64_encoded=False)
+    refusal = assert_refused(result.status, result.body, 400, code="VALIDATION_ERROR", field=field)
+    assert refusal.fields == (field,)
+
+
 # --- times and cursors ------------------------------------------------------------------------
 
 

@@ -30,7 +30,7 @@ _START = re.compile(r"^/engine-rest/process-definition/key/(?P<key>[^/]+)/start$
 @dataclass
 class CamundaStub:
     known_keys: set[str] = field(default_factory=lambda: {"onboard-user", "slow-process"})
-    #: "ok", "server-error" or "hang"
+    #: "ok", "server-error" (starts and deletes answer 500) or "hang" (starts hang)
     mode: str = "ok"
     hang_s: float = 5.0
     starts: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +54,9 @@ class CamundaStub:
 
             def do_DELETE(self) -> None:
                 instance_id = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                if stub.mode == "server-error":
+                    send(self, 500, {"type": "ProcessEngineException", "message": "engine on fire"})
+                    return
                 if any(start["id"] == instance_id for start in stub.starts) and instance_id not in stub.deleted:
                     stub.deleted.append(instance_id)
                     self.send_response(204)

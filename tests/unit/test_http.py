@@ -37,10 +37,16 @@ def test_prefer_header(header: str | None, expected: Preferences) -> None:
 
 def test_preferences_bound_the_wait_and_say_what_was_applied() -> None:
     assert Preferences(respond_async=True, wait_s=5).max_wait_ms == 0
-    assert Preferences(respond_async=True).applied == "respond-async"
+    assert Preferences(respond_async=True).applied(0) == "respond-async"
     assert Preferences(wait_s=5).max_wait_ms == 5000
-    assert Preferences(wait_s=5).applied == "wait=5"
-    assert Preferences().max_wait_ms is None and Preferences().applied is None
+    assert Preferences(wait_s=5).applied(5000) == "wait=5"
+    assert Preferences().max_wait_ms is None and Preferences().applied(25_000) is None
+
+
+def test_the_wait_applied_is_the_wait_granted_never_the_one_asked() -> None:
+    assert Preferences(wait_s=999_999).applied(25_000) == "wait=25"
+    # A wait of 14.6 s was not a wait of 15 s.
+    assert Preferences(wait_s=20).applied(14_600) == "wait=14"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ API Gateway passes bodies through as clients send them: text as text, anything i
 as base64, whatever the ``Content-Type`` says. So the function refuses, with a 4xx that names the
 field, what its parser would otherwise choke on (a 5xx) or silently change: a media type other than
 JSON, bytes that are not UTF-8 (refused, never replaced), nesting deep enough to exhaust the parser,
-and numbers Python cannot hold (an integer of thousands of digits, a float beyond the double range).
+numbers that do not survive the trip (an integer of thousands of digits, a float beyond the double
+range or a non-zero one below it), a key repeated in its object, and text with an unpaired UTF-16
+surrogate. Each refusal names the field as the caller sent it.
 """
 
 from __future__ import annotations
@@ -73,53 +75,95 @@ def media_type_refusal(content_type: str | None) -> UnsupportedMediaType | None:
 
 
 @dataclass(frozen=True)
-class _Unrepresentable:
-    """A number the parser met that Waitroom cannot hold; replaced so that its place can be named."""
+class _Refused:
+    """A value the parser met that Waitroom refuses; put in its place so that the place can be named.
+    ``key`` is set when the fault is one key of the object found there (a duplicated key)."""
 
     reason: str
+    key: str | None = None
 
 
-def _integer(text: str) -> int | _Unrepresentable:
+def _integer(text: str) -> int | _Refused:
     if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        return _Unrepresentable(f"an integer of more than {MAX_INTEGER_DIGITS} digits")
+        return _Refused(f"an integer of more than {MAX_INTEGER_DIGITS} digits")
     return int(text)
 
 
-def _float(text: str) -> float | _Unrepresentable:
+def _float(text: str) -> float | _Refused:
+    """The double a number denotes, unless it does not survive the trip: beyond the double range it
+    would be infinity, and a non-zero number below it would be stored as 0."""
     value = float(text)
     if math.isinf(value):
-        return _Unrepresentable("a number beyond the range of a double")
+        return _Refused("a number beyond the range of a double")
+    mantissa = text.lower().partition("e")[0]
+    if value == 0 and any(digit in mantissa for digit in "123456789"):
+        return _Refused("a non-zero number too small for a double (it would be stored as 0)")
     return value
 
 
-def _constant(name: str) -> _Unrepresentable:
-    return _Unrepresentable(f"{name} is not a JSON number")
+def _constant(name: str) -> _Refused:
+    return _Refused(f"{name} is not a JSON number")
 
 
-def _first_unrepresentable(value: Any, path: str) -> tuple[str, str] | None:
-    if isinstance(value, _Unrepresentable):
-        return path, value.reason
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Refused:
+    """An object, unless a key repeats: JSON leaves such an object's meaning open (RFC 8259 §4), and
+    a parser that kept the last value would silently drop the first."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return _Refused("a key that appears more than once in its object", key=key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _has_unpaired_surrogate(text: str) -> bool:
+    """JSON may carry an unpaired UTF-16 surrogate (``"\\ud800"``); no database can store one."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _first_refused(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and reason of the first refused value in ``value`` (found at ``path``), in document order."""
+    if isinstance(value, _Refused):
+        if value.key is None or _has_unpaired_surrogate(value.key):
+            return path, value.reason
+        return _child(path, value.key), value.reason
+    if isinstance(value, str):
+        return (path, "text with an unpaired UTF-16 surrogate") if _has_unpaired_surrogate(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _first_unrepresentable(item, f"{path}.{key}" if path else str(key))
+            if _has_unpaired_surrogate(key):
+                # The key itself cannot be written back in an answer: name the object that holds it.
+                return path, "a key with an unpaired UTF-16 surrogate"
+            found = _first_refused(item, _child(path, key))
             if found:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _first_unrepresentable(item, f"{path}[{index}]")
+            found = _first_refused(item, f"{path}[{index}]")
             if found:
                 return found
     return None
 
 
-def number_refusal(text: str) -> InvalidRequest | None:
-    """A 400 naming the first number of the JSON ``text`` that cannot be held; None when every one
-    can, or when the text is not JSON at all (the resolver reports that, with the position)."""
+def content_refusal(text: str) -> InvalidRequest | None:
+    """A 400 naming the first value of the JSON ``text`` that Waitroom refuses (a number it cannot
+    hold, a duplicated key, text no database can store); None when there is none, or when the text
+    is not JSON at all (the resolver reports that, with the position)."""
     try:
-        parsed = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+        parsed = json.loads(
+            text, parse_int=_integer, parse_float=_float, parse_constant=_constant, object_pairs_hook=_object
+        )
     except ValueError:
         return None
-    found = _first_unrepresentable(parsed, "")
+    found = _first_refused(parsed, "")
     if found is None:
         return None
     field, reason = found
@@ -188,7 +232,7 @@ def screen_request(event: dict[str, Any], *, max_body_bytes: int) -> tuple[dict[
             f"the body nests deeper than {MAX_JSON_DEPTH} levels",
             details=[{"field": "body", "reason": f"JSON nested deeper than {MAX_JSON_DEPTH}"}],
         )
-    refusal = number_refusal(text)
+    refusal = content_refusal(text)
     if refusal is not None:
         return event, refusal
     headers["content-type"] = JSON_MEDIA_TYPE

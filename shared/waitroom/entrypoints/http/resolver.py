@@ -1,4 +1,5 @@
-"""HTTP glue for the API functions: the resolver, the one error-to-status mapping, and responses.
+"""HTTP glue for the API functions: the resolver, and responses (errors mapped by the one error table
+of :mod:`waitroom.entrypoints.http.problems`).
 
 Every error any route can raise leaves through :func:`error_response` as RFC 9457 problem details
 (``application/problem+json``, :mod:`waitroom.entrypoints.http.problems`), as the OpenAPI document
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -25,57 +26,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from waitroom.bootstrap import application
-from waitroom.domain.errors import (
-    AlreadyFinished,
-    CamundaFailed,
-    CamundaNoAnswer,
-    CamundaRejected,
-    CamundaStartUnconfirmed,
-    CamundaUnavailable,
-    ConfigurationError,
-    CorrelationConflict,
-    InvalidRequest,
-    PayloadTooLarge,
-    ProcessDefinitionNotFound,
-    ProcessKeyNotAllowed,
-    ProcessNotFound,
-    ProcessPending,
-    StartFailed,
-    StoreUnavailable,
-    Unauthenticated,
-    UnsupportedMediaType,
-    WaitroomError,
-)
+from waitroom.domain.errors import InvalidRequest, UnsupportedMediaType, WaitroomError
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent
 from waitroom.entrypoints.http.links import process_links
-from waitroom.entrypoints.http.problems import PROBLEM_JSON, problem_body
+from waitroom.entrypoints.http.problems import PROBLEM_JSON, problem_body, status_of
 from waitroom.entrypoints.http.request_edges import JSON_MEDIA_TYPE, screen_request
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import emit, logger, metrics, tracer
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings, get_settings
-
-#: The one mapping from domain errors to HTTP statuses. The most specific class wins.
-STATUS_OF: dict[type[WaitroomError], HTTPStatus] = {
-    InvalidRequest: HTTPStatus.BAD_REQUEST,
-    Unauthenticated: HTTPStatus.UNAUTHORIZED,
-    ProcessKeyNotAllowed: HTTPStatus.FORBIDDEN,
-    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-    UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-    ProcessNotFound: HTTPStatus.NOT_FOUND,
-    ProcessDefinitionNotFound: HTTPStatus.NOT_FOUND,
-    CorrelationConflict: HTTPStatus.CONFLICT,
-    AlreadyFinished: HTTPStatus.CONFLICT,
-    ProcessPending: HTTPStatus.CONFLICT,
-    CamundaRejected: HTTPStatus.BAD_GATEWAY,
-    CamundaFailed: HTTPStatus.BAD_GATEWAY,
-    CamundaNoAnswer: HTTPStatus.BAD_GATEWAY,
-    CamundaStartUnconfirmed: HTTPStatus.BAD_GATEWAY,
-    StartFailed: HTTPStatus.BAD_GATEWAY,
-    CamundaUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
-    StoreUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
-    ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
-}
 
 #: A process's status → the HTTP status of a response that carries it.
 PROCESS_HTTP_STATUS = {
@@ -84,13 +43,6 @@ PROCESS_HTTP_STATUS = {
     ProcessStatus.CANCELLED: HTTPStatus.OK,
     ProcessStatus.ERROR: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
-
-
-def status_of(error: WaitroomError) -> HTTPStatus:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -132,12 +84,25 @@ def error_response(error: WaitroomError, *, retry_after_s: int, instance: str | 
     return problem_response(status, error.code, error.message, instance=instance, errors=error.details, headers=headers)
 
 
+#: Where Powertools says a faulty value sits: the first part of its error locations.
+_LOCATIONS = frozenset({"body", "query", "path", "header"})
+#: pydantic's mark for a fault in a dictionary's key, which it puts after the key itself.
+_KEY_MARK = "[key]"
+
+
+def field_path(location: Sequence[Any]) -> str:
+    """``("body", "variables", "1x", "[key]")`` → ``variables.1x``: the field as the caller sent it."""
+    parts = list(location)
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(str(part) for part in parts if part != _KEY_MARK) or "body"
+
+
 def validation_response(error: RequestValidationError, instance: str | None = None) -> Response[str]:
     """pydantic's complaints as a 400 that names each field and the reason."""
     details = []
     for problem in error.errors():
-        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        field = ".".join(location) or "body"
+        field = field_path(problem.get("loc", ()))
         reason = str(problem.get("msg", "invalid"))
         if problem.get("type") == "json_invalid":
             field, reason = (
@@ -295,12 +260,12 @@ class Preferences:
             return 0
         return None if self.wait_s is None else self.wait_s * 1000
 
-    @property
-    def applied(self) -> str | None:
-        """The ``Preference-Applied`` value that echoes what was honoured."""
+    def applied(self, granted_ms: int) -> str | None:
+        """The ``Preference-Applied`` value: what was honoured, the wait as the request was granted it
+        (``granted_ms``: the client's ``wait`` bounded by the configured and the gateway's limits)."""
         if self.respond_async:
             return "respond-async"
-        return None if self.wait_s is None else f"wait={self.wait_s}"
+        return None if self.wait_s is None else f"wait={granted_ms // 1000}"
 
 
 def parse_prefer(header: str | None) -> Preferences:

@@ -22,17 +22,19 @@ from waitroom.domain.errors import Unauthenticated
 from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, reported_error
 from waitroom.entrypoints.http.function_url import function_url_principal
 from waitroom.entrypoints.http.links import base_url
+from waitroom.entrypoints.http.problem_examples import problem_codes, problem_examples
 from waitroom.entrypoints.http.problems import PROBLEM_JSON
-from waitroom.entrypoints.http.resolver import json_response, parse_prefer, process_response
+from waitroom.entrypoints.http.resolver import Preferences, json_response, parse_prefer, process_response
 from waitroom.entrypoints.http.schemas import (
     CORRELATION_ID_PATTERN,
     CURSOR_PATTERN,
     PROCESS_KEY_PATTERN,
+    START_EXAMPLE,
     TIME_PATTERN,
     CancelRequest,
     CompleteRequest,
     GatewayMessage,
-    Problem,
+    ProblemDetails,
     ProcessPage,
     ProcessView,
     StartRequest,
@@ -48,10 +50,14 @@ YEARS = "an ISO 8601 time in the years 0002 to 9998 (UTC when it has no zone)"
 TIME_LIMITS = {"pattern": TIME_PATTERN}
 PREFER = "RFC 7240: `wait=N` (seconds) to bound the wait, `respond-async` to skip it"
 JWT: list[dict[str, list[str]]] = [{"jwt": []}]
-#: Statuses whose body is a process (ProcessView); every other answer is a problem (RFC 9457).
+#: Statuses whose body is a process (ProcessView) on the routes that wait for one; a 500 may also
+#: be a problem (a failure of Waitroom).
 PROCESS_STATUSES = frozenset({200, 202, 500})
 #: Statuses API Gateway may answer itself, with its own body (GatewayMessage), on any route.
 GATEWAY_STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 503})
+#: Statuses every route may answer: API Gateway's (a bad request, no token, throttled, a failed or
+#: unready function) and Waitroom's own failures.
+EVERY_ROUTE = frozenset({400, 401, 429, 500, 503})
 
 
 def new_router() -> Router:
@@ -93,25 +99,46 @@ def retry_after_of(service: ProcessService, settings: Settings, record: ProcessR
     return service.retry_after_s(record) if record.status is ProcessStatus.PENDING else settings.retry_after_s
 
 
-def responses(*statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI responses of a route: ``success`` for 200 (and the process for 202/500), a
-    problem (``application/problem+json``) for the others, and API Gateway's own answer
-    (``{"message"}`` as ``application/json``) where it may give one. Every route may also answer 400,
-    401, 429 and 503."""
+def responses(operation: str, *statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI responses of ``operation`` (``METHOD path``): ``success`` for 200 (and the process
+    for 202 and 500), a problem (``application/problem+json``, with a real answer as the example of
+    each problem the operation gives: :mod:`waitroom.entrypoints.http.problem_examples`) for every
+    error Waitroom answers, and API Gateway's own answer (``{"message"}`` as ``application/json``)
+    where it may give one. The problem comes first: it is what Swagger UI shows."""
+    examples, codes = problem_examples(operation), problem_codes(operation)
     described: dict[int, OpenAPIResponse] = {}
-    for status in sorted({*statuses, 400, 401, 429, 503}):
-        content: dict[str, Any]
+    for status in sorted({*statuses, *codes, *EVERY_ROUTE}):
+        content: dict[str, Any] = {}
+        said = []
+        if status in codes:
+            content[PROBLEM_JSON] = {"model": ProblemDetails, "examples": examples[status]}
+            said.append("a problem: " + ", ".join(f"`{code}`" for code in codes[status]))
+        ours: Any = None
         if status == 200:
-            content = {"application/json": {"model": success}}
-        elif status in PROCESS_STATUSES:
-            content = {"application/json": {"model": ProcessView}}
-        else:
-            content = {PROBLEM_JSON: {"model": Problem}}
+            ours = success
+        elif status in PROCESS_STATUSES and HTTPStatus.ACCEPTED in statuses:
+            # The routes that may answer 202 answer with the process, which may have ended in ERROR.
+            ours = ProcessView
+            if status >= HTTPStatus.BAD_REQUEST:
+                said.append("the process, ended in ERROR (`application/json`)")
         if status in GATEWAY_STATUSES:
-            ours = content.get("application/json")
-            content["application/json"] = {"model": GatewayMessage if ours is None else ours["model"] | GatewayMessage}
-        described[status] = {"description": HTTPStatus(status).phrase, "content": content}
+            ours = GatewayMessage if ours is None else ours | GatewayMessage
+            said.append('API Gateway\'s own `{"message"}` (`application/json`)')
+        if ours is not None:
+            content["application/json"] = {"model": ours}
+        phrase = HTTPStatus(status).phrase
+        described[status] = {
+            "description": f"{phrase}: {'; or '.join(said)}" if status >= HTTPStatus.BAD_REQUEST else phrase,
+            "content": content,
+        }
     return described
+
+
+def granted_wait_ms(service: ProcessService, preferences: Preferences, *, remaining_ms: int, long_wait: bool) -> int:
+    """How long a request that asked for ``preferences`` may wait, as the service bounds it."""
+    deadline = service.deadline(max_wait_ms=preferences.max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
+    # Rounded to the millisecond: the clock has moved on by a few microseconds since the deadline.
+    return max(0, round((deadline - service.clock()) * 1000))
 
 
 def start_routes(service: ProcessService, settings: Settings) -> Router:
@@ -122,30 +149,36 @@ def start_routes(service: ProcessService, settings: Settings) -> Router:
         summary="Start a process and wait for its result",
         description="200 when it ends in time, 202 with `Location` when it does not, 500 when it ends in error.",
         tags=["processes"],
-        responses=responses(200, 202, 403, 404, 409, 413, 415, 500, 502),
+        responses=responses("POST /api/process/start", 200, 202),
         security=JWT,
     )
     def start(
-        request: Annotated[StartRequest, Body()],
+        request: Annotated[
+            StartRequest,
+            Body(openapi_examples={"onboardUser": {"summary": "Onboard a user", "value": START_EXAMPLE}}),
+        ],
         prefer: Annotated[str | None, Header(description=PREFER)] = None,
     ) -> Response[str]:
         bind_correlation_id(request.correlation_id)
         began = time.monotonic()
         preferences = parse_prefer(prefer)
+        remaining_ms = router.lambda_context.get_remaining_time_in_millis()
+        long_wait = through_function_url(router)
+        granted_ms = granted_wait_ms(service, preferences, remaining_ms=remaining_ms, long_wait=long_wait)
         record = service.start(
             request.process_key,
             correlation_id=request.correlation_id,
             variables=request.variables,
             caller=caller_of(router, settings),
             max_wait_ms=preferences.max_wait_ms,
-            remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
-            long_wait=through_function_url(router),
+            remaining_ms=remaining_ms,
+            long_wait=long_wait,
         )
         count_answer(record, waited_ms=(time.monotonic() - began) * 1000)
         return process_response(
             record,
             retry_after_s=retry_after_of(service, settings, record),
-            preference_applied=preferences.applied,
+            preference_applied=preferences.applied(granted_ms),
             fetch_variables=request.fetch_variables,
             base_url=links_base(router),
         )
@@ -160,7 +193,7 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
         "/api/process/status/all",
         summary="List processes, newest first, a page at a time",
         tags=["processes"],
-        responses=responses(200, success=ProcessPage),
+        responses=responses("GET /api/process/status/all", 200, success=ProcessPage),
         security=JWT,
     )
     def list_processes(
@@ -200,7 +233,7 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
         "/api/process/status/<correlationId>",
         summary="Read one process",
         tags=["processes"],
-        responses=responses(200, 202, 404, 500),
+        responses=responses("GET /api/process/status/{correlationId}", 200, 202),
         security=JWT,
     )
     def get_status(
@@ -210,15 +243,18 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
     ) -> Response[str]:
         bind_correlation_id(correlation_id)
         preferences = parse_prefer(prefer)
+        remaining_ms = router.lambda_context.get_remaining_time_in_millis()
+        long_wait = through_function_url(router)
+        granted_ms = granted_wait_ms(service, preferences, remaining_ms=remaining_ms, long_wait=long_wait)
         state = service.status(
             correlation_id,
             caller=caller_of(router, settings),
             max_wait_ms=preferences.max_wait_ms,
-            remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            remaining_ms=remaining_ms,
             history=history,
-            long_wait=through_function_url(router),
+            long_wait=long_wait,
         )
-        applied = preferences.applied if preferences.wait_s else None
+        applied = preferences.applied(granted_ms) if preferences.wait_s else None
         return process_response(
             state.record,
             retry_after_s=retry_after_of(service, settings, state.record),
@@ -237,7 +273,7 @@ def complete_routes(service: ProcessService, settings: Settings) -> Router:
         "/api/process/complete",
         summary="Finish a process with its result or error (IAM-signed callers only)",
         tags=["steps"],
-        responses=responses(200, 403, 404, 409, 413, 415),
+        responses=responses("POST /api/process/complete", 200, 403),
         security=[{"sigv4": []}],
     )
     def complete(request: Annotated[CompleteRequest, Body()]) -> Response[str]:
@@ -260,7 +296,7 @@ def cancel_routes(service: ProcessService, settings: Settings) -> Router:
         "/api/process/cancel",
         summary="Cancel a running process",
         tags=["processes"],
-        responses=responses(200, 404, 409, 413, 415, 502),
+        responses=responses("POST /api/process/cancel", 200),
         security=JWT,
     )
     def cancel(request: Annotated[CancelRequest, Body()]) -> Response[str]:

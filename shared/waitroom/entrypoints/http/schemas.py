@@ -9,12 +9,24 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
+from waitroom.adapters.camunda.variables import INT64
 from waitroom.domain.errors import InvalidRequest
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent, StepOutcome
 from waitroom.entrypoints.http.links import process_links, status_path
+from waitroom.entrypoints.http.problems import problem_types
+from waitroom.entrypoints.http.request_edges import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH
 
 CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 PROCESS_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$"
@@ -45,6 +57,50 @@ ProcessKey = Annotated[
 ]
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)]
 
+#: What every JSON value in a body must be (request_edges refuses the rest before the routes see it).
+JSON_LIMITS = (
+    f"Any JSON, nested at most {MAX_JSON_DEPTH} deep; no key twice in one object; integers of at most "
+    f"{MAX_INTEGER_DIGITS} digits; numbers within the range of a double and, when not 0, not below it; "
+    "text without unpaired UTF-16 surrogates."
+)
+#: The smallest and the largest integer a variable may hold: Camunda's Long.
+VARIABLE_INTEGER_BOUNDS = (INT64.start, INT64.stop - 1)
+#: A variable's value: Camunda types it (Integer, Long, Double, String, Boolean, Json, Null), and an
+#: integer must fit its Long (``waitroom.adapters.camunda.variables``); any other value is allowed.
+VariableValue = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "description": f"{JSON_LIMITS} An integer is a Camunda Integer or Long: within a signed 64-bit range.",
+            "anyOf": [
+                {"type": "integer", "minimum": VARIABLE_INTEGER_BOUNDS[0], "maximum": VARIABLE_INTEGER_BOUNDS[1]},
+                {"not": {"type": "integer"}},
+            ],
+        }
+    ),
+]
+#: Any JSON value, within the limits every body keeps.
+AnyJson = Annotated[Any, WithJsonSchema({"description": JSON_LIMITS})]
+
+
+def _text_or_object(value: Any) -> Any:
+    if value is not None and not isinstance(value, (str, dict)):
+        raise ValueError("the error is text or a JSON object")
+    return value
+
+
+#: A step's error: text or an object (validated as one value, so that a refusal names the field alone).
+ReportedError = Annotated[
+    Any,
+    AfterValidator(_text_or_object),
+    WithJsonSchema(
+        {
+            "description": f"Text or a JSON object (null: a message of Waitroom's). {JSON_LIMITS}",
+            "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "null"}],
+        }
+    ),
+]
+
 
 #: Times a client sends are in the years 0002 to 9998: with any zone offset they then have a UTC
 #: equivalent (``9999-12-31T23:59:59-14:00`` has none), and the document can say so.
@@ -71,32 +127,8 @@ Timestamp = Annotated[
 ]
 
 
-def _utf8_only(value: Any, path: str) -> None:
-    """JSON may carry an unpaired UTF-16 surrogate (``"\\ud800"``); no database can store one."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"{path} holds text with an unpaired UTF-16 surrogate") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _utf8_only(key, f"{path} key")
-            _utf8_only(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _utf8_only(item, f"{path}[{index}]")
-
-
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_unpaired_surrogates(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name, value in data.items():
-                _utf8_only(value, str(name))
-        return data
 
     def to_json(self) -> dict[str, Any]:
         """The wire form: camelCase, absent values left out."""
@@ -104,11 +136,24 @@ class ApiModel(BaseModel):
         return body
 
 
+#: A start of the seed's process that runs to its end on the local stack (``make run``): the
+#: onboard-user steps need ``userId`` and a well-formed ``email``.
+START_EXAMPLE: dict[str, Any] = {
+    "processKey": "onboard-user",
+    "correlationId": "user-123",
+    "variables": {"userId": "user-123", "email": "user@example.com"},
+}
+
+
 class StartRequest(ApiModel):
     process_key: ProcessKey
     correlation_id: CorrelationId = Field(default_factory=lambda: str(uuid.uuid4()))
     # The names' pattern alone (patternProperties) would let the document allow any other name too.
-    variables: dict[VariableName, Any] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
+    variables: dict[VariableName, VariableValue] = Field(
+        default_factory=dict,
+        description="The process variables, by name",
+        json_schema_extra={"additionalProperties": False},
+    )
     fetch_variables: list[VariableName] | None = Field(
         default=None,
         description="The fields of the result to answer with (as Camunda 8's fetchVariables); all when absent",
@@ -123,8 +168,8 @@ class CancelRequest(ApiModel):
 class CompleteRequest(ApiModel):
     correlation_id: CorrelationId
     status: Literal["ok", "error"]
-    data: Any = None
-    error: str | dict[str, Any] | None = None
+    data: AnyJson = None
+    error: ReportedError = None
 
 
 class ProcessLinks(ApiModel):
@@ -239,25 +284,49 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class FieldProblem(BaseModel):
-    field: str = Field(examples=["variables.userId"])
+    field: str = Field(description="The field as the caller sent it: `variables.userId`, `data.items[0]`")
     reason: str
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details, the body of every error answer (``application/problem+json``)."""
+class CamundaAnswer(BaseModel):
+    """Camunda's own answer to a request of Waitroom's that failed."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    camunda_status: int = Field(description="The HTTP status Camunda answered")
+    camunda_type: str = Field(description="Camunda's exception type (empty when its body named none)")
+    camunda_message: str
+
+
+_PROBLEM_TYPES = problem_types()
+
+
+def _one_of(values: set[str]) -> list[JsonValue]:
+    """An ``enum`` of ``values``, in one order."""
+    return [*sorted(values)]
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the body of every error answer of Waitroom (`application/problem+json`)."""
 
     type: str = Field(
-        description="A stable URI per error (README, Errors)", examples=["urn:waitroom:problem:validation-error"]
+        description="A stable URI per kind of problem, an identifier never meant to be fetched",
+        json_schema_extra={"format": "uri", "enum": _one_of({kind.type for kind in _PROBLEM_TYPES})},
     )
-    title: str
-    status: int
-    detail: str
-    instance: str | None = Field(default=None, description="The path of the request")
-    code: str = Field(examples=["VALIDATION_ERROR"])
-    errors: list[FieldProblem] = Field(default_factory=list, description="Each field at fault, and why")
-    camunda: list[dict[str, Any]] | None = Field(
-        default=None,
-        description="When Camunda failed: its own answer (`camundaStatus`, `camundaType`, `camundaMessage`)",
+    title: str = Field(
+        description="The kind's summary, the same in every answer of that type",
+        json_schema_extra={"enum": _one_of({kind.title for kind in _PROBLEM_TYPES})},
+    )
+    status: int = Field(description="The HTTP status of the answer", ge=400, le=599)
+    detail: str = Field(description="What went wrong this time")
+    instance: str = Field(description="The path of the request")
+    code: str = Field(
+        description="The kind of problem as a code (extension member)",
+        json_schema_extra={"enum": _one_of({kind.code for kind in _PROBLEM_TYPES})},
+    )
+    errors: list[FieldProblem] = Field(description="Each field at fault and why; empty when no field is (extension)")
+    camunda: list[CamundaAnswer] | None = Field(
+        default=None, description="When Camunda failed: its own answer, whole (extension member)"
     )
 
 
