@@ -14,7 +14,7 @@ from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
 
-#: SQL Server joins when MSSQL_URL names a database the tests may write to (see the README).
+#: SQL Server joins when MSSQL_URL names a database the tests may write to (see docs/TESTING.md).
 BACKENDS = ["sqlite", "postgresql", *(["mssql"] if os.environ.get("MSSQL_URL") else [])]
 #: MSSQL_REQUIRE_ENCRYPTION=true: the suite's SQL Server connections must be encrypted (DB_REQUIRE_ENCRYPTION),
 #: as prod's are. Read at import: clean_environment removes the settings' own variables from each test.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.generate_reference import BEGIN, END, GENERATED, ROOT, expected_documents, problem_types, spliced
-from waitroom.entrypoints.http.problems import TITLES
+from scripts.generate_reference import BEGIN, END, GENERATED, ROOT, expected_documents, spliced
+from waitroom.entrypoints.http.problems import TITLES, problem_types
 from waitroom.settings import Settings
 
 
@@ -28,7 +28,7 @@ def test_every_setting_has_a_description_for_the_reference() -> None:
 
 
 def test_every_problem_code_has_a_status_in_the_reference() -> None:
-    listed = {code: status for code, status, _ in problem_types()}
+    listed = {kind.code: kind.status for kind in problem_types()}
     assert set(listed) == set(TITLES)
     assert listed["VALIDATION_ERROR"] == 400
     assert listed["ROUTE_NOT_FOUND"] == 404
