@@ -433,7 +433,7 @@ class Gateway:
     def _authorize(self, route: Route, request: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any] | None:
         """What the route's authorizer adds to the event; raises Rejected as API Gateway refuses."""
         if route.auth == "JWT":
-            return self.identity.verify_token(request.headers.get("Authorization"))
+            return self.identity.verify_token(request.headers.get("Authorization"), route.scopes)
         if route.auth == "AWS_IAM":
             url = f"http://{request.headers.get('Host', 'localhost')}{request.path}"
             return self.identity.verify_signature(request.command, url, dict(request.headers.items()), body)

@@ -31,6 +31,8 @@ class Route:
     auth: str | None
     """``AWS_IAM`` (a SigV4 signature), ``JWT`` (a bearer token) or None (open), as API Gateway checks."""
     function: str
+    scopes: tuple[str, ...] = ()
+    """The route's ``AuthorizationScopes``: a token needs one of them (API Gateway then passes them on)."""
 
     @property
     def route_key(self) -> str:
@@ -179,7 +181,8 @@ def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | Non
                 default, kinds = authorizers.get(api, (None, {}))
                 chosen = (event_properties.get("Auth") or {}).get("Authorizer", default)
                 auth = None if chosen in (None, "NONE") else "AWS_IAM" if chosen == "AWS_IAM" else kinds[chosen]
-                routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], auth, name))
+                scopes = tuple((event_properties.get("Auth") or {}).get("AuthorizationScopes") or ())
+                routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], auth, name, scopes))
             elif event["Type"] in {"Schedule", "ScheduleV2"}:
                 schedule = event_properties.get("Schedule") or event_properties.get("ScheduleExpression")
         functions[name] = Function(

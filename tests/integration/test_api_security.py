@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.api import Api, ColdStart
 from tests.support.camunda_stub import CamundaStub
-from tests.support.lambdas import HttpResult, invoke, load_event, with_body
+from tests.support.lambdas import HttpResult, invoke, load_event, with_body, with_path
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
@@ -57,6 +57,24 @@ def test_the_list_shows_callers_their_own_processes_and_admins_every_one(api: Ap
     assert {item["correlationId"] for item in admin.list().body["items"]} == {"mine-1", "bobs-1"}
     assert admin.status("bobs-1").status == 202, "an admin reads any process"
     assert admin.cancel({"correlationId": "bobs-1"}).status == 200, "and cancels any"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scope": "waitroom/processes waitroom/admin"},
+        # A list claim (Azure AD, Okta): API Gateway passes it on as the list's string form.
+        {"scp": "[waitroom/processes waitroom/admin]"},
+    ],
+)
+def test_an_admin_is_recognised_from_the_claims_api_gateway_passes(api: Api, claims: dict[str, str]) -> None:
+    start_async(api.as_caller("bob"), "claims-1")
+    event = with_path(load_event("status"), "/api/process/status/claims-1", {"correlationId": "claims-1"})
+    # No route declares AuthorizationScopes, so API Gateway passes no `scopes`: only the claims.
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": "carol", **claims}}}
+    assert invoke(api.functions.status, event).status == 202, "an admin reads any process"
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "carol", "scp": "[waitroom/processes]"}
+    assert invoke(api.functions.status, event).status == 404, "without the scope, carol is no admin"
 
 
 def test_a_request_without_a_token_subject_is_refused(api: Api) -> None:
