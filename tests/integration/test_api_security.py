@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.api import Api, ColdStart
 from tests.support.camunda_stub import CamundaStub
-from tests.support.lambdas import HttpResult, invoke, load_event, with_body, with_path
+from tests.support.lambdas import HttpResult, invoke, load_event, with_body, with_headers, with_path
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
@@ -75,6 +75,24 @@ def test_an_admin_is_recognised_from_the_claims_api_gateway_passes(api: Api, cla
     assert invoke(api.functions.status, event).status == 202, "an admin reads any process"
     event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "carol", "scp": "[waitroom/processes]"}
     assert invoke(api.functions.status, event).status == 404, "without the scope, carol is no admin"
+
+
+def through_function_url(event: dict[str, Any], signer_arn: str) -> dict[str, Any]:
+    """The event as a Function URL (``AuthType: AWS_IAM``) passes it on for a request ``signer_arn`` signed."""
+    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    event["requestContext"]["authorizer"] = {"iam": {"userArn": signer_arn, "accountId": "123456789012"}}
+    return event
+
+
+def test_a_role_owns_what_it_started_through_a_function_url_under_any_session_name(api: Api) -> None:
+    role = "arn:aws:sts::123456789012:assumed-role/batch-runner"
+    body = {"processKey": "onboard-user", "correlationId": "role-1", "variables": USER}
+    event = with_headers(with_body(load_event("start"), body), prefer="respond-async")
+    assert invoke(api.functions.start, through_function_url(event, f"{role}/session-a")).status == 202
+    read = with_path(load_event("status"), "/api/process/status/role-1", {"correlationId": "role-1"})
+    assert invoke(api.functions.status, through_function_url(read, f"{role}/session-b")).status == 202
+    other = through_function_url(read, "arn:aws:sts::123456789012:assumed-role/another-role/session-a")
+    assert invoke(api.functions.status, other).status == 404, "another role does not read it"
 
 
 def test_a_request_without_a_token_subject_is_refused(api: Api) -> None:
