@@ -3,8 +3,8 @@
 The same handler serves both entries, and the event tells them apart: a Function URL's event has
 the route key ``$default`` (the HTTP API has no such route) and, with ``AuthType: AWS_IAM``, the IAM
 identity that signed the request, where the HTTP API passes on a token's claims. Such a caller is
-its IAM principal (the owner of what it starts; for a role, the role whatever its session), and may wait up to ``LONG_WAIT_MAX_MS``, since no
-gateway cuts the call at 30 s.
+its IAM principal (the owner of what it starts; for a role, the role whatever its session), and may
+wait up to ``LONG_WAIT_MAX_MS``, since no gateway cuts the call at 30 s.
 """
 
 from __future__ import annotations
