@@ -51,6 +51,10 @@ class Throttled(RuntimeError):
     """Every environment is busy and no more may be created (Lambda's concurrency limit)."""
 
 
+class ColdStartsThrottled(Throttled):
+    """Too many environments are starting at once on this machine (:data:`MAX_COLD_STARTS`)."""
+
+
 def _serve(connection: Connection, code_dir: str, module: str, entry_point: str, env: Mapping[str, str]) -> None:
     """The environment's process: cold-start once, then serve invocations one at a time until closed."""
     # Ctrl-C is the stack's to handle: it stops the environments itself.
@@ -212,7 +216,7 @@ class FunctionPool:
                 raise Throttled(f"{self.function.name} has {self.max_size} busy environments")
             starting = self._spawning + sum(1 for environment in self._all if not environment.ready)
             if starting >= MAX_COLD_STARTS:
-                raise Throttled(f"{self.function.name} has {starting} environments starting already")
+                raise ColdStartsThrottled(f"{self.function.name} has {starting} environments starting already")
             self._spawning += 1
         # Spawned outside the lock: a spawn takes a while on a busy machine, and a burst of
         # requests spawning one by one under it waited for each other's.
