@@ -234,3 +234,31 @@ def test_the_test_plan_names_tests_that_exist() -> None:
         defined[path] = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     missing = sorted(f"{path}::{name}" for path, name in named if name not in defined[path])
     assert missing == [], f"the test plan names tests that do not exist: {missing}"
+
+
+def test_the_functions_behind_routes_outlast_their_own_timeouts_within_the_apis_30_s() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    database_s = defaults["db_connect_timeout_s"] + defaults["db_query_timeout_s"]
+    camunda_s = defaults["camunda_connect_timeout_s"] + defaults["camunda_read_timeout_s"]
+    for function in ("CompleteFunction", "CancelFunction"):
+        timeout = RESOURCES[function]["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+        assert max(database_s, camunda_s) < timeout < 30, function
+
+
+def test_a_start_cannot_wait_into_the_cold_start_share_of_api_gateways_30_s() -> None:
+    assert TEMPLATE["Parameters"]["SyncTimeoutMs"]["MaxValue"] <= 25_000
+
+
+def test_without_nat_the_functions_reach_every_aws_api_they_call_through_endpoints() -> None:
+    endpoints = {
+        resource["Properties"]["ServiceName"]["Sub"].rsplit(".", 1)[1]: resource
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::EC2::VPCEndpoint"
+    }
+    # Secrets Manager (every function's secrets) and Lambda (the dispatcher starting workers).
+    assert set(endpoints) == {"secretsmanager", "lambda"}
+    assert {endpoint["Condition"] for endpoint in endpoints.values()} == {"CreateSecretsManagerEndpoint"}
+    assert all(endpoint["Properties"]["PrivateDnsEnabled"] for endpoint in endpoints.values())
+    assertions = TEMPLATE["Rules"]["SecretsManagerEndpointNeedsTheVpc"]["Assertions"]
+    checked = {str(assertion["Assert"]) for assertion in assertions}
+    assert any("SecurityGroupIds" in text for text in checked), "the endpoints' group comes from SecurityGroupIds"
