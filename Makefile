@@ -118,9 +118,13 @@ invoke: venv $(SAM_VENV)/.installed ## sam local invoke FUNCTION (e.g. StartFunc
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=StartFunction EVENT=events/start.json" >&2; exit 2; }
 	$(SAM) local invoke $(FUNCTION) -e $(EVENT) --env-vars events/env.json
 
-.PHONY: deploy
-deploy: venv $(SAM_VENV)/.installed ## sam deploy --guided (ARGS="--config-env prod" for prod): asks each parameter, saves the answers in samconfig.toml
+.PHONY: deploy-guided
+deploy-guided: venv $(SAM_VENV)/.installed ## The first deploy: sam deploy --guided (ARGS="--config-env prod" for prod), answers saved in samconfig.toml
 	$(SAM) deploy --guided $(ARGS)
+
+.PHONY: deploy
+deploy: venv $(SAM_VENV)/.installed ## Every later deploy: scripts/deploy.py, so that a changed parameter reaches the alias too (after make build)
+	$(BIN)/python scripts/deploy.py $(ARGS)
 
 .PHONY: events
 events: venv $(SAM_VENV)/.installed ## Regenerate events/ with sam local generate-event

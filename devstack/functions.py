@@ -57,6 +57,10 @@ class Throttled(RuntimeError):
     """Every environment is busy and no more may be created (Lambda's concurrency limit)."""
 
 
+class ColdStartsThrottled(Throttled):
+    """Too many environments are starting at once on this machine (:data:`MAX_COLD_STARTS`)."""
+
+
 #: How an embedded-metric-format line begins (the shape Powertools prints).
 METRIC_LINE_PREFIX = '{"_aws":'
 
@@ -276,7 +280,7 @@ class FunctionPool:
                 raise Throttled(f"{self.function.name} has {self.max_size} busy environments")
             starting = self._spawning + sum(1 for environment in self._all if not environment.ready)
             if starting >= MAX_COLD_STARTS:
-                raise Throttled(f"{self.function.name} has {starting} environments starting already")
+                raise ColdStartsThrottled(f"{self.function.name} has {starting} environments starting already")
             self._spawning += 1
         # Spawned outside the lock: a spawn takes a while on a busy machine, and a burst of
         # requests spawning one by one under it waited for each other's.

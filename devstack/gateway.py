@@ -4,8 +4,9 @@ It routes as the template does, turns each request into an API Gateway v2 (paylo
 event, invokes the function in one of its local execution environments, and turns the function's
 answer back into an HTTP response, with API Gateway's own answers where API Gateway would give them
 (no route or an unknown method → 404, no valid token on a JWT route → 401, no valid SigV4
-signature on an IAM route → 403, a function error or timeout → 500, no environment free → 429, an
-environment not ready within its init limit → 503, body over 10 MB → 413), every one a JSON
+signature on an IAM route → 403, a function error or timeout → 500, a route's throttle
+(``RouteSettings``) → 429, the function's concurrency reached → 500 as API Gateway answers a Lambda
+throttle, an environment not ready within its init limit → 503, body over 10 MB → 413), every one a JSON
 ``{"message": ...}`` as API Gateway's are. Every function behind a route has a ``Timeout`` under the
 gateway's 30 s (or the 15 minutes the template gives start and status for their Function URLs, of
 which a route still uses only 30 s).
@@ -43,10 +44,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from devstack.functions import FunctionPool, NotReady, Throttled
+from devstack.functions import ColdStartsThrottled, FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
 from devstack.identity import FUNCTION_URL_SERVICE, REGION, LocalIdentity, Rejected
 from devstack.template import Application, Route
+from devstack.throttle import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +334,7 @@ class Gateway:
         self.application = application
         self.pools = pools
         self.identity = identity
+        self._buckets = {route.route_key: TokenBucket(route.throttle) for route in application.routes if route.throttle}
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -417,6 +420,10 @@ class Gateway:
             send(request, 404, {"message": "Not Found"})
             return
         route, path_parameters = found
+        bucket = self._buckets.get(route.route_key)
+        if bucket is not None and not bucket.take():
+            send(request, 429, {"message": "Too Many Requests"})
+            return
         try:
             authorizer = self._authorize(route, request, body)
         except Rejected as rejected:
@@ -433,13 +440,28 @@ class Gateway:
             source_ip=request.client_address[0],
             authorizer=authorizer,
         )
-        self._invoke(request, route.function, event, started)
+        self._invoke(request, route.function, event, started, throttled_status=500)
 
-    def _invoke(self, request: BaseHTTPRequestHandler, function: str, event: dict[str, Any], started: float) -> None:
+    def _invoke(
+        self,
+        request: BaseHTTPRequestHandler,
+        function: str,
+        event: dict[str, Any],
+        started: float,
+        *,
+        throttled_status: int = 429,
+    ) -> None:
         try:
             result = self.pools[function].invoke(event)
-        except Throttled:
+        except ColdStartsThrottled:
+            # This machine's limit on cold starts at once, not Lambda's: "try again".
             send(request, 429, {"message": "Too Many Requests"})
+            return
+        except Throttled:
+            # The function's concurrency is reached: API Gateway answers Lambda's throttle as an
+            # integration failure, 500 (a Function URL answers it 429).
+            status = HTTPStatus(throttled_status)
+            send(request, status, {"message": status.phrase})
             return
         except NotReady:
             # Lambda's init phase has a limit; an environment past it answers as an unavailable service.
@@ -491,7 +513,7 @@ class Gateway:
     def _authorize(self, route: Route, request: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any] | None:
         """What the route's authorizer adds to the event; raises Rejected as API Gateway refuses."""
         if route.auth == "JWT":
-            return self.identity.verify_token(request.headers.get("Authorization"))
+            return self.identity.verify_token(request.headers.get("Authorization"), route.scopes)
         if route.auth == "AWS_IAM":
             url = f"http://{request.headers.get('Host', 'localhost')}{request.path}"
             return self.identity.verify_signature(request.command, url, _joined(request.headers.items()), body)

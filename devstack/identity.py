@@ -16,7 +16,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,15 @@ class Rejected(Exception):
         self.message = message
 
 
+def _claim_text(value: Any) -> str:
+    """A claim as API Gateway's JWT authorizer passes it on: a string; a list as ``[a b]``."""
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class LocalIdentity:
     key: str
@@ -81,8 +90,13 @@ class LocalIdentity:
         }
         return jwt.encode(claims, self.key, algorithm="HS256")
 
-    def verify_token(self, authorization: str | None) -> dict[str, Any]:
-        """The ``requestContext.authorizer`` API Gateway's JWT authorizer would add, or 401."""
+    def verify_token(self, authorization: str | None, required_scopes: Sequence[str] = ()) -> dict[str, Any]:
+        """The ``requestContext.authorizer`` API Gateway's JWT authorizer would add, or 401 (no valid
+        token) or 403 (a route's ``AuthorizationScopes``, none of which the token has).
+
+        As API Gateway: every claim is passed as a string (a list as ``[a b]``), and ``scopes`` only
+        on a route that declares ``AuthorizationScopes``; elsewhere the code reads the claims.
+        """
         token = (authorization or "").removeprefix("Bearer ").strip()
         if not token:
             raise Rejected(401, "Unauthorized")
@@ -95,8 +109,14 @@ class LocalIdentity:
         # API Gateway's JWT authorizer takes only numeric dates; PyJWT reads "9999999999" as a number.
         if any(not _is_numeric_date(claims[name]) for name in ("exp", "nbf", "iat") if name in claims):
             raise Rejected(401, "Unauthorized")
-        scopes = str(claims.get("scope") or claims.get("scp") or "").split()
-        return {"jwt": {"claims": {name: str(value) for name, value in claims.items()}, "scopes": scopes or None}}
+        verified: dict[str, Any] = {"claims": {name: _claim_text(value) for name, value in claims.items()}}
+        if required_scopes:
+            granted = claims.get("scope") or claims.get("scp") or []
+            scopes = granted if isinstance(granted, list) else str(granted).split()
+            if not set(scopes) & set(required_scopes):
+                raise Rejected(403, "Forbidden")
+            verified["scopes"] = [str(scope) for scope in scopes]
+        return {"jwt": verified}
 
     # --- SigV4 ---------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from devstack.functions import FunctionPool, Throttled
 from devstack.http_answers import send
@@ -26,6 +27,14 @@ from devstack.http_answers import send
 logger = logging.getLogger("devstack.lambda")
 
 _INVOCATIONS = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+def function_name(identifier: str) -> str:
+    """The function ``Invoke`` names: by its name or ARN, either with an alias or version after a
+    colon (``WorkerFunction:live``, ``arn:aws:lambda:us-east-1:123456789012:function:WorkerFunction:live``).
+    Locally every qualifier runs the one code there is."""
+    parts = identifier.split(":")
+    return parts[6] if parts[0] == "arn" and len(parts) >= 7 else parts[0]
 
 
 class LambdaApi:
@@ -44,8 +53,7 @@ class LambdaApi:
 
             def do_POST(self) -> None:
                 matched = _INVOCATIONS.match(self.path.split("?", 1)[0])
-                # A function may be named by its ARN: its last part is the name.
-                pool = None if matched is None else api._pool_of(matched.group("name").rsplit(":", 1)[-1])
+                pool = None if matched is None else api._pool_of(function_name(unquote(matched.group("name"))))
                 if pool is None:
                     send(self, 404, {"Type": "User", "message": "Function not found"})
                     return

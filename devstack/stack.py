@@ -48,14 +48,15 @@ LOCAL_DEFAULTS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
-#: The worker function's logical id: the dispatcher invokes it by this name locally.
+#: The worker function's logical id: the dispatcher invokes it by this name locally, qualified by the
+#: alias as in AWS, where it invokes the alias ``live`` (template.yaml).
 WORKER_FUNCTION = "WorkerFunction"
 #: What boto3 needs to call the local Lambda API (it signs every request; the local API reads no
 #: signature), and the worker the dispatcher starts, which the template names with ``!Ref``.
 LOCAL_LAMBDA_CLIENT = {
     "AWS_ACCESS_KEY_ID": "local-stack",
     "AWS_SECRET_ACCESS_KEY": "local-stack-not-a-secret",
-    "WORKER_FUNCTION_NAME": WORKER_FUNCTION,
+    "WORKER_FUNCTION_NAME": f"{WORKER_FUNCTION}:live",
 }
 
 

@@ -15,6 +15,8 @@ from urllib.parse import unquote
 
 import yaml
 
+from devstack.throttle import Throttle
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEFAULT_TIMEOUT_S = 3  # Lambda's own default
@@ -31,6 +33,10 @@ class Route:
     auth: str | None
     """``AWS_IAM`` (a SigV4 signature), ``JWT`` (a bearer token) or None (open), as API Gateway checks."""
     function: str
+    scopes: tuple[str, ...] = ()
+    """The route's ``AuthorizationScopes``: a token needs one of them (API Gateway then passes them on)."""
+    throttle: Throttle | None = None
+    """The API's ``RouteSettings`` for this route, if it throttles it."""
 
     @property
     def route_key(self) -> str:
@@ -125,14 +131,33 @@ def _authorizers(resources: dict[str, Any]) -> dict[str, tuple[str | None, dict[
     return apis
 
 
-def _reserved_concurrency(value: Any, parameters: dict[str, Any], overrides: Mapping[str, str]) -> int | None:
-    """A literal number, or a ``!Ref`` to a parameter: its override, else its default."""
-    if value is None:
-        return None
+def _parameter_value(value: Any, parameters: dict[str, Any], overrides: Mapping[str, str]) -> Any:
+    """A literal, or a ``!Ref`` to a parameter: its override, else its default."""
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
-        value = overrides[name] if name in overrides else parameters[name]["Default"]
-    return int(value)
+        return overrides[name] if name in overrides else parameters[name]["Default"]
+    return value
+
+
+def _reserved_concurrency(value: Any, parameters: dict[str, Any], overrides: Mapping[str, str]) -> int | None:
+    return None if value is None else int(_parameter_value(value, parameters, overrides))
+
+
+def _route_throttles(
+    resources: dict[str, Any], parameters: dict[str, Any], overrides: Mapping[str, str]
+) -> dict[tuple[str, str], Throttle]:
+    """Each HTTP API's ``RouteSettings`` that throttle a route, by (API, route key)."""
+    throttles = {}
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        for route_key, settings in (resource.get("Properties", {}).get("RouteSettings") or {}).items():
+            if "ThrottlingBurstLimit" in settings or "ThrottlingRateLimit" in settings:
+                throttles[name, route_key] = Throttle(
+                    rate=float(_parameter_value(settings.get("ThrottlingRateLimit", 10_000), parameters, overrides)),
+                    burst=int(_parameter_value(settings.get("ThrottlingBurstLimit", 5_000), parameters, overrides)),
+                )
+    return throttles
 
 
 def local_value(value: Any) -> Any:
@@ -165,6 +190,7 @@ def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | Non
     parameters, overrides = document.get("Parameters", {}), parameter_overrides or {}
     globals_ = document.get("Globals", {}).get("Function", {})
     authorizers = _authorizers(document["Resources"])
+    throttles = _route_throttles(document["Resources"], parameters, overrides)
     functions: dict[str, Function] = {}
     routes: list[Route] = []
     for name, resource in document["Resources"].items():
@@ -179,7 +205,10 @@ def load(template: Path = TEMPLATE, parameter_overrides: Mapping[str, str] | Non
                 default, kinds = authorizers.get(api, (None, {}))
                 chosen = (event_properties.get("Auth") or {}).get("Authorizer", default)
                 auth = None if chosen in (None, "NONE") else "AWS_IAM" if chosen == "AWS_IAM" else kinds[chosen]
-                routes.append(Route(event_properties["Method"].upper(), event_properties["Path"], auth, name))
+                scopes = tuple((event_properties.get("Auth") or {}).get("AuthorizationScopes") or ())
+                method, path = event_properties["Method"].upper(), event_properties["Path"]
+                throttle = throttles.get((api, f"{method} {path}"))
+                routes.append(Route(method, path, auth, name, scopes, throttle))
             elif event["Type"] in {"Schedule", "ScheduleV2"}:
                 schedule = event_properties.get("Schedule") or event_properties.get("ScheduleExpression")
         functions[name] = Function(

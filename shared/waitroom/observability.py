@@ -6,13 +6,15 @@ records as structured JSON lines with its keys (the correlation id among them); 
 touch it, to set those keys (:func:`bind_correlation_id`, :func:`thread_log_keys`) and to wrap a
 handler.
 
-Metrics are CloudWatch embedded metric format (EMF) lines in the namespace ``Waitroom``, each with
-the ``service`` dimension and, where it tells something, the process key or the worker's topic. A
-metric with a dimension is also emitted without it, so that alarms and totals need no search.
+Metrics are CloudWatch embedded metric format (EMF) lines in the stack's namespace
+(``Waitroom/<stack>``), each with the ``service`` dimension (the stack's name) and, where it tells
+something, the process key or the worker's topic. A metric with a dimension is also emitted without
+it, so that alarms and totals need no search.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -23,8 +25,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from waitroom.domain.process import ProcessRecord, ProcessStatus
 
-SERVICE = "waitroom"
-NAMESPACE = "Waitroom"
+#: Powertools' own variables, which template.yaml sets per stack (``POWERTOOLS_SERVICE_NAME`` the stack's
+#: name, ``POWERTOOLS_METRICS_NAMESPACE`` ``Waitroom/<stack>``), so that two stacks in one account
+#: keep their metrics and alarms apart; the local stack and the tests use the defaults.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "waitroom"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Waitroom"
 
 # A route that counts nothing itself (a status read) flushes no metrics; Powertools warns each time.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

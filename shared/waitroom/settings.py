@@ -236,7 +236,8 @@ class Settings(BaseSettings):
             name
             for name, value in [
                 ("DATABASE_URL", self.database_url),
-                ("DB_HOST", self.db_host),
+                # Beside DB_SECRET_ARN, DB_HOST names the server of a secret that holds only credentials.
+                ("DB_HOST", self.db_host and not self.db_secret_arn),
                 ("DB_SECRET_ARN", self.db_secret_arn),
             ]
             if value
@@ -249,7 +250,7 @@ class Settings(BaseSettings):
                 "no database configured: set DB_SECRET_ARN (or DATABASE_URL, dev only); "
                 "the SQLite default is for the local stack, never Lambda"
             )
-        if self.db_host and not (self.db_name and self.db_user):
+        if self.db_host and not self.db_secret_arn and not (self.db_name and self.db_user):
             raise ValueError("DB_HOST needs DB_NAME and DB_USER")
         if (self.camunda_user is None) != (self.camunda_password is None):
             raise ValueError("CAMUNDA_USER and CAMUNDA_PASSWORD go together")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.api import Api, ColdStart
 from tests.support.camunda_stub import CamundaStub
-from tests.support.lambdas import HttpResult, invoke, load_event, with_body
+from tests.support.lambdas import HttpResult, invoke, load_event, with_body, with_headers, with_path
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings
@@ -57,6 +57,42 @@ def test_the_list_shows_callers_their_own_processes_and_admins_every_one(api: Ap
     assert {item["correlationId"] for item in admin.list().body["items"]} == {"mine-1", "bobs-1"}
     assert admin.status("bobs-1").status == 202, "an admin reads any process"
     assert admin.cancel({"correlationId": "bobs-1"}).status == 200, "and cancels any"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scope": "waitroom/processes waitroom/admin"},
+        # A list claim (Azure AD, Okta): API Gateway passes it on as the list's string form.
+        {"scp": "[waitroom/processes waitroom/admin]"},
+    ],
+)
+def test_an_admin_is_recognised_from_the_claims_api_gateway_passes(api: Api, claims: dict[str, str]) -> None:
+    start_async(api.as_caller("bob"), "claims-1")
+    event = with_path(load_event("status"), "/api/process/status/claims-1", {"correlationId": "claims-1"})
+    # No route declares AuthorizationScopes, so API Gateway passes no `scopes`: only the claims.
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": "carol", **claims}}}
+    assert invoke(api.functions.status, event).status == 202, "an admin reads any process"
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "carol", "scp": "[waitroom/processes]"}
+    assert invoke(api.functions.status, event).status == 404, "without the scope, carol is no admin"
+
+
+def through_function_url(event: dict[str, Any], signer_arn: str) -> dict[str, Any]:
+    """The event as a Function URL (``AuthType: AWS_IAM``) passes it on for a request ``signer_arn`` signed."""
+    event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    event["requestContext"]["authorizer"] = {"iam": {"userArn": signer_arn, "accountId": "123456789012"}}
+    return event
+
+
+def test_a_role_owns_what_it_started_through_a_function_url_under_any_session_name(api: Api) -> None:
+    role = "arn:aws:sts::123456789012:assumed-role/batch-runner"
+    body = {"processKey": "onboard-user", "correlationId": "role-1", "variables": USER}
+    event = with_headers(with_body(load_event("start"), body), prefer="respond-async")
+    assert invoke(api.functions.start, through_function_url(event, f"{role}/session-a")).status == 202
+    read = with_path(load_event("status"), "/api/process/status/role-1", {"correlationId": "role-1"})
+    assert invoke(api.functions.status, through_function_url(read, f"{role}/session-b")).status == 202
+    other = through_function_url(read, "arn:aws:sts::123456789012:assumed-role/another-role/session-a")
+    assert invoke(api.functions.status, other).status == 404, "another role does not read it"
 
 
 def test_a_request_without_a_token_subject_is_refused(api: Api) -> None:

@@ -16,6 +16,7 @@ import requests
 from devstack.identity import LocalIdentity
 from devstack.stack import LocalSettings, LocalStack
 from devstack.template import load
+from devstack.throttle import Throttle
 from tests.conftest import REAL_CAMUNDA_URL
 
 START_SLOTS = 2
@@ -55,11 +56,46 @@ def test_the_template_bounds_starts_and_reserves_completions_and_the_scheduled_f
     assert functions["ReconcilerFunction"].reserved_concurrency == 2
 
 
-def start(stack: LocalStack, correlation_id: str) -> requests.Response:
+def test_the_template_throttles_starts_at_the_route_below_their_reserved_concurrency() -> None:
+    application = load()
+    (route,) = [route for route in application.routes if route.route_key == "POST /api/process/start"]
+    reserved = application.functions["StartFunction"].reserved_concurrency
+    assert route.throttle is not None and reserved is not None
+    assert route.throttle.burst < reserved, "a burst is answered 429 by API Gateway before Lambda throttles it"
+    overridden = load(parameter_overrides={"StartThrottleBurst": "3", "StartThrottleRate": "2"}).route_for(
+        "POST", "/api/process/start"
+    )
+    assert overridden is not None and overridden[0].throttle == Throttle(rate=2.0, burst=3)
+
+
+def test_a_start_beyond_the_routes_burst_is_answered_429_and_starts_nothing(tmp_path: Path) -> None:
+    local = LocalSettings(
+        data_dir=tmp_path,
+        engine_port=0,
+        concurrency=1,
+        schedules=False,
+        # One start at once, and the next token a thousand seconds later: the second start finds none.
+        parameter_overrides={"StartThrottleBurst": "1", "StartThrottleRate": "0.001"},
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DATABASE_URL", raising=False)
+        running = LocalStack(port=0, local=local).start()
+    try:
+        assert start(running, "first", prefer="respond-async").status_code == 202
+        refused = start(running, "second", prefer="respond-async")
+        assert (refused.status_code, refused.json()) == (429, {"message": "Too Many Requests"})
+        headers = {"Authorization": f"Bearer {running.identity.issue('waiter')}"}
+        read = requests.get(f"{running.url}/api/process/status/second", headers=headers, timeout=10)
+        assert read.status_code == 404, "nothing was started"
+    finally:
+        running.stop()
+
+
+def start(stack: LocalStack, correlation_id: str, *, prefer: str = "wait=25") -> requests.Response:
     return requests.post(
         f"{stack.url}/api/process/start",
         json={"processKey": "onboard-user", "correlationId": correlation_id, "variables": {"userId": correlation_id}},
-        headers={"Authorization": f"Bearer {stack.identity.issue('waiter')}", "Prefer": "wait=25"},
+        headers={"Authorization": f"Bearer {stack.identity.issue('waiter')}", "Prefer": prefer},
         timeout=40,
     )
 
@@ -91,9 +127,10 @@ def test_with_every_start_slot_waiting_completions_still_run_and_the_waiters_get
         for correlation_id in ids:
             wait_until_pending(stack, correlation_id)
 
-        # Every start slot is taken by a waiting start: one more is throttled, as Lambda throttles it.
+        # Every start slot is taken by a waiting start: one more is throttled by Lambda, which API
+        # Gateway answers 500 (the route's own throttle, below the slots, is what answers 429).
         refused = start(stack, "one-too-many")
-        assert refused.status_code == 429, refused.text
+        assert (refused.status_code, refused.json()) == (500, {"message": "Internal Server Error"})
 
         # /complete has concurrency of its own: it runs, and each waiter gets its process's result.
         for correlation_id in ids:

@@ -81,6 +81,23 @@ def test_a_rotated_secret_reaches_the_next_connection(secrets_manager: Any, data
         store.close()
 
 
+def test_an_rds_managed_master_secret_takes_the_server_from_the_settings(secrets_manager: Any, database: str) -> None:
+    # RDS's ManageMasterUserPassword secret: the credentials and nothing else.
+    parts = urlsplit(database)
+    credentials = json.dumps({"username": parts.username, "password": "p@ss/word:1", "engine": "postgres"})
+    arn = secrets_manager.create_secret(Name="waitroom/master", SecretString=credentials)["ARN"]
+    settings = Settings(db_secret_arn=arn, db_host=parts.hostname, db_port=parts.port, db_name=parts.path.strip("/"))
+    store = open_store(settings)
+    try:
+        migrate(store.dialect)
+        store.save(NewProcess("m-1", "onboard-user", "0" * 64))
+        assert store.get("m-1") is not None
+    finally:
+        store.close()
+    with pytest.raises(ConfigurationError, match="DB_HOST"):
+        SecretUrl(arn)()
+
+
 def test_a_secret_without_credentials_names_the_setting(secrets_manager: Any) -> None:
     arn = secrets_manager.create_secret(Name="waitroom/bad", SecretString=json.dumps({"host": "h"}))["ARN"]
     with pytest.raises(ConfigurationError, match="DB_SECRET_ARN"):

@@ -71,11 +71,10 @@ def with_headers(event: dict[str, Any], **headers: str) -> dict[str, Any]:
 
 
 def with_caller(event: dict[str, Any], subject: str, *, admin: bool = False) -> dict[str, Any]:
-    """The event as API Gateway's JWT authorizer passes it on for a token of ``subject``."""
+    """The event as API Gateway's JWT authorizer passes it on for a token of ``subject``: the claims
+    as strings, and no ``scopes``, which it fills only for routes that declare ``AuthorizationScopes``."""
     scopes = ["waitroom/processes", *(["waitroom/admin"] if admin else [])]
-    event["requestContext"]["authorizer"] = {
-        "jwt": {"claims": {"sub": subject, "scope": " ".join(scopes)}, "scopes": scopes}
-    }
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": subject, "scope": " ".join(scopes)}}}
     return event
 
 

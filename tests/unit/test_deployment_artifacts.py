@@ -7,8 +7,12 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 import tomllib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,27 +39,77 @@ def emitted_metric_names() -> set[str]:
     return names
 
 
-def watched_metric_names() -> set[str]:
-    """The Waitroom metrics the alarms and the dashboard read."""
-    watched = set()
+FUNCTION_ENVIRONMENT = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+#: The namespace and service (a dimension) the functions' metrics are written with, as the template sets them.
+NAMESPACE = FUNCTION_ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"]
+SERVICE = FUNCTION_ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]
+#: How the dashboard's body (one Fn::Sub) names them.
+DASHBOARD_NAMESPACE, DASHBOARD_SERVICE = "${Namespace}", "${AWS::StackName}"
+
+
+def our_metrics() -> Iterator[dict[str, Any]]:
+    """Every metric of the functions' namespace an alarm reads: namespace, name and dimensions."""
     for resource in RESOURCES.values():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::CloudWatch::Alarm":
-            if properties.get("Namespace") == "Waitroom":
-                watched.add(properties["MetricName"])
+            if "MetricName" in properties and not str(properties.get("Namespace")).startswith("AWS/"):
+                yield properties
             for query in properties.get("Metrics", []):
                 metric = query.get("MetricStat", {}).get("Metric", {})
-                if metric.get("Namespace") == "Waitroom":
-                    watched.add(metric["MetricName"])
+                if metric and not str(metric.get("Namespace")).startswith("AWS/"):
+                    yield metric
+
+
+def dashboard_lines() -> Iterator[tuple[str, list[Any]]]:
+    """Each metric line of the dashboard with its namespace, spelt out (``.`` repeats the line above)."""
+    for resource in RESOURCES.values():
         if resource["Type"] == "AWS::CloudWatch::Dashboard":
-            body = json.loads(re.sub(r"\$\{[^}]+\}", "x", properties["DashboardBody"]["Sub"][0]))
+            text, variables = resource["Properties"]["DashboardBody"]["Sub"]
+            assert variables == {"Namespace": NAMESPACE}
+            body = json.loads(text)
             for widget in body["widgets"]:
-                namespace = None
+                previous: list[Any] = []
                 for line in widget["properties"]["metrics"]:
-                    namespace = line[0] if line[0] != "." else namespace
-                    if namespace == "Waitroom" and line[0] != "...":
-                        watched.add(line[1])
+                    if line[0] == "...":
+                        yield previous[0], previous
+                        continue
+                    previous = [previous[index] if value == "." else value for index, value in enumerate(line)]
+                    yield previous[0], previous
+
+
+def watched_metric_names() -> set[str]:
+    """The Waitroom metrics the alarms and the dashboard read."""
+    watched = {metric["MetricName"] for metric in our_metrics()}
+    watched.update(line[1] for namespace, line in dashboard_lines() if namespace == DASHBOARD_NAMESPACE)
     return watched
+
+
+def test_the_alarms_and_the_dashboard_read_the_stacks_own_namespace_and_service() -> None:
+    assert "${AWS::StackName}" in NAMESPACE["Sub"] and SERVICE == {"Ref": "AWS::StackName"}, "one per stack"
+    metrics = list(our_metrics())
+    assert len(metrics) >= 4
+    for metric in metrics:
+        assert metric["Namespace"] == NAMESPACE
+        assert {"Name": "service", "Value": SERVICE} in metric["Dimensions"]
+    ours = [line for namespace, line in dashboard_lines() if namespace == DASHBOARD_NAMESPACE]
+    assert len(ours) >= 10
+    assert all(line[2:4] == ["service", DASHBOARD_SERVICE] for line in ours)
+    assert not [line for namespace, line in dashboard_lines() if "Waitroom" in namespace], "no fixed namespace"
+    (dashboard,) = [r for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    assert dashboard["Properties"]["DashboardName"] == {"Ref": "AWS::StackName"}
+    assert "${AWS::StackName}" in TEMPLATE["Outputs"]["DashboardUrl"]["Value"]["Sub"]
+
+
+def test_the_functions_write_their_metrics_in_the_namespace_and_service_they_are_given() -> None:
+    environment = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "Waitroom/waitroom-prod"}
+    environment["POWERTOOLS_SERVICE_NAME"] = "waitroom-prod"
+    code = (
+        "from waitroom import observability as o; print(o.NAMESPACE, o.SERVICE, o.metrics.namespace, o.metrics.service)"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert printed == ["Waitroom/waitroom-prod", "waitroom-prod", "Waitroom/waitroom-prod", "waitroom-prod"]
 
 
 def test_the_dashboard_and_alarms_watch_metrics_the_code_emits() -> None:
@@ -246,3 +300,31 @@ def test_the_test_plan_names_tests_that_exist() -> None:
         defined[path] = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     missing = sorted(f"{path}::{name}" for path, name in named if name not in defined[path])
     assert missing == [], f"the test plan names tests that do not exist: {missing}"
+
+
+def test_the_functions_behind_routes_outlast_their_own_timeouts_within_the_apis_30_s() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    database_s = defaults["db_connect_timeout_s"] + defaults["db_query_timeout_s"]
+    camunda_s = defaults["camunda_connect_timeout_s"] + defaults["camunda_read_timeout_s"]
+    for function in ("CompleteFunction", "CancelFunction"):
+        timeout = RESOURCES[function]["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+        assert max(database_s, camunda_s) < timeout < 30, function
+
+
+def test_a_start_cannot_wait_into_the_cold_start_share_of_api_gateways_30_s() -> None:
+    assert TEMPLATE["Parameters"]["SyncTimeoutMs"]["MaxValue"] <= 25_000
+
+
+def test_without_nat_the_functions_reach_every_aws_api_they_call_through_endpoints() -> None:
+    endpoints = {
+        resource["Properties"]["ServiceName"]["Sub"].rsplit(".", 1)[1]: resource
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::EC2::VPCEndpoint"
+    }
+    # Secrets Manager (every function's secrets) and Lambda (the dispatcher starting workers).
+    assert set(endpoints) == {"secretsmanager", "lambda"}
+    assert {endpoint["Condition"] for endpoint in endpoints.values()} == {"CreateSecretsManagerEndpoint"}
+    assert all(endpoint["Properties"]["PrivateDnsEnabled"] for endpoint in endpoints.values())
+    assertions = TEMPLATE["Rules"]["SecretsManagerEndpointNeedsTheVpc"]["Assertions"]
+    checked = {str(assertion["Assert"]) for assertion in assertions}
+    assert any("SecurityGroupIds" in text for text in checked), "the endpoints' group comes from SecurityGroupIds"

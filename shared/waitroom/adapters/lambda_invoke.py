@@ -11,8 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from waitroom.domain.errors import ConfigurationError
+
+#: An asynchronous invoke is answered at once; boto3's defaults (60 s to connect and to read, retried)
+#: would let an unreachable Lambda API (a VPC without NAT or an endpoint) hold the dispatcher's
+#: whole minute. Short: a failed start counts in ``invoke_failures`` and the next tick tries again.
+CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"})
 
 
 class LambdaInvoker:
@@ -22,7 +28,7 @@ class LambdaInvoker:
         if function_name is None:
             raise ConfigurationError("WORKER_FUNCTION_NAME is not set: the dispatcher has no worker to start")
         self.function_name = function_name
-        self._client = boto3.client("lambda")
+        self._client = boto3.client("lambda", config=CLIENT_CONFIG)
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         self._client.invoke(FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(event).encode())

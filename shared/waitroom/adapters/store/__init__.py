@@ -35,7 +35,7 @@ _SECRET_ENGINES = {
 def database_url(settings: Settings) -> DatabaseUrl:
     """Where the store's URL comes from: ``DB_SECRET_ARN`` when set, else the settings."""
     if settings.db_secret_arn:
-        return SecretUrl(settings.db_secret_arn)
+        return SecretUrl(settings.db_secret_arn, host=settings.db_host, port=settings.db_port, dbname=settings.db_name)
     return FixedUrl(settings.resolved_database_url())
 
 
@@ -45,10 +45,17 @@ class SecretUrl:
     A connection is opened with the value of that moment, so a rotated password reaches the next
     connection; after a failed login the store calls :meth:`refresh` and tries once more, since the
     password may have been rotated within the cache's five minutes.
+
+    A secret RDS manages for a master user (``ManageMasterUserPassword``) holds only ``username`` and
+    ``password``: the server and the database then come from ``DB_HOST``, ``DB_PORT`` and
+    ``DB_NAME`` (``host``, ``dbname`` in the secret win).
     """
 
-    def __init__(self, arn: str) -> None:
+    def __init__(
+        self, arn: str, *, host: str | None = None, port: int | None = None, dbname: str | None = None
+    ) -> None:
         self.arn = arn
+        self.host, self.port, self.dbname = host, port, dbname
         self._force_fetch = False
 
     def __call__(self) -> str:
@@ -58,14 +65,18 @@ class SecretUrl:
         self._force_fetch = False
         try:
             scheme = _SECRET_ENGINES.get(str(secret.get("engine", "sqlserver")), "mssql")
-            default_port = 1433 if scheme == "mssql" else 5432
+            port = secret.get("port") or self.port or (1433 if scheme == "mssql" else 5432)
             user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
-            database = quote(str(secret.get("dbname") or secret.get("dbInstanceIdentifier") or ""), safe="")
-            return f"{scheme}://{user}:{password}@{secret['host']}:{secret.get('port', default_port)}/{database}"
+            name = secret.get("dbname") or self.dbname or secret.get("dbInstanceIdentifier") or ""
+            host = secret.get("host") or self.host
         except (KeyError, AttributeError, TypeError):
+            raise ConfigurationError("DB_SECRET_ARN: the secret must be JSON with username and password") from None
+        if not host:
             raise ConfigurationError(
-                "DB_SECRET_ARN: the secret must be JSON with host, username, password and dbname"
-            ) from None
+                "DB_SECRET_ARN: the secret names no host (an RDS-managed master secret holds only the "
+                "credentials): set DB_HOST and DB_NAME (template parameters DatabaseHost, DatabaseName)"
+            )
+        return f"{scheme}://{user}:{password}@{host}:{port}/{quote(str(name), safe='')}"
 
     def refresh(self) -> bool:
         self._force_fetch = True

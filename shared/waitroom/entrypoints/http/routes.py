@@ -9,6 +9,7 @@ resolver that includes it, and nothing is looked up at request time.
 # No `from __future__ import annotations` here: Powertools reads the routes' annotations, which
 # refer to values (the list's limit) that only exist while the routes are made.
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -71,10 +72,29 @@ def caller_of(router: Router, settings: Settings) -> Caller:
     if principal is not None:
         return Caller(subject=principal)
     authorizer = router.current_event.request_context.authorizer  # type: ignore[attr-defined]
-    subject = (authorizer.jwt_claim or {}).get("sub")
+    claims = authorizer.jwt_claim or {}
+    subject = claims.get("sub")
     if not subject:
         raise Unauthenticated("the request carries no token with a subject")
-    return Caller(subject=str(subject), admin=settings.admin_scope in (authorizer.jwt_scopes or []))
+    return Caller(subject=str(subject), admin=settings.admin_scope in token_scopes(claims))
+
+
+def token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The scopes of a verified token, from its claims as API Gateway passes them on.
+
+    API Gateway fills ``requestContext.authorizer.jwt.scopes`` only for routes that declare
+    ``AuthorizationScopes`` (none here do), so the claims are read: ``scope`` is a space-separated
+    string (OAuth 2.0, Cognito), ``scp`` a list, which API Gateway passes as its string form,
+    ``[a b]``.
+    """
+    found: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        text = str(value or "").strip().removeprefix("[").removesuffix("]")
+        items = value if isinstance(value, list) else text.split()
+        found.update(str(item).strip(" ,\"'") for item in items)
+    found.discard("")
+    return frozenset(found)
 
 
 def request_context(router: Router) -> dict[str, Any]:
