@@ -11,8 +11,8 @@ import pytest
 from waitroom.domain import errors
 from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound
 from waitroom.domain.process import ProcessRecord, ProcessStatus
-from waitroom.entrypoints.http.problems import TITLES, problem_type
-from waitroom.entrypoints.http.resolver import Preferences, error_response, parse_prefer, process_response, status_of
+from waitroom.entrypoints.http.problems import TITLES, problem_type, status_of
+from waitroom.entrypoints.http.resolver import Preferences, error_response, parse_prefer, process_response
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
