@@ -209,7 +209,9 @@ class Settings(BaseSettings):
         30, description="Finished processes (and their steps) older than this are deleted."
     )
     retention_batch: Annotated[int, Field(gt=0, le=100_000)] = Field(
-        1000, description="Rows one delete statement removes; retention repeats it until nothing is left to delete."
+        1000,
+        description="Processes one retention batch deletes (on SQL Server in statements of at most 1,000 "
+        "processes and 4,000 steps); retention repeats batches until nothing is left to delete.",
     )
 
     # --- access ---------------------------------------------------------------------------------
