@@ -35,6 +35,7 @@ _WORD_OPERATORS = {
     "and": "&&", "or": "||", "not": "!", "div": "/", "mod": "%",
 }  # fmt: skip
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _TEMPLATE = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.DOTALL)
 
 
@@ -97,16 +98,29 @@ class Expression:
     def evaluate(self, scope: Scope) -> Any:
         return self._node(scope)
 
-    def evaluate_condition(self, scope: Scope) -> bool:
-        """Evaluate as a sequence-flow condition, with the failures of Camunda's JuelExpression."""
+    @property
+    def variable_name(self) -> str | None:
+        """The variable's name when the expression is just one (``${name}``), else None."""
+        match = _TEMPLATE.match(self.text)
+        body = match.group("body").strip() if match is not None else ""
+        if _IDENTIFIER.fullmatch(body) and body not in _LITERALS and body not in _WORD_OPERATORS:
+            return None if body in ("execution", "empty") else body
+        return None
+
+    def evaluate_value(self, scope: Scope) -> Any:
+        """Evaluate as a value (a mapping, an assignee ...), with the failures of Camunda's JuelExpression."""
         try:
-            result = self._node(scope)
+            return self._node(scope)
         except UnknownProperty as error:
             raise JuelError(f"Unknown property used in expression: {self.text}. Cause: {error}") from error
         except UnknownMethod as error:
             raise JuelError(f"Unknown method used in expression: {self.text}. Cause: {error}") from error
         except JuelError as error:
             raise JuelError(f"Error while evaluating expression: {self.text}. Cause: {error}") from error
+
+    def evaluate_condition(self, scope: Scope) -> bool:
+        """Evaluate as a sequence-flow condition, with the failures of Camunda's JuelExpression."""
+        result = self.evaluate_value(scope)
         if result is None:
             raise JuelError("condition expression returns null: result is null")
         if not isinstance(result, bool):

@@ -430,6 +430,55 @@ EXTERNAL_TASKS = QuerySpec(
     variable_operators=_VARIABLE_OPERATORS,
 )
 
+# GET /task: the filters on what a user task here has; candidate, date, variable and case filters
+# are refused by the REST layer.
+TASKS = QuerySpec(
+    filters={
+        "taskId": _equals("id"),
+        "taskIdIn": _member("id"),
+        "processInstanceId": _equals("process_instance_id"),
+        "processInstanceIdIn": _member("process_instance_id"),
+        "processInstanceBusinessKey": _equals("business_key"),
+        "processInstanceBusinessKeyIn": _member("business_key"),
+        "processInstanceBusinessKeyLike": _like("business_key"),
+        "processDefinitionId": _equals("definition_id"),
+        "processDefinitionKey": _equals("definition_key"),
+        "processDefinitionKeyIn": _member("definition_key"),
+        "executionId": _equals("execution_id"),
+        "assignee": _equals("assignee"),
+        "assigneeLike": _like("assignee"),
+        "assigned": Filter("boolean", lambda task, value, _context: (task.assignee is not None) == value),
+        "unassigned": Filter("boolean", lambda task, value, _context: (task.assignee is None) == value),
+        "taskDefinitionKey": _equals("activity_id"),
+        "taskDefinitionKeyIn": _member("activity_id"),
+        "taskDefinitionKeyLike": _like("activity_id"),
+        "name": _equals("name"),
+        "nameLike": _like("name"),
+        "description": _equals("description"),
+        "descriptionLike": _like("description"),
+        "priority": Filter("integer", lambda task, value, _context: task.priority == value),
+        "maxPriority": Filter("integer", lambda task, value, _context: task.priority <= value),
+        "minPriority": Filter("integer", lambda task, value, _context: task.priority >= value),
+        "tenantIdIn": _NO_MATCH_LIST,
+        "withoutTenantId": _ALWAYS,
+        "active": _ALWAYS,
+        "suspended": _NEVER,
+    },
+    sort_keys={
+        "id": lambda task: task.id,
+        "name": lambda task: task.name,
+        "nameCaseInsensitive": lambda task: (task.name or "").lower(),
+        "description": lambda task: task.description,
+        "priority": lambda task: task.priority,
+        "created": lambda task: task.created,
+        "assignee": lambda task: task.assignee,
+        "executionId": lambda task: task.execution_id,
+        "instanceId": lambda task: task.process_instance_id,
+        "tenantId": lambda _task: None,
+    },
+    default_sort="id",
+)
+
 INCIDENTS = QuerySpec(
     filters={
         "incidentId": _equals("id"),
