@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.engine import mappings
 from devstack.engine.clock import Clock
 from devstack.engine.errors import (
     BadUserRequestException,
@@ -27,10 +28,9 @@ from devstack.engine.errors import (
 )
 from devstack.engine.execution import Context, ProcessRuntime
 from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
-from devstack.engine import mappings
 from devstack.engine.juel import ExecutionIdentity, JuelError, Scope
 from devstack.engine.longpoll import TaskNotifier
-from devstack.engine.parsing import is_bpmn_resource, parse_resource
+from devstack.engine.parsing import Activity, is_bpmn_resource, parse_resource
 from devstack.engine.queries import ExternalTaskRow, InstanceRow, QueryContext, VariableCondition, variables_match
 from devstack.engine.records import (
     Deployment,
@@ -46,7 +46,6 @@ from devstack.engine.records import (
 )
 from devstack.engine.store import Store
 from devstack.engine.timers import parse_timer
-from devstack.engine.parsing import Activity
 from devstack.engine.variables import (
     TypedValue,
     ensure_storable,
@@ -697,7 +696,13 @@ class Engine:
             return
         values = _load_variables(instance.variables)
         local = _load_variables(task.local_variables)
-        _set_variables(self._runtime_for(task.definition_id).model.activities[task.activity_id], values, local, variables, local_variables)
+        _set_variables(
+            self._runtime_for(task.definition_id).model.activities[task.activity_id],
+            values,
+            local,
+            variables,
+            local_variables,
+        )
         _ensure_storable(local)
         task.local_variables = _dump_variables(local)
         _ensure_storable(values)

@@ -39,7 +39,7 @@ from devstack.engine.parsing import (
     external_id,
     internal_id,
 )
-from devstack.engine.variables import TypedValue, from_python, string_value, to_python
+from devstack.engine.variables import TypedValue, string_value, to_python
 
 _SERIALIZER = BpmnWorkflowSerializer(
     BpmnWorkflowSerializer.configure(
@@ -210,7 +210,9 @@ class ProcessRuntime:
 
     def _advance(self, workflow: Any, context: Context) -> None:
         while True:
-            _run_guarded(lambda: workflow.do_engine_steps(will_complete_task=lambda task: _give_data(task, context)))
+            _run_guarded(
+                lambda: workflow.do_engine_steps(will_complete_task=lambda spiff_task: _give_data(spiff_task, context))
+            )
             error_ends = [
                 task
                 for task in workflow.get_tasks(state=TaskState.READY)
@@ -240,8 +242,10 @@ class ProcessRuntime:
     @staticmethod
     def _ready_task(workflow: Any, spiff_task_id: str) -> Any:
         task = workflow.get_task_from_id(UUID(spiff_task_id))
-        if task is None or task.state != TaskState.READY or not isinstance(
-            task.task_spec, ExternalServiceTask | HumanTask | WaitTask
+        if (
+            task is None
+            or task.state != TaskState.READY
+            or not isinstance(task.task_spec, ExternalServiceTask | HumanTask | WaitTask)
         ):
             raise ProcessEngineException(f"Execution of task {spiff_task_id} is not waiting")
         return task

@@ -43,8 +43,9 @@ def outputs(
 
 
 def _typed(value: MappingValue, scope: Scope, values: Mapping[str, TypedValue]) -> TypedValue:
-    if isinstance(value, Expression) and value.variable_name in values:
-        return values[value.variable_name]
+    name = value.variable_name if isinstance(value, Expression) else None
+    if name is not None and name in values:
+        return values[name]
     return from_python(_evaluate(value, scope))
 
 

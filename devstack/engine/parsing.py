@@ -366,8 +366,9 @@ def parse_resource(resource: str, data: bytes) -> list[ParsedProcess]:
         for model, process in zip(models, processes, strict=True):
             rest_start = _spec(root, process, model.key, model.start_activity_id, resource)
             message_specs = {
-                name: _spec(root, process, model.key, start_id, resource)
+                name: specs
                 for name, start_id in model.message_starts.items()
+                if (specs := _spec(root, process, model.key, start_id, resource)) is not None
             }
             parsed.append(ParsedProcess(model, rest_start, message_specs))
     except ValidationException as error:
@@ -576,12 +577,8 @@ def _io_mapping(element: Any, problems: _Problems) -> tuple[bool, tuple[Paramete
     mapping = element.find("bpmn:extensionElements/camunda:inputOutput", _NS)
     if mapping is None:
         return False, (), ()
-    inputs = tuple(
-        _parameter(element, node, problems) for node in mapping.iterfind("camunda:inputParameter", _NS)
-    )
-    outputs = tuple(
-        _parameter(element, node, problems) for node in mapping.iterfind("camunda:outputParameter", _NS)
-    )
+    inputs = tuple(_parameter(element, node, problems) for node in mapping.iterfind("camunda:inputParameter", _NS))
+    outputs = tuple(_parameter(element, node, problems) for node in mapping.iterfind("camunda:outputParameter", _NS))
     return True, inputs, outputs
 
 
@@ -634,6 +631,7 @@ def _check_supported(
         for task in process.iter(full_tag("serviceTask"), full_tag("userTask"), full_tag("subProcess"))
         if etree.QName(task).localname != "serviceTask" or task.get(f"{{{CAMUNDA_NS}}}type") == "external"
     }
+    context = _CheckContext(errors, messages, waiting_activities, problems)
     if container is process:
         _check_start_events(process, messages, problems)
     else:
@@ -663,27 +661,40 @@ def _check_supported(
             _check_user_task(element, problems)
         elif kind == "subProcess" and element.get("triggeredByEvent", "false") != "true":
             _check_supported(element, errors, messages, problems)
-        elif kind == "endEvent" and definitions == ["errorEventDefinition"]:
-            _check_error_reference(element, errors, problems, needs_code=True)
-            _check_extensions(element, problems)
-        elif kind == "boundaryEvent" and definitions == ["errorEventDefinition"]:
-            _check_boundary(element, waiting_activities, errors, problems)
-        elif kind == "receiveTask" and not definitions:
-            _check_message(element, element.get("messageRef"), messages, problems)
-            _check_extensions(element, problems)
-        elif kind == "intermediateCatchEvent" and definitions == ["messageEventDefinition"]:
-            reference = element.find("bpmn:messageEventDefinition", _NS).get("messageRef")
-            _check_message(element, reference, messages, problems)
-            _check_extensions(element, problems)
-        elif kind == "startEvent" and definitions == ["messageEventDefinition"] and container is process:
-            reference = element.find("bpmn:messageEventDefinition", _NS).get("messageRef")
-            _check_message(element, reference, messages, problems)
-            _check_extensions(element, problems)
-        elif kind == "intermediateCatchEvent" and definitions == ["timerEventDefinition"]:
-            _check_timer(element, problems)
-            _check_extensions(element, problems)
-        else:
+        elif not _check_event(element, kind, definitions, in_process=container is process, context=context):
             problems.add(_unsupported_message(kind, definitions, element), element)
+
+
+@dataclass(frozen=True)
+class _CheckContext:
+    """What checking one element needs to know about the rest of the resource."""
+
+    errors: dict[str, Any]
+    messages: dict[str, str | None]
+    waiting_activities: set[str]
+    problems: _Problems
+
+
+def _check_event(element: Any, kind: str, definitions: list[str], *, in_process: bool, context: _CheckContext) -> bool:
+    """Check an event or receive task; False when it is none the engine supports."""
+    problems = context.problems
+    if kind == "endEvent" and definitions == ["errorEventDefinition"]:
+        _check_error_reference(element, context.errors, problems, needs_code=True)
+    elif kind == "boundaryEvent" and definitions == ["errorEventDefinition"]:
+        _check_boundary(element, context.waiting_activities, context.errors, problems)
+    elif kind == "receiveTask" and not definitions:
+        _check_message(element, element.get("messageRef"), context.messages, problems)
+    elif definitions == ["messageEventDefinition"] and (
+        kind == "intermediateCatchEvent" or (kind == "startEvent" and in_process)
+    ):
+        reference = element.find("bpmn:messageEventDefinition", _NS).get("messageRef")
+        _check_message(element, reference, context.messages, problems)
+    elif kind == "intermediateCatchEvent" and definitions == ["timerEventDefinition"]:
+        _check_timer(element, problems)
+    else:
+        return False
+    _check_extensions(element, problems)
+    return True
 
 
 def _check_subprocess_start(subprocess: Any, problems: _Problems) -> None:

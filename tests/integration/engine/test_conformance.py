@@ -55,7 +55,12 @@ class Conformance:
     def user_task(self) -> dict[str, Any]:
         """An expense claim waiting at its user task."""
         business_key = f"conformance-{next(self._keys)}"
-        variables = {"employee": {"value": "ada"}, "manager": {"value": "grace"}, "amount": {"value": 10}, "reason": {"value": "no"}}
+        variables = {
+            "employee": {"value": "ada"},
+            "manager": {"value": "grace"},
+            "amount": {"value": 10},
+            "reason": {"value": "no"},
+        }
         instance = self.camunda.start("expense-claim", variables, businessKey=business_key)
         check = self.camunda.fetch_one("conformance", "expense.check", businessKey=business_key)
         assert self.camunda.complete(check["id"], "conformance", {"verdict": {"value": "ok"}}).status_code == 204
@@ -334,7 +339,9 @@ SUCCESSES: dict[tuple[str, str], Scenario] = {
             params={"taskDefinitionKey": "approve", "assignee": "grace", "sortBy": "created", "sortOrder": "desc"},
         ),
     ),
-    ("GET", "/task/count"): lambda c: c.call("GET", "/task/count", 200, params={"processDefinitionKey": "expense-claim"}),
+    ("GET", "/task/count"): lambda c: c.call(
+        "GET", "/task/count", 200, params={"processDefinitionKey": "expense-claim"}
+    ),
     ("GET", "/task/{id}"): lambda c: c.call("GET", "/task/{id}", 200, path=f"/task/{c.user_task()['id']}"),
     ("POST", "/task/{id}/complete"): lambda c: (
         c.call(
