@@ -773,8 +773,9 @@ class Engine:
             # Camunda evaluates the input mapping when the activity starts, in the enclosing scope.
             local = mappings.inputs(activity.inputs, values, _identity(instance), activity.activity_id)
             _ensure_storable(local)
-            # An activity with boundary events or a mapping is a scope: it gets its own execution.
-            execution_id = _new_id() if activity.is_scope else instance.id
+            # An activity with boundary events or a mapping is a scope and gets its own execution;
+            # any other runs in its sub process's execution, or the instance's.
+            execution_id = _new_id() if activity.is_scope else waiting.scope_execution_id or instance.id
             if activity.kind == "user":
                 self._store.put(
                     UserTask(

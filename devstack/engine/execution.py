@@ -61,6 +61,8 @@ class ReadyTask:
 
     spiff_task_id: str
     activity_id: str
+    # The execution of the innermost enclosing sub process (a scope in Camunda); None at the top.
+    scope_execution_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,11 @@ class ProcessRuntime:
     @staticmethod
     def ready_tasks(workflow: Any) -> list[ReadyTask]:
         return [
-            ReadyTask(str(task.id), external_id(task.task_spec.name))
+            ReadyTask(
+                str(task.id),
+                external_id(task.task_spec.name),
+                None if task.workflow is workflow else str(task.workflow.parent_task_id),
+            )
             for task in workflow.get_tasks(state=TaskState.READY)
             if isinstance(task.task_spec, ExternalServiceTask | HumanTask)
         ]

@@ -1,9 +1,10 @@
-"""A small evaluator for the JUEL (Java Unified Expression Language) that Camunda uses in conditions.
+"""A small evaluator for the JUEL (Java Unified Expression Language) that Camunda uses in expressions.
 
-Sequence-flow conditions in Camunda models are JUEL, e.g. ``${approved && score >= 5}``. SpiffWorkflow
-would ``eval`` them as Python, which neither understands JUEL operators nor coerces like EL, so this
-module parses the supported subset once (at deployment, to reject what it cannot evaluate) and
-evaluates it against the process variables with EL's coercion rules.
+Sequence-flow conditions, input/output mappings and user task assignees in Camunda models are JUEL,
+e.g. ``${approved && score >= 5}``. SpiffWorkflow would ``eval`` them as Python, which neither
+understands JUEL operators nor coerces like EL, so this module parses the supported subset once (at
+deployment, to reject what it cannot evaluate) and evaluates it against the variables with EL's
+coercion rules.
 
 Supported: literals, variables, ``a.b`` / ``a[b]`` on maps and lists, the arithmetic, relational,
 equality and logical operators with their word forms (``eq``, ``and``, ``not`` ...), ``empty``,
@@ -68,9 +69,11 @@ class Scope:
         variables: Mapping[str, Any],
         execution: ExecutionIdentity | None = None,
         activity_id: str | None = None,
+        local_variables: Mapping[str, Any] | None = None,
     ) -> None:
         self.variables = variables
-        self.execution = _Execution(variables, execution, activity_id)
+        local = variables if local_variables is None else local_variables
+        self.execution = _Execution(variables, local, execution, activity_id)
 
     def resolve(self, name: str) -> Any:
         if name == "execution":
@@ -135,9 +138,14 @@ class _Execution:
     """The DelegateExecution methods a condition can call; properties read through their getters."""
 
     def __init__(
-        self, variables: Mapping[str, Any], identity: ExecutionIdentity | None, activity_id: str | None
+        self,
+        variables: Mapping[str, Any],
+        local_variables: Mapping[str, Any],
+        identity: ExecutionIdentity | None,
+        activity_id: str | None,
     ) -> None:
         self.variables = variables
+        self.local_variables = local_variables
         self.identity = identity
         self.activity_id = activity_id
 
@@ -158,8 +166,8 @@ class _Execution:
 
 
 _EXECUTION_CLASS = "org.camunda.bpm.engine.impl.persistence.entity.ExecutionEntity"
-# Variables live on the process instance's execution (no element here has a scope of its own that
-# a condition could run in), so the local and the inherited views are the same.
+# The local forms read the scope's own variables: an activity's in its output mapping, otherwise the
+# process instance's (sub processes hold no variables of their own here).
 _EXECUTION_METHODS: dict[tuple[str, int], Callable[..., Any]] = {
     ("getProcessInstanceId", 0): lambda execution: execution.identity_part("process_instance_id"),
     ("getProcessDefinitionId", 0): lambda execution: execution.identity_part("process_definition_id"),
@@ -169,15 +177,15 @@ _EXECUTION_METHODS: dict[tuple[str, int], Callable[..., Any]] = {
     ("getCurrentActivityId", 0): lambda execution: execution.activity_id,
     ("getTenantId", 0): lambda _execution: None,
     ("getVariable", 1): lambda execution, name: execution.variables.get(_to_string(name)),
-    ("getVariableLocal", 1): lambda execution, name: execution.variables.get(_to_string(name)),
+    ("getVariableLocal", 1): lambda execution, name: execution.local_variables.get(_to_string(name)),
     ("getVariables", 0): lambda execution: dict(execution.variables),
-    ("getVariablesLocal", 0): lambda execution: dict(execution.variables),
+    ("getVariablesLocal", 0): lambda execution: dict(execution.local_variables),
     ("getVariableNames", 0): lambda execution: set(execution.variables),
-    ("getVariableNamesLocal", 0): lambda execution: set(execution.variables),
+    ("getVariableNamesLocal", 0): lambda execution: set(execution.local_variables),
     ("hasVariable", 1): lambda execution, name: _to_string(name) in execution.variables,
-    ("hasVariableLocal", 1): lambda execution, name: _to_string(name) in execution.variables,
+    ("hasVariableLocal", 1): lambda execution, name: _to_string(name) in execution.local_variables,
     ("hasVariables", 0): lambda execution: bool(execution.variables),
-    ("hasVariablesLocal", 0): lambda execution: bool(execution.variables),
+    ("hasVariablesLocal", 0): lambda execution: bool(execution.local_variables),
 }
 
 

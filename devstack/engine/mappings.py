@@ -34,8 +34,9 @@ def outputs(
 ) -> None:
     """Set the output parameters, evaluated over ``local`` and ``values``, into ``values``."""
     visible = {**values, **local}
+    own = {name: to_python(value) for name, value in local.items()}
     for parameter in parameters:
-        scope = Scope({name: to_python(value) for name, value in visible.items()}, execution, activity)
+        scope = Scope({name: to_python(value) for name, value in visible.items()}, execution, activity, own)
         value = _typed(parameter.value, scope, visible)
         values[parameter.name] = value
         if parameter.name not in local:

@@ -813,6 +813,9 @@ def _check_user_task(element: Any, problems: _Problems) -> None:
                 f"camunda:{attribute} on userTask '{element.get('id')}' is not supported by the development engine",
                 element,
             )
+    form_key = element.get(f"{{{CAMUNDA_NS}}}formKey") or ""
+    if "${" in form_key or "#{" in form_key:
+        problems.add(f"camunda:formKey expressions on userTask '{element.get('id')}' are not supported", element)
     _check_extensions(element, problems, allowed=("inputOutput",))
 
 

@@ -60,9 +60,9 @@ class HttpResponse:
 Handler = Callable[..., HttpResponse]
 _NONE: frozenset[str] = frozenset()
 # No execution listener deploys (parsing refuses them), so skipping them is what happens anyway.
-# Input/output mappings run when an activity starts or completes, never when an instance is
-# deleted or started at its start event, so skipping them changes nothing either: these flags are
-# applied by being accepted.
+# Deleting an instance would run the output mappings of its active activities, but the variables
+# they set end with the instance (the engine keeps no variable history), and a start respects the
+# flag only with startInstructions, which are refused: these flags are applied by being accepted.
 _SKIP_FLAGS = frozenset({"skipCustomListeners", "skipIoMappings"})
 # Local variables and local correlation keys need scopes of their own, which no wait state here has.
 _MESSAGE_PROPERTIES = frozenset(
