@@ -524,7 +524,7 @@ class Engine:
             activity = runtime.model.activities[task.activity_id]
             local = _load_variables(task.local_variables)
             _set_variables(activity, values, local, variables, local_variables)
-            self._leave(activity, instance, values, local)
+            self._map_outputs(activity, instance, values, local)
             runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
             self._save(instance, runtime, workflow, values)
 
@@ -629,7 +629,7 @@ class Engine:
             activity = runtime.model.activities[task.activity_id]
             local = _load_variables(task.local_variables)
             _set_variables(activity, values, local, variables, None)
-            self._leave(activity, instance, values, local)
+            self._map_outputs(activity, instance, values, local)
             runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
             self._save(instance, runtime, workflow, values)
             return values
@@ -828,7 +828,7 @@ class Engine:
         return None if assignee is None else str(assignee)
 
     @staticmethod
-    def _leave(
+    def _map_outputs(
         activity: Activity, instance: ProcessInstance, values: dict[str, TypedValue], local: dict[str, TypedValue]
     ) -> None:
         """Camunda's output mapping, run as the activity completes; its local variables end with it."""

@@ -6,7 +6,7 @@ REST engine:
 * external service tasks (``camunda:type="external"``) keep their topic and wait for a worker, user
   tasks wait for a person (both are completed through the REST API);
 * error end events wait for the engine, which finds the catching boundary event the way Camunda
-  does (the innermost enclosing scope first, see ``ProcessModel.error_handler``);
+  does (the innermost enclosing scope first, see ``ProcessModel.catching``);
 * input/output mappings (``camunda:inputOutput``) are parsed for the engine to evaluate;
 * element ids that collide with Spiff's own spec names (``Start``, ``End`` ...) are renamed before
   Spiff sees them and renamed back whenever an id is reported;
@@ -67,9 +67,9 @@ _TIMER_KINDS = ("timeDuration", "timeDate")
 _LOOP_CHARACTERISTICS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
 _UNSUPPORTED_EXTENSIONS = (
     "inputOutput", "executionListener", "taskListener", "connector", "errorEventDefinition", "formData",
-    "formProperty", "in", "out",
+    "formProperty",
 )  # fmt: skip
-# The user task attributes Camunda evaluates that the engine does not (dates, reminders, forms by reference).
+# User task attributes Camunda evaluates and the engine does not: due and follow-up dates, Camunda Forms.
 _UNSUPPORTED_USER_TASK_ATTRIBUTES = ("dueDate", "followUpDate", "formRef", "formRefBinding", "formRefVersion")
 
 
@@ -124,9 +124,6 @@ class Activity:
     def is_scope(self) -> bool:
         """Camunda gives activities with boundary events or input/output mappings their own execution."""
         return bool(self.error_handlers) or self.has_io_mapping
-
-    def error_handler(self, error_code: str) -> ErrorHandler | None:
-        return _handler(self.error_handlers, error_code)
 
 
 @dataclass(frozen=True)
