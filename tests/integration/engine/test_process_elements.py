@@ -183,6 +183,28 @@ def test_a_user_task_waits_in_its_sub_process_and_is_listed(expenses: Camunda) -
     assert expenses.get("/external-task", params={"processInstanceId": instance_id}).json() == []
 
 
+def test_the_task_query_applies_its_filters_and_refuses_the_others(expenses: Camunda) -> None:
+    instance_id = _checked(expenses, "queried")
+    task_id = _user_task(expenses, instance_id)["id"]
+
+    def ids(**params: str) -> list[str]:
+        response = expenses.get("/task", params=params)
+        assert response.status_code == 200, response.text
+        return [task["id"] for task in response.json()]
+
+    assert ids(assigneeIn="grace,alan") == [task_id]
+    assert ids(assigneeNotIn="grace") == []
+    assert ids(nameLike="Approve%") == [task_id]
+    assert ids(nameNotLike="Approve%") == []
+    assert ids(taskDefinitionKeyNotIn="check,approve") == []
+    assert ids(createdAfter="2000-01-01T00:00:00.000+0000", withoutDueDate="true") == [task_id]
+    assert ids(dueBefore="2999-01-01T00:00:00.000+0000") == []
+    assert ids(minPriority="50", maxPriority="50", unassigned="false") == [task_id]
+    refused = expenses.get("/task", params={"candidateGroup": "finance"})
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "Query parameter 'candidateGroup' is not supported by the development engine"
+
+
 def test_completing_a_user_task_moves_the_process_on(expenses: Camunda) -> None:
     instance_id = _checked(expenses, "claim-9")
     task = _user_task(expenses, instance_id)
