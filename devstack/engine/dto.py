@@ -14,6 +14,7 @@ from devstack.engine.records import (
     Incident,
     ProcessDefinition,
     ProcessInstance,
+    UserTask,
 )
 from devstack.engine.variables import TypedValue, to_dto
 
@@ -190,6 +191,38 @@ def locked_external_task(locked: LockedTask) -> JsonObject:
     dto["variables"] = variables_dto(locked.variables, locked.deserialize_values)
     dto["extensionProperties"] = locked.extension_properties
     return dto
+
+
+def task(record: UserTask) -> JsonObject:
+    """Camunda's TaskWithAttachmentAndCommentDto, without the variables it only adds on request."""
+    return {
+        "id": record.id,
+        "name": record.name,
+        "assignee": record.assignee,
+        "owner": None,
+        "created": format_date(record.created),
+        "lastUpdated": None,
+        "due": None,
+        "followUp": None,
+        "delegationState": None,
+        "description": record.description,
+        "executionId": record.execution_id,
+        "parentTaskId": None,
+        "priority": record.priority,
+        "processDefinitionId": record.definition_id,
+        "processInstanceId": record.process_instance_id,
+        "caseExecutionId": None,
+        "caseDefinitionId": None,
+        "caseInstanceId": None,
+        "taskDefinitionKey": record.activity_id,
+        "suspended": False,
+        "formKey": record.form_key,
+        "camundaFormRef": None,
+        "tenantId": None,
+        "taskState": "Created",
+        "attachment": False,
+        "comment": False,
+    }
 
 
 def incident(record: Incident) -> JsonObject:

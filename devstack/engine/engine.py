@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.engine import mappings
 from devstack.engine.clock import Clock
 from devstack.engine.errors import (
     BadUserRequestException,
@@ -27,9 +28,9 @@ from devstack.engine.errors import (
 )
 from devstack.engine.execution import Context, ProcessRuntime
 from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
-from devstack.engine.juel import ExecutionIdentity
+from devstack.engine.juel import ExecutionIdentity, JuelError, Scope
 from devstack.engine.longpoll import TaskNotifier
-from devstack.engine.parsing import is_bpmn_resource, parse_resource
+from devstack.engine.parsing import Activity, is_bpmn_resource, parse_resource
 from devstack.engine.queries import ExternalTaskRow, InstanceRow, QueryContext, VariableCondition, variables_match
 from devstack.engine.records import (
     Deployment,
@@ -40,6 +41,7 @@ from devstack.engine.records import (
     ProcessDefinition,
     ProcessInstance,
     Resource,
+    UserTask,
     VariableRecords,
 )
 from devstack.engine.store import Store
@@ -48,7 +50,6 @@ from devstack.engine.variables import (
     TypedValue,
     ensure_storable,
     from_record,
-    string_value,
     to_python,
     to_record,
 )
@@ -520,11 +521,10 @@ class Engine:
             message = f"External Task {task_id} cannot be completed by worker '{worker}"
             task = self._task_locked_by(task_id, worker, message)
             instance, runtime, workflow, values = self._open(task.process_instance_id)
-            values.update(variables or {})
-            if not runtime.model.activities[task.activity_id].is_scope:
-                # Without boundary events the activity runs in the instance's execution, so
-                # "local" variables land on the process instance, as in Camunda.
-                values.update(local_variables or {})
+            activity = runtime.model.activities[task.activity_id]
+            local = _load_variables(task.local_variables)
+            _set_variables(activity, values, local, variables, local_variables)
+            self._map_outputs(activity, instance, values, local)
             runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
             self._save(instance, runtime, workflow, values)
 
@@ -580,20 +580,9 @@ class Engine:
                 task_id, worker, f"Bpmn error of External Task {task_id} cannot be reported by worker '{worker}"
             )
             instance, runtime, workflow, values = self._open(task.process_instance_id)
-            values.update(variables or {})
-            handler = runtime.model.activities[task.activity_id].error_handler(code)
-            if handler is None:
-                # Camunda's default (enableExceptionsAfterUnhandledBpmnError=false): the token just ends.
-                runtime.end_token(workflow, task.spiff_task_id, _context(values, instance))
-            else:
-                if handler.code_variable:
-                    values[handler.code_variable] = string_value(code)
-                if handler.message_variable:
-                    values[handler.message_variable] = (
-                        string_value(error_message) if error_message is not None else TypedValue("Null", None)
-                    )
-                context = _context(values, instance)
-                runtime.catch_error(workflow, task.spiff_task_id, handler.boundary_id, context)
+            activity = runtime.model.activities[task.activity_id]
+            _set_variables(activity, values, _load_variables(task.local_variables), variables, None)
+            runtime.throw_error(workflow, task.spiff_task_id, code, error_message, _context(values, instance))
             self._save(instance, runtime, workflow, values)
 
     def extend_lock(self, task_id: str, worker_id: str | None, new_duration: int) -> None:
@@ -619,6 +608,31 @@ class Engine:
             task.worker_id = None
             task.lock_expiration_time = None
             self._store.put(task)
+
+    # User tasks ----------------------------------------------------------------------------------
+
+    def user_tasks(self) -> list[UserTask]:
+        with self._store.transaction():
+            return self._store.all(UserTask)
+
+    def user_task(self, task_id: str) -> UserTask | None:
+        with self._store.transaction():
+            return self._store.get(UserTask, task_id)
+
+    def complete_user_task(self, task_id: str, variables: dict[str, TypedValue] | None) -> dict[str, TypedValue]:
+        """Camunda's TaskService.complete; returns the process variables after it."""
+        with self._write():
+            task = self._store.get(UserTask, task_id)
+            if task is None:
+                raise NotFoundException(ensure_message(f"Cannot find task with id {task_id}", "task", "is null"))
+            instance, runtime, workflow, values = self._open(task.process_instance_id)
+            activity = runtime.model.activities[task.activity_id]
+            local = _load_variables(task.local_variables)
+            _set_variables(activity, values, local, variables, None)
+            self._map_outputs(activity, instance, values, local)
+            runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
+            self._save(instance, runtime, workflow, values)
+            return values
 
     def incidents(self) -> list[Incident]:
         with self._store.transaction():
@@ -681,13 +695,16 @@ class Engine:
         if instance is None or not (variables or local_variables):
             return
         values = _load_variables(instance.variables)
-        values.update(variables or {})
-        if self._runtime_for(task.definition_id).model.activities[task.activity_id].is_scope:
-            local = {**_load_variables(task.local_variables), **(local_variables or {})}
-            _ensure_storable(local)
-            task.local_variables = _dump_variables(local)
-        else:
-            values.update(local_variables or {})
+        local = _load_variables(task.local_variables)
+        _set_variables(
+            self._runtime_for(task.definition_id).model.activities[task.activity_id],
+            values,
+            local,
+            variables,
+            local_variables,
+        )
+        _ensure_storable(local)
+        task.local_variables = _dump_variables(local)
         _ensure_storable(values)
         instance.variables = _dump_variables(values)
         self._store.put(instance)
@@ -710,7 +727,7 @@ class Engine:
         instance.workflow = runtime.dump(workflow)
         instance.variables = _dump_variables(values)
         self._store.put(instance)
-        self._sync_external_tasks(instance, runtime, workflow)
+        self._sync_tasks(instance, runtime, workflow, values)
         self._sync_subscriptions(instance, runtime, workflow)
         return False
 
@@ -733,26 +750,59 @@ class Engine:
                 )
             )
 
-    def _sync_external_tasks(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
-        """Make the instance's external tasks exactly the external tasks Spiff has waiting."""
+    def _sync_tasks(
+        self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object, values: dict[str, TypedValue]
+    ) -> None:
+        """Make the instance's external and user tasks exactly the tasks Spiff has waiting."""
         ready = {task.spiff_task_id: task for task in runtime.ready_tasks(workflow)}
-        existing = self._store.by_owner(ExternalTask, instance.id)
-        for task in existing:
+        external = self._store.by_owner(ExternalTask, instance.id)
+        user = self._store.by_owner(UserTask, instance.id)
+        for task in external:
             if task.spiff_task_id not in ready:
                 self._delete_task(task)
-        known = {task.spiff_task_id for task in existing}
+        for user_task in user:
+            if user_task.spiff_task_id not in ready:
+                self._store.delete(UserTask, user_task.id)
+        known = {task.spiff_task_id for task in external} | {task.spiff_task_id for task in user}
         definition = self._store.get(ProcessDefinition, instance.definition_id)
+        now = self.clock.now_ms()
         for spiff_task_id, waiting in ready.items():
             if spiff_task_id in known:
                 continue
             activity = runtime.model.activities[waiting.activity_id]
+            # Camunda evaluates the input mapping when the activity starts, in the enclosing scope.
+            local = mappings.inputs(activity.inputs, values, _identity(instance), activity.activity_id)
+            _ensure_storable(local)
+            # An activity with boundary events or a mapping is a scope and gets its own execution;
+            # any other runs in its sub process's execution, or the instance's.
+            execution_id = _new_id() if activity.is_scope else waiting.scope_execution_id or instance.id
+            if activity.kind == "user":
+                self._store.put(
+                    UserTask(
+                        id=_new_id(),
+                        name=activity.name,
+                        description=activity.description,
+                        assignee=self._assignee(activity, instance, {**values, **local}),
+                        priority=activity.priority,
+                        form_key=activity.form_key,
+                        created=now,
+                        process_instance_id=instance.id,
+                        execution_id=execution_id,
+                        activity_id=activity.activity_id,
+                        spiff_task_id=spiff_task_id,
+                        definition_id=instance.definition_id,
+                        definition_key=instance.definition_key,
+                        business_key=instance.business_key,
+                        local_variables=_dump_variables(local),
+                    )
+                )
+                continue
             self._store.put(
                 ExternalTask(
                     id=_new_id(),
                     topic_name=activity.topic,
                     process_instance_id=instance.id,
-                    # An activity with boundary events is a scope and gets its own execution in Camunda.
-                    execution_id=_new_id() if activity.is_scope else instance.id,
+                    execution_id=execution_id,
                     activity_id=activity.activity_id,
                     activity_instance_id=f"{activity.activity_id}:{_new_id()}",
                     spiff_task_id=spiff_task_id,
@@ -761,9 +811,28 @@ class Engine:
                     version_tag=definition.version_tag if definition else None,
                     business_key=instance.business_key,
                     priority=activity.priority,
-                    create_time=self.clock.now_ms(),
+                    create_time=now,
+                    local_variables=_dump_variables(local),
                 )
             )
+
+    @staticmethod
+    def _assignee(activity: Activity, instance: ProcessInstance, values: dict[str, TypedValue]) -> str | None:
+        if activity.assignee is None:
+            return None
+        scope = Scope({name: to_python(value) for name, value in values.items()}, _identity(instance))
+        try:
+            assignee = activity.assignee.evaluate_value(scope)
+        except JuelError as error:
+            raise ProcessEngineException(str(error)) from error
+        return None if assignee is None else str(assignee)
+
+    @staticmethod
+    def _map_outputs(
+        activity: Activity, instance: ProcessInstance, values: dict[str, TypedValue], local: dict[str, TypedValue]
+    ) -> None:
+        """Camunda's output mapping, run as the activity completes; its local variables end with it."""
+        mappings.outputs(activity.outputs, local, values, _identity(instance), activity.activity_id)
 
     def _end_instance(self, instance_id: str, state: str) -> None:
         self._store.delete(ProcessInstance, instance_id)
@@ -771,6 +840,8 @@ class Engine:
             self._store.delete(EventSubscription, subscription.id)
         for task in self._store.by_owner(ExternalTask, instance_id):
             self._delete_task(task)
+        for user_task in self._store.by_owner(UserTask, instance_id):
+            self._store.delete(UserTask, user_task.id)
         history = self._store.get(HistoricProcessInstance, instance_id)
         if history is not None:
             history.state = state
@@ -882,7 +953,31 @@ def _identity(instance: ProcessInstance) -> ExecutionIdentity:
 
 
 def _context(values: dict[str, TypedValue], instance: ProcessInstance) -> Context:
-    return Context({name: to_python(value) for name, value in values.items()}, _identity(instance))
+    return Context(values, _identity(instance))
+
+
+def _set_variables(
+    activity: Activity,
+    values: dict[str, TypedValue],
+    local: dict[str, TypedValue],
+    variables: dict[str, TypedValue] | None,
+    local_variables: dict[str, TypedValue] | None,
+) -> None:
+    """Camunda's setVariables and setVariablesLocal on the activity's execution.
+
+    A variable the activity has locally (from its input mapping) is set there, any other in the
+    process instance (no sub process here holds variables of its own). Without a scope of its
+    own the activity runs in the instance's execution, so "local" variables land there too.
+    """
+    for name, value in (variables or {}).items():
+        if name in local:
+            local[name] = value
+        else:
+            values[name] = value
+    if activity.is_scope:
+        local.update(local_variables or {})
+    else:
+        values.update(local_variables or {})
 
 
 def _load_variables(records: VariableRecords) -> dict[str, TypedValue]:

@@ -31,6 +31,7 @@ from devstack.engine.juel import ExecutionIdentity, Expression, JuelError, Scope
 from devstack.engine.parsing import (
     ExternalServiceTask,
     ExternalServiceTaskConverter,
+    HumanTask,
     ParsedProcess,
     PassThroughTask,
     WaitTask,
@@ -38,6 +39,7 @@ from devstack.engine.parsing import (
     external_id,
     internal_id,
 )
+from devstack.engine.variables import TypedValue, string_value, to_python
 
 _SERIALIZER = BpmnWorkflowSerializer(
     BpmnWorkflowSerializer.configure(
@@ -45,6 +47,7 @@ _SERIALIZER = BpmnWorkflowSerializer(
             **CAMUNDA_CONFIG,
             ExternalServiceTask: ExternalServiceTaskConverter,
             PassThroughTask: BpmnTaskSpecConverter,
+            HumanTask: BpmnTaskSpecConverter,
             WaitTask: WaitTaskConverter,
         }
     )
@@ -54,10 +57,12 @@ _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ER
 
 @dataclass(frozen=True)
 class ReadyTask:
-    """A Spiff task waiting for an external worker."""
+    """A Spiff task waiting for an external worker or a person (see parsing.Activity)."""
 
     spiff_task_id: str
     activity_id: str
+    # The execution of the innermost enclosing sub process (a scope in Camunda); None at the top.
+    scope_execution_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,15 @@ class WaitingEvent:
 
 @dataclass(frozen=True)
 class Context:
-    """What a command's expressions can see: the variables (as Python values) and the execution."""
+    """A command's process variables and execution: expressions read them, caught errors write them."""
 
-    variables: Mapping[str, Any]
+    values: dict[str, TypedValue]
     execution: ExecutionIdentity
+
+    @property
+    def variables(self) -> Mapping[str, Any]:
+        """The variables as expressions see them."""
+        return {name: to_python(value) for name, value in self.values.items()}
 
 
 class _JuelScriptEngine(PythonScriptEngine):  # type: ignore[misc]
@@ -104,13 +114,13 @@ class ProcessRuntime:
 
     def start(self, context: Context, message_name: str | None = None) -> Any:
         """Start at the REST start event, or at the message start event of ``message_name``."""
-        spec = self._spec if message_name is None else self._message_specs[message_name]
-        if spec is None:
+        specs = self._spec if message_name is None else self._message_specs[message_name]
+        if specs is None:
             raise ProcessEngineException(
                 f"Cannot start process instance of '{self.model.key}': it has several start events and no none "
                 "start event"
             )
-        workflow = BpmnWorkflow(spec, script_engine=_JuelScriptEngine(context.execution))
+        workflow = BpmnWorkflow(specs.process, specs.subprocesses, script_engine=_JuelScriptEngine(context.execution))
         self._advance(workflow, context)
         return workflow
 
@@ -127,9 +137,13 @@ class ProcessRuntime:
     @staticmethod
     def ready_tasks(workflow: Any) -> list[ReadyTask]:
         return [
-            ReadyTask(str(task.id), external_id(task.task_spec.name))
+            ReadyTask(
+                str(task.id),
+                external_id(task.task_spec.name),
+                None if task.workflow is workflow else str(task.workflow.parent_task_id),
+            )
             for task in workflow.get_tasks(state=TaskState.READY)
-            if isinstance(task.task_spec, ExternalServiceTask)
+            if isinstance(task.task_spec, ExternalServiceTask | HumanTask)
         ]
 
     @staticmethod
@@ -146,49 +160,114 @@ class ProcessRuntime:
         return bool(workflow.is_completed() or not workflow.get_tasks(state=_ACTIVE))
 
     def complete(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
-        """Complete an external task, or trigger a message or timer wait state, and move on."""
+        """Complete an external or user task, or trigger a message or timer wait state, and move on."""
         task = self._ready_task(workflow, spiff_task_id)
         _give_data(task, context)
         _run_guarded(task.run)
         self._advance(workflow, context)
 
-    def catch_error(self, workflow: Any, spiff_task_id: str, boundary_id: str, context: Context) -> None:
-        """Trigger the error boundary event ``boundary_id`` attached to the task; it cancels the task."""
+    def throw_error(
+        self, workflow: Any, spiff_task_id: str, error_code: str, error_message: str | None, context: Context
+    ) -> None:
+        """A BPMN error thrown by a waiting task (an external task's handleBpmnError)."""
         task = self._ready_task(workflow, spiff_task_id)
+        self._propagate(workflow, task, error_code, error_message, context, from_itself=True)
+        self._advance(workflow, context)
+
+    def _propagate(
+        self,
+        workflow: Any,
+        task: Any,
+        error_code: str,
+        error_message: str | None,
+        context: Context,
+        *,
+        from_itself: bool,
+    ) -> None:
+        """Camunda's BpmnExceptionHandler: the innermost catching boundary event takes the error;
+        without one, the token ends as at a none end event (enableExceptionsAfterUnhandledBpmnError
+        is false by default)."""
+        activity_id = external_id(task.task_spec.name)
+        catching = self.model.catching(activity_id, error_code, from_itself=from_itself)
+        if catching is None:
+            _end_token(workflow, task)
+            return
+        scope_id, handler = catching
+        if handler.code_variable:
+            context.values[handler.code_variable] = string_value(error_code)
+        if handler.message_variable:
+            context.values[handler.message_variable] = (
+                string_value(error_message) if error_message is not None else TypedValue("Null", None)
+            )
+        scope = task if from_itself else workflow.get_task_from_id(task.workflow.parent_task_id)
+        while external_id(scope.task_spec.name) != scope_id:
+            scope = workflow.get_task_from_id(scope.workflow.parent_task_id)
         waiting = [
             child
-            for child in task.parent.children
-            if child.task_spec.name == internal_id(boundary_id) and child.state == TaskState.WAITING
+            for child in scope.parent.children
+            if child.task_spec.name == internal_id(handler.boundary_id) and child.state == TaskState.WAITING
         ]
         if not waiting:
-            raise ProcessEngineException(f"Boundary event {boundary_id} is not waiting for an error")
+            raise ProcessEngineException(f"Boundary event {handler.boundary_id} is not waiting for an error")
         boundary = waiting[0]
         event = BpmnEvent(boundary.task_spec.event_definition, payload={})
         boundary.task_spec.catch(boundary, event)
         boundary.task_spec._update(boundary)
-        self._advance(workflow, context)
 
-    def end_token(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
-        """End the task's token without continuing, as Camunda does for an uncaught BPMN error."""
-        task = self._ready_task(workflow, spiff_task_id)
-        # Cancelling the boundary split also cancels the boundary events waiting beside the task.
-        scope = task.parent if isinstance(task.parent.task_spec, BoundaryEventSplit) else task
-        scope.cancel()
-        workflow.update_waiting_tasks()
-        self._advance(workflow, context)
-
-    @staticmethod
-    def _advance(workflow: Any, context: Context) -> None:
-        _run_guarded(lambda: workflow.do_engine_steps(will_complete_task=lambda task: _give_data(task, context)))
+    def _advance(self, workflow: Any, context: Context) -> None:
+        while True:
+            _run_guarded(
+                lambda: workflow.do_engine_steps(will_complete_task=lambda spiff_task: _give_data(spiff_task, context))
+            )
+            error_ends = [
+                task
+                for task in workflow.get_tasks(state=TaskState.READY)
+                if external_id(task.task_spec.name) in self.model.error_ends and task.task_spec.manual
+            ]
+            if not error_ends:
+                break
+            task = error_ends[0]
+            end = self.model.error_ends[external_id(task.task_spec.name)]
+            message = None
+            if end.message is not None:
+                scope = Scope(context.variables, context.execution, end.activity_id)
+                try:
+                    evaluated = end.message.evaluate_value(scope)
+                except JuelError as error:
+                    raise ProcessEngineException(str(error)) from error
+                message = None if evaluated is None else str(evaluated)
+            if self.model.catching(end.activity_id, end.error_code, from_itself=False) is None:
+                # Uncaught, an error end event is a none end event.
+                _give_data(task, context)
+                _run_guarded(task.run)
+            else:
+                self._propagate(workflow, task, end.error_code, message, context, from_itself=False)
         for task in workflow.get_tasks():
             task.data = {}
 
     @staticmethod
     def _ready_task(workflow: Any, spiff_task_id: str) -> Any:
         task = workflow.get_task_from_id(UUID(spiff_task_id))
-        if task.state != TaskState.READY or not isinstance(task.task_spec, ExternalServiceTask | WaitTask):
+        if (
+            task is None
+            or task.state != TaskState.READY
+            or not isinstance(task.task_spec, ExternalServiceTask | HumanTask | WaitTask)
+        ):
             raise ProcessEngineException(f"Execution of task {spiff_task_id} is not waiting")
         return task
+
+
+def _end_token(workflow: Any, task: Any) -> None:
+    """End the task's token without continuing, as Camunda does for an uncaught BPMN error."""
+    # Cancelling the boundary split also cancels the boundary events waiting beside the task.
+    scope = task.parent if isinstance(task.parent.task_spec, BoundaryEventSplit) else task
+    scope.cancel()
+    subprocess = task.workflow
+    if subprocess is not workflow and not subprocess.get_tasks(state=_ACTIVE):
+        # Like a none end event, ending the last token of a sub process completes the sub process.
+        subprocess._mark_complete(task)
+        subprocess.completed_event(subprocess)
+    workflow.update_waiting_tasks()
 
 
 def _give_data(task: Any, context: Context) -> None:

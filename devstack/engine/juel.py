@@ -1,9 +1,10 @@
-"""A small evaluator for the JUEL (Java Unified Expression Language) that Camunda uses in conditions.
+"""A small evaluator for the JUEL (Java Unified Expression Language) that Camunda uses in expressions.
 
-Sequence-flow conditions in Camunda models are JUEL, e.g. ``${approved && score >= 5}``. SpiffWorkflow
-would ``eval`` them as Python, which neither understands JUEL operators nor coerces like EL, so this
-module parses the supported subset once (at deployment, to reject what it cannot evaluate) and
-evaluates it against the process variables with EL's coercion rules.
+Sequence-flow conditions, input/output mappings and user task assignees in Camunda models are JUEL,
+e.g. ``${approved && score >= 5}``. SpiffWorkflow would ``eval`` them as Python, which neither
+understands JUEL operators nor coerces like EL, so this module parses the supported subset once (at
+deployment, to reject what it cannot evaluate) and evaluates it against the variables with EL's
+coercion rules.
 
 Supported: literals, variables, ``a.b`` / ``a[b]`` on maps and lists, the arithmetic, relational,
 equality and logical operators with their word forms (``eq``, ``and``, ``not`` ...), ``empty``,
@@ -35,6 +36,7 @@ _WORD_OPERATORS = {
     "and": "&&", "or": "||", "not": "!", "div": "/", "mod": "%",
 }  # fmt: skip
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _TEMPLATE = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.DOTALL)
 
 
@@ -67,9 +69,11 @@ class Scope:
         variables: Mapping[str, Any],
         execution: ExecutionIdentity | None = None,
         activity_id: str | None = None,
+        local_variables: Mapping[str, Any] | None = None,
     ) -> None:
         self.variables = variables
-        self.execution = _Execution(variables, execution, activity_id)
+        local = variables if local_variables is None else local_variables
+        self.execution = _Execution(variables, local, execution, activity_id)
 
     def resolve(self, name: str) -> Any:
         if name == "execution":
@@ -97,16 +101,29 @@ class Expression:
     def evaluate(self, scope: Scope) -> Any:
         return self._node(scope)
 
-    def evaluate_condition(self, scope: Scope) -> bool:
-        """Evaluate as a sequence-flow condition, with the failures of Camunda's JuelExpression."""
+    @property
+    def variable_name(self) -> str | None:
+        """The variable's name when the expression is just one (``${name}``), else None."""
+        match = _TEMPLATE.match(self.text)
+        body = match.group("body").strip() if match is not None else ""
+        if _IDENTIFIER.fullmatch(body) and body not in _LITERALS and body not in _WORD_OPERATORS:
+            return None if body in ("execution", "empty") else body
+        return None
+
+    def evaluate_value(self, scope: Scope) -> Any:
+        """Evaluate as a value (a mapping, an assignee ...), with the failures of Camunda's JuelExpression."""
         try:
-            result = self._node(scope)
+            return self._node(scope)
         except UnknownProperty as error:
             raise JuelError(f"Unknown property used in expression: {self.text}. Cause: {error}") from error
         except UnknownMethod as error:
             raise JuelError(f"Unknown method used in expression: {self.text}. Cause: {error}") from error
         except JuelError as error:
             raise JuelError(f"Error while evaluating expression: {self.text}. Cause: {error}") from error
+
+    def evaluate_condition(self, scope: Scope) -> bool:
+        """Evaluate as a sequence-flow condition, with the failures of Camunda's JuelExpression."""
+        result = self.evaluate_value(scope)
         if result is None:
             raise JuelError("condition expression returns null: result is null")
         if not isinstance(result, bool):
@@ -121,9 +138,14 @@ class _Execution:
     """The DelegateExecution methods a condition can call; properties read through their getters."""
 
     def __init__(
-        self, variables: Mapping[str, Any], identity: ExecutionIdentity | None, activity_id: str | None
+        self,
+        variables: Mapping[str, Any],
+        local_variables: Mapping[str, Any],
+        identity: ExecutionIdentity | None,
+        activity_id: str | None,
     ) -> None:
         self.variables = variables
+        self.local_variables = local_variables
         self.identity = identity
         self.activity_id = activity_id
 
@@ -144,8 +166,8 @@ class _Execution:
 
 
 _EXECUTION_CLASS = "org.camunda.bpm.engine.impl.persistence.entity.ExecutionEntity"
-# Variables live on the process instance's execution (no element here has a scope of its own that
-# a condition could run in), so the local and the inherited views are the same.
+# The local forms read the scope's own variables: an activity's in its output mapping, otherwise the
+# process instance's (sub processes hold no variables of their own here).
 _EXECUTION_METHODS: dict[tuple[str, int], Callable[..., Any]] = {
     ("getProcessInstanceId", 0): lambda execution: execution.identity_part("process_instance_id"),
     ("getProcessDefinitionId", 0): lambda execution: execution.identity_part("process_definition_id"),
@@ -155,15 +177,15 @@ _EXECUTION_METHODS: dict[tuple[str, int], Callable[..., Any]] = {
     ("getCurrentActivityId", 0): lambda execution: execution.activity_id,
     ("getTenantId", 0): lambda _execution: None,
     ("getVariable", 1): lambda execution, name: execution.variables.get(_to_string(name)),
-    ("getVariableLocal", 1): lambda execution, name: execution.variables.get(_to_string(name)),
+    ("getVariableLocal", 1): lambda execution, name: execution.local_variables.get(_to_string(name)),
     ("getVariables", 0): lambda execution: dict(execution.variables),
-    ("getVariablesLocal", 0): lambda execution: dict(execution.variables),
+    ("getVariablesLocal", 0): lambda execution: dict(execution.local_variables),
     ("getVariableNames", 0): lambda execution: set(execution.variables),
-    ("getVariableNamesLocal", 0): lambda execution: set(execution.variables),
+    ("getVariableNamesLocal", 0): lambda execution: set(execution.local_variables),
     ("hasVariable", 1): lambda execution, name: _to_string(name) in execution.variables,
-    ("hasVariableLocal", 1): lambda execution, name: _to_string(name) in execution.variables,
+    ("hasVariableLocal", 1): lambda execution, name: _to_string(name) in execution.local_variables,
     ("hasVariables", 0): lambda execution: bool(execution.variables),
-    ("hasVariablesLocal", 0): lambda execution: bool(execution.variables),
+    ("hasVariablesLocal", 0): lambda execution: bool(execution.local_variables),
 }
 
 

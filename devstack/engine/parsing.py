@@ -3,7 +3,11 @@
 SpiffWorkflow's Camunda parser executes the process; this module adds what it lacks for a Camunda
 REST engine:
 
-* external service tasks (``camunda:type="external"``) keep their topic and wait for a worker;
+* external service tasks (``camunda:type="external"``) keep their topic and wait for a worker, user
+  tasks wait for a person (both are completed through the REST API);
+* error end events wait for the engine, which finds the catching boundary event the way Camunda
+  does (the innermost enclosing scope first, see ``ProcessModel.catching``);
+* input/output mappings (``camunda:inputOutput``) are parsed for the engine to evaluate;
 * element ids that collide with Spiff's own spec names (``Start``, ``End`` ...) are renamed before
   Spiff sees them and renamed back whenever an id is reported;
 * exclusive gateways try their flows in document order and treat a flow without condition as
@@ -24,9 +28,10 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
-from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 
 from devstack.engine.errors import ParseException
@@ -53,12 +58,19 @@ _PASSIVE_ELEMENTS = frozenset(
      "dataObjectReference", "dataStoreReference", "group", "category", "sequenceFlow"}
 )  # fmt: skip
 _PLAIN_ELEMENTS = frozenset({"task", "manualTask", "exclusiveGateway", "parallelGateway"})
+# Flow elements that hold flow elements of their own.
+_CONTAINERS = ("process", "subProcess")
 # parse_resource marks each wait state with what it waits for, for _WaitTaskParser to read.
 _WAIT_KIND = "{urn:devstack:engine}wait-kind"
 _WAIT_DETAIL = "{urn:devstack:engine}wait-detail"
 _TIMER_KINDS = ("timeDuration", "timeDate")
 _LOOP_CHARACTERISTICS = frozenset({"multiInstanceLoopCharacteristics", "standardLoopCharacteristics"})
-_UNSUPPORTED_EXTENSIONS = ("inputOutput", "executionListener", "connector", "errorEventDefinition")
+_UNSUPPORTED_EXTENSIONS = (
+    "inputOutput", "executionListener", "taskListener", "connector", "errorEventDefinition", "formData",
+    "formProperty",
+)  # fmt: skip
+# User task attributes Camunda evaluates and the engine does not: due and follow-up dates, Camunda Forms.
+_UNSUPPORTED_USER_TASK_ATTRIBUTES = ("dueDate", "followUpDate", "formRef", "formRefBinding", "formRefVersion")
 
 
 def internal_id(bpmn_id: str) -> str:
@@ -79,25 +91,56 @@ class ErrorHandler:
     message_variable: str | None
 
 
+# A mapping's value, as camunda:inputParameter and camunda:outputParameter hold it: a text or
+# ``${expression}`` (an Expression), a camunda:list, a camunda:map, or nothing (null).
+type MappingValue = Expression | list[MappingValue] | dict[str, MappingValue] | None
+
+
 @dataclass(frozen=True)
-class ExternalActivity:
+class Parameter:
+    name: str
+    value: MappingValue
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A wait state completed through the REST API: an external service task or a user task."""
+
     activity_id: str
-    topic: str
-    priority: int
+    kind: str  # "external" or "user"
+    topic: str = ""
+    priority: int = 0
     extension_properties: dict[str, str] = field(default_factory=dict)
     error_handlers: tuple[ErrorHandler, ...] = ()
+    inputs: tuple[Parameter, ...] = ()
+    outputs: tuple[Parameter, ...] = ()
+    has_io_mapping: bool = False
+    name: str | None = None
+    description: str | None = None
+    assignee: Expression | None = None
+    form_key: str | None = None
 
     @property
     def is_scope(self) -> bool:
-        """Camunda gives activities with boundary events their own execution (a scope)."""
-        return bool(self.error_handlers)
+        """Camunda gives activities with boundary events or input/output mappings their own execution."""
+        return bool(self.error_handlers) or self.has_io_mapping
 
-    def error_handler(self, error_code: str) -> ErrorHandler | None:
-        """The boundary event catching ``error_code``: a matching code wins over a catch-all."""
-        for handler in self.error_handlers:
-            if handler.error_code == error_code:
-                return handler
-        return next((handler for handler in self.error_handlers if handler.error_code is None), None)
+
+@dataclass(frozen=True)
+class ErrorEnd:
+    """An error end event: the error it throws when a token reaches it."""
+
+    activity_id: str
+    error_code: str
+    message: Expression | None
+
+
+def _handler(handlers: tuple[ErrorHandler, ...], error_code: str) -> ErrorHandler | None:
+    """The boundary event catching ``error_code``: a matching code wins over a catch-all."""
+    for handler in handlers:
+        if handler.error_code == error_code:
+            return handler
+    return next((handler for handler in handlers if handler.error_code is None), None)
 
 
 @dataclass(frozen=True)
@@ -109,17 +152,42 @@ class ProcessModel:
     history_time_to_live: int | None
     startable_in_tasklist: bool
     start_activity_id: str  # the start event a REST start uses; "" when the process has none
-    activities: dict[str, ExternalActivity]
+    activities: dict[str, Activity]
     # Message start events: message name -> start event id.
     message_starts: dict[str, str] = field(default_factory=dict)
+    # Error boundary events by the activity (task or sub process) they are attached to.
+    error_handlers: dict[str, tuple[ErrorHandler, ...]] = field(default_factory=dict)
+    # Each element inside an embedded sub process -> that sub process's id.
+    parents: dict[str, str] = field(default_factory=dict)
+    error_ends: dict[str, ErrorEnd] = field(default_factory=dict)
+
+    def catching(self, activity_id: str, error_code: str, *, from_itself: bool) -> tuple[str, ErrorHandler] | None:
+        """The activity and boundary event catching an error thrown at ``activity_id``, as Camunda
+        looks for them: on the activity itself (when it is a task), then on each enclosing sub process
+        outwards; None when nothing catches it."""
+        scope: str | None = activity_id if from_itself else self.parents.get(activity_id)
+        while scope is not None:
+            handler = _handler(self.error_handlers.get(scope, ()), error_code)
+            if handler is not None:
+                return scope, handler
+            scope = self.parents.get(scope)
+        return None
+
+
+@dataclass(frozen=True)
+class Specs:
+    """What SpiffWorkflow runs: the process's spec and one spec per embedded sub process."""
+
+    process: Any  # a BpmnProcessSpec
+    subprocesses: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class ParsedProcess:
     model: ProcessModel
-    spec: Any  # SpiffWorkflow BpmnProcessSpec started by REST; None when no start event serves that
+    spec: Specs | None  # started by REST; None when no start event serves that
     # One spec per message start event, in which that event is the only (plain) start event.
-    message_specs: dict[str, Any] = field(default_factory=dict)
+    message_specs: dict[str, Specs] = field(default_factory=dict)
 
 
 class ExternalServiceTask(BpmnSpecMixin):  # type: ignore[misc]
@@ -155,6 +223,14 @@ class WaitTaskConverter(BpmnTaskSpecConverter):  # type: ignore[misc]
         return dct
 
 
+class HumanTask(BpmnSpecMixin):  # type: ignore[misc]
+    """A ``userTask``: it waits until someone completes it through the REST API."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = True
+
+
 class PassThroughTask(BpmnSpecMixin):  # type: ignore[misc]
     """A ``task`` or ``manualTask``: Camunda passes the token straight on (Spiff would wait)."""
 
@@ -176,6 +252,21 @@ class _WaitTaskParser(CamundaTaskParser):  # type: ignore[misc]
     def create_task(self) -> WaitTask:
         kind, detail = self.node.get(_WAIT_KIND), self.node.get(_WAIT_DETAIL)
         return WaitTask(self.spec, self.bpmn_id, kind=kind, detail=detail, **self.bpmn_attributes)
+
+
+class _HumanTaskParser(CamundaTaskParser):  # type: ignore[misc]
+    def create_task(self) -> HumanTask:
+        return HumanTask(self.spec, self.bpmn_id, **self.bpmn_attributes)
+
+
+class _EndEventParser(CamundaEndEventParser):  # type: ignore[misc]
+    def create_task(self) -> Any:
+        task = super().create_task()
+        if self.node.get(_WAIT_KIND) == "error":
+            # parse_resource took its error event definition away, so Spiff sees a none end event;
+            # waiting READY, it lets the engine throw the error first (execution.ProcessRuntime).
+            task.manual = True
+        return task
 
 
 class _DocumentOrderGatewayParser(ConditionalGatewayParser):  # type: ignore[misc]
@@ -205,6 +296,8 @@ class _EngineParser(CamundaParser):  # type: ignore[misc]
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("manualTask"): (CamundaTaskParser, PassThroughTask),
         full_tag("receiveTask"): (_WaitTaskParser, WaitTask),
+        full_tag("userTask"): (_HumanTaskParser, HumanTask),
+        full_tag("endEvent"): (_EndEventParser, EndEvent),
         full_tag("intermediateCatchEvent"): (_WaitTaskParser, WaitTask),
     }
 
@@ -257,7 +350,7 @@ def parse_resource(resource: str, data: bytes) -> list[ParsedProcess]:
     processes = [
         process for process in root.iterfind("bpmn:process", _NS) if process.get("isExecutable", "true") == "true"
     ]
-    errors = {error.get("id"): error.get("errorCode") for error in root.iterfind("bpmn:error", _NS)}
+    errors = {error.get("id"): error for error in root.iterfind("bpmn:error", _NS)}
     messages = {message.get("id"): message.get("name") for message in root.iterfind("bpmn:message", _NS)}
     category = root.get("targetNamespace")
     models = [_model(process, category, errors, messages, problems) for process in processes]
@@ -270,8 +363,9 @@ def parse_resource(resource: str, data: bytes) -> list[ParsedProcess]:
         for model, process in zip(models, processes, strict=True):
             rest_start = _spec(root, process, model.key, model.start_activity_id, resource)
             message_specs = {
-                name: _spec(root, process, model.key, start_id, resource)
+                name: specs
                 for name, start_id in model.message_starts.items()
+                if (specs := _spec(root, process, model.key, start_id, resource)) is not None
             }
             parsed.append(ParsedProcess(model, rest_start, message_specs))
     except ValidationException as error:
@@ -280,7 +374,7 @@ def parse_resource(resource: str, data: bytes) -> list[ParsedProcess]:
     return parsed
 
 
-def _spec(root: Any, process: Any, key: str, start_id: str, resource: str) -> Any:
+def _spec(root: Any, process: Any, key: str, start_id: str, resource: str) -> Specs | None:
     """Spiff's spec of ``process`` started at ``start_id``: the other start events are left out.
 
     Spiff would start every start event at once; Camunda starts one, the none start event for a
@@ -307,7 +401,7 @@ def _spec(root: Any, process: Any, key: str, start_id: str, resource: str) -> An
             variant_process.remove(start)
     spiff_parser = _EngineParser()
     spiff_parser.add_bpmn_xml(variant, filename=resource)
-    return spiff_parser.get_spec(internal_id(key))
+    return Specs(spiff_parser.get_spec(internal_id(key)), spiff_parser.get_subprocess_specs(internal_id(key)))
 
 
 def _mark_wait_states(process: Any, messages: dict[str, str | None]) -> None:
@@ -315,7 +409,12 @@ def _mark_wait_states(process: Any, messages: dict[str, str | None]) -> None:
         if not isinstance(element.tag, str):
             continue
         kind = etree.QName(element).localname
-        if kind == "receiveTask":
+        if kind == "subProcess":
+            _mark_wait_states(element, messages)
+        elif kind == "endEvent" and element.find("bpmn:errorEventDefinition", _NS) is not None:
+            element.set(_WAIT_KIND, "error")
+            element.remove(element.find("bpmn:errorEventDefinition", _NS))
+        elif kind == "receiveTask":
             element.set(_WAIT_KIND, "message")
             element.set(_WAIT_DETAIL, messages.get(element.get("messageRef")) or "")
         elif kind == "intermediateCatchEvent":
@@ -340,13 +439,19 @@ def _timer_detail(timer: Any) -> str:
 def _model(
     process: Any,
     category: str | None,
-    errors: dict[str, str | None],
+    errors: dict[str, Any],
     messages: dict[str, str | None],
     problems: _Problems,
 ) -> ProcessModel:
     _check_supported(process, errors, messages, problems)
+    parents = {
+        child.get("id"): subprocess.get("id")
+        for subprocess in process.iter(full_tag("subProcess"))
+        for child in subprocess
+        if isinstance(child.tag, str) and child.get("id")
+    }
     boundaries: dict[str, list[ErrorHandler]] = {}
-    for boundary in process.iterfind("bpmn:boundaryEvent", _NS):
+    for boundary in process.iter(full_tag("boundaryEvent")):
         definition = boundary.find("bpmn:errorEventDefinition", _NS)
         if definition is None:
             continue
@@ -354,27 +459,59 @@ def _model(
         boundaries.setdefault(boundary.get("attachedToRef"), []).append(
             ErrorHandler(
                 boundary_id=boundary.get("id"),
-                error_code=errors.get(error_ref) if error_ref else None,
+                error_code=_error_code(errors, error_ref),
                 code_variable=definition.get(f"{{{CAMUNDA_NS}}}errorCodeVariable"),
                 message_variable=definition.get(f"{{{CAMUNDA_NS}}}errorMessageVariable"),
             )
         )
+    # Camunda prefers a boundary event with the thrown code over a catch-all one.
+    handlers = {
+        activity_id: tuple(sorted(found, key=lambda handler: handler.error_code is None))
+        for activity_id, found in boundaries.items()
+    }
     process_priority = _priority(process, 0, problems)
     activities = {}
-    for task in process.iterfind("bpmn:serviceTask", _NS):
+    for task in process.iter(full_tag("serviceTask"), full_tag("userTask")):
         activity_id = task.get("id")
-        handlers = boundaries.get(activity_id, [])
-        activities[activity_id] = ExternalActivity(
-            activity_id=activity_id,
-            topic=task.get(f"{{{CAMUNDA_NS}}}topic") or "",
-            priority=_priority(task, process_priority, problems),
-            extension_properties={
+        has_io_mapping, inputs, outputs = _io_mapping(task, problems)
+        common: dict[str, Any] = {
+            "activity_id": activity_id,
+            "extension_properties": {
                 prop.get("name"): prop.get("value")
                 for prop in task.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", _NS)
             },
-            # Camunda prefers a boundary event with the thrown code over a catch-all one.
-            error_handlers=tuple(sorted(handlers, key=lambda handler: handler.error_code is None)),
-        )
+            "error_handlers": handlers.get(activity_id, ()),
+            "inputs": inputs,
+            "outputs": outputs,
+            "has_io_mapping": has_io_mapping,
+            "name": task.get("name"),
+        }
+        if etree.QName(task).localname == "serviceTask":
+            activities[activity_id] = Activity(
+                kind="external",
+                topic=task.get(f"{{{CAMUNDA_NS}}}topic") or "",
+                priority=_priority(task, process_priority, problems),
+                **common,
+            )
+        else:
+            activities[activity_id] = Activity(
+                kind="user",
+                # Camunda's default task priority (Task.PRIORITY_NORMAL).
+                priority=_user_task_priority(task, problems),
+                description=_documentation(task),
+                assignee=_optional_expression(task, "assignee", problems),
+                form_key=task.get(f"{{{CAMUNDA_NS}}}formKey"),
+                **common,
+            )
+    error_ends = {}
+    for end in process.iter(full_tag("endEvent")):
+        definition = end.find("bpmn:errorEventDefinition", _NS)
+        code = _error_code(errors, definition.get("errorRef")) if definition is not None else None
+        if code is not None:
+            error = errors[definition.get("errorRef")]
+            error_ends[end.get("id")] = ErrorEnd(
+                end.get("id"), code, _optional_expression(error, "errorMessage", problems)
+            )
     start_events = process.findall("bpmn:startEvent", _NS)
     message_starts = {}
     for start in start_events:
@@ -394,20 +531,110 @@ def _model(
         start_activity_id=rest_start[0].get("id") if rest_start else "",
         activities=activities,
         message_starts=message_starts,
+        error_handlers=handlers,
+        parents=parents,
+        error_ends=error_ends,
     )
 
 
+def _error_code(errors: dict[str, Any], error_ref: str | None) -> str | None:
+    error = errors.get(error_ref) if error_ref else None
+    code: str | None = error.get("errorCode") if error is not None else None
+    return code
+
+
+def _documentation(element: Any) -> str | None:
+    documentation = element.find("bpmn:documentation", _NS)
+    return None if documentation is None else (documentation.text or "").strip()
+
+
+def _user_task_priority(task: Any, problems: _Problems) -> int:
+    text = task.get(f"{{{CAMUNDA_NS}}}priority")
+    if text is None:
+        return 50
+    try:
+        return int(text)
+    except ValueError:
+        problems.add(f"camunda:priority '{text}' must be a number in the development engine", task)
+        return 50
+
+
+def _optional_expression(element: Any, attribute: str, problems: _Problems) -> Expression | None:
+    text = element.get(f"{{{CAMUNDA_NS}}}{attribute}")
+    if text is None:
+        return None
+    try:
+        return Expression(text.strip())
+    except JuelError as error:
+        problems.add(f"Invalid camunda:{attribute} on '{element.get('id')}': {error}", element)
+        return None
+
+
+def _io_mapping(element: Any, problems: _Problems) -> tuple[bool, tuple[Parameter, ...], tuple[Parameter, ...]]:
+    mapping = element.find("bpmn:extensionElements/camunda:inputOutput", _NS)
+    if mapping is None:
+        return False, (), ()
+    inputs = tuple(_parameter(element, node, problems) for node in mapping.iterfind("camunda:inputParameter", _NS))
+    outputs = tuple(_parameter(element, node, problems) for node in mapping.iterfind("camunda:outputParameter", _NS))
+    return True, inputs, outputs
+
+
+def _parameter(element: Any, node: Any, problems: _Problems) -> Parameter:
+    name = node.get("name")
+    if not name:
+        problems.add(f"camunda:{etree.QName(node).localname} on '{element.get('id')}' has no name", element)
+    return Parameter(name or "", _mapping_value(element, node, problems))
+
+
+def _mapping_value(element: Any, node: Any, problems: _Problems) -> MappingValue:
+    """A parameter's value as Camunda's BpmnParse reads it: the one child element, else the text."""
+    children = [child for child in node if isinstance(child.tag, str)]
+    if not children:
+        text = (node.text or "").strip()
+        if not text:
+            return None
+        try:
+            return Expression(text)
+        except JuelError as error:
+            problems.add(f"Invalid expression in the input/output mapping of '{element.get('id')}': {error}", element)
+            return None
+    child = children[0]
+    kind = etree.QName(child).localname
+    if kind == "list":
+        return [_mapping_value(element, item, problems) for item in child if isinstance(item.tag, str)]
+    if kind == "map":
+        return {
+            entry.get("key") or "": _mapping_value(element, entry, problems)
+            for entry in child.iterfind("camunda:entry", _NS)
+        }
+    if kind == "value":
+        return _mapping_value(element, child, problems)
+    problems.add(
+        f"camunda:{kind} in the input/output mapping of '{element.get('id')}' is not supported by the development "
+        "engine",
+        element,
+    )
+    return None
+
+
 def _check_supported(
-    process: Any, errors: dict[str, str | None], messages: dict[str, str | None], problems: _Problems
+    container: Any, errors: dict[str, Any], messages: dict[str, str | None], problems: _Problems
 ) -> None:
-    external_tasks = {
+    process = container
+    while etree.QName(process).localname != "process":
+        process = process.getparent()
+    waiting_activities = {
         task.get("id")
-        for task in process.iterfind("bpmn:serviceTask", _NS)
-        if task.get(f"{{{CAMUNDA_NS}}}type") == "external"
+        for task in process.iter(full_tag("serviceTask"), full_tag("userTask"), full_tag("subProcess"))
+        if etree.QName(task).localname != "serviceTask" or task.get(f"{{{CAMUNDA_NS}}}type") == "external"
     }
-    _check_start_events(process, messages, problems)
-    _check_extensions(process, problems)
-    for element in process:
+    context = _CheckContext(errors, messages, waiting_activities, problems)
+    if container is process:
+        _check_start_events(process, messages, problems)
+    else:
+        _check_subprocess_start(container, problems)
+    _check_extensions(container, problems)
+    for element in container:
         if not isinstance(element.tag, str):
             continue
         kind = etree.QName(element).localname
@@ -425,22 +652,52 @@ def _check_supported(
             _check_flow(element, problems)
         elif _is_plain(kind, definitions):
             _check_extensions(element, problems)
-        elif kind == "serviceTask" and element.get("id") in external_tasks:
+        elif kind == "serviceTask" and element.get(f"{{{CAMUNDA_NS}}}type") == "external":
             _check_external_task(element, problems)
-        elif kind == "boundaryEvent" and definitions == ["errorEventDefinition"]:
-            _check_boundary(element, external_tasks, errors, problems)
-        elif kind == "receiveTask" and not definitions:
-            _check_message(element, element.get("messageRef"), messages, problems)
-            _check_extensions(element, problems)
-        elif kind in ("startEvent", "intermediateCatchEvent") and definitions == ["messageEventDefinition"]:
-            reference = element.find("bpmn:messageEventDefinition", _NS).get("messageRef")
-            _check_message(element, reference, messages, problems)
-            _check_extensions(element, problems)
-        elif kind == "intermediateCatchEvent" and definitions == ["timerEventDefinition"]:
-            _check_timer(element, problems)
-            _check_extensions(element, problems)
-        else:
+        elif kind == "userTask":
+            _check_user_task(element, problems)
+        elif kind == "subProcess" and element.get("triggeredByEvent", "false") != "true":
+            _check_supported(element, errors, messages, problems)
+        elif not _check_event(element, kind, definitions, in_process=container is process, context=context):
             problems.add(_unsupported_message(kind, definitions, element), element)
+
+
+@dataclass(frozen=True)
+class _CheckContext:
+    """What checking one element needs to know about the rest of the resource."""
+
+    errors: dict[str, Any]
+    messages: dict[str, str | None]
+    waiting_activities: set[str]
+    problems: _Problems
+
+
+def _check_event(element: Any, kind: str, definitions: list[str], *, in_process: bool, context: _CheckContext) -> bool:
+    """Check an event or receive task; False when it is none the engine supports."""
+    problems = context.problems
+    if kind == "endEvent" and definitions == ["errorEventDefinition"]:
+        _check_error_reference(element, context.errors, problems, needs_code=True)
+    elif kind == "boundaryEvent" and definitions == ["errorEventDefinition"]:
+        _check_boundary(element, context.waiting_activities, context.errors, problems)
+    elif kind == "receiveTask" and not definitions:
+        _check_message(element, element.get("messageRef"), context.messages, problems)
+    elif definitions == ["messageEventDefinition"] and (
+        kind == "intermediateCatchEvent" or (kind == "startEvent" and in_process)
+    ):
+        reference = element.find("bpmn:messageEventDefinition", _NS).get("messageRef")
+        _check_message(element, reference, context.messages, problems)
+    elif kind == "intermediateCatchEvent" and definitions == ["timerEventDefinition"]:
+        _check_timer(element, problems)
+    else:
+        return False
+    _check_extensions(element, problems)
+    return True
+
+
+def _check_subprocess_start(subprocess: Any, problems: _Problems) -> None:
+    starts = subprocess.findall("bpmn:startEvent", _NS)
+    if len(starts) != 1 or any(_is_event_definition(child) for child in starts[0]):
+        problems.add(f"subProcess '{subprocess.get('id')}' must have exactly one none start event", subprocess)
 
 
 def _check_start_events(process: Any, messages: dict[str, str | None], problems: _Problems) -> None:
@@ -516,8 +773,10 @@ def _is_event_definition(element: Any) -> bool:
     return isinstance(element.tag, str) and element.tag.endswith("EventDefinition")
 
 
-def _check_extensions(element: Any, problems: _Problems) -> None:
+def _check_extensions(element: Any, problems: _Problems, allowed: tuple[str, ...] = ()) -> None:
     for name in _UNSUPPORTED_EXTENSIONS:
+        if name in allowed:
+            continue
         if element.find(f"bpmn:extensionElements/camunda:{name}", _NS) is not None:
             problems.add(f"camunda:{name} on '{element.get('id')}' is not supported by the development engine", element)
 
@@ -541,16 +800,45 @@ def _check_external_task(element: Any, problems: _Problems) -> None:
         problems.add("External tasks must specify a 'topic' attribute in the camunda namespace", element)
     elif "${" in topic or "#{" in topic:
         problems.add(f"Topic expressions on '{element.get('id')}' are not supported", element)
+    _check_extensions(element, problems, allowed=("inputOutput",))
+
+
+def _check_user_task(element: Any, problems: _Problems) -> None:
+    for attribute in _UNSUPPORTED_USER_TASK_ATTRIBUTES:
+        if element.get(f"{{{CAMUNDA_NS}}}{attribute}") is not None:
+            problems.add(
+                f"camunda:{attribute} on userTask '{element.get('id')}' is not supported by the development engine",
+                element,
+            )
+    form_key = element.get(f"{{{CAMUNDA_NS}}}formKey") or ""
+    if "${" in form_key or "#{" in form_key:
+        problems.add(f"camunda:formKey expressions on userTask '{element.get('id')}' are not supported", element)
+    _check_extensions(element, problems, allowed=("inputOutput",))
+
+
+def _check_boundary(element: Any, activities: set[str], errors: dict[str, Any], problems: _Problems) -> None:
+    if element.get("attachedToRef") not in activities:
+        problems.add(
+            f"Error boundary event '{element.get('id')}' must be attached to an external task, a user task or a "
+            "sub process in the development engine",
+            element,
+        )
+    if element.get("cancelActivity", "true") != "true":
+        problems.add(f"Error boundary event '{element.get('id')}' cannot be non-interrupting", element)
+    _check_error_reference(element, errors, problems, needs_code=False)
     _check_extensions(element, problems)
 
 
-def _check_boundary(element: Any, external_tasks: set[str], errors: dict[str, str | None], problems: _Problems) -> None:
-    if element.get("attachedToRef") not in external_tasks:
-        problems.add(f"Error boundary event '{element.get('id')}' must be attached to an external task", element)
+def _check_error_reference(element: Any, errors: dict[str, Any], problems: _Problems, *, needs_code: bool) -> None:
     error_ref = element.find("bpmn:errorEventDefinition", _NS).get("errorRef")
     if error_ref and error_ref not in errors:
-        problems.add(f"Error boundary event '{element.get('id')}' references unknown error '{error_ref}'", element)
-    _check_extensions(element, problems)
+        problems.add(f"Error event '{element.get('id')}' references unknown error '{error_ref}'", element)
+    elif needs_code and not _error_code(errors, error_ref):
+        problems.add(
+            f"Error end event '{element.get('id')}' needs an errorRef to an error with an errorCode in the development "
+            "engine",
+            element,
+        )
 
 
 def _priority(element: Any, default: int, problems: _Problems) -> int:
@@ -573,12 +861,12 @@ def _history_time_to_live(text: str | None) -> int | None:
 
 def _rename_reserved_ids(root: Any) -> None:
     # Only flow elements become Spiff task specs, so only their ids (and references to them) change.
-    process_tag = full_tag("process")
+    container_tags = {full_tag(container) for container in _CONTAINERS}
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
         parent = element.getparent()
-        if parent is not None and parent.tag == process_tag and element.get("id") in _RESERVED_IDS:
+        if parent is not None and parent.tag in container_tags and element.get("id") in _RESERVED_IDS:
             element.set("id", internal_id(element.get("id")))
         for attribute in _ID_REFERENCE_ATTRIBUTES:
             value = element.get(attribute)

@@ -369,10 +369,11 @@ def _locked(task: ExternalTask, now: int) -> bool:
     return task.lock_expiration_time is not None and task.lock_expiration_time > now
 
 
-# Tenants, jobs, cases and sub processes do not exist in this engine: filters for them match nothing
+# Tenants, jobs, cases and called sub process instances do not exist here: filters for them match nothing
 # (or everything, for "without tenant", "root" and "leaf").
 _NO_MATCH_LIST = Filter("list", lambda _record, _value, _context: False)
 _NO_MATCH_STRING = Filter("string", lambda _record, _value, _context: False)
+_NO_MATCH_DATE = Filter("date", lambda _record, _value, _context: False)
 _ALWAYS = Filter("boolean", lambda _record, _value, _context: True)
 _NEVER = Filter("boolean", lambda _record, _value, _context: False)
 
@@ -428,6 +429,78 @@ EXTERNAL_TASKS = QuerySpec(
     },
     default_sort="id",
     variable_operators=_VARIABLE_OPERATORS,
+)
+
+# GET /task: the filters on what a user task here has (no owner, due or follow-up date); candidate,
+# delegation, expression, variable and case filters are refused by the REST layer.
+TASKS = QuerySpec(
+    filters={
+        "taskId": _equals("id"),
+        "taskIdIn": _member("id"),
+        "processInstanceId": _equals("process_instance_id"),
+        "processInstanceIdIn": _member("process_instance_id"),
+        "processInstanceBusinessKey": _equals("business_key"),
+        "processInstanceBusinessKeyIn": _member("business_key"),
+        "processInstanceBusinessKeyLike": _like("business_key"),
+        "processDefinitionId": _equals("definition_id"),
+        "processDefinitionKey": _equals("definition_key"),
+        "processDefinitionKeyIn": _member("definition_key"),
+        "executionId": _equals("execution_id"),
+        "assignee": _equals("assignee"),
+        "assigneeLike": _like("assignee"),
+        "assigneeIn": _member("assignee"),
+        "assigneeNotIn": Filter(
+            "list", lambda task, value, _context: task.assignee is not None and task.assignee not in value
+        ),
+        "owner": _NO_MATCH_STRING,
+        "createdOn": Filter("date", lambda task, value, _context: task.created == value),
+        "createdAfter": Filter("date", lambda task, value, _context: task.created > value),
+        "createdBefore": Filter("date", lambda task, value, _context: task.created < value),
+        # User tasks with due or follow-up dates do not deploy here (parsing refuses them).
+        "withoutDueDate": _ALWAYS,
+        "dueDate": _NO_MATCH_DATE,
+        "dueAfter": _NO_MATCH_DATE,
+        "dueBefore": _NO_MATCH_DATE,
+        "followUpDate": _NO_MATCH_DATE,
+        "followUpAfter": _NO_MATCH_DATE,
+        "followUpBefore": _NO_MATCH_DATE,
+        "followUpBeforeOrNotExistent": Filter("date", lambda _task, _value, _context: True),
+        "assigned": Filter("boolean", lambda task, value, _context: (task.assignee is not None) == value),
+        "unassigned": Filter("boolean", lambda task, value, _context: (task.assignee is None) == value),
+        "taskDefinitionKey": _equals("activity_id"),
+        "taskDefinitionKeyIn": _member("activity_id"),
+        "taskDefinitionKeyLike": _like("activity_id"),
+        "taskDefinitionKeyNotIn": _not_member("activity_id"),
+        "name": _equals("name"),
+        "nameLike": _like("name"),
+        # SQL's comparisons with NULL are never true, so a task without a name passes neither.
+        "nameNotEqual": Filter("string", lambda task, value, _context: task.name is not None and task.name != value),
+        "nameNotLike": Filter(
+            "string", lambda task, value, _context: task.name is not None and not like(value, task.name)
+        ),
+        "description": _equals("description"),
+        "descriptionLike": _like("description"),
+        "priority": Filter("integer", lambda task, value, _context: task.priority == value),
+        "maxPriority": Filter("integer", lambda task, value, _context: task.priority <= value),
+        "minPriority": Filter("integer", lambda task, value, _context: task.priority >= value),
+        "tenantIdIn": _NO_MATCH_LIST,
+        "withoutTenantId": _ALWAYS,
+        "active": _ALWAYS,
+        "suspended": _NEVER,
+    },
+    sort_keys={
+        "id": lambda task: task.id,
+        "name": lambda task: task.name,
+        "nameCaseInsensitive": lambda task: (task.name or "").lower(),
+        "description": lambda task: task.description,
+        "priority": lambda task: task.priority,
+        "created": lambda task: task.created,
+        "assignee": lambda task: task.assignee,
+        "executionId": lambda task: task.execution_id,
+        "instanceId": lambda task: task.process_instance_id,
+        "tenantId": lambda _task: None,
+    },
+    default_sort="id",
 )
 
 INCIDENTS = QuerySpec(

@@ -114,6 +114,29 @@ class ExternalTask:
 
 
 @dataclass
+class UserTask:
+    """A user task waiting for a person (ACT_RU_TASK)."""
+
+    owner_field: ClassVar[str] = "process_instance_id"
+
+    id: str
+    name: str | None
+    description: str | None
+    assignee: str | None
+    priority: int
+    form_key: str | None
+    created: int
+    process_instance_id: str
+    execution_id: str
+    activity_id: str  # the task definition key
+    spiff_task_id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    local_variables: VariableRecords = field(default_factory=dict)
+
+
+@dataclass
 class Incident:
     owner_field: ClassVar[str] = "process_instance_id"
 
@@ -152,6 +175,7 @@ Record = (
     | ProcessInstance
     | HistoricProcessInstance
     | ExternalTask
+    | UserTask
     | Incident
     | EventSubscription
 )

@@ -59,8 +59,10 @@ class HttpResponse:
 
 Handler = Callable[..., HttpResponse]
 _NONE: frozenset[str] = frozenset()
-# No execution listener or input/output mapping deploys (parsing refuses them) and there are no sub
-# processes, so skipping them is what happens anyway: these flags are applied by being accepted.
+# No execution listener deploys (parsing refuses them), so skipping them is what happens anyway.
+# Deleting an instance would run the output mappings of its active activities, but the variables
+# they set end with the instance (the engine keeps no variable history), and a start respects the
+# flag only with startInstructions, which are refused: these flags are applied by being accepted.
 _SKIP_FLAGS = frozenset({"skipCustomListeners", "skipIoMappings"})
 # Local variables and local correlation keys need scopes of their own, which no wait state here has.
 _MESSAGE_PROPERTIES = frozenset(
@@ -143,6 +145,10 @@ class RestApi:
                 self.correlate_message,
                 body=_MESSAGE_PROPERTIES,
             ),
+            Route("GET", "/task", self.query_tasks, queries.TASKS.parameters),
+            Route("GET", "/task/count", self.count_tasks, frozenset(queries.TASKS.filters)),
+            Route("GET", "/task/{task_id}", self.get_task),
+            Route("POST", "/task/{task_id}/complete", self.complete_task),
             Route("GET", "/incident", self.query_incidents, incidents.parameters),
             Route("GET", "/incident/count", self.count_incidents, frozenset(incidents.filters)),
         ]
@@ -478,6 +484,39 @@ class RestApi:
             return HttpResponse(204)
         with_variables = _boolean(body, "variablesInResultEnabled")
         return HttpResponse(200, [dto.correlation_result(result, with_variables) for result in results])
+
+    # User tasks -----------------------------------------------------------------------------------
+
+    def query_tasks(self, request: HttpRequest) -> HttpResponse:
+        query = queries.from_query_string(queries.TASKS, request.query)
+        found = query.run(queries.TASKS, self._engine.user_tasks(), self._engine.clock.now_ms())
+        return HttpResponse(200, [dto.task(task) for task in found])
+
+    def count_tasks(self, request: HttpRequest) -> HttpResponse:
+        query = queries.from_query_string(queries.TASKS, request.query, counting=True)
+        return _count(query.matching(queries.TASKS, self._engine.user_tasks(), self._engine.clock.now_ms()))
+
+    def get_task(self, _request: HttpRequest, task_id: str) -> HttpResponse:
+        task = self._engine.user_task(task_id)
+        if task is None:
+            raise InvalidRequestException(404, f"No matching task with id {task_id}")
+        return HttpResponse(200, dto.task(task))
+
+    def complete_task(self, request: HttpRequest, task_id: str) -> HttpResponse:
+        """Camunda's TaskResourceImpl.complete: bad variables 400, any engine failure 500."""
+        body = _json_object(request)
+        prefix = f"Cannot complete task {task_id}"
+        try:
+            variables = parse_variables(body.get("variables"))
+        except RestException as error:
+            raise InvalidRequestException(error.status, f"{prefix}: {error.message}", error) from error
+        try:
+            values = self._engine.complete_user_task(task_id, variables)
+        except ProcessEngineException as error:
+            raise RestException(500, f"{prefix}: {error.message}", error) from error
+        if not _boolean(body, "withVariablesInReturn"):
+            return HttpResponse(204)
+        return HttpResponse(200, dto.variables_dto(values))
 
     # Incidents ------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from devstack.engine.records import (
     ProcessInstance,
     Record,
     Resource,
+    UserTask,
 )
 
 _TABLES: dict[type[Any], str] = {
@@ -36,6 +37,7 @@ _TABLES: dict[type[Any], str] = {
     ProcessInstance: "process_instance",
     HistoricProcessInstance: "historic_process_instance",
     ExternalTask: "external_task",
+    UserTask: "user_task",
     Incident: "incident",
     EventSubscription: "event_subscription",
 }

@@ -287,3 +287,27 @@ def _java_text(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key}={_java_text(item)}" for key, item in value.items()) + "}"
     return str(value)
+
+
+def from_python(value: Any) -> TypedValue:
+    """The variable Camunda stores for the Java object an expression returned.
+
+    JUEL's integers are Longs; a list or map (a camunda:list or camunda:map mapping) is an Object
+    variable, serialized as JSON as Camunda Run and the Spring Boot starter configure it.
+    """
+    if value is None:
+        return TypedValue("Null", None)
+    if isinstance(value, bool):
+        return TypedValue("Boolean", value)
+    if isinstance(value, int):
+        return TypedValue("Long", value)
+    if isinstance(value, float):
+        return TypedValue("Double", value)
+    if isinstance(value, str):
+        return TypedValue("String", value)
+    if isinstance(value, datetime):
+        return TypedValue("Date", int(value.timestamp() * 1000))
+    if isinstance(value, bytes):
+        return TypedValue("Bytes", base64.b64encode(value).decode("ascii"))
+    java_type = "java.util.LinkedHashMap" if isinstance(value, dict) else "java.util.ArrayList"
+    return _json_object(value, java_type, False)

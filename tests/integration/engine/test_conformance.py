@@ -21,6 +21,7 @@ from tests.support.engine_client import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Cam
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 ORDER_EVENTS = BPMN_DIR / "order_events.bpmn"
+EXPENSE_CLAIM = BPMN_DIR / "expense_claim.bpmn"
 _PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
@@ -51,6 +52,23 @@ class Conformance:
         task: dict[str, Any] = self.camunda.fetch_one(worker, "single-step.work", businessKey=business_key)
         return task
 
+    def user_task(self) -> dict[str, Any]:
+        """An expense claim waiting at its user task."""
+        business_key = f"conformance-{next(self._keys)}"
+        variables = {
+            "employee": {"value": "ada"},
+            "manager": {"value": "grace"},
+            "amount": {"value": 10},
+            "reason": {"value": "no"},
+        }
+        instance = self.camunda.start("expense-claim", variables, businessKey=business_key)
+        check = self.camunda.fetch_one("conformance", "expense.check", businessKey=business_key)
+        assert self.camunda.complete(check["id"], "conformance", {"verdict": {"value": "ok"}}).status_code == 204
+        tasks = self.camunda.get("/task", params={"processInstanceId": instance["id"]}).json()
+        assert len(tasks) == 1, tasks
+        task: dict[str, Any] = tasks[0]
+        return task
+
     def finished_instance(self) -> str:
         task = self.locked_task()
         assert self.camunda.complete(task["id"], "conformance").status_code == 204
@@ -63,7 +81,7 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformanc
     server = EngineServer(tmp_path_factory.mktemp("conformance") / "engine.sqlite")
     server.start()
     camunda = Camunda(server.url)
-    assert camunda.deploy(ORDER_REVIEW, SINGLE_STEP, ORDER_EVENTS).status_code == 200
+    assert camunda.deploy(ORDER_REVIEW, SINGLE_STEP, ORDER_EVENTS, EXPENSE_CLAIM).status_code == 200
     yield Conformance(camunda)
     camunda.session.close()
     server.stop()
@@ -312,6 +330,35 @@ SUCCESSES: dict[tuple[str, str], Scenario] = {
         c.call("POST", "/message", 200, json={"messageName": "OrderPlaced", "resultEnabled": True}),
         c.call("POST", "/message", 204, json={"messageName": "OrderPlaced", "businessKey": "placed"}),
     ),
+    ("GET", "/task"): lambda c: (
+        c.user_task(),
+        c.call(
+            "GET",
+            "/task",
+            200,
+            params={"taskDefinitionKey": "approve", "assignee": "grace", "sortBy": "created", "sortOrder": "desc"},
+        ),
+    ),
+    ("GET", "/task/count"): lambda c: c.call(
+        "GET", "/task/count", 200, params={"processDefinitionKey": "expense-claim"}
+    ),
+    ("GET", "/task/{id}"): lambda c: c.call("GET", "/task/{id}", 200, path=f"/task/{c.user_task()['id']}"),
+    ("POST", "/task/{id}/complete"): lambda c: (
+        c.call(
+            "POST",
+            "/task/{id}/complete",
+            204,
+            path=f"/task/{c.user_task()['id']}/complete",
+            json={"variables": {"approved": {"value": True, "type": "Boolean"}}},
+        ),
+        c.call(
+            "POST",
+            "/task/{id}/complete",
+            200,
+            path=f"/task/{c.user_task()['id']}/complete",
+            json={"variables": {"approved": {"value": False}}, "withVariablesInReturn": True},
+        ),
+    ),
     ("GET", "/incident"): _incidents,
     ("GET", "/incident/count"): lambda c: c.call(
         "GET", "/incident/count", 200, params={"incidentTimestampAfter": "2020-01-01T00:00:00.000+0000"}
@@ -501,6 +548,19 @@ ERRORS: dict[tuple[str, str, int], Scenario] = {
         "POST", "/external-task/{id}/unlock", 404, path=f"/external-task/{UNKNOWN}/unlock"
     ),
     ("POST", "/message", 400): lambda c: c.call("POST", "/message", 400, json={"messageName": "Unheard"}),
+    ("GET", "/task", 400): lambda c: c.call("GET", "/task", 400, params={"sortBy": "dueDate", "sortOrder": "asc"}),
+    ("GET", "/task/count", 400): lambda c: c.call("GET", "/task/count", 400, params={"candidateGroup": "finance"}),
+    ("GET", "/task/{id}", 404): lambda c: c.call("GET", "/task/{id}", 404, path=f"/task/{UNKNOWN}"),
+    ("POST", "/task/{id}/complete", 400): lambda c: c.call(
+        "POST",
+        "/task/{id}/complete",
+        400,
+        path=f"/task/{c.user_task()['id']}/complete",
+        json={"variables": {"approved": {"value": "maybe", "type": "Boolean"}}},
+    ),
+    ("POST", "/task/{id}/complete", 500): lambda c: c.call(
+        "POST", "/task/{id}/complete", 500, path=f"/task/{UNKNOWN}/complete", json={}
+    ),
     ("GET", "/incident", 400): lambda c: c.call(
         "GET", "/incident", 400, params={"sortBy": "bogus", "sortOrder": "asc"}
     ),
