@@ -37,7 +37,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         patch.delenv("DATABASE_URL", raising=False)
         # A start waits briefly: no worker runs, and the fuzzer needs answers, not processes.
         patch.setenv("SYNC_TIMEOUT_MS", "100")
-        local = LocalSettings(data_dir=tmp_path_factory.mktemp("fuzz"), engine_port=0, concurrency=1, schedules=False)
+        local = LocalSettings(
+            data_dir=tmp_path_factory.mktemp("fuzz"),
+            engine_port=0,
+            concurrency=1,
+            schedules=False,
+            # The fuzzer checks the API's contract, not the start route's throttle
+            # (tests/integration/test_local_concurrency.py does): no throttle within its pace.
+            parameter_overrides={"StartThrottleBurst": "100000", "StartThrottleRate": "100000"},
+        )
         running = LocalStack(port=0, local=local).start()
         yield running
         running.stop()
