@@ -48,6 +48,8 @@ LOCAL_DEFAULTS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
+#: The handler module of the demo process, onboard-user, which ``make run`` serves.
+DEMO_HANDLER_MODULES = "waitroom.entrypoints.worker.onboard_user"
 #: The worker function's logical id: the dispatcher invokes it by this name locally.
 WORKER_FUNCTION = "WorkerFunction"
 #: What boto3 needs to call the local Lambda API (it signs every request; the local API reads no
@@ -201,6 +203,8 @@ class LocalStack:
         else:
             self.onboarding = OnboardingApi(delay_ms=self.local.onboarding_delay_ms).start()
             values["ONBOARDING_API_URL"] = self.onboarding.url
+        # The demo's handlers are served unless the shell names the modules to serve.
+        values["WORKER_HANDLER_MODULES"] = DEMO_HANDLER_MODULES
         self.lambda_api = LambdaApi(self.pool_of).serve()
         values["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_api.url
         values.update(LOCAL_LAMBDA_CLIENT)

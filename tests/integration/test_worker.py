@@ -11,7 +11,7 @@ import pytest
 
 from devstack.engine.server import EngineServer
 from devstack.onboarding_api import OnboardingApi
-from tests.support.services import worker_on
+from tests.support.services import DEMO_HANDLERS, worker_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.camunda.variables import to_typed_variables
@@ -62,6 +62,7 @@ def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
         camunda_url=engine,
         worker_task_budget_ms=0,
         worker_poll_ms=200,
+        worker_handler_modules=DEMO_HANDLERS,
         **settings,  # type: ignore[arg-type]
     )
     dialect = dialect_for(configured.resolved_database_url(), configured)

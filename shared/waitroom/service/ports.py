@@ -126,6 +126,10 @@ class InstanceHistory:
 class Incident:
     activity_id: str | None
     message: str | None
+    id: str | None = None
+    instance_id: str | None = None
+    #: The business key of its instance: the Waitroom correlation id of a process started through Waitroom.
+    business_key: str | None = None
 
 
 class Engine(Protocol):
@@ -150,6 +154,11 @@ class Engine(Protocol):
 
     def incidents(self, instance_id: str) -> list[Incident]:
         """The open incidents of an instance."""
+        ...
+
+    def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
+        """The open incidents of running instances raised after ``moment`` (on the engine's clock), oldest
+        first, at most ``limit``, each with its instance's id and business key."""
         ...
 
 

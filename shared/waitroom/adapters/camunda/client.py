@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -85,6 +86,7 @@ class FetchTopic:
     topic_name: str
     lock_duration_ms: int
     variables: Sequence[str] | None = None
+    local_variables: bool = False
 
 
 class CamundaClient:
@@ -254,9 +256,32 @@ class CamundaClient:
         result: list[dict[str, Any]] = self._json("GET", "/history/process-instance", params=params)
         return result
 
-    def list_incidents(self, *, process_instance_id: str | None = None) -> list[dict[str, Any]]:
-        params = {"processInstanceId": process_instance_id} if process_instance_id else None
-        result: list[dict[str, Any]] = self._json("GET", "/incident", params=params)
+    def list_incidents(
+        self,
+        *,
+        process_instance_id: str | None = None,
+        raised_after: datetime | None = None,
+        max_results: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Open incidents, of one instance or all; ``raised_after`` (on Camunda's clock) keeps the newer
+        ones, oldest first."""
+        params: dict[str, str | int] = {}
+        if process_instance_id:
+            params["processInstanceId"] = process_instance_id
+        if raised_after is not None:
+            params["incidentTimestampAfter"] = camunda_date(raised_after)
+            params.update(sortBy="incidentTimestamp", sortOrder="asc")
+        if max_results is not None:
+            params["maxResults"] = max_results
+        result: list[dict[str, Any]] = self._json("GET", "/incident", params=params or None)
+        return result
+
+    def list_process_instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The running instances among ``instance_ids`` (ProcessInstanceDto: ``id``, ``businessKey``)."""
+        if not instance_ids:
+            return []
+        params = {"processInstanceIds": ",".join(instance_ids)}
+        result: list[dict[str, Any]] = self._json("GET", "/process-instance", params=params)
         return result
 
     # --- external tasks ------------------------------------------------------------------------
@@ -282,6 +307,7 @@ class CamundaClient:
                     "topicName": topic.topic_name,
                     "lockDuration": topic.lock_duration_ms,
                     **({"variables": list(topic.variables)} if topic.variables is not None else {}),
+                    **({"localVariables": True} if topic.local_variables else {}),
                 }
                 for topic in topics
             ],
@@ -380,6 +406,12 @@ class CamundaClient:
         }
         result: dict[str, Any] = self._json("POST", "/deployment/create", files=files, data=data)
         return result
+
+
+def camunda_date(moment: datetime) -> str:
+    """A time as Camunda's REST API reads it: ``2026-01-31T12:00:00.000+0000``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
 def _segment(value: str) -> str:

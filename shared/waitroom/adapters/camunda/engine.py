@@ -4,6 +4,7 @@ the engine's answers as the port's values on the way out."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from waitroom.adapters.camunda.client import CamundaClient
@@ -49,6 +50,28 @@ class CamundaEngine:
             Incident(activity_id=incident.get("activityId"), message=incident.get("incidentMessage"))
             for incident in self.client.list_incidents(process_instance_id=instance_id)
         ]
+
+    def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
+        found = self.client.list_incidents(raised_after=moment, max_results=limit)
+        instance_ids = sorted(
+            {str(incident["processInstanceId"]) for incident in found if incident.get("processInstanceId")}
+        )
+        business_keys = {
+            str(instance["id"]): instance.get("businessKey")
+            for instance in self.client.list_process_instances(instance_ids)
+        }
+        return [_incident(incident, business_keys) for incident in found]
+
+
+def _incident(incident: Mapping[str, Any], business_keys: Mapping[str, str | None]) -> Incident:
+    instance_id = incident.get("processInstanceId")
+    return Incident(
+        activity_id=incident.get("activityId"),
+        message=incident.get("incidentMessage"),
+        id=incident.get("id"),
+        instance_id=instance_id,
+        business_key=business_keys.get(instance_id) if instance_id else None,
+    )
 
 
 def _history(instance: Mapping[str, Any]) -> InstanceHistory:

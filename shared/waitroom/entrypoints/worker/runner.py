@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from waitroom.entrypoints.worker.tasks import (
     WorkerResources,
 )
 from waitroom.observability import emit, thread_log_keys, traced
+from waitroom.service.incidents import IncidentWatch
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
@@ -112,6 +114,40 @@ class LockKeeper:
                         self._running[task_id] = (duration, time.monotonic() + duration / 1000)
 
 
+class IncidentPoller:
+    """Runs the incident watch every ``INCIDENT_POLL_MS`` in a thread of its own while the listening
+    invocation runs (see :mod:`waitroom.service.incidents`)."""
+
+    def __init__(self, watch: IncidentWatch, interval_ms: int) -> None:
+        self._watch = watch
+        self._interval_s = interval_ms / 1000
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="incident-watch", daemon=True)
+
+    def __enter__(self) -> IncidentPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                ended = self._watch.poll()
+            except WaitroomError as exc:
+                logger.warning(
+                    "could not look for incidents; trying again", extra={"code": exc.code, "reason": exc.message}
+                )
+            except Exception:  # a defect must not end the watch: the next poll may succeed
+                logger.exception("the incident watch failed")
+            else:
+                if ended:
+                    emit("IncidentsEnded", ended)
+            self._stopped.wait(self._interval_s)
+
+
 class Worker:
     def __init__(
         self,
@@ -122,6 +158,7 @@ class Worker:
         resources: WorkerResources,
         settings: Settings,
         worker_id: str,
+        incident_watch: IncidentWatch | None = None,
     ) -> None:
         self.camunda = camunda
         self.service = service
@@ -129,6 +166,7 @@ class Worker:
         self.resources = resources
         self.settings = settings
         self.worker_id = worker_id
+        self.incident_watch = incident_watch
 
     def run(self, remaining_ms: Callable[[], int], *, drain: bool = False) -> WorkerSummary:
         """Fetch and run tasks until only ``WORKER_TASK_BUDGET_MS`` of the invocation is left; when
@@ -141,7 +179,11 @@ class Worker:
         # Not a `with` block: leaving it would wait for every thread, and a task that outlives the
         # invocation must not hold the invocation past its time.
         pool = ThreadPoolExecutor(capacity, "task")
-        with LockKeeper(self.camunda, self.worker_id) as locks:
+        # The listening invocation watches for incidents; the scale-out ones only drain the backlog.
+        incidents: AbstractContextManager[object] = nullcontext()
+        if not drain and self.incident_watch is not None:
+            incidents = IncidentPoller(self.incident_watch, self.settings.incident_poll_ms)
+        with incidents, LockKeeper(self.camunda, self.worker_id) as locks:
             while (poll_ms := min(longest_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)) > 0:
                 if len(running) >= capacity:
                     done, running = wait(running, timeout=poll_ms / 1000, return_when=FIRST_COMPLETED)

@@ -1,0 +1,181 @@
+"""A process Waitroom has never seen, on the local stack over real HTTP: its BPMN in a folder outside
+the repository, deployed to the development engine, its steps run by a worker written with the
+ecosystem's client (camunda-external-task-client-python3), and its last step Waitroom's built-in
+response step. Nothing of the process is in Waitroom's package or settings but its key."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.stack import LocalStack
+from tests.integration.test_local_stack import bearer, start_stack
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.deployment import deploy_bpmn
+
+with warnings.catch_warnings():
+    # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from camunda.external_task.external_task import ExternalTask, TaskResult
+    from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
+
+#: How often the worker looks for incidents here; the test's bound on the end of a wait stopped by
+#: one is generous beside it (scheduling), and far below the reconciler's RECONCILE_MIN_AGE_S (120 s).
+INCIDENT_POLL_MS = 500
+INCIDENT_BOUND_S = 15
+
+STEPS = ("expense.submit", "expense.check-policy", "expense.approve")
+
+
+def _service_task(task_id: str, topic: str, incoming: str, outgoing: str) -> str:
+    return (
+        f'<bpmn:serviceTask id="{task_id}" camunda:type="external" camunda:topic="{topic}">'
+        f"<bpmn:incoming>{incoming}</bpmn:incoming><bpmn:outgoing>{outgoing}</bpmn:outgoing></bpmn:serviceTask>"
+    )
+
+
+def process_xml(key: str, topics: tuple[str, ...]) -> str:
+    """A straight line of external service tasks of ``topics``: start → each topic → end."""
+    flows = [f"Flow_{index}" for index in range(len(topics) + 1)]
+    tasks = "".join(
+        _service_task(f"Task_{index}", topic, flows[index], flows[index + 1]) for index, topic in enumerate(topics)
+    )
+    nodes = ["Start", *(f"Task_{index}" for index in range(len(topics))), "End"]
+    sequence = "".join(
+        f'<bpmn:sequenceFlow id="{flow}" sourceRef="{nodes[index]}" targetRef="{nodes[index + 1]}" />'
+        for index, flow in enumerate(flows)
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  id="Definitions_{key}" targetNamespace="https://example.com/{key}">
+  <bpmn:process id="{key}" isExecutable="true" camunda:historyTimeToLive="1">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>{flows[0]}</bpmn:outgoing></bpmn:startEvent>
+    {tasks}
+    <bpmn:endEvent id="End"><bpmn:incoming>{flows[-1]}</bpmn:incoming></bpmn:endEvent>
+    {sequence}
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+class OutsideWorker:
+    """The team's own worker: the ecosystem's client, fetching the expense topics in a thread."""
+
+    def __init__(self, camunda_url: str) -> None:
+        self.failed_at: dict[str, float] = {}
+        self._worker = ExternalTaskWorker(
+            worker_id="expenses-team",
+            base_url=camunda_url,
+            config={
+                "asyncResponseTimeout": 500,
+                "lockDuration": 10_000,
+                "httpTimeoutMillis": 5_000,
+                "timeoutDeltaMillis": 1_000,
+                "sleepSeconds": 0,
+            },
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="expenses-team")
+
+    def __enter__(self) -> OutsideWorker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _work(self) -> None:
+        # ExternalTaskWorker.subscribe loops forever; this is its loop with a way out.
+        while not self._stop.is_set():
+            try:
+                self._worker.fetch_and_execute([*STEPS, "expense.audit"], self.handle)
+            except NoExternalTaskFound:
+                continue
+
+    def handle(self, task: ExternalTask) -> TaskResult:
+        topic = task.get_topic_name()
+        if topic == "expense.submit":
+            return task.complete({"submittedBy": task.get_variable("employee")})
+        if topic == "expense.check-policy":
+            return task.complete({"withinPolicy": task.get_variable("amount") <= 500})
+        if topic == "expense.approve":
+            return task.complete({"approved": bool(task.get_variable("withinPolicy")), "approver": "lead-7"})
+        # expense.audit fails for good: no retries left, so Camunda raises an incident.
+        self.failed_at[task.get_business_key()] = time.monotonic()
+        return task.failure("the audit service refused the claim", "HTTP 503 from audit", 0, 0)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
+    (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
+    (folder / "expense-audit.bpmn").write_text(process_xml("expense-audit", ("expense.audit", "waitroom-respond")))
+    running = start_stack(
+        tmp_path_factory.mktemp("stack"),
+        None,
+        ALLOWED_PROCESS_KEYS="expense-claim,expense-audit",
+        INCIDENT_POLL_MS=str(INCIDENT_POLL_MS),
+    )
+    try:
+        deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def team_worker(stack: LocalStack) -> Iterator[OutsideWorker]:
+    with OutsideWorker(stack.environment["CAMUNDA_URL"]) as worker:
+        yield worker
+
+
+def start(stack: LocalStack, body: dict[str, Any], **headers: str) -> requests.Response:
+    return requests.post(f"{stack.url}/api/process/start", json=body, headers={**bearer(stack), **headers}, timeout=40)
+
+
+def test_a_process_of_its_own_ends_its_wait_with_the_response_step(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    variables = {"employee": "ada", "amount": 120}
+    response = start(stack, {"processKey": "expense-claim", "correlationId": "claim-1", "variables": variables})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "DONE"
+    # The response step's result: every variable of the instance, the start's and each step's.
+    assert body["data"] == {
+        "employee": "ada",
+        "amount": 120,
+        "submittedBy": "ada",
+        "withinPolicy": True,
+        "approved": True,
+        "approver": "lead-7",
+    }
+    history = requests.get(
+        f"{stack.url}/api/process/status/claim-1?history=true", headers=bearer(stack), timeout=10
+    ).json()
+    assert [step["topic"] for step in history["history"]] == ["waitroom-respond"]
+
+
+def test_a_step_failed_for_good_by_another_worker_ends_the_wait_in_error(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    body = {"processKey": "expense-audit", "correlationId": "audit-1", "variables": {"amount": 9}}
+    response = start(stack, body, Prefer=f"wait={INCIDENT_BOUND_S}")
+    answered = time.monotonic()
+
+    assert response.status_code == 500, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INCIDENT"
+    assert error["message"] == "incident in Task_0: the audit service refused the claim"
+    ended_after_s = answered - team_worker.failed_at["audit-1"]
+    assert ended_after_s < INCIDENT_BOUND_S
+    print(f"incident → answer after {ended_after_s:.3f} s (INCIDENT_POLL_MS={INCIDENT_POLL_MS})")
