@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from devstack.engine.server import EngineServer
 from devstack.onboarding_api import OnboardingApi
+from tests.support.processes import process_xml
 from tests.support.services import DEMO_HANDLERS, worker_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
@@ -62,8 +64,7 @@ def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
         camunda_url=engine,
         worker_task_budget_ms=0,
         worker_poll_ms=200,
-        worker_handler_modules=DEMO_HANDLERS,
-        **settings,  # type: ignore[arg-type]
+        **{"worker_handler_modules": DEMO_HANDLERS, **settings},  # type: ignore[arg-type]
     )
     dialect = dialect_for(configured.resolved_database_url(), configured)
     migrate(dialect)
@@ -139,3 +140,54 @@ def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable
     record = store.get("w-3")
     assert record is not None
     assert record.payload["onboarding"] == 1
+
+
+PLUGIN = """
+from waitroom.entrypoints.worker.tasks import Topic
+
+ATTEMPTS = []
+
+
+def reserve(task, resources):
+    ATTEMPTS.append(task.retries)
+    if len(ATTEMPTS) == 1:
+        raise RuntimeError("the booking service is busy")
+    return {"reservation": f"R-{task.variables['nights']}"}
+
+
+TOPICS = (Topic("travel.reserve", reserve, variables=("nights",)),)
+"""
+
+
+def test_a_plugin_module_runs_with_the_demo_s_retries_and_history_and_the_response_step_ends_the_process(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "travel_handlers.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "travel_handlers", raising=False)
+    bpmn = tmp_path / "bpmn"
+    bpmn.mkdir()
+    (bpmn / "travel.bpmn").write_text(process_xml("travel", ("travel.reserve", "waitroom-respond")))
+    deploy_bpmn(CamundaClient(engine), bpmn)
+    worker = _worker(engine, tmp_path, worker_handler_modules="travel_handlers", worker_retry_timeout_ms=0)
+    try:
+        worker.service.repository.save(NewProcess("trip-1", "travel", request_hash("travel", {"nights": 3})))
+        worker.camunda.start_process("travel", business_key="trip-1", variables=to_typed_variables({"nights": 3}))
+        store = worker.service.repository
+        run_until(worker, lambda: (record := store.get("trip-1")) is not None and record.status.is_final, 15)
+
+        record = store.get("trip-1")
+        assert record is not None and record.status is ProcessStatus.DONE
+        assert record.payload == {"nights": 3, "reservation": "R-3"}
+        assert sys.modules["travel_handlers"].ATTEMPTS == [None, 2], "failed once, retried by Camunda as the demo's"
+        steps = [(step.topic, step.outcome.value) for step in store.steps("trip-1")]
+        assert steps == [
+            ("travel.reserve", "FAILED"),
+            ("travel.reserve", "COMPLETED"),
+            ("waitroom-respond", "COMPLETED"),
+        ]
+    finally:
+        worker.service.repository.close()  # type: ignore[attr-defined]  # the SqlStore worker_on was given
+        sys.modules.pop("travel_handlers", None)

@@ -58,6 +58,7 @@ def worker_on(
     registry: TopicRegistry | None = None,
     waker: Waker | None = None,
     worker_id: str = "test",
+    watch_incidents: bool = True,
 ) -> Worker:
     """A worker as ``build_worker`` composes one, on this Camunda client and store (the topics of
     ``settings`` unless ``registry`` says otherwise)."""
@@ -69,5 +70,5 @@ def worker_on(
         resources=WorkerResources(settings=settings, http=requests.Session()),
         settings=settings,
         worker_id=worker_id,
-        incident_watch=incident_watch(settings, service),
+        incident_watch=incident_watch(settings, service) if watch_incidents else None,
     )
