@@ -195,16 +195,17 @@ class Settings(BaseSettings):
         description="The topic of the built-in response step: an external service task of this topic ends the "
         "process's wait with the variables it receives (its input mappings, else all the instance's variables).",
     )
-    incident_poll_ms: Annotated[int, Field(ge=0)] = Field(
+    engine_watch_ms: Annotated[int, Field(ge=0)] = Field(
         2_000,
-        description="How often the listening worker asks Camunda for new incidents, ending the PENDING processes "
-        "they stop as ERROR `INCIDENT` (0: only the reconciler does, for processes older than "
-        "`RECONCILE_MIN_AGE_S`).",
+        description="How often the listening worker asks Camunda for the incidents raised and the instances ended "
+        "since it last looked, and ends the PENDING processes they stop: ERROR `INCIDENT`, or as the reconciler "
+        "would (`ENDED_WITHOUT_RESULT`, `TERMINATED`, CANCELLED). 0: only the reconciler does, once a process is "
+        "`RECONCILE_MIN_AGE_S` old.",
     )
-    incident_lookback_s: Annotated[int, Field(gt=0)] = Field(
+    engine_watch_lookback_s: Annotated[int, Field(gt=0)] = Field(
         300,
-        description="How far back, on Camunda's clock, the worker's incident watch looks: it outlasts one worker "
-        "invocation, so that the incidents raised between two invocations are seen by the next.",
+        description="How far back the worker's watch of Camunda looks, from the time of the worker: more than "
+        "the gap between two listening invocations, and than the clocks' difference.",
     )
     onboarding_api_url: HttpUrl | None = Field(
         None, description="The onboarding service that the `call-onboarding-api` step calls."

@@ -28,8 +28,8 @@ with warnings.catch_warnings():
 
 #: How often the worker looks for incidents here; the test's bound on the end of a wait stopped by
 #: one is generous beside it (scheduling), and far below the reconciler's RECONCILE_MIN_AGE_S (120 s).
-INCIDENT_POLL_MS = 500
-INCIDENT_BOUND_S = 15
+ENGINE_WATCH_MS = 500
+ENDED_WITHIN_S = 15
 
 STEPS = ("expense.submit", "expense.check-policy", "expense.approve")
 
@@ -65,7 +65,7 @@ class OutsideWorker:
         # ExternalTaskWorker.subscribe loops forever; this is its loop with a way out.
         while not self._stop.is_set():
             try:
-                self._worker.fetch_and_execute([*STEPS, "expense.audit"], self.handle)
+                self._worker.fetch_and_execute([*STEPS, "expense.audit", "expense.validate"], self.handle)
             except NoExternalTaskFound:
                 continue
 
@@ -77,8 +77,11 @@ class OutsideWorker:
             return task.complete({"withinPolicy": task.get_variable("amount") <= 500})
         if topic == "expense.approve":
             return task.complete({"approved": bool(task.get_variable("withinPolicy")), "approver": "lead-7"})
-        # expense.audit fails for good: no retries left, so Camunda raises an incident.
         self.failed_at[task.get_business_key()] = time.monotonic()
+        if topic == "expense.validate":
+            # A BPMN error no boundary event catches: the instance ends, without the response step.
+            return task.bpmn_error("CLAIM_INVALID", "the claim has no receipt")
+        # expense.audit fails for good: no retries left, so Camunda raises an incident.
         return task.failure("the audit service refused the claim", "HTTP 503 from audit", 0, 0)
 
 
@@ -87,11 +90,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
     (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
     (folder / "expense-audit.bpmn").write_text(process_xml("expense-audit", ("expense.audit", "waitroom-respond")))
+    (folder / "expense-validate.bpmn").write_text(
+        process_xml("expense-validate", ("expense.validate", "waitroom-respond"))
+    )
     running = start_stack(
         tmp_path_factory.mktemp("stack"),
         None,
-        ALLOWED_PROCESS_KEYS="expense-claim,expense-audit",
-        INCIDENT_POLL_MS=str(INCIDENT_POLL_MS),
+        ALLOWED_PROCESS_KEYS="expense-claim,expense-audit,expense-validate",
+        ENGINE_WATCH_MS=str(ENGINE_WATCH_MS),
     )
     try:
         deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
@@ -138,13 +144,30 @@ def test_a_step_failed_for_good_by_another_worker_ends_the_wait_in_error(
     stack: LocalStack, team_worker: OutsideWorker
 ) -> None:
     body = {"processKey": "expense-audit", "correlationId": "audit-1", "variables": {"amount": 9}}
-    response = start(stack, body, Prefer=f"wait={INCIDENT_BOUND_S}")
+    response = start(stack, body, Prefer=f"wait={ENDED_WITHIN_S}")
     answered = time.monotonic()
 
     assert response.status_code == 500, response.text
     error = response.json()["error"]
     assert error["code"] == "INCIDENT"
-    assert error["message"] == "incident in Task_0: the audit service refused the claim"
+    assert error["message"] == "step expense.audit failed and has no retries left: the audit service refused the claim"
     ended_after_s = answered - team_worker.failed_at["audit-1"]
-    assert ended_after_s < INCIDENT_BOUND_S
-    print(f"incident → answer after {ended_after_s:.3f} s (INCIDENT_POLL_MS={INCIDENT_POLL_MS})")
+    assert ended_after_s < ENDED_WITHIN_S
+    print(f"incident → answer after {ended_after_s:.3f} s (ENGINE_WATCH_MS={ENGINE_WATCH_MS})")
+
+
+def test_a_bpmn_error_no_boundary_event_catches_ends_the_wait_in_error(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    body = {"processKey": "expense-validate", "correlationId": "invalid-1", "variables": {"amount": 9}}
+    response = start(stack, body, Prefer=f"wait={ENDED_WITHIN_S}")
+    answered = time.monotonic()
+
+    assert response.status_code == 500, response.text
+    assert response.json()["error"] == {
+        "code": "ENDED_WITHOUT_RESULT",
+        "message": "the process ended in Camunda without reporting a result",
+    }
+    ended_after_s = answered - team_worker.failed_at["invalid-1"]
+    assert ended_after_s < ENDED_WITHIN_S
+    print(f"uncaught BPMN error → answer after {ended_after_s:.3f} s (ENGINE_WATCH_MS={ENGINE_WATCH_MS})")

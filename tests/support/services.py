@@ -12,7 +12,7 @@ from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.store import SqlStore
 from waitroom.adapters.wake import Polling
-from waitroom.entrypoints.worker import incident_watch
+from waitroom.entrypoints.worker import engine_watch
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import TopicRegistry, WorkerResources
@@ -58,7 +58,7 @@ def worker_on(
     registry: TopicRegistry | None = None,
     waker: Waker | None = None,
     worker_id: str = "test",
-    watch_incidents: bool = True,
+    watch_engine: bool = True,
 ) -> Worker:
     """A worker as ``build_worker`` composes one, on this Camunda client and store (the topics of
     ``settings`` unless ``registry`` says otherwise)."""
@@ -70,5 +70,5 @@ def worker_on(
         resources=WorkerResources(settings=settings, http=requests.Session()),
         settings=settings,
         worker_id=worker_id,
-        incident_watch=incident_watch(settings, service) if watch_incidents else None,
+        engine_watch=engine_watch(settings, service) if watch_engine else None,
     )

@@ -120,6 +120,8 @@ class InstanceHistory:
     state: str
     """``ACTIVE``, ``SUSPENDED``, ``COMPLETED``, ``EXTERNALLY_TERMINATED`` or ``INTERNALLY_TERMINATED``."""
     delete_reason: str | None = None
+    #: The Waitroom correlation id of a process started through Waitroom.
+    business_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ class Incident:
     instance_id: str | None = None
     #: The business key of its instance: the Waitroom correlation id of a process started through Waitroom.
     business_key: str | None = None
+    #: The topic of the external task that raised it (None for another kind of incident).
+    topic: str | None = None
 
 
 class Engine(Protocol):
@@ -157,8 +161,13 @@ class Engine(Protocol):
         ...
 
     def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
-        """The open incidents of running instances raised after ``moment`` (on the engine's clock), oldest
-        first, at most ``limit``, each with its instance's id and business key."""
+        """The open incidents raised after ``moment``, oldest first, at most ``limit``, each with its
+        instance's id and business key, and its external task's topic."""
+        ...
+
+    def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
+        """The instances that ended at or after ``moment``, oldest end first, at most ``limit``, each with
+        its business key."""
         ...
 
 

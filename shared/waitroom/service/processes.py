@@ -324,10 +324,11 @@ class ProcessService:
         is unknown): of racing finishes exactly one gets the row, and a finished row keeps its outcome."""
         return self._end(correlation_id, outcome, instance_id=instance_id).finished
 
-    def end_in_incident(self, correlation_id: str, outcome: Outcome, *, instance_id: str) -> ProcessRecord | None:
-        """End a PENDING process with ``outcome`` because engine instance ``instance_id`` stopped in an
-        incident: only if the row records that instance, or none yet (an instance of another process
-        started under the same business key outside Waitroom leaves the row alone). As :meth:`finish`."""
+    def end_for_instance(self, correlation_id: str, outcome: Outcome, *, instance_id: str) -> ProcessRecord | None:
+        """End a PENDING process with ``outcome`` for what the engine did to instance ``instance_id``
+        (an incident stopped it, it ended without a result): only if the row records that instance, or
+        none yet (another instance started under the same business key outside Waitroom leaves the row
+        alone). As :meth:`finish` otherwise."""
         record = self.repository.get(correlation_id)
         if record is None or record.status is not ProcessStatus.PENDING:
             return None

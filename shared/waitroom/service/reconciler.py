@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from waitroom.domain.errors import WaitroomError
-from waitroom.domain.process import START_FAILED, Outcome, ProcessRecord, error_value
+from waitroom.domain.process import START_FAILED, Outcome, ProcessRecord, ProcessStatus, error_value
+from waitroom.service.engine_watch import engine_ending, incident_outcome
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Engine, InstanceHistory, Metrics, WallClock
 from waitroom.service.processes import RUNNING, ProcessService
@@ -154,22 +155,15 @@ class Reconciler:
         return self._by_history(record, history)
 
     def _by_history(self, record: ProcessRecord, history: InstanceHistory) -> str:
-        if history.state == "COMPLETED":
-            return self._fail(record, "ENDED_WITHOUT_RESULT", "the process ended in Camunda without reporting a result")
-        if history.state == "EXTERNALLY_TERMINATED":
-            reason = history.delete_reason or "no reason given"
+        ending = engine_ending(history)
+        if ending is not None:
+            repair, outcome = ending
             return self._repair(
-                record,
-                Outcome.cancelled(f"the instance was deleted in Camunda: {reason}"),
-                "EXTERNALLY_TERMINATED",
-                "cancelled",
+                record, outcome, repair, "cancelled" if outcome.status is ProcessStatus.CANCELLED else "failed"
             )
-        if history.state == "INTERNALLY_TERMINATED":
-            return self._fail(record, "TERMINATED", "the process was terminated inside Camunda")
         incidents = self.engine.incidents(history.id)
         if incidents:
-            first = incidents[0]
-            return self._fail(record, "INCIDENT", f"incident in {first.activity_id}: {first.message}")
+            return self._repair(record, incident_outcome(incidents[0]), "INCIDENT", "failed")
         return "untouched"
 
     def _fail(self, record: ProcessRecord, code: str, message: str) -> str:

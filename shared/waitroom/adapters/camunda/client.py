@@ -276,6 +276,26 @@ class CamundaClient:
         result: list[dict[str, Any]] = self._json("GET", "/incident", params=params or None)
         return result
 
+    def historic_instances_ended_after(self, moment: datetime, *, max_results: int) -> list[dict[str, Any]]:
+        """The instances that ended at or after ``moment`` (on Camunda's clock), oldest end first."""
+        params = {
+            "finishedAfter": camunda_date(moment),
+            "sortBy": "endTime",
+            "sortOrder": "asc",
+            "maxResults": max_results,
+        }
+        result: list[dict[str, Any]] = self._json("GET", "/history/process-instance", params=params)
+        return result
+
+    def list_external_tasks(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The external tasks among ``task_ids`` (ExternalTaskDto: ``id``, ``topicName``, ...)."""
+        if not task_ids:
+            return []
+        result: list[dict[str, Any]] = self._json(
+            "GET", "/external-task", params={"externalTaskIdIn": ",".join(task_ids)}
+        )
+        return result
+
     def list_process_instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The running instances among ``instance_ids`` (ProcessInstanceDto: ``id``, ``businessKey``)."""
         if not instance_ids:

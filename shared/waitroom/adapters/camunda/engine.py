@@ -12,6 +12,9 @@ from waitroom.adapters.camunda.variables import VariableError, to_typed_variable
 from waitroom.domain.errors import InvalidRequest
 from waitroom.service.ports import Incident, InstanceHistory
 
+#: The type of the incident an external task raises when its retries run out.
+EXTERNAL_TASK_INCIDENT = "failedExternalTask"
+
 
 class CamundaEngine:
     def __init__(self, client: CamundaClient, *, string_max_chars: int) -> None:
@@ -60,22 +63,44 @@ class CamundaEngine:
             str(instance["id"]): instance.get("businessKey")
             for instance in self.client.list_process_instances(instance_ids)
         }
-        return [_incident(incident, business_keys) for incident in found]
+        # A failedExternalTask incident's configuration is its task's id.
+        task_ids = sorted(
+            {
+                str(incident["configuration"])
+                for incident in found
+                if incident.get("incidentType") == EXTERNAL_TASK_INCIDENT
+            }
+        )
+        topics = {str(task["id"]): task.get("topicName") for task in self.client.list_external_tasks(task_ids)}
+        return [_incident(incident, business_keys, topics) for incident in found]
+
+    def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
+        return [
+            _history(instance) for instance in self.client.historic_instances_ended_after(moment, max_results=limit)
+        ]
 
 
-def _incident(incident: Mapping[str, Any], business_keys: Mapping[str, str | None]) -> Incident:
+def _incident(
+    incident: Mapping[str, Any], business_keys: Mapping[str, str | None], topics: Mapping[str, str | None]
+) -> Incident:
     instance_id = incident.get("processInstanceId")
+    configuration = incident.get("configuration")
+    external = incident.get("incidentType") == EXTERNAL_TASK_INCIDENT
     return Incident(
         activity_id=incident.get("activityId"),
         message=incident.get("incidentMessage"),
         id=incident.get("id"),
         instance_id=instance_id,
         business_key=business_keys.get(instance_id) if instance_id else None,
+        topic=topics.get(configuration) if external and configuration else None,
     )
 
 
 def _history(instance: Mapping[str, Any]) -> InstanceHistory:
     """A HistoricProcessInstanceDto as the port's value."""
     return InstanceHistory(
-        id=str(instance["id"]), state=str(instance.get("state")), delete_reason=instance.get("deleteReason")
+        id=str(instance["id"]),
+        state=str(instance.get("state")),
+        delete_reason=instance.get("deleteReason"),
+        business_key=instance.get("businessKey"),
     )

@@ -12,19 +12,19 @@ from waitroom import bootstrap
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import WorkerResources
-from waitroom.service.incidents import IncidentWatch
+from waitroom.service.engine_watch import EngineWatch
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
 
-def incident_watch(settings: Settings, service: ProcessService) -> IncidentWatch | None:
-    """The listening worker's watch for incidents (None when ``INCIDENT_POLL_MS`` is 0)."""
-    if not settings.incident_poll_ms:
+def engine_watch(settings: Settings, service: ProcessService) -> EngineWatch | None:
+    """The listening worker's watch for incidents (None when ``ENGINE_WATCH_MS`` is 0)."""
+    if not settings.engine_watch_ms:
         return None
-    return IncidentWatch(
+    return EngineWatch(
         service=service,
         engine=service.engine,
-        lookback=timedelta(seconds=settings.incident_lookback_s),
+        lookback=timedelta(seconds=settings.engine_watch_lookback_s),
         now=bootstrap.utc_now,
     )
 
@@ -43,5 +43,5 @@ def build_worker(settings: Settings) -> Worker:
         resources=WorkerResources(settings=settings, http=requests.Session()),
         settings=settings,
         worker_id=settings.worker_id or f"waitroom-worker-{uuid.uuid4().hex[:12]}",
-        incident_watch=incident_watch(settings, built.service),
+        engine_watch=engine_watch(settings, built.service),
     )

@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
 from waitroom.domain.errors import CamundaRejected, WaitroomError
-from waitroom.domain.process import Outcome, StepEvent, StepOutcome, dump_json, error_value
+from waitroom.domain.process import Outcome, StepEvent, StepOutcome, dump_json
 from waitroom.entrypoints.worker.tasks import (
     BusinessRejection,
     ExternalTask,
@@ -34,7 +34,7 @@ from waitroom.entrypoints.worker.tasks import (
     WorkerResources,
 )
 from waitroom.observability import emit, thread_log_keys, traced
-from waitroom.service.incidents import IncidentWatch
+from waitroom.service.engine_watch import EngineWatch, step_incident_outcome
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
@@ -114,17 +114,17 @@ class LockKeeper:
                         self._running[task_id] = (duration, time.monotonic() + duration / 1000)
 
 
-class IncidentPoller:
-    """Runs the incident watch every ``INCIDENT_POLL_MS`` in a thread of its own while the listening
-    invocation runs (see :mod:`waitroom.service.incidents`)."""
+class EngineWatcher:
+    """Runs the incident watch every ``ENGINE_WATCH_MS`` in a thread of its own while the listening
+    invocation runs (see :mod:`waitroom.service.engine_watch`)."""
 
-    def __init__(self, watch: IncidentWatch, interval_ms: int) -> None:
+    def __init__(self, watch: EngineWatch, interval_ms: int) -> None:
         self._watch = watch
         self._interval_s = interval_ms / 1000
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="incident-watch", daemon=True)
 
-    def __enter__(self) -> IncidentPoller:
+    def __enter__(self) -> EngineWatcher:
         self._thread.start()
         return self
 
@@ -158,7 +158,7 @@ class Worker:
         resources: WorkerResources,
         settings: Settings,
         worker_id: str,
-        incident_watch: IncidentWatch | None = None,
+        engine_watch: EngineWatch | None = None,
     ) -> None:
         self.camunda = camunda
         self.service = service
@@ -166,7 +166,7 @@ class Worker:
         self.resources = resources
         self.settings = settings
         self.worker_id = worker_id
-        self.incident_watch = incident_watch
+        self.engine_watch = engine_watch
 
     def run(self, remaining_ms: Callable[[], int], *, drain: bool = False) -> WorkerSummary:
         """Fetch and run tasks until only ``WORKER_TASK_BUDGET_MS`` of the invocation is left; when
@@ -181,8 +181,8 @@ class Worker:
         pool = ThreadPoolExecutor(capacity, "task")
         # The listening invocation watches for incidents; the scale-out ones only drain the backlog.
         incidents: AbstractContextManager[object] = nullcontext()
-        if not drain and self.incident_watch is not None:
-            incidents = IncidentPoller(self.incident_watch, self.settings.incident_poll_ms)
+        if not drain and self.engine_watch is not None:
+            incidents = EngineWatcher(self.engine_watch, self.settings.engine_watch_ms)
         with incidents, LockKeeper(self.camunda, self.worker_id) as locks:
             while (poll_ms := min(longest_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)) > 0:
                 if len(running) >= capacity:
@@ -398,10 +398,10 @@ class Worker:
         otherwise wait for a result that cannot come."""
         if not task.business_key or report.error is None:
             return
-        message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
-        incident = error_value(message, code="INCIDENT", topic=task.topic)
+        # The outcome the engine watch gives the same incident: whichever notices it first ends the row.
+        outcome = step_incident_outcome(task.topic, report.error["message"])
         try:
-            self.service.finish(task.business_key, Outcome.failed(incident), instance_id=task.process_instance_id)
+            self.service.finish(task.business_key, outcome, instance_id=task.process_instance_id)
         except Exception:  # the task is reported already; the reconciler ends the process otherwise
             logger.exception("could not end the process of an incident")
 
