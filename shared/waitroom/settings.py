@@ -207,9 +207,6 @@ class Settings(BaseSettings):
         description="How far back the worker's watch of Camunda looks, from the time of the worker: more than "
         "the gap between two listening invocations, and than the clocks' difference.",
     )
-    onboarding_api_url: HttpUrl | None = Field(
-        None, description="The onboarding service that the `call-onboarding-api` step calls."
-    )
 
     # --- reconciler and retention ---------------------------------------------------------------
     max_process_age: timedelta = Field(

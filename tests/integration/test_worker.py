@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from onboard_user.handlers import prepare_response
+from onboard_user.onboarding_api import OnboardingApi
 
 from devstack.engine.server import EngineServer
-from devstack.onboarding_api import OnboardingApi
+from devstack.stack import EXAMPLE_BPMN_DIR
 from tests.support.processes import process_xml
 from tests.support.services import DEMO_HANDLERS, worker_on
 from waitroom.adapters.camunda.client import CamundaClient
@@ -20,7 +22,6 @@ from waitroom.adapters.camunda.variables import to_typed_variables
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.process import NewProcess, ProcessStatus, request_hash
-from waitroom.entrypoints.worker.onboard_user import prepare_response
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import ExternalTask
 from waitroom.settings import Settings
@@ -32,7 +33,7 @@ USER: dict[str, object] = {"userId": "user-7", "email": "user7@example.com"}
 def engine(tmp_path: Path) -> Iterator[str]:
     server = EngineServer(tmp_path / "engine.sqlite3")
     url = server.start()
-    deploy_bpmn(CamundaClient(url))
+    deploy_bpmn(CamundaClient(url), EXAMPLE_BPMN_DIR)
     yield url
     server.stop()
 
@@ -45,11 +46,14 @@ def onboarding() -> Iterator[OnboardingApi]:
 
 
 @pytest.fixture
-def worker_for(engine: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """A worker on the engine, with a store of its own, closed after the test."""
+def worker_for(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Worker]]:
+    """A worker on the engine, with a store of its own, closed after the test; ``onboarding_api_url``
+    is the example's own setting, read from the environment."""
     workers: list[Worker] = []
 
-    def make(**settings: object) -> Worker:
+    def make(*, onboarding_api_url: str | None = None, **settings: object) -> Worker:
+        if onboarding_api_url is not None:
+            monkeypatch.setenv("ONBOARDING_API_URL", onboarding_api_url)
         workers.append(_worker(engine, tmp_path, **settings))
         return workers[-1]
 

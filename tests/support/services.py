@@ -21,8 +21,8 @@ from waitroom.service.processes import ProcessService
 from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
 
-#: The demo's handler module, for the worker settings of tests that run onboard-user.
-DEMO_HANDLERS = "waitroom.entrypoints.worker.onboard_user"
+#: The handler module of the example onboard-user (examples/onboard-user), for the tests that run it.
+DEMO_HANDLERS = "onboard_user.handlers"
 
 #: A Camunda nobody listens on: for services whose test never reaches the engine.
 NO_CAMUNDA = "http://127.0.0.1:9/engine-rest"

@@ -1,8 +1,8 @@
 """The topics the worker serves: the built-in response step, and the handlers of the teams' own packages.
 
 A team's package serves its process's steps from a module that exposes ``TOPICS``, a sequence of
-:class:`~waitroom.entrypoints.worker.tasks.Topic` (``examples`` and ``waitroom.entrypoints.worker.onboard_user``
-are such modules). The worker finds these modules at its cold start in two ways:
+:class:`~waitroom.entrypoints.worker.tasks.Topic` (``examples/onboard-user/onboard_user/handlers.py``
+is one). The worker finds these modules at its cold start in two ways:
 
 * ``WORKER_HANDLER_MODULES``: module names separated by commas;
 * the entry point group ``waitroom.handlers`` of the installed distributions, each naming a module
