@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from devstack.template import ROOT
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, Migration, applied_versions, discover, migrate
 from waitroom.entrypoints.cli import main
@@ -81,3 +87,43 @@ def test_cli_migrate_reports_what_it_did(tmp_path: Path, capsys: pytest.CaptureF
     assert "applied 001 create_process_store" in capsys.readouterr().out
     assert main(["migrate", "--database-url", url]) == 0
     assert "already up to date" in capsys.readouterr().out
+
+
+def uv() -> str:
+    """The project's uv (make venv puts it in .venv-uv; UV names another)."""
+    found = os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".venv-uv" / "bin" / "uv")
+    assert Path(found).exists(), f"no uv at {found}: run make venv, or set UV to uv's path"
+    return found
+
+
+def test_an_installed_package_migrates_with_the_migrations_it_carries(tmp_path: Path) -> None:
+    # The package as pip installs it: a wheel built from the project's files alone, unpacked away
+    # from the checkout, imported first, and run from a folder of no checkout.
+    source = tmp_path / "source"
+    (source / "shared").mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "shared" / "waitroom", source / "shared" / "waitroom")
+    build = [uv(), "build", "--wheel", "--offline", "--no-sources", "--python", sys.executable]
+    subprocess.run([*build, "--out-dir", str(tmp_path / "dist"), str(source)], capture_output=True, check=True)
+    [wheel] = (tmp_path / "dist").glob("waitroom-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path / "site")
+    database = tmp_path / "elsewhere" / "waitroom.sqlite3"
+    database.parent.mkdir()
+    script = (
+        "import sys, waitroom; from waitroom.entrypoints.cli import main; "
+        "print(waitroom.__file__); sys.exit(main(['migrate', '--database-url', sys.argv[1]]))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{database}"],
+        cwd=database.parent,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0] == str(tmp_path / "site" / "waitroom" / "__init__.py"), "the installed package, not the checkout"
+    assert lines[1:] == [f"applied {m.version:03d} {m.name}" for m in discover("sqlite", DEFAULT_MIGRATIONS_DIR)]

@@ -323,14 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         _migrate,
         "apply the database migrations (safe to run twice)",
-        "Apply every migration of migrations/<dialect>/ not yet recorded in waitroom_migrations.",
+        "Apply every migration of the package's migrations/<dialect>/ not yet recorded in waitroom_migrations.",
         """
         waitroom migrate
         waitroom migrate --database-url postgresql://waitroom@db.internal:5432/waitroom
         """,
         database,
     )
-    migrate_parser.add_argument("--dir", type=Path, default=DEFAULT_MIGRATIONS_DIR, help="the migrations folder")
+    migrate_parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_MIGRATIONS_DIR, help="the migrations folder (default: the package's)"
+    )
 
     deploy_parser = command(
         "deploy-bpmn",
