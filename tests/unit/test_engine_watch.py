@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.fakes import Fakes, service_on_fakes
 from waitroom.domain.process import NewProcess, Outcome, ProcessStatus
-from waitroom.service.engine_watch import EngineWatch
+from waitroom.service.engine_watch import OVERLAP, READ_PER_POLL, EngineWatch
 from waitroom.service.ports import Incident, InstanceHistory
 
 LOOKBACK = timedelta(minutes=5)
@@ -160,3 +160,34 @@ def test_a_running_instance_or_a_process_with_its_result_is_left_alone() -> None
         ProcessStatus.PENDING,
         ProcessStatus.DONE,
     ]
+
+
+def test_a_storm_longer_than_a_page_is_read_on_from_the_newest_incident_read() -> None:
+    fakes = service_on_fakes()
+    start = fakes.repository.now() - timedelta(minutes=1)
+    storm = [
+        Incident(
+            "Task",
+            "down",
+            id=f"inc-{n}",
+            instance_id=f"i-{n}",
+            business_key=f"c-{n}",
+            raised_at=start + timedelta(seconds=n),
+        )
+        for n in range(READ_PER_POLL + 3)
+    ]
+    for n in range(READ_PER_POLL + 3):
+        pending(fakes, f"c-{n}", f"i-{n}")
+
+    class Paged(EngineFeed):
+        def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
+            self.asked.append(("incidents", moment, limit))
+            return [incident for incident in storm if incident.raised_at and incident.raised_at > moment][:limit]
+
+    feed = Paged()
+    watch = watch_on(fakes, feed)
+    assert watch.poll() == READ_PER_POLL
+    assert watch.poll() == 3, "the next poll reads on, from the newest incident read less the overlap"
+    newest_read = start + timedelta(seconds=READ_PER_POLL - 1)
+    assert feed.asked[2] == ("incidents", newest_read - OVERLAP, READ_PER_POLL)
+    assert fakes.repository.pending_count() == 0

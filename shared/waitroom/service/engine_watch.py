@@ -7,8 +7,9 @@ boundary event catches ends its path, as does a terminate end event; or it is de
 Either way its client would wait for a result that cannot come.
 
 The listening worker invocation runs :meth:`EngineWatch.poll` every ``ENGINE_WATCH_MS``: it asks the
-engine for the incidents raised and the instances ended in the last ``ENGINE_WATCH_LOOKBACK_S`` (two
-queries, and two more for the incidents' business keys and topics when there are new incidents),
+engine for the incidents raised and the instances ended since the newest it read (at its first poll,
+in the last ``ENGINE_WATCH_LOOKBACK_S``): two queries, and two more for the incidents' business keys
+and topics when there are incidents;
 and ends each PENDING process they stop through :meth:`ProcessService.end_for_instance`: ERROR
 ``INCIDENT`` for an incident; for an ended instance, what the reconciler would decide
 (:func:`engine_ending`). A process whose result was recorded is no longer PENDING when its instance
@@ -31,7 +32,8 @@ from waitroom.service.processes import ProcessService
 
 logger = logging.getLogger(__name__)
 
-#: Incidents (and ended instances) read per poll: a storm beyond it is read over the next polls.
+#: Incidents (and ended instances) read per poll, oldest first: a storm beyond it is read over the
+#: next polls, each from the newest item the last one read.
 READ_PER_POLL = 500
 
 
@@ -74,16 +76,23 @@ class EngineWatch:
     #: What was acted on already (incident ids, ended instance ids), with when it was first seen:
     #: each is acted on once, and forgotten once it is older than the lookback.
     _seen: dict[str, datetime] = field(default_factory=dict)
+    #: The newest incident raised and instance ended read so far, on the engine's clock: the next
+    #: poll reads from there (less :data:`OVERLAP`), so that a storm longer than a page is read on.
+    _newest_incident: datetime | None = None
+    _newest_end: datetime | None = None
 
     def poll(self) -> int:
         """Look once; returns how many processes this poll ended."""
-        since = self.now() - self.lookback
-        self._seen = {key: seen for key, seen in self._seen.items() if seen >= since}
+        horizon = self.now() - self.lookback
+        self._seen = {key: seen for key, seen in self._seen.items() if seen >= horizon}
         ended = 0
-        for incident in self.engine.incidents_raised_after(since, limit=READ_PER_POLL):
+        incidents = self.engine.incidents_raised_after(_since(horizon, self._newest_incident), limit=READ_PER_POLL)
+        for incident in incidents:
+            self._newest_incident = _later(self._newest_incident, incident.raised_at)
             if incident.id is not None and self._first_sight(f"incident:{incident.id}"):
                 ended += self._end(incident.business_key, incident.instance_id, incident_outcome(incident), "INCIDENT")
-        for history in self.engine.instances_ended_after(since, limit=READ_PER_POLL):
+        for history in self.engine.instances_ended_after(_since(horizon, self._newest_end), limit=READ_PER_POLL):
+            self._newest_end = _later(self._newest_end, history.ended_at)
             ending = engine_ending(history)
             if ending is not None and self._first_sight(f"ended:{history.id}"):
                 ended += self._end(history.business_key, history.id, ending[1], ending[0])
@@ -102,3 +111,18 @@ class EngineWatch:
             return 0
         logger.info("ended a process the engine stopped", extra={"correlation_id": business_key, "code": why})
         return 1
+
+
+#: How far before the newest item read the next poll reads again: an incident (or an end) is stamped
+#: before its transaction commits, so one stamped earlier may become visible after a later one.
+OVERLAP = timedelta(seconds=5)
+
+
+def _since(horizon: datetime, newest: datetime | None) -> datetime:
+    return horizon if newest is None else max(horizon, newest - OVERLAP)
+
+
+def _later(current: datetime | None, seen: datetime | None) -> datetime | None:
+    if seen is None:
+        return current
+    return seen if current is None else max(current, seen)

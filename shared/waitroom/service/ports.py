@@ -122,6 +122,8 @@ class InstanceHistory:
     delete_reason: str | None = None
     #: The Waitroom correlation id of a process started through Waitroom.
     business_key: str | None = None
+    #: When it ended, on the engine's clock (None while it runs).
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class Incident:
     business_key: str | None = None
     #: The topic of the external task that raised it (None for another kind of incident).
     topic: str | None = None
+    #: When it was raised, on the engine's clock.
+    raised_at: datetime | None = None
 
 
 class Engine(Protocol):

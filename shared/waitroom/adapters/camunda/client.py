@@ -289,19 +289,16 @@ class CamundaClient:
 
     def list_external_tasks(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The external tasks among ``task_ids`` (ExternalTaskDto: ``id``, ``topicName``, ...)."""
-        if not task_ids:
-            return []
-        result: list[dict[str, Any]] = self._json(
-            "GET", "/external-task", params={"externalTaskIdIn": ",".join(task_ids)}
-        )
+        result: list[dict[str, Any]] = []
+        for chunk in _chunks(task_ids):
+            result.extend(self._json("GET", "/external-task", params={"externalTaskIdIn": ",".join(chunk)}))
         return result
 
     def list_process_instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The running instances among ``instance_ids`` (ProcessInstanceDto: ``id``, ``businessKey``)."""
-        if not instance_ids:
-            return []
-        params = {"processInstanceIds": ",".join(instance_ids)}
-        result: list[dict[str, Any]] = self._json("GET", "/process-instance", params=params)
+        result: list[dict[str, Any]] = []
+        for chunk in _chunks(instance_ids):
+            result.extend(self._json("GET", "/process-instance", params={"processInstanceIds": ",".join(chunk)}))
         return result
 
     # --- external tasks ------------------------------------------------------------------------
@@ -432,6 +429,20 @@ def camunda_date(moment: datetime) -> str:
     """A time as Camunda's REST API reads it: ``2026-01-31T12:00:00.000+0000``."""
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+def parse_camunda_date(text: str | None) -> datetime | None:
+    """A time as Camunda's REST API writes it (``2026-01-31T12:00:00.000+0000``); None for none."""
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+#: Ids per query that lists them in its URL: 50 ids of 36 characters stay far below the 8 KB of a
+#: request line that Camunda's web server (Tomcat) accepts.
+IDS_PER_QUERY = 50
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[start : start + IDS_PER_QUERY] for start in range(0, len(ids), IDS_PER_QUERY)]
 
 
 def _segment(value: str) -> str:

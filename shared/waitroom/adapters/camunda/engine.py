@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.client import CamundaClient, parse_camunda_date
 from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
 from waitroom.domain.errors import InvalidRequest
 from waitroom.service.ports import Incident, InstanceHistory
@@ -93,6 +93,7 @@ def _incident(
         instance_id=instance_id,
         business_key=business_keys.get(instance_id) if instance_id else None,
         topic=topics.get(configuration) if external and configuration else None,
+        raised_at=parse_camunda_date(incident.get("incidentTimestamp")),
     )
 
 
@@ -103,4 +104,5 @@ def _history(instance: Mapping[str, Any]) -> InstanceHistory:
         state=str(instance.get("state")),
         delete_reason=instance.get("deleteReason"),
         business_key=instance.get("businessKey"),
+        ended_at=parse_camunda_date(instance.get("endTime")),
     )
