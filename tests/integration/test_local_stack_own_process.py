@@ -16,7 +16,7 @@ import requests
 
 from devstack.stack import LocalStack
 from tests.integration.test_local_stack import bearer, start_stack
-from tests.support.processes import process_xml
+from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 
@@ -88,22 +88,24 @@ class OutsideWorker:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
+    (folder / "echo.bpmn").write_text(ECHO_BPMN)
     (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
     (folder / "expense-audit.bpmn").write_text(process_xml("expense-audit", ("expense.audit", "waitroom-respond")))
     (folder / "expense-validate.bpmn").write_text(
         process_xml("expense-validate", ("expense.validate", "waitroom-respond"))
     )
-    running = start_stack(
-        tmp_path_factory.mktemp("stack"),
-        None,
-        ALLOWED_PROCESS_KEYS="expense-claim,expense-audit,expense-validate",
-        ENGINE_WATCH_MS=str(ENGINE_WATCH_MS),
-    )
-    try:
-        deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
-        yield running
-    finally:
-        running.stop()
+    environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-audit,expense-validate"}
+    environment["ENGINE_WATCH_MS"] = str(ENGINE_WATCH_MS)
+    # Kept until the stack stops: the environments it starts later inherit the process's variables.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        running = start_stack(tmp_path_factory.mktemp("stack"), None, **environment)
+        try:
+            deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,13 @@ def team_worker(stack: LocalStack) -> Iterator[OutsideWorker]:
 
 def start(stack: LocalStack, body: dict[str, Any], **headers: str) -> requests.Response:
     return requests.post(f"{stack.url}/api/process/start", json=body, headers={**bearer(stack), **headers}, timeout=40)
+
+
+def test_a_process_whose_only_step_is_the_response_step_answers_with_its_variables(stack: LocalStack) -> None:
+    variables = {"greeting": "hello", "count": 2, "tags": ["a", "b"]}
+    response = start(stack, {"processKey": "echo", "correlationId": "echo-1", "variables": variables})
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["data"]) == ("DONE", variables)
 
 
 def test_a_process_of_its_own_ends_its_wait_with_the_response_step(

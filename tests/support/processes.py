@@ -33,3 +33,23 @@ def process_xml(key: str, topics: tuple[str, ...]) -> str:
   </bpmn:process>
 </bpmn:definitions>
 """
+
+
+#: The smallest process of one's own: its only step is the response step, which answers the start
+#: with the start's variables (README.md's "Your own process" shows it).
+ECHO_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  id="Definitions_Echo" targetNamespace="https://example.com/echo">
+  <bpmn:process id="echo" isExecutable="true" camunda:historyTimeToLive="30">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>ToRespond</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Respond" camunda:type="external" camunda:topic="waitroom-respond">
+      <bpmn:incoming>ToRespond</bpmn:incoming>
+      <bpmn:outgoing>ToEnd</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>ToEnd</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="ToRespond" sourceRef="Start" targetRef="Respond" />
+    <bpmn:sequenceFlow id="ToEnd" sourceRef="Respond" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
