@@ -3,7 +3,9 @@
 The worker Lambda runs on a schedule; each invocation keeps fetching and running tasks and returns
 while it still has ``WORKER_TASK_BUDGET_MS`` left, so that the next invocation takes over and one
 worker is always listening. Tasks run in a bounded thread pool; a lock keeper extends the locks of
-the tasks still running, so that a long handler does not lose its task to another worker.
+the tasks still running, so that a long handler does not lose its task to another worker. The
+listening invocation also watches the engine for what stops a process outside any handler of its
+own (:mod:`waitroom.service.engine_watch`).
 """
 
 from __future__ import annotations
@@ -115,14 +117,14 @@ class LockKeeper:
 
 
 class EngineWatcher:
-    """Runs the incident watch every ``ENGINE_WATCH_MS`` in a thread of its own while the listening
+    """Runs the engine watch every ``ENGINE_WATCH_MS`` in a thread of its own while the listening
     invocation runs (see :mod:`waitroom.service.engine_watch`)."""
 
     def __init__(self, watch: EngineWatch, interval_ms: int) -> None:
         self._watch = watch
         self._interval_s = interval_ms / 1000
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="incident-watch", daemon=True)
+        self._thread = threading.Thread(target=self._poll, name="engine-watch", daemon=True)
 
     def __enter__(self) -> EngineWatcher:
         self._thread.start()
@@ -138,13 +140,14 @@ class EngineWatcher:
                 ended = self._watch.poll()
             except WaitroomError as exc:
                 logger.warning(
-                    "could not look for incidents; trying again", extra={"code": exc.code, "reason": exc.message}
+                    "could not look at the engine's incidents and ends; trying again",
+                    extra={"code": exc.code, "reason": exc.message},
                 )
             except Exception:  # a defect must not end the watch: the next poll may succeed
-                logger.exception("the incident watch failed")
+                logger.exception("the engine watch failed")
             else:
                 if ended:
-                    emit("IncidentsEnded", ended)
+                    emit("ProcessesEndedByEngineWatch", ended)
             self._stopped.wait(self._interval_s)
 
 
@@ -179,11 +182,11 @@ class Worker:
         # Not a `with` block: leaving it would wait for every thread, and a task that outlives the
         # invocation must not hold the invocation past its time.
         pool = ThreadPoolExecutor(capacity, "task")
-        # The listening invocation watches for incidents; the scale-out ones only drain the backlog.
-        incidents: AbstractContextManager[object] = nullcontext()
+        # The listening invocation watches the engine; the scale-out ones only drain the backlog.
+        watching: AbstractContextManager[object] = nullcontext()
         if not drain and self.engine_watch is not None:
-            incidents = EngineWatcher(self.engine_watch, self.settings.engine_watch_ms)
-        with incidents, LockKeeper(self.camunda, self.worker_id) as locks:
+            watching = EngineWatcher(self.engine_watch, self.settings.engine_watch_ms)
+        with watching, LockKeeper(self.camunda, self.worker_id) as locks:
             while (poll_ms := min(longest_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)) > 0:
                 if len(running) >= capacity:
                     done, running = wait(running, timeout=poll_ms / 1000, return_when=FIRST_COMPLETED)
