@@ -11,8 +11,10 @@ It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, 
   skipped the last step) → ERROR ``ENDED_WITHOUT_RESULT``; EXTERNALLY_TERMINATED (deleted in
   Camunda) → CANCELLED; INTERNALLY_TERMINATED → ERROR ``TERMINATED``; no history at all → ERROR
   ``INSTANCE_NOT_FOUND``;
-* the instance is running with an open incident → ERROR ``INCIDENT`` with its message. (The worker
-  already does this when it raises the incident itself; this catches every other incident.)
+* the instance is running with an open incident → ERROR ``INCIDENT`` with its message.
+
+The listening worker's engine watch (:mod:`waitroom.service.engine_watch`) ends incidents and ended
+instances within seconds, with the same outcomes; the reconciler settles what it did not see.
 
 Each repair is the service's :meth:`~waitroom.service.processes.ProcessService.finish`: a row finished
 meanwhile is left as it is.
