@@ -5,8 +5,10 @@
 * the worker function invoked back to back, as its schedule does in AWS, and the dispatcher
   starting more worker invocations when Camunda's backlog grows (through a local Lambda API);
 * SQLite as the store (``DATABASE_URL`` chooses another);
-* the development engine as Camunda, executing ``bpmn/`` (``CAMUNDA_URL`` chooses a real one);
-* a stand-in for the onboarding service (``ONBOARDING_API_URL`` chooses a real one).
+* the development engine as Camunda (``CAMUNDA_URL`` chooses a real one);
+* the example process of ``examples/onboard-user``: its BPMN deployed, its handler module served by
+  the worker (``WORKER_HANDLER_MODULES``), and a stand-in for the onboarding service its step calls
+  (``ONBOARDING_API_URL`` chooses a real one).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,7 +31,6 @@ from devstack.functions import WARM_TIMEOUT_S, FunctionPool
 from devstack.gateway import FUNCTION_URL_PREFIX, Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
 from devstack.lambda_api import LambdaApi
-from devstack.onboarding_api import OnboardingApi
 from devstack.template import ROOT, Application, Function, load
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
@@ -48,6 +50,16 @@ LOCAL_DEFAULTS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
+#: The example process that ``make run`` serves: its folder (on ``sys.path``, so that the functions'
+#: processes import its handler module as the worker is told to), its BPMN, its handler module.
+EXAMPLE_DIR = ROOT / "examples" / "onboard-user"
+EXAMPLE_BPMN_DIR = EXAMPLE_DIR / "bpmn"
+DEMO_HANDLER_MODULES = "onboard_user.handlers"
+if str(EXAMPLE_DIR) not in sys.path:
+    sys.path.append(str(EXAMPLE_DIR))
+
+if TYPE_CHECKING:
+    from onboard_user.onboarding_api import OnboardingApi
 #: The worker function's logical id: the dispatcher invokes it by this name locally, qualified by the
 #: alias as in AWS, where it invokes the alias ``live`` (template.yaml).
 WORKER_FUNCTION = "WorkerFunction"
@@ -205,8 +217,12 @@ class LocalStack:
         if os.environ.get("ONBOARDING_API_URL"):
             values["ONBOARDING_API_URL"] = os.environ["ONBOARDING_API_URL"]
         else:
+            from onboard_user.onboarding_api import OnboardingApi  # noqa: PLC0415 -- on sys.path from EXAMPLE_DIR
+
             self.onboarding = OnboardingApi(delay_ms=self.local.onboarding_delay_ms).start()
             values["ONBOARDING_API_URL"] = self.onboarding.url
+        # The demo's handlers are served unless the shell names the modules to serve.
+        values["WORKER_HANDLER_MODULES"] = DEMO_HANDLER_MODULES
         self.lambda_api = LambdaApi(self.pool_of).serve()
         values["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_api.url
         values.update(LOCAL_LAMBDA_CLIENT)
@@ -216,7 +232,7 @@ class LocalStack:
 
         settings = load_settings(database_url=values["DATABASE_URL"], camunda_url=values["CAMUNDA_URL"])
         migrate(dialect_for(values["DATABASE_URL"], settings))
-        deployed = deploy_bpmn(CamundaClient.from_settings(settings))
+        deployed = deploy_bpmn(CamundaClient.from_settings(settings), EXAMPLE_BPMN_DIR)
         logger.info(
             "BPMN deployed: %s", sorted((deployed.get("deployedProcessDefinitions") or {}).keys()) or "unchanged"
         )

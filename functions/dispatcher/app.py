@@ -10,15 +10,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.lambda_invoke import LambdaInvoker
-from waitroom.entrypoints.worker import REGISTRY
 from waitroom.entrypoints.worker.dispatch import Dispatcher
+from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.observability import logger, metrics, tracer
 from waitroom.settings import get_settings
 
 settings = get_settings()
 dispatcher = Dispatcher(
     camunda=CamundaClient.from_settings(settings),
-    registry=REGISTRY,
+    registry=load_registry(settings),
     settings=settings,
     invoke=LambdaInvoker(settings.worker_function_name),
 )

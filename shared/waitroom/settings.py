@@ -183,8 +183,29 @@ class Settings(BaseSettings):
     dispatch_interval_ms: Annotated[int, Field(ge=100)] = Field(
         2_000, description="How often the dispatcher reads Camunda's backlog."
     )
-    onboarding_api_url: HttpUrl | None = Field(
-        None, description="The onboarding service that the `call-onboarding-api` step calls."
+    worker_handler_modules: str = Field(
+        "",
+        description="The modules whose handlers the worker serves, separated by commas: each exposes `TOPICS`, "
+        "a sequence of `waitroom.entrypoints.worker.tasks.Topic` (docs/WORKER.md). The entry points of the group "
+        "`waitroom.handlers` of the installed packages are served too. Loaded at cold start; a topic two of them "
+        "claim fails it.",
+    )
+    response_topic: Annotated[str, Field(min_length=1, pattern=r"^\S+$")] = Field(
+        "waitroom-respond",
+        description="The topic of the built-in response step: an external service task of this topic ends the "
+        "process's wait with the variables it receives (its input mappings, else all the instance's variables).",
+    )
+    engine_watch_ms: Annotated[int, Field(ge=0)] = Field(
+        2_000,
+        description="How often the listening worker asks Camunda for the incidents raised and the instances ended "
+        "since it last looked, and ends the PENDING processes they stop: ERROR `INCIDENT`, or as the reconciler "
+        "would (`ENDED_WITHOUT_RESULT`, `TERMINATED`, CANCELLED). 0: only the reconciler does, once a process is "
+        "`RECONCILE_MIN_AGE_S` old.",
+    )
+    engine_watch_lookback_s: Annotated[int, Field(gt=0)] = Field(
+        300,
+        description="How far back the worker's watch of Camunda looks, from the time of the worker: more than "
+        "the gap between two listening invocations, and than the clocks' difference.",
     )
 
     # --- reconciler and retention ---------------------------------------------------------------
@@ -287,6 +308,10 @@ class Settings(BaseSettings):
         return 2 * statement_s + 2 * request_s
 
     # --- what the service obeys, as plain values ------------------------------------------------
+
+    def handler_modules(self) -> list[str]:
+        """The modules of ``WORKER_HANDLER_MODULES``, in order."""
+        return [name.strip() for name in self.worker_handler_modules.split(",") if name.strip()]
 
     def start_policy(self) -> StartPolicy:
         return StartPolicy(frozenset(key.strip() for key in self.allowed_process_keys.split(",") if key.strip()))

@@ -18,7 +18,7 @@ import pymssql
 import pytest
 
 from devstack.engine.server import EngineServer
-from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR
+from devstack.stack import EXAMPLE_BPMN_DIR
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.errors import StoreUnavailable
 from waitroom.domain.process import NewProcess, Outcome, ProcessStatus, StepEvent, StepOutcome
@@ -251,24 +251,24 @@ def engine_url(tmp_path: Path) -> Iterator[str]:
 def test_deploy_bpmn_deploys_changed_files_only(
     engine_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, _ = run(capsys, "deploy-bpmn", "--camunda-url", engine_url)
+    code, out, _ = run(capsys, "deploy-bpmn", str(EXAMPLE_BPMN_DIR), "--camunda-url", engine_url)
     assert code == 0
     assert out.startswith("deployed onboard-user version 1 (onboard-user:1:")
     assert out.count("\n") == 1
 
     monkeypatch.setenv("CAMUNDA_URL", engine_url)
-    assert run(capsys, "deploy-bpmn") == (
+    assert run(capsys, "deploy-bpmn", str(EXAMPLE_BPMN_DIR)) == (
         0,
-        f"unchanged: every .bpmn file of {DEFAULT_BPMN_DIR} is deployed already\n",
+        f"unchanged: every .bpmn file of {EXAMPLE_BPMN_DIR} is deployed already\n",
         "",
     )
 
     changed = tmp_path / "bpmn"
     changed.mkdir()
-    shutil.copy(DEFAULT_BPMN_DIR / "onboard-user.bpmn", changed)
+    shutil.copy(EXAMPLE_BPMN_DIR / "onboard-user.bpmn", changed)
     source = (changed / "onboard-user.bpmn").read_text()
     (changed / "onboard-user.bpmn").write_text(source.replace('name="Onboard user"', 'name="Onboard a user"', 1))
-    code, out, _ = run(capsys, "deploy-bpmn", "--dir", str(changed))
+    code, out, _ = run(capsys, "deploy-bpmn", str(changed))
     assert code == 0
     assert out.startswith("deployed onboard-user version 2 (onboard-user:2:")
 
@@ -276,7 +276,7 @@ def test_deploy_bpmn_deploys_changed_files_only(
 def test_deploy_bpmn_of_a_folder_without_bpmn_fails(
     engine_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "deploy-bpmn", "--dir", str(tmp_path), "--camunda-url", engine_url)
+    code, out, err = run(capsys, "deploy-bpmn", str(tmp_path), "--camunda-url", engine_url)
     assert (code, out) == (1, "")
     assert err == f"waitroom deploy-bpmn: FileNotFoundError: no .bpmn files in {tmp_path}\n"
 
@@ -285,7 +285,7 @@ def test_deploy_bpmn_to_an_unreachable_camunda_fails_in_one_line(capsys: pytest.
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused
         url = f"http://admin:s3cret@127.0.0.1:{closed.getsockname()[1]}/engine-rest"
-        code, out, err = run(capsys, "deploy-bpmn", "--camunda-url", url)
+        code, out, err = run(capsys, "deploy-bpmn", str(EXAMPLE_BPMN_DIR), "--camunda-url", url)
     assert (code, out) == (1, "")
     assert err.startswith("waitroom deploy-bpmn: Camunda cannot be reached")
     assert "Connection refused" in err
@@ -562,7 +562,7 @@ def test_deploy_bpmn_to_something_that_is_not_camunda_says_where_the_engine_is(
 ) -> None:
     # As make run's own API on Camunda Run's default port answers: 404 to /deployment/create.
     not_camunda = engine_url.replace("/engine-rest", "/api/process")
-    code, out, err = run(capsys, "deploy-bpmn", "--camunda-url", not_camunda)
+    code, out, err = run(capsys, "deploy-bpmn", str(EXAMPLE_BPMN_DIR), "--camunda-url", not_camunda)
     assert (code, out) == (1, "")
     assert err.startswith(f"waitroom deploy-bpmn: {not_camunda} is not a Camunda 7 REST API")
     assert "http://127.0.0.1:8081/engine-rest (LOCAL_ENGINE_PORT)" in err

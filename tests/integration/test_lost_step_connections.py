@@ -55,7 +55,7 @@ def test_a_worker_step_survives_its_connection_killed_at_any_statement(
     store = sabotaged_store(url, saboteur)
     settings = Settings(database_url=url, worker_task_budget_ms=0, worker_poll_ms=50)
     camunda = FakeCamunda()
-    worker = worker_on(camunda, store, settings, registry=REGISTRY)  # type: ignore[arg-type]
+    worker = worker_on(camunda, store, settings, registry=REGISTRY, watch_engine=False)  # type: ignore[arg-type]
     try:
         store.save(NewProcess("lost-w", "t", "0" * 64))
         saboteur.arm(statement, after=after)

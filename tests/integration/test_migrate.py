@@ -3,11 +3,17 @@ baselines a database the seed made; runs under a statement timeout of its own.""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from devstack.template import ROOT
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.adapters.store.migrate import DEFAULT_MIGRATIONS_DIR, Migration, applied_versions, discover, migrate
 from waitroom.adapters.store.sqlite import sqlite_statements
@@ -162,3 +168,43 @@ def test_migrations_run_under_their_own_statement_timeout_not_the_stores(
     command = ["migrate", "--database-url", pg_schema_url, "--dir", str(tmp_path / "migrations")]
     assert main([*command, "--statement-timeout", "1"]) == 1
     assert "statement timeout" in capsys.readouterr().err, "--statement-timeout bounds a migration's statements"
+
+
+def uv() -> str:
+    """The project's uv (make venv puts it in .venv-uv; UV names another)."""
+    found = os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".venv-uv" / "bin" / "uv")
+    assert Path(found).exists(), f"no uv at {found}: run make venv, or set UV to uv's path"
+    return found
+
+
+def test_an_installed_package_migrates_with_the_migrations_it_carries(tmp_path: Path) -> None:
+    # The package as pip installs it: a wheel built from the project's files alone, unpacked away
+    # from the checkout, imported first, and run from a folder of no checkout.
+    source = tmp_path / "source"
+    (source / "shared").mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "shared" / "waitroom", source / "shared" / "waitroom")
+    build = [uv(), "build", "--wheel", "--offline", "--no-sources", "--python", sys.executable]
+    subprocess.run([*build, "--out-dir", str(tmp_path / "dist"), str(source)], capture_output=True, check=True)
+    [wheel] = (tmp_path / "dist").glob("waitroom-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path / "site")
+    database = tmp_path / "elsewhere" / "waitroom.sqlite3"
+    database.parent.mkdir()
+    script = (
+        "import sys, waitroom; from waitroom.entrypoints.cli import main; "
+        "print(waitroom.__file__); sys.exit(main(['migrate', '--database-url', sys.argv[1]]))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{database}"],
+        cwd=database.parent,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0] == str(tmp_path / "site" / "waitroom" / "__init__.py"), "the installed package, not the checkout"
+    assert lines[1:] == [f"applied {m.version:03d} {m.name}" for m in discover("sqlite", DEFAULT_MIGRATIONS_DIR)]

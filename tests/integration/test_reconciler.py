@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.engine.server import EngineServer
+from devstack.stack import EXAMPLE_BPMN_DIR
 from tests.support.services import reconciler_on, service_on
 from tests.support.stores import StoreFactory
 from waitroom.adapters.camunda.client import CamundaClient, FetchTopic
@@ -26,7 +27,7 @@ ALICE = Caller("alice")
 def camunda(tmp_path: Path) -> Iterator[CamundaClient]:
     server = EngineServer(tmp_path / "engine.sqlite3")
     client = CamundaClient(server.start())
-    deploy_bpmn(client)
+    deploy_bpmn(client, EXAMPLE_BPMN_DIR)
     deploy_bpmn(client, FIXTURES)
     yield client
     server.stop()

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from onboard_user.handlers import prepare_response
+from onboard_user.onboarding_api import OnboardingApi
 
 from devstack.engine.server import EngineServer
-from devstack.onboarding_api import OnboardingApi
-from tests.support.services import worker_on
+from devstack.stack import EXAMPLE_BPMN_DIR
+from tests.support.processes import process_xml
+from tests.support.services import DEMO_HANDLERS, worker_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.camunda.variables import to_typed_variables
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.process import NewProcess, ProcessStatus, request_hash
-from waitroom.entrypoints.worker.onboard_user import prepare_response
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import ExternalTask
 from waitroom.settings import Settings
@@ -30,7 +33,7 @@ USER: dict[str, object] = {"userId": "user-7", "email": "user7@example.com"}
 def engine(tmp_path: Path) -> Iterator[str]:
     server = EngineServer(tmp_path / "engine.sqlite3")
     url = server.start()
-    deploy_bpmn(CamundaClient(url))
+    deploy_bpmn(CamundaClient(url), EXAMPLE_BPMN_DIR)
     yield url
     server.stop()
 
@@ -43,11 +46,14 @@ def onboarding() -> Iterator[OnboardingApi]:
 
 
 @pytest.fixture
-def worker_for(engine: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """A worker on the engine, with a store of its own, closed after the test."""
+def worker_for(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Worker]]:
+    """A worker on the engine, with a store of its own, closed after the test; ``onboarding_api_url``
+    is the example's own setting, read from the environment."""
     workers: list[Worker] = []
 
-    def make(**settings: object) -> Worker:
+    def make(*, onboarding_api_url: str | None = None, **settings: object) -> Worker:
+        if onboarding_api_url is not None:
+            monkeypatch.setenv("ONBOARDING_API_URL", onboarding_api_url)
         workers.append(_worker(engine, tmp_path, **settings))
         return workers[-1]
 
@@ -62,7 +68,7 @@ def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
         camunda_url=engine,
         worker_task_budget_ms=0,
         worker_poll_ms=200,
-        **settings,  # type: ignore[arg-type]
+        **{"worker_handler_modules": DEMO_HANDLERS, **settings},  # type: ignore[arg-type]
     )
     dialect = dialect_for(configured.resolved_database_url(), configured)
     migrate(dialect)
@@ -138,3 +144,54 @@ def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable
     record = store.get("w-3")
     assert record is not None
     assert record.payload["onboarding"] == 1
+
+
+PLUGIN = """
+from waitroom.entrypoints.worker.tasks import Topic
+
+ATTEMPTS = []
+
+
+def reserve(task, resources):
+    ATTEMPTS.append(task.retries)
+    if len(ATTEMPTS) == 1:
+        raise RuntimeError("the booking service is busy")
+    return {"reservation": f"R-{task.variables['nights']}"}
+
+
+TOPICS = (Topic("travel.reserve", reserve, variables=("nights",)),)
+"""
+
+
+def test_a_plugin_module_runs_with_the_demo_s_retries_and_history_and_the_response_step_ends_the_process(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "travel_handlers.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "travel_handlers", raising=False)
+    bpmn = tmp_path / "bpmn"
+    bpmn.mkdir()
+    (bpmn / "travel.bpmn").write_text(process_xml("travel", ("travel.reserve", "waitroom-respond")))
+    deploy_bpmn(CamundaClient(engine), bpmn)
+    worker = _worker(engine, tmp_path, worker_handler_modules="travel_handlers", worker_retry_timeout_ms=0)
+    try:
+        worker.service.repository.save(NewProcess("trip-1", "travel", request_hash("travel", {"nights": 3})))
+        worker.camunda.start_process("travel", business_key="trip-1", variables=to_typed_variables({"nights": 3}))
+        store = worker.service.repository
+        run_until(worker, lambda: (record := store.get("trip-1")) is not None and record.status.is_final, 15)
+
+        record = store.get("trip-1")
+        assert record is not None and record.status is ProcessStatus.DONE
+        assert record.payload == {"nights": 3, "reservation": "R-3"}
+        assert sys.modules["travel_handlers"].ATTEMPTS == [None, 2], "failed once, retried by Camunda as the demo's"
+        steps = [(step.topic, step.outcome.value) for step in store.steps("trip-1")]
+        assert steps == [
+            ("travel.reserve", "FAILED"),
+            ("travel.reserve", "COMPLETED"),
+            ("waitroom-respond", "COMPLETED"),
+        ]
+    finally:
+        worker.service.repository.close()  # type: ignore[attr-defined]  # the SqlStore worker_on was given
+        sys.modules.pop("travel_handlers", None)

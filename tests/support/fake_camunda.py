@@ -145,6 +145,8 @@ def make_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
             registry=REGISTRY,
             waker=waker,
             worker_id="w-1",
+            # The fake client serves external tasks only: tests/unit/test_engine_watch.py has the watch.
+            watch_engine=False,
         )
 
     yield make

@@ -243,6 +243,13 @@ class FakeEngine:
     def incidents(self, instance_id: str) -> list[Incident]:
         return self.open_incidents.get(instance_id, [])
 
+    def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
+        return [incident for found in self.open_incidents.values() for incident in found][:limit]
+
+    def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
+        ended = [instance for instance in self.instances.values() if instance.state not in {"ACTIVE", "SUSPENDED"}]
+        return ended[:limit]
+
 
 class ScriptedWaker:
     """A waker whose pauses move the fake clock; ``on_pause`` runs at each pause (another function

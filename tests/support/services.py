@@ -12,13 +12,17 @@ from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.store import SqlStore
 from waitroom.adapters.wake import Polling
-from waitroom.entrypoints.worker import REGISTRY
+from waitroom.entrypoints.worker import engine_watch
+from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import TopicRegistry, WorkerResources
 from waitroom.service.ports import ProcessRepository, Waker
 from waitroom.service.processes import ProcessService
 from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
+
+#: The handler module of the example onboard-user (examples/onboard-user), for the tests that run it.
+DEMO_HANDLERS = "onboard_user.handlers"
 
 #: A Camunda nobody listens on: for services whose test never reaches the engine.
 NO_CAMUNDA = "http://127.0.0.1:9/engine-rest"
@@ -51,16 +55,20 @@ def worker_on(
     store: SqlStore,
     settings: Settings,
     *,
-    registry: TopicRegistry = REGISTRY,
+    registry: TopicRegistry | None = None,
     waker: Waker | None = None,
     worker_id: str = "test",
+    watch_engine: bool = True,
 ) -> Worker:
-    """A worker as ``build_worker`` composes one, on this Camunda client and store."""
+    """A worker as ``build_worker`` composes one, on this Camunda client and store (the topics of
+    ``settings`` unless ``registry`` says otherwise)."""
+    service = service_on(store, settings, camunda=camunda, waker=waker)
     return Worker(
         camunda=camunda,
-        service=service_on(store, settings, camunda=camunda, waker=waker),
-        registry=registry,
+        service=service,
+        registry=load_registry(settings) if registry is None else registry,
         resources=WorkerResources(settings=settings, http=requests.Session()),
         settings=settings,
         worker_id=worker_id,
+        engine_watch=engine_watch(settings, service) if watch_engine else None,
     )

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 
+from tests.support.services import DEMO_HANDLERS
 from waitroom.adapters.lambda_invoke import LambdaInvoker
 from waitroom.domain.errors import CamundaUnavailable, ConfigurationError
-from waitroom.entrypoints.worker import REGISTRY
 from waitroom.entrypoints.worker.dispatch import Dispatcher, DispatchSummary, is_drain
+from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.service.scale_out import invocations_needed, invocations_to_start, tasks_per_second
 from waitroom.settings import Settings
+
+#: The topics of the response step and of the demo's handlers.
+REGISTRY = load_registry(Settings(worker_handler_modules=DEMO_HANDLERS))
 
 
 @pytest.mark.parametrize(

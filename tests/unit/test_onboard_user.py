@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 import requests
-
-from devstack.onboarding_api import OnboardingApi
-from waitroom.entrypoints.worker.onboard_user import (
+from onboard_user.handlers import (
     REJECTED,
     OnboardingServiceError,
     call_onboarding_api,
     run_background_check,
     validate_user_information,
 )
+from onboard_user.onboarding_api import OnboardingApi
+
 from waitroom.entrypoints.worker.tasks import BusinessRejection, ExternalTask, WorkerResources
 from waitroom.settings import Settings
 
@@ -125,8 +125,17 @@ def closed_port() -> int:
 
 
 def onboard(base_url: str, **settings: Any) -> None:
-    resources = WorkerResources(settings=Settings(onboarding_api_url=base_url, **settings), http=requests.Session())
-    call_onboarding_api(task(**USER), resources)
+    """The step, with the example's own setting ONBOARDING_API_URL at ``base_url``."""
+    resources = WorkerResources(settings=Settings(**settings), http=requests.Session())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ONBOARDING_API_URL", base_url)
+        call_onboarding_api(task(**USER), resources)
+
+
+def test_without_its_setting_the_step_fails_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ONBOARDING_API_URL", raising=False)
+    with pytest.raises(RuntimeError, match="ONBOARDING_API_URL is not set"):
+        call_onboarding_api(task(**USER), RESOURCES)
 
 
 def test_an_unreachable_onboarding_service_fails_without_its_address() -> None:

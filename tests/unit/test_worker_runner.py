@@ -214,3 +214,22 @@ def test_a_step_is_in_the_history_before_camunda_hears_of_it(make_worker: MakeWo
     summary = worker.run(for_seconds(0.5))
     assert (summary.completed, summary.failed) == (1, 1)
     assert sorted(seen_at_report) == [["t.explode"], ["t.succeed"]]
+
+
+class CountingWatch:
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def poll(self) -> int:
+        self.polls += 1
+        return 0
+
+
+def test_only_the_listening_invocation_watches_the_engine(make_worker: MakeWorker) -> None:
+    worker = make_worker(FakeCamunda(), Settings(worker_task_budget_ms=0, worker_poll_ms=50, engine_watch_ms=50))
+    watch = CountingWatch()
+    worker.engine_watch = watch  # type: ignore[assignment]
+    worker.run(for_seconds(0.5), drain=True)
+    assert watch.polls == 0, "a scale-out invocation drains the backlog only"
+    worker.run(for_seconds(0.5))
+    assert watch.polls >= 2

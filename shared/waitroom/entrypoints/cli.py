@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from waitroom import bootstrap
 from waitroom.adapters.camunda.client import CamundaClient
-from waitroom.adapters.camunda.deployment import DEFAULT_BPMN_DIR, deploy_bpmn
+from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.metrics import Uncounted
 from waitroom.adapters.store import database_url, dialect_for
 from waitroom.adapters.store.migrate import (
@@ -138,7 +138,7 @@ def _deploy_bpmn(args: argparse.Namespace) -> int:
     camunda = CamundaClient.from_settings(settings)
     with camunda.session:
         try:
-            deployment = deploy_bpmn(camunda, args.dir)
+            deployment = deploy_bpmn(camunda, args.folder)
         except CamundaNotFound:
             # The default URL's port is Camunda Run's, and make run's own API listens there too.
             raise ConfigurationError(
@@ -151,7 +151,7 @@ def _deploy_bpmn(args: argparse.Namespace) -> int:
     for definition in sorted(created, key=lambda definition: str(definition["key"])):
         print(f"deployed {definition['key']} version {definition['version']} ({definition['id']})")
     if not created:
-        print(f"unchanged: every .bpmn file of {args.dir} is deployed already")
+        print(f"unchanged: every .bpmn file of {args.folder} is deployed already")
     return 0
 
 
@@ -334,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         _migrate,
         "apply the database migrations (safe to run twice)",
-        "Apply every migration of migrations/<dialect>/ not yet recorded in waitroom_migrations. Some rebuild "
-        "the table's indexes, which blocks the service meanwhile: run it in a maintenance window. A database "
+        "Apply every migration of the package's migrations/<dialect>/ not yet recorded in waitroom_migrations. "
+        "Some rebuild the table's indexes, which blocks the service meanwhile: run it in a maintenance window. "
+        "A database "
         "that holds the seed's process_store table already is baselined once with --baseline 1.",
         """
         waitroom migrate
@@ -344,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
         """,
         database,
     )
-    migrate_parser.add_argument("--dir", type=Path, default=DEFAULT_MIGRATIONS_DIR, help="the migrations folder")
+    migrate_parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_MIGRATIONS_DIR, help="the migrations folder (default: the package's)"
+    )
     migrate_parser.add_argument(
         "--baseline",
         type=_positive_int,
@@ -363,16 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_parser = command(
         "deploy-bpmn",
         _deploy_bpmn,
-        "deploy the BPMN processes to Camunda (changed files only)",
-        "Deploy every .bpmn file of a folder to Camunda in one deployment; Camunda keeps the files that did "
-        "not change as they are. Prints each process definition deployed, with its version, or 'unchanged'.",
+        "deploy a folder's BPMN processes to Camunda (changed files only)",
+        "Deploy every .bpmn file of FOLDER (your processes) to Camunda in one deployment; Camunda keeps the "
+        "files that did not change as they are. Prints each process definition deployed, with its version, "
+        "or 'unchanged'.",
         """
-        waitroom deploy-bpmn
-        waitroom deploy-bpmn --dir ./bpmn --camunda-url http://camunda.internal:8080/engine-rest
+        waitroom deploy-bpmn ./bpmn
+        waitroom deploy-bpmn examples/onboard-user/bpmn --camunda-url http://camunda.internal:8080/engine-rest
         """,
         camunda,
     )
-    deploy_parser.add_argument("--dir", type=Path, default=DEFAULT_BPMN_DIR, help="the BPMN folder (default: bpmn/)")
+    deploy_parser.add_argument("folder", type=Path, metavar="FOLDER", help="the folder of the .bpmn files to deploy")
 
     status_parser = command(
         "status",

@@ -120,12 +120,24 @@ class InstanceHistory:
     state: str
     """``ACTIVE``, ``SUSPENDED``, ``COMPLETED``, ``EXTERNALLY_TERMINATED`` or ``INTERNALLY_TERMINATED``."""
     delete_reason: str | None = None
+    #: The Waitroom correlation id of a process started through Waitroom.
+    business_key: str | None = None
+    #: When it ended, on the engine's clock (None while it runs).
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Incident:
     activity_id: str | None
     message: str | None
+    id: str | None = None
+    instance_id: str | None = None
+    #: The business key of its instance: the Waitroom correlation id of a process started through Waitroom.
+    business_key: str | None = None
+    #: The topic of the external task that raised it (None for another kind of incident).
+    topic: str | None = None
+    #: When it was raised, on the engine's clock.
+    raised_at: datetime | None = None
 
 
 class Engine(Protocol):
@@ -150,6 +162,16 @@ class Engine(Protocol):
 
     def incidents(self, instance_id: str) -> list[Incident]:
         """The open incidents of an instance."""
+        ...
+
+    def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
+        """The open incidents raised after ``moment``, oldest first, at most ``limit``, each with its
+        instance's id and business key, and its external task's topic."""
+        ...
+
+    def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
+        """The instances that ended at or after ``moment``, oldest end first, at most ``limit``, each with
+        its business key."""
         ...
 
 

@@ -324,6 +324,18 @@ class ProcessService:
         is unknown): of racing finishes exactly one gets the row, and a finished row keeps its outcome."""
         return self._end(correlation_id, outcome, instance_id=instance_id).finished
 
+    def end_for_instance(self, correlation_id: str, outcome: Outcome, *, instance_id: str) -> ProcessRecord | None:
+        """End a PENDING process with ``outcome`` for what the engine did to instance ``instance_id``
+        (an incident stopped it, it ended without a result): only if the row records that instance, or
+        none yet (another instance started under the same business key outside Waitroom leaves the row
+        alone). As :meth:`finish` otherwise."""
+        record = self.repository.get(correlation_id)
+        if record is None or record.status is not ProcessStatus.PENDING:
+            return None
+        if record.camunda_instance_id not in (None, instance_id):
+            return None
+        return self._end(correlation_id, outcome, instance_id=instance_id).finished
+
     def _end(self, correlation_id: str, ending: Ending, *, instance_id: str | None = None) -> Ended:
         """The one operation through which every process ends: the only caller of the repository's
         ending statements (``finish``, ``discard_unstarted``; tests/unit/test_one_end.py holds to it),

@@ -11,8 +11,10 @@ It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, 
   skipped the last step) → ERROR ``ENDED_WITHOUT_RESULT``; EXTERNALLY_TERMINATED (deleted in
   Camunda) → CANCELLED; INTERNALLY_TERMINATED → ERROR ``TERMINATED``; no history at all → ERROR
   ``INSTANCE_NOT_FOUND``;
-* the instance is running with an open incident → ERROR ``INCIDENT`` with its message. (The worker
-  already does this when it raises the incident itself; this catches every other incident.)
+* the instance is running with an open incident → ERROR ``INCIDENT`` with its message.
+
+The listening worker's engine watch (:mod:`waitroom.service.engine_watch`) ends incidents and ended
+instances within seconds, with the same outcomes; the reconciler settles what it did not see.
 
 Each repair is the service's :meth:`~waitroom.service.processes.ProcessService.finish`: a row finished
 meanwhile is left as it is.
@@ -34,7 +36,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from waitroom.domain.errors import WaitroomError
-from waitroom.domain.process import START_FAILED, Outcome, ProcessRecord, error_value
+from waitroom.domain.process import START_FAILED, Outcome, ProcessRecord, ProcessStatus, error_value
+from waitroom.service.engine_watch import engine_ending, incident_outcome
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Engine, InstanceHistory, Metrics, WallClock
 from waitroom.service.processes import RUNNING, ProcessService
@@ -154,22 +157,15 @@ class Reconciler:
         return self._by_history(record, history)
 
     def _by_history(self, record: ProcessRecord, history: InstanceHistory) -> str:
-        if history.state == "COMPLETED":
-            return self._fail(record, "ENDED_WITHOUT_RESULT", "the process ended in Camunda without reporting a result")
-        if history.state == "EXTERNALLY_TERMINATED":
-            reason = history.delete_reason or "no reason given"
+        ending = engine_ending(history)
+        if ending is not None:
+            repair, outcome = ending
             return self._repair(
-                record,
-                Outcome.cancelled(f"the instance was deleted in Camunda: {reason}"),
-                "EXTERNALLY_TERMINATED",
-                "cancelled",
+                record, outcome, repair, "cancelled" if outcome.status is ProcessStatus.CANCELLED else "failed"
             )
-        if history.state == "INTERNALLY_TERMINATED":
-            return self._fail(record, "TERMINATED", "the process was terminated inside Camunda")
         incidents = self.engine.incidents(history.id)
         if incidents:
-            first = incidents[0]
-            return self._fail(record, "INCIDENT", f"incident in {first.activity_id}: {first.message}")
+            return self._repair(record, incident_outcome(incidents[0]), "INCIDENT", "failed")
         return "untouched"
 
     def _fail(self, record: ProcessRecord, code: str, message: str) -> str:

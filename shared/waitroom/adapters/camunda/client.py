@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -85,6 +86,7 @@ class FetchTopic:
     topic_name: str
     lock_duration_ms: int
     variables: Sequence[str] | None = None
+    local_variables: bool = False
 
 
 class CamundaClient:
@@ -254,9 +256,49 @@ class CamundaClient:
         result: list[dict[str, Any]] = self._json("GET", "/history/process-instance", params=params)
         return result
 
-    def list_incidents(self, *, process_instance_id: str | None = None) -> list[dict[str, Any]]:
-        params = {"processInstanceId": process_instance_id} if process_instance_id else None
-        result: list[dict[str, Any]] = self._json("GET", "/incident", params=params)
+    def list_incidents(
+        self,
+        *,
+        process_instance_id: str | None = None,
+        raised_after: datetime | None = None,
+        max_results: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Open incidents, of one instance or all; ``raised_after`` (on Camunda's clock) keeps the newer
+        ones, oldest first."""
+        params: dict[str, str | int] = {}
+        if process_instance_id:
+            params["processInstanceId"] = process_instance_id
+        if raised_after is not None:
+            params["incidentTimestampAfter"] = camunda_date(raised_after)
+            params.update(sortBy="incidentTimestamp", sortOrder="asc")
+        if max_results is not None:
+            params["maxResults"] = max_results
+        result: list[dict[str, Any]] = self._json("GET", "/incident", params=params or None)
+        return result
+
+    def historic_instances_ended_after(self, moment: datetime, *, max_results: int) -> list[dict[str, Any]]:
+        """The instances that ended at or after ``moment`` (on Camunda's clock), oldest end first."""
+        params = {
+            "finishedAfter": camunda_date(moment),
+            "sortBy": "endTime",
+            "sortOrder": "asc",
+            "maxResults": max_results,
+        }
+        result: list[dict[str, Any]] = self._json("GET", "/history/process-instance", params=params)
+        return result
+
+    def list_external_tasks(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The external tasks among ``task_ids`` (ExternalTaskDto: ``id``, ``topicName``, ...)."""
+        result: list[dict[str, Any]] = []
+        for chunk in _chunks(task_ids):
+            result.extend(self._json("GET", "/external-task", params={"externalTaskIdIn": ",".join(chunk)}))
+        return result
+
+    def list_process_instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The running instances among ``instance_ids`` (ProcessInstanceDto: ``id``, ``businessKey``)."""
+        result: list[dict[str, Any]] = []
+        for chunk in _chunks(instance_ids):
+            result.extend(self._json("GET", "/process-instance", params={"processInstanceIds": ",".join(chunk)}))
         return result
 
     # --- external tasks ------------------------------------------------------------------------
@@ -282,6 +324,7 @@ class CamundaClient:
                     "topicName": topic.topic_name,
                     "lockDuration": topic.lock_duration_ms,
                     **({"variables": list(topic.variables)} if topic.variables is not None else {}),
+                    **({"localVariables": True} if topic.local_variables else {}),
                 }
                 for topic in topics
             ],
@@ -380,6 +423,26 @@ class CamundaClient:
         }
         result: dict[str, Any] = self._json("POST", "/deployment/create", files=files, data=data)
         return result
+
+
+def camunda_date(moment: datetime) -> str:
+    """A time as Camunda's REST API reads it: ``2026-01-31T12:00:00.000+0000``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+def parse_camunda_date(text: str | None) -> datetime | None:
+    """A time as Camunda's REST API writes it (``2026-01-31T12:00:00.000+0000``); None for none."""
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+#: Ids per query that lists them in its URL: 50 ids of 36 characters stay far below the 8 KB of a
+#: request line that Camunda's web server (Tomcat) accepts.
+IDS_PER_QUERY = 50
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[start : start + IDS_PER_QUERY] for start in range(0, len(ids), IDS_PER_QUERY)]
 
 
 def _segment(value: str) -> str:

@@ -1,4 +1,4 @@
-"""Deploying the BPMN files of ``bpmn/`` to Camunda, changed ones only."""
+"""Deploying the BPMN files of a folder to Camunda, changed ones only."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Any
 
 from waitroom.adapters.camunda.client import CamundaClient
 
-DEFAULT_BPMN_DIR = Path(__file__).resolve().parents[4] / "bpmn"
 DEPLOYMENT_NAME = "waitroom"
 
 
-def deploy_bpmn(camunda: CamundaClient, directory: Path = DEFAULT_BPMN_DIR) -> dict[str, Any]:
+def deploy_bpmn(camunda: CamundaClient, directory: Path) -> dict[str, Any]:
     """One deployment of every ``*.bpmn`` in ``directory``; Camunda keeps the unchanged ones as they are.
 
     Returns Camunda's DeploymentWithDefinitionsDto (``deployedProcessDefinitions`` lists what is new).

@@ -4,12 +4,16 @@ the engine's answers as the port's values on the way out."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.client import CamundaClient, parse_camunda_date
 from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
 from waitroom.domain.errors import InvalidRequest
 from waitroom.service.ports import Incident, InstanceHistory
+
+#: The type of the incident an external task raises when its retries run out.
+EXTERNAL_TASK_INCIDENT = "failedExternalTask"
 
 
 class CamundaEngine:
@@ -50,9 +54,55 @@ class CamundaEngine:
             for incident in self.client.list_incidents(process_instance_id=instance_id)
         ]
 
+    def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
+        found = self.client.list_incidents(raised_after=moment, max_results=limit)
+        instance_ids = sorted(
+            {str(incident["processInstanceId"]) for incident in found if incident.get("processInstanceId")}
+        )
+        business_keys = {
+            str(instance["id"]): instance.get("businessKey")
+            for instance in self.client.list_process_instances(instance_ids)
+        }
+        # A failedExternalTask incident's configuration is its task's id.
+        task_ids = sorted(
+            {
+                str(incident["configuration"])
+                for incident in found
+                if incident.get("incidentType") == EXTERNAL_TASK_INCIDENT
+            }
+        )
+        topics = {str(task["id"]): task.get("topicName") for task in self.client.list_external_tasks(task_ids)}
+        return [_incident(incident, business_keys, topics) for incident in found]
+
+    def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
+        return [
+            _history(instance) for instance in self.client.historic_instances_ended_after(moment, max_results=limit)
+        ]
+
+
+def _incident(
+    incident: Mapping[str, Any], business_keys: Mapping[str, str | None], topics: Mapping[str, str | None]
+) -> Incident:
+    instance_id = incident.get("processInstanceId")
+    configuration = incident.get("configuration")
+    external = incident.get("incidentType") == EXTERNAL_TASK_INCIDENT
+    return Incident(
+        activity_id=incident.get("activityId"),
+        message=incident.get("incidentMessage"),
+        id=incident.get("id"),
+        instance_id=instance_id,
+        business_key=business_keys.get(instance_id) if instance_id else None,
+        topic=topics.get(configuration) if external and configuration else None,
+        raised_at=parse_camunda_date(incident.get("incidentTimestamp")),
+    )
+
 
 def _history(instance: Mapping[str, Any]) -> InstanceHistory:
     """A HistoricProcessInstanceDto as the port's value."""
     return InstanceHistory(
-        id=str(instance["id"]), state=str(instance.get("state")), delete_reason=instance.get("deleteReason")
+        id=str(instance["id"]),
+        state=str(instance.get("state")),
+        delete_reason=instance.get("deleteReason"),
+        business_key=instance.get("businessKey"),
+        ended_at=parse_camunda_date(instance.get("endTime")),
     )

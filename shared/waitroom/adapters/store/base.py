@@ -138,7 +138,7 @@ class FixedUrl:
 
 class Dialect(abc.ABC):
     """What differs between database servers: a backend is a module with one of these, a folder of
-    ``migrations/`` named for it, and its schemes in :data:`waitroom.adapters.store.BACKENDS`."""
+    ``waitroom/migrations/`` named for it, and its schemes in :data:`waitroom.adapters.store.BACKENDS`."""
 
     #: Where the URL comes from, read at each connect (None: the dialect needs no credentials).
     url_source: DatabaseUrl | None = None
@@ -151,7 +151,7 @@ class Dialect(abc.ABC):
     purge_step_rows = 4000
 
     name: str
-    """Also the name of its folder in ``migrations/``."""
+    """Also the name of its folder in ``waitroom/migrations/``."""
     statements: Statements
 
     @classmethod

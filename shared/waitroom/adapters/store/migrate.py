@@ -1,4 +1,6 @@
-"""Applies the numbered plain-SQL migrations of ``migrations/<dialect>/`` and records them.
+"""Applies the numbered plain-SQL migrations of ``waitroom/migrations/<dialect>/`` and records them.
+
+The migrations are package data: an installed ``waitroom`` (``pip install``) migrates as a checkout does.
 
 Each migration runs in one transaction together with its record, under a lock that serialises
 concurrent migrators, and is skipped when already recorded: running ``migrate`` twice, or twice at
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from waitroom.adapters.store.base import Dialect
 from waitroom.domain.errors import StoreUnavailable
 
-#: ``migrations/`` at the top of the repository.
-DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[4] / "migrations"
+#: The migrations the package carries (``shared/waitroom/migrations/`` in the repository).
+DEFAULT_MIGRATIONS_DIR = Path(str(files("waitroom").joinpath("migrations")))
 
 _FILE_NAME = re.compile(r"^(?P<version>\d{3,})_(?P<name>[a-z0-9_]+)\.sql$")
 

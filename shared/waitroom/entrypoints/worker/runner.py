@@ -3,7 +3,9 @@
 The worker Lambda runs on a schedule; each invocation keeps fetching and running tasks and returns
 while it still has ``WORKER_TASK_BUDGET_MS`` left, so that the next invocation takes over and one
 worker is always listening. Tasks run in a bounded thread pool; a lock keeper extends the locks of
-the tasks still running, so that a long handler does not lose its task to another worker.
+the tasks still running, so that a long handler does not lose its task to another worker. The
+listening invocation also watches the engine for what stops a process outside any handler of its
+own (:mod:`waitroom.service.engine_watch`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,7 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
 from waitroom.domain.errors import CamundaRejected, WaitroomError
-from waitroom.domain.process import Outcome, StepEvent, StepOutcome, dump_json, error_value
+from waitroom.domain.process import Outcome, StepEvent, StepOutcome, dump_json
 from waitroom.entrypoints.worker.tasks import (
     BusinessRejection,
     ExternalTask,
@@ -33,6 +36,7 @@ from waitroom.entrypoints.worker.tasks import (
     WorkerResources,
 )
 from waitroom.observability import emit, thread_log_keys, traced
+from waitroom.service.engine_watch import EngineWatch, step_incident_outcome
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
@@ -112,6 +116,41 @@ class LockKeeper:
                         self._running[task_id] = (duration, time.monotonic() + duration / 1000)
 
 
+class EngineWatcher:
+    """Runs the engine watch every ``ENGINE_WATCH_MS`` in a thread of its own while the listening
+    invocation runs (see :mod:`waitroom.service.engine_watch`)."""
+
+    def __init__(self, watch: EngineWatch, interval_ms: int) -> None:
+        self._watch = watch
+        self._interval_s = interval_ms / 1000
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="engine-watch", daemon=True)
+
+    def __enter__(self) -> EngineWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                ended = self._watch.poll()
+            except WaitroomError as exc:
+                logger.warning(
+                    "could not look at the engine's incidents and ends; trying again",
+                    extra={"code": exc.code, "reason": exc.message},
+                )
+            except Exception:  # a defect must not end the watch: the next poll may succeed
+                logger.exception("the engine watch failed")
+            else:
+                if ended:
+                    emit("ProcessesEndedByEngineWatch", ended)
+            self._stopped.wait(self._interval_s)
+
+
 class Worker:
     def __init__(
         self,
@@ -122,6 +161,7 @@ class Worker:
         resources: WorkerResources,
         settings: Settings,
         worker_id: str,
+        engine_watch: EngineWatch | None = None,
     ) -> None:
         self.camunda = camunda
         self.service = service
@@ -129,6 +169,7 @@ class Worker:
         self.resources = resources
         self.settings = settings
         self.worker_id = worker_id
+        self.engine_watch = engine_watch
 
     def run(self, remaining_ms: Callable[[], int], *, drain: bool = False) -> WorkerSummary:
         """Fetch and run tasks until only ``WORKER_TASK_BUDGET_MS`` of the invocation is left; when
@@ -141,7 +182,11 @@ class Worker:
         # Not a `with` block: leaving it would wait for every thread, and a task that outlives the
         # invocation must not hold the invocation past its time.
         pool = ThreadPoolExecutor(capacity, "task")
-        with LockKeeper(self.camunda, self.worker_id) as locks:
+        # The listening invocation watches the engine; the scale-out ones only drain the backlog.
+        watching: AbstractContextManager[object] = nullcontext()
+        if not drain and self.engine_watch is not None:
+            watching = EngineWatcher(self.engine_watch, self.settings.engine_watch_ms)
+        with watching, LockKeeper(self.camunda, self.worker_id) as locks:
             while (poll_ms := min(longest_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)) > 0:
                 if len(running) >= capacity:
                     done, running = wait(running, timeout=poll_ms / 1000, return_when=FIRST_COMPLETED)
@@ -356,10 +401,10 @@ class Worker:
         otherwise wait for a result that cannot come."""
         if not task.business_key or report.error is None:
             return
-        message = f"step {task.topic} failed and has no retries left: {report.error['message']}"
-        incident = error_value(message, code="INCIDENT", topic=task.topic)
+        # The outcome the engine watch gives the same incident: whichever notices it first ends the row.
+        outcome = step_incident_outcome(task.topic, report.error["message"])
         try:
-            self.service.finish(task.business_key, Outcome.failed(incident), instance_id=task.process_instance_id)
+            self.service.finish(task.business_key, outcome, instance_id=task.process_instance_id)
         except Exception:  # the task is reported already; the reconciler ends the process otherwise
             logger.exception("could not end the process of an incident")
 

@@ -80,6 +80,9 @@ class Topic:
     lock_duration_ms: int | None = None
     #: Which process variables to fetch with the task; None fetches them all.
     variables: tuple[str, ...] | None = None
+    #: Fetch the variables of the task's own execution (Camunda's ``localVariables``): those of its
+    #: input mappings when it has any, else the instance's.
+    local_variables: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class TopicRegistry:
 
     def fetch_topics(self, default_lock_duration_ms: int) -> list[FetchTopic]:
         return [
-            FetchTopic(topic.name, topic.lock_duration_ms or default_lock_duration_ms, topic.variables)
+            FetchTopic(
+                topic.name, topic.lock_duration_ms or default_lock_duration_ms, topic.variables, topic.local_variables
+            )
             for topic in self
         ]

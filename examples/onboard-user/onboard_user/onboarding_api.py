@@ -17,7 +17,14 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from devstack.http_answers import send
+
+def send(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    payload = json.dumps(body).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(payload)))
+    request.end_headers()
+    request.wfile.write(payload)
 
 
 class OnboardingApi:

@@ -1,9 +1,10 @@
-"""The steps of ``bpmn/onboard-user.bpmn``, one handler per external-task topic.
+"""The steps of ``bpmn/onboard-user.bpmn``, one handler per external-task topic: a handler module, which
+the worker serves when ``WORKER_HANDLER_MODULES`` names it (``onboard_user.handlers``).
 
 validate-user-information → run-background-check → call-onboarding-api → prepare-response;
 a user that fails validation is rejected with a BPMN error, which the process routes to
-reject-user. The last step of either path returns the process's outcome, and the worker ends the
-process with it (ProcessService.finish).
+reject-user. The last step of either path returns the process's outcome (a ``ProcessOutcome``), and
+the worker ends the process with it.
 
 A step's error message is stored with the process and shown to its client: it says what failed in
 the service's terms and never carries an internal address (the exception it was raised from, with
@@ -20,6 +21,8 @@ from typing import Any
 
 import requests
 from email_validator import EmailNotValidError, validate_email
+from pydantic import HttpUrl
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from waitroom.entrypoints.worker.tasks import BusinessRejection, ExternalTask, ProcessOutcome, Topic, WorkerResources
 
@@ -95,8 +98,18 @@ def run_background_check(task: ExternalTask, resources: WorkerResources) -> Mapp
     }
 
 
+class OnboardingSettings(BaseSettings):
+    """The example's own setting, beside Waitroom's."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    onboarding_api_url: HttpUrl | None = None
+    """The onboarding service that the ``call-onboarding-api`` step calls (``ONBOARDING_API_URL``)."""
+
+
 def call_onboarding_api(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
-    base_url = resources.settings.onboarding_api_url
+    # Read at each call: a setting that changes needs no new worker (tests change it between processes).
+    base_url = OnboardingSettings().onboarding_api_url
     if base_url is None:
         raise RuntimeError("ONBOARDING_API_URL is not set")
     read_timeout_s = resources.settings.camunda_read_timeout_s

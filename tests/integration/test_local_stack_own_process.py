@@ -1,0 +1,182 @@
+"""A process Waitroom has never seen, on the local stack over real HTTP: its BPMN in a folder outside
+the repository, deployed to the development engine, its steps run by a worker written with the
+ecosystem's client (camunda-external-task-client-python3), and its last step Waitroom's built-in
+response step. Nothing of the process is in Waitroom's package or settings but its key."""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from devstack.stack import LocalStack
+from tests.integration.test_local_stack import bearer, start_stack
+from tests.support.processes import ECHO_BPMN, process_xml
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.deployment import deploy_bpmn
+
+with warnings.catch_warnings():
+    # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from camunda.external_task.external_task import ExternalTask, TaskResult
+    from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
+
+#: How often the worker looks for incidents here; the test's bound on the end of a wait stopped by
+#: one is generous beside it (scheduling), and far below the reconciler's RECONCILE_MIN_AGE_S (120 s).
+ENGINE_WATCH_MS = 500
+ENDED_WITHIN_S = 15
+
+STEPS = ("expense.submit", "expense.check-policy", "expense.approve")
+
+
+class OutsideWorker:
+    """The team's own worker: the ecosystem's client, fetching the expense topics in a thread."""
+
+    def __init__(self, camunda_url: str) -> None:
+        self.failed_at: dict[str, float] = {}
+        self._worker = ExternalTaskWorker(
+            worker_id="expenses-team",
+            base_url=camunda_url,
+            config={
+                "asyncResponseTimeout": 500,
+                "lockDuration": 10_000,
+                "httpTimeoutMillis": 5_000,
+                "timeoutDeltaMillis": 1_000,
+                "sleepSeconds": 0,
+            },
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="expenses-team")
+
+    def __enter__(self) -> OutsideWorker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _work(self) -> None:
+        # ExternalTaskWorker.subscribe loops forever; this is its loop with a way out.
+        while not self._stop.is_set():
+            try:
+                self._worker.fetch_and_execute([*STEPS, "expense.audit", "expense.validate"], self.handle)
+            except NoExternalTaskFound:
+                continue
+
+    def handle(self, task: ExternalTask) -> TaskResult:
+        topic = task.get_topic_name()
+        if topic == "expense.submit":
+            return task.complete({"submittedBy": task.get_variable("employee")})
+        if topic == "expense.check-policy":
+            return task.complete({"withinPolicy": task.get_variable("amount") <= 500})
+        if topic == "expense.approve":
+            return task.complete({"approved": bool(task.get_variable("withinPolicy")), "approver": "lead-7"})
+        self.failed_at[task.get_business_key()] = time.monotonic()
+        if topic == "expense.validate":
+            # A BPMN error no boundary event catches: the instance ends, without the response step.
+            return task.bpmn_error("CLAIM_INVALID", "the claim has no receipt")
+        # expense.audit fails for good: no retries left, so Camunda raises an incident.
+        return task.failure("the audit service refused the claim", "HTTP 503 from audit", 0, 0)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
+    (folder / "echo.bpmn").write_text(ECHO_BPMN)
+    (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
+    (folder / "expense-audit.bpmn").write_text(process_xml("expense-audit", ("expense.audit", "waitroom-respond")))
+    (folder / "expense-validate.bpmn").write_text(
+        process_xml("expense-validate", ("expense.validate", "waitroom-respond"))
+    )
+    environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-audit,expense-validate"}
+    environment["ENGINE_WATCH_MS"] = str(ENGINE_WATCH_MS)
+    # Kept until the stack stops: the environments it starts later inherit the process's variables.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        running = start_stack(tmp_path_factory.mktemp("stack"), None, **environment)
+        try:
+            deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
+            yield running
+        finally:
+            running.stop()
+
+
+@pytest.fixture(scope="module")
+def team_worker(stack: LocalStack) -> Iterator[OutsideWorker]:
+    with OutsideWorker(stack.environment["CAMUNDA_URL"]) as worker:
+        yield worker
+
+
+def start(stack: LocalStack, body: dict[str, Any], **headers: str) -> requests.Response:
+    return requests.post(f"{stack.url}/api/process/start", json=body, headers={**bearer(stack), **headers}, timeout=40)
+
+
+def test_a_process_whose_only_step_is_the_response_step_answers_with_its_variables(stack: LocalStack) -> None:
+    variables = {"greeting": "hello", "count": 2, "tags": ["a", "b"]}
+    response = start(stack, {"processKey": "echo", "correlationId": "echo-1", "variables": variables})
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["data"]) == ("DONE", variables)
+
+
+def test_a_process_of_its_own_ends_its_wait_with_the_response_step(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    variables = {"employee": "ada", "amount": 120}
+    response = start(stack, {"processKey": "expense-claim", "correlationId": "claim-1", "variables": variables})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "DONE"
+    # The response step's result: every variable of the instance, the start's and each step's.
+    assert body["data"] == {
+        "employee": "ada",
+        "amount": 120,
+        "submittedBy": "ada",
+        "withinPolicy": True,
+        "approved": True,
+        "approver": "lead-7",
+    }
+    history = requests.get(
+        f"{stack.url}/api/process/status/claim-1?history=true", headers=bearer(stack), timeout=10
+    ).json()
+    assert [step["topic"] for step in history["history"]] == ["waitroom-respond"]
+
+
+def test_a_step_failed_for_good_by_another_worker_ends_the_wait_in_error(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    body = {"processKey": "expense-audit", "correlationId": "audit-1", "variables": {"amount": 9}}
+    response = start(stack, body, Prefer=f"wait={ENDED_WITHIN_S}")
+    answered = time.monotonic()
+
+    assert response.status_code == 500, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INCIDENT"
+    assert error["message"] == "step expense.audit failed and has no retries left: the audit service refused the claim"
+    ended_after_s = answered - team_worker.failed_at["audit-1"]
+    assert ended_after_s < ENDED_WITHIN_S
+    print(f"incident → answer after {ended_after_s:.3f} s (ENGINE_WATCH_MS={ENGINE_WATCH_MS})")
+
+
+def test_a_bpmn_error_no_boundary_event_catches_ends_the_wait_in_error(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    body = {"processKey": "expense-validate", "correlationId": "invalid-1", "variables": {"amount": 9}}
+    response = start(stack, body, Prefer=f"wait={ENDED_WITHIN_S}")
+    answered = time.monotonic()
+
+    assert response.status_code == 500, response.text
+    assert response.json()["error"] == {
+        "code": "ENDED_WITHOUT_RESULT",
+        "message": "the process ended in Camunda without reporting a result",
+    }
+    ended_after_s = answered - team_worker.failed_at["invalid-1"]
+    assert ended_after_s < ENDED_WITHIN_S
+    print(f"uncaught BPMN error → answer after {ended_after_s:.3f} s (ENGINE_WATCH_MS={ENGINE_WATCH_MS})")
