@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from devstack.stack import LocalStack
-from tests.integration.test_local_stack import bearer, start_stack
+from tests.integration.test_local_stack import bearer, running_stack
 from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
@@ -96,16 +96,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     )
     environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-audit,expense-validate"}
     environment["ENGINE_WATCH_MS"] = str(ENGINE_WATCH_MS)
-    # Kept until the stack stops: the environments it starts later inherit the process's variables.
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        running = start_stack(tmp_path_factory.mktemp("stack"), None, **environment)
-        try:
-            deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
-            yield running
-        finally:
-            running.stop()
+    with running_stack(tmp_path_factory.mktemp("stack"), None, **environment) as running:
+        deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
+        yield running
 
 
 @pytest.fixture(scope="module")
