@@ -16,6 +16,7 @@ import requests
 
 from devstack.stack import LocalStack
 from tests.integration.test_local_stack import bearer, running_stack
+from tests.support.engine_client import ECOSYSTEM_WORKER_CONFIG
 from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
@@ -42,13 +43,7 @@ class OutsideWorker:
         self._worker = ExternalTaskWorker(
             worker_id="expenses-team",
             base_url=camunda_url,
-            config={
-                "asyncResponseTimeout": 500,
-                "lockDuration": 10_000,
-                "httpTimeoutMillis": 5_000,
-                "timeoutDeltaMillis": 1_000,
-                "sleepSeconds": 0,
-            },
+            config=ECOSYSTEM_WORKER_CONFIG,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name="expenses-team")

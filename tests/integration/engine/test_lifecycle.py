@@ -13,7 +13,14 @@ from pathlib import Path
 import requests
 
 from devstack.engine import EngineServer
-from tests.support.engine_client import BPMN_DIR, HTTP_TIMEOUT, ORDER_REVIEW, Camunda, order_variables
+from tests.support.engine_client import (
+    BPMN_DIR,
+    ECOSYSTEM_WORKER_CONFIG,
+    HTTP_TIMEOUT,
+    ORDER_REVIEW,
+    Camunda,
+    order_variables,
+)
 
 with warnings.catch_warnings():
     # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
@@ -78,14 +85,7 @@ def test_the_real_external_task_client_drives_a_process(engine_db: Path) -> None
         worker = ExternalTaskWorker(
             worker_id="python-client",
             base_url=server.url,
-            config={
-                "auth_basic": {"username": "demo", "password": "s3cret"},
-                "asyncResponseTimeout": 500,
-                "lockDuration": 10_000,
-                "httpTimeoutMillis": 5_000,
-                "timeoutDeltaMillis": 1_000,
-                "sleepSeconds": 0,
-            },
+            config={"auth_basic": {"username": "demo", "password": "s3cret"}, **ECOSYSTEM_WORKER_CONFIG},
         )
         stop = threading.Event()
 

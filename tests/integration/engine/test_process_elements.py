@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devstack.engine import EngineServer
-from tests.support.engine_client import BPMN_DIR, Camunda
+from tests.support.engine_client import BPMN_DIR, ECOSYSTEM_WORKER_CONFIG, Camunda
 
 with warnings.catch_warnings():
     # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
@@ -533,13 +533,7 @@ def test_the_real_external_task_client_works_a_four_step_expense_process(engine_
         worker = ExternalTaskWorker(
             worker_id="python-client",
             base_url=server.url,
-            config={
-                "asyncResponseTimeout": 500,
-                "lockDuration": 10_000,
-                "httpTimeoutMillis": 5_000,
-                "timeoutDeltaMillis": 1_000,
-                "sleepSeconds": 0,
-            },
+            config=ECOSYSTEM_WORKER_CONFIG,
         )
         stop = threading.Event()
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Self
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -64,24 +64,35 @@ class WorkerSummary:
         return asdict(self)
 
 
-class LockKeeper:
-    """Extends the lock of every task still running, a third of its lock duration before it lapses."""
+class BackgroundLoop:
+    """A thread of its own that runs ``_loop`` while the ``with`` block runs; leaving the block sets
+    ``_stopped`` and waits for the loop to see it."""
 
-    def __init__(self, camunda: CamundaClient, worker_id: str) -> None:
-        self._camunda = camunda
-        self._worker_id = worker_id
-        self._running: dict[str, tuple[int, float]] = {}
-        self._guard = threading.Lock()
+    def __init__(self, name: str) -> None:
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._keep, name="lock-keeper", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
-    def __enter__(self) -> LockKeeper:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stopped.set()
         self._thread.join()
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class LockKeeper(BackgroundLoop):
+    """Extends the lock of every task still running, a third of its lock duration before it lapses."""
+
+    def __init__(self, camunda: CamundaClient, worker_id: str) -> None:
+        super().__init__("lock-keeper")
+        self._camunda = camunda
+        self._worker_id = worker_id
+        self._running: dict[str, tuple[int, float]] = {}
+        self._guard = threading.Lock()
 
     def hold(self, task_id: str, lock_duration_ms: int) -> None:
         with self._guard:
@@ -91,7 +102,7 @@ class LockKeeper:
         with self._guard:
             self._running.pop(task_id, None)
 
-    def _keep(self) -> None:
+    def _loop(self) -> None:
         while not self._stopped.wait(LOCK_KEEPER_TICK_S):
             now = time.monotonic()
             with self._guard:
@@ -116,25 +127,16 @@ class LockKeeper:
                         self._running[task_id] = (duration, time.monotonic() + duration / 1000)
 
 
-class EngineWatcher:
+class EngineWatcher(BackgroundLoop):
     """Runs the engine watch every ``ENGINE_WATCH_MS`` in a thread of its own while the listening
     invocation runs (see :mod:`waitroom.service.engine_watch`)."""
 
     def __init__(self, watch: EngineWatch, interval_ms: int) -> None:
+        super().__init__("engine-watch")
         self._watch = watch
         self._interval_s = interval_ms / 1000
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="engine-watch", daemon=True)
 
-    def __enter__(self) -> EngineWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stopped.set()
-        self._thread.join()
-
-    def _poll(self) -> None:
+    def _loop(self) -> None:
         while not self._stopped.is_set():
             try:
                 ended = self._watch.poll()
