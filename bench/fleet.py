@@ -11,7 +11,7 @@ connections of its own, announcing on the schedule's channel as the worker would
 PostgreSQL is a private cluster the section starts itself (:mod:`bench.pg_cluster`); waiters and
 finishers log in as roles of their own, so the server counts each side's statements
 (``pg_stat_statements``) and connections (``pg_stat_activity``). SQLite has no server: its
-statements are counted by the stores, its connections are the stores' open ones.
+statements and open connections are counted on the stores' connections (:mod:`bench.counting`).
 
 Figures come from a window in the steady state, after every environment has connected and run for
 a while; the waits started in the window give the arrival rate, the wake latencies are those of
@@ -40,20 +40,20 @@ import psycopg
 import redis
 
 from bench import capacity, services
+from bench.counting import CountingDialect, Counts
 from bench.pg_cluster import Cluster, grant_tables, private_cluster
 from bench.stats import percentile, rounded
 from bench.wake_harness import Finisher
-from bench.wake_latency import NO_CAMUNDA, REQUEST_HASH, Cell, Strategy
+from bench.wake_latency import NO_CAMUNDA, REQUEST_HASH, Cell, Strategy, write_history
 from bench.wake_latency import Config as WakeConfig
-from bench.wake_latency import _warm_up as write_history
 from bench.workloads import LOGNORMAL, LOGNORMAL_SIGMA
 from waitroom.adapters.store import SqlStore, dialect_for
-from waitroom.adapters.store.base import Dialect
 from waitroom.adapters.store.migrate import migrate
 from waitroom.adapters.wake import wake_channel
 from waitroom.bootstrap import process_service
 from waitroom.domain.process import NewProcess, ProcessStatus
 from waitroom.service.processes import ProcessService
+from waitroom.service.schedules import Learnt
 from waitroom.service.waiting import PollSchedule
 from waitroom.settings import Settings
 
@@ -124,19 +124,13 @@ class ProcessReport:
 
 
 class FleetStore(SqlStore):
-    """The product's store, counting statements that ran in the window and the wait loop's reads."""
+    """The product's store, on a dialect counting its statements and connections (:mod:`bench.counting`),
+    and counting the wait loop's reads."""
 
-    def __init__(self, dialect: Dialect, window: tuple[float, float]) -> None:
-        super().__init__(dialect)
-        self.window = window
-        self.statements_in_window = 0
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.counts = Counts()
+        super().__init__(CountingDialect(dialect_for(url, settings), self.counts))
         self.polls = 0
-
-    def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
-        # Every operation runs one statement per call here (save is two calls: insert, then get).
-        if self.window[0] <= time.monotonic() < self.window[1]:
-            self.statements_in_window += 1
-        return super()._with_cursor(work, retry=retry)
 
     def poll(self, correlation_id: str) -> Any:
         self.polls += 1
@@ -144,7 +138,7 @@ class FleetStore(SqlStore):
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None
+        return self.counts.open_connections > 0
 
 
 def cell_settings(url: str, strategy: Strategy) -> Settings:
@@ -189,7 +183,7 @@ class WaiterProcess:
         self.went = threading.Event()
         self.window = (float("inf"), float("inf"))
         self.stores: list[FleetStore] = []
-        self.learnt: tuple[float, PollSchedule | None] | None = None
+        self.learnt: Learnt | None = None
 
     def run(self, go_at: Any, ready: Any, reports: Any) -> None:
         spec = self.spec
@@ -213,7 +207,7 @@ class WaiterProcess:
         self.report.sleep_overshoot_ms = overshoots
         for thread in threads:
             thread.join(timeout=spec.deadline_s + 5)
-        self.report.statements_in_window = sum(store.statements_in_window for store in self.stores)
+        self.report.statements_in_window = sum(store.counts.statements_in_window for store in self.stores)
         for store in self.stores:
             store.close()
         reports.put(asdict(self.report))
@@ -224,7 +218,7 @@ class WaiterProcess:
 
     def environment(self, number: int) -> None:
         """One start environment: a cold start, then one wait after the other until the window ends."""
-        store = FleetStore(dialect_for(self.spec.url, self.settings), (0.0, 0.0))
+        store = FleetStore(self.spec.url, self.settings)
         time.sleep(number * self.spec.cold_start_every_s)
         try:
             channel = wake_channel(self.settings, store)
@@ -242,7 +236,7 @@ class WaiterProcess:
             self.stores.append(store)
         self.connected.wait()
         self.went.wait()
-        store.window = self.window
+        store.counts.window = self.window
         store.polls = 0
         try:
             self.serve(number, store, service)
@@ -259,9 +253,9 @@ class WaiterProcess:
         with self.guard:
             if self.learnt is None:
                 service.schedules.for_key(key)
-                self.learnt = service.schedules._learnt.get(key)
+                self.learnt = service.schedules.learnt(key)
             else:
-                service.schedules._learnt[key] = self.learnt
+                service.schedules.adopt(key, self.learnt)
 
     def serve(self, number: int, store: FleetStore, service: ProcessService) -> None:
         spec = self.spec
@@ -292,7 +286,7 @@ def _finisher_process(url: str, strategy: Strategy, threads: int, due: Any, resu
     """Completes every row when it is due, from connections of its own, announcing on the channel."""
     settings = cell_settings(url, strategy)
     _count_warnings({}, threading.Lock())
-    stores = [FleetStore(dialect_for(url, settings), (0.0, 0.0)) for _ in range(threads)]
+    stores = [FleetStore(url, settings) for _ in range(threads)]
     announcing = wake_channel(settings, stores[0])
     finisher = Finisher(list(stores), announcing.notify)
     try:
@@ -301,7 +295,7 @@ def _finisher_process(url: str, strategy: Strategy, threads: int, due: Any, resu
                 finisher.schedule(item[1], item[2])
             else:
                 for store in stores:
-                    store.window = (item[1], item[2])
+                    store.counts.window = (item[1], item[2])
     finally:
         finisher.close()
         announcing.close()
@@ -311,7 +305,7 @@ def _finisher_process(url: str, strategy: Strategy, threads: int, due: Any, resu
         {
             "failures": finisher.failures,
             "committed_at": finisher.committed_at,
-            "statements_in_window": sum(store.statements_in_window for store in stores),
+            "statements_in_window": sum(store.counts.statements_in_window for store in stores),
         }
     )
 

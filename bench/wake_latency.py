@@ -129,7 +129,7 @@ def run_cell(cell: Cell, config: Config) -> dict[str, Any]:
     settings = cell.settings()
     # Only a poll-only adaptive waiter reads the history; a push channel's waits read on the fallback.
     learns = not cell.strategy.pushes and cell.strategy.poll_schedule == "adaptive"
-    learnt = _warm_up(cell, settings, config) if learns else None
+    learnt = write_history(cell, settings, config) if learns else None
     durations = cell.workload.durations_ms(config.waits, stream="waits")
     ids = [f"{cell.run_id}-{cell.workload.name}-{cell.strategy.name}-{index}" for index in range(config.waits)]
     work = iter(zip(ids, durations, strict=True))
@@ -319,7 +319,7 @@ def _channels(
         yield finisher, waiter_channel
 
 
-def _warm_up(cell: Cell, settings: Settings, config: Config) -> list[int] | None:
+def write_history(cell: Cell, settings: Settings, config: Config) -> list[int] | None:
     """Finished rows of the cell's key, with durations from the cell's workload, started in the past
     (as SQL would hold them); returns the schedule the history teaches, to report it."""
     dialect = dialect_for(cell.url, settings)

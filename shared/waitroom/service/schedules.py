@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from waitroom.service.policies import WaitPolicy
 from waitroom.service.ports import Clock, ProcessRepository, Waker
 from waitroom.service.waiting import PollSchedule, plan_from_history
@@ -10,6 +12,15 @@ from waitroom.service.waiting import PollSchedule, plan_from_history
 LEARNT_FOR_S = 60.0
 #: The finished processes of a key whose durations set the ``Retry-After`` of its 202s.
 RETRY_AFTER_HISTORY = 200
+
+
+@dataclass(frozen=True)
+class Learnt:
+    """A key's schedule planned from its history (None: the history planned none), used until ``until``
+    on the service's clock."""
+
+    schedule: PollSchedule | None
+    until: float
 
 
 class Schedules:
@@ -21,7 +32,7 @@ class Schedules:
         self._waker = waker
         self._policy = policy
         self._clock = clock
-        self._learnt: dict[str, tuple[float, PollSchedule | None]] = {}
+        self._learnt: dict[str, Learnt] = {}
         self._durations: dict[str, tuple[float, list[float]]] = {}
 
     def for_key(self, process_key: str | None) -> PollSchedule:
@@ -30,12 +41,22 @@ class Schedules:
         schedule = self._policy.poll_schedule
         if not schedule.adaptive or process_key is None or not self._policy.adaptive_history:
             return schedule
-        expires_at, learnt = self._learnt.get(process_key, (0.0, None))
-        if self._clock() >= expires_at:
+        learnt = self._learnt.get(process_key)
+        if learnt is None or self._clock() >= learnt.until:
             history = self._repository.recent_durations_ms(process_key, limit=self._policy.adaptive_history)
-            learnt = plan_from_history(history)
-            self._learnt[process_key] = (self._clock() + LEARNT_FOR_S, learnt)
-        return learnt or schedule
+            learnt = Learnt(plan_from_history(history), self._clock() + LEARNT_FOR_S)
+            self._learnt[process_key] = learnt
+        return learnt.schedule or schedule
+
+    def learnt(self, process_key: str) -> Learnt | None:
+        """What :meth:`for_key` planned for the key from its history (None: it has read none)."""
+        return self._learnt.get(process_key)
+
+    def adopt(self, process_key: str, learnt: Learnt) -> None:
+        """Use ``learnt``, planned by another :class:`Schedules` on the same history, for the key until it
+        expires, instead of reading the history and planning: planning costs milliseconds of CPU, which
+        the many simulated environments of one process in bench/fleet.py would otherwise spend at once."""
+        self._learnt[process_key] = learnt
 
     def durations_ms(self, process_key: str) -> list[float]:
         """The key's recent durations (``RETRY_AFTER_HISTORY`` of them), read at most once per

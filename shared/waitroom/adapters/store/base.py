@@ -142,7 +142,7 @@ class Dialect(abc.ABC):
 
     #: Where the URL comes from, read at each connect (None: the dialect needs no credentials).
     url_source: DatabaseUrl | None = None
-    #: Whether the database itself can wake waiters (PostgreSQL's LISTEN/NOTIFY, see adapters/wake.py).
+    #: Whether the database itself can wake waiters (PostgreSQL's LISTEN/NOTIFY, see waitroom.adapters.wake).
     pushes_wake_ups = False
     #: The most rows one retention statement deletes (None: as many as the batch asks for); a larger
     #: batch is deleted by several statements.
@@ -279,16 +279,14 @@ class SqlStore:
                     raise StoreUnavailable(f"cannot connect to the {self.dialect.name} database") from again
         return self._connection
 
-    def _with_cursor[T](self, work: Callable[[Any], T], *, retry: bool = True) -> T:
+    def _with_cursor[T](self, work: Callable[[Any], T]) -> T:
         """Run ``work`` on a cursor of the kept connection.
 
         A connection found broken is replaced and ``work`` run once more, so ``work`` must be safe to
         run twice. Errors that mean the database is out of reach become :class:`StoreUnavailable`.
-        ``retry=False`` runs it once: no operation of the store needs that any more, but the signature
-        stays, since bench/fleet.py's FleetStore overrides this method with it.
         """
         with self._lock, traced(f"## {self.dialect.name}"):
-            reconnects = 1 if retry else 0
+            reconnects = 1
             conflicts = CONFLICT_RETRIES
             while True:
                 cursor = self._open_connection().cursor()
