@@ -61,8 +61,9 @@ class Config:
     sweep_seconds: float = 10.0
 
 
-#: The worker as it was before the scale-out (one listening invocation running four tasks at once),
-#: measured in the same run as the baseline, and as it is now (the settings' defaults).
+#: The worker configurations the arrival rates are run with, in the same run: ``before``, one listening
+#: invocation running four tasks at once and no dispatcher (the baseline), and ``scale-out``, the
+#: settings' defaults.
 WORKER_VARIANTS: dict[str, dict[str, str]] = {
     "before": {"WORKER_MAX_TASKS": "4", "WORKER_MAX_INVOCATIONS": "1"},
     "scale-out": {},

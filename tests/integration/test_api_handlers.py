@@ -576,7 +576,7 @@ def test_fetch_variables_answers_with_the_named_fields_only(api: Api) -> None:
     assert api.status("fv-1").body["data"] == result, "the stored result stays whole"
 
 
-# --- answers as callers follow them (issue 16) --------------------------------------------------
+# --- answers as callers follow them -------------------------------------------------------------
 
 
 def test_every_error_answer_is_an_rfc_9457_problem(api: Api) -> None:

@@ -1,6 +1,6 @@
 """The whole flow on one machine, over real HTTP: the local gateway routed from template.yaml, the
 functions in their own processes, the worker on its schedule, the development engine executing
-bpmn/onboard-user.bpmn, and the store on SQLite and on PostgreSQL."""
+examples/onboard-user/bpmn/onboard-user.bpmn, and the store on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Python client (clients/python) against the local stack of ``make run``, over real HTTP: the
 gateway routed from template.yaml, the functions in their own processes, the development engine
-running bpmn/onboard-user.bpmn, the worker, SQLite. No mocks."""
+running examples/onboard-user/bpmn/onboard-user.bpmn, the worker, SQLite. No mocks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The worker against the development engine executing the real bpmn/onboard-user.bpmn."""
+"""The worker against the development engine executing the real examples/onboard-user/bpmn/onboard-user.bpmn."""
 
 from __future__ import annotations
 

@@ -441,7 +441,7 @@ def test_the_reconciler_times_out_an_old_process_deleting_its_instance_first(fak
     assert record is not None and record.error is not None and record.error["code"] == "TIMED_OUT"
 
 
-# --- Retry-After (issue 16) ---------------------------------------------------------------------
+# --- Retry-After ------------------------------------------------------------------------------------
 
 
 def test_the_retry_after_of_a_pending_process_is_when_its_keys_history_expects_it_to_end(fakes: Fakes) -> None:

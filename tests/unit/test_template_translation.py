@@ -185,7 +185,7 @@ def test_every_route_schedule_function_url_and_the_dispatcher_invoke_the_alias()
     assert resources["StatusFunctionUrl"]["Properties"]["TargetFunctionArn"] == {"Ref": "StatusFunctionAliaslive"}
     worker = resources["DispatcherFunction"]["Properties"]["Environment"]["Variables"]["WORKER_FUNCTION_NAME"]
     assert worker == {"Ref": "WorkerFunctionAliaslive"}
-    # The worker's no-retry, one-minute event settings are the alias's, which the dispatcher now reaches.
+    # The worker's no-retry, one-minute event settings are the alias's, and the dispatcher invokes the alias.
     assert resources["WorkerFunctionEventInvokeConfig"]["Properties"]["Qualifier"] == "live"
 
 

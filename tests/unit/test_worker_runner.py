@@ -194,7 +194,7 @@ def test_fetch_asks_for_every_topic_with_its_lock_and_variables() -> None:
 
 def test_a_step_is_in_the_history_before_camunda_hears_of_it(make_worker: MakeWorker, settings: Settings) -> None:
     """Once Camunda has a step's report it may hand out the next step at once; were the step
-    recorded after reporting, the next one could be recorded first (issue 13 saw exactly that)."""
+    recorded after reporting, the next one's record could come first and the history be out of order."""
     seen_at_report: list[list[str]] = []
 
     class Watching(FakeCamunda):

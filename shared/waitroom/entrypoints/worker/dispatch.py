@@ -8,7 +8,7 @@ invocations that drain it: each runs ``WORKER_MAX_TASKS`` tasks at once and retu
 nothing left. ``WORKER_MAX_INVOCATIONS`` bounds the invocations running tasks at once, the listening
 one included; the worker function's reserved concurrency bounds them again in AWS.
 
-Camunda's locks keep each task with one worker, as before: the dispatcher never hands out tasks,
+Camunda's locks keep each task with the one worker that fetched it: the dispatcher never hands out tasks,
 it only decides how many workers ask for them. Its arithmetic is ``waitroom.service.scale_out``; the
 invocations start through ``waitroom.adapters.lambda_invoke`` (composed in
 ``functions/dispatcher/app.py``).

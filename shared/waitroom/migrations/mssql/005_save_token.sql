@@ -1,4 +1,4 @@
 -- Who inserted the row: a token of the start that saved it, so that a start whose insert is retried
 -- after a lost connection recognises its own row (and starts the process) instead of taking it for
--- another request's (issue 13).
+-- another request's.
 ALTER TABLE dbo.process_store ADD save_token CHAR(32) NULL;
