@@ -233,7 +233,12 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
             Query(alias="startedBefore", description=f"exclusive; {YEARS}", json_schema_extra=TIME_LIMITS),
         ] = None,
         cursor: Annotated[
-            str | None, Query(description="`nextCursor` of the previous page", pattern=CURSOR_PATTERN)
+            str | None,
+            Query(
+                description="`nextCursor` of the previous page, sent by the same caller with the same filters "
+                "(`limit` may change); any other cursor is refused",
+                pattern=CURSOR_PATTERN,
+            ),
         ] = None,
     ) -> Response[str]:
         query = ListQuery(
