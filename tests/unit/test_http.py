@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from waitroom.domain import errors
 from waitroom.adapters.secrets import cursor_key
+from waitroom.domain import errors
 from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound, ConfigurationError, InvalidRequest
 from waitroom.domain.process import Caller, ListQuery, ProcessRecord, ProcessStatus
 from waitroom.entrypoints.http.problems import TITLES, problem_type, status_of
