@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -155,7 +156,7 @@ def test_a_cursor_gives_back_its_position_to_its_scope() -> None:
     scope = cursor_scope(ALICE, QUERY)
     cursor = CURSORS.encode(ROW, scope)
     assert CURSORS.decode(cursor, scope) == (NOW, "p-1")
-    assert CURSORS.decode(cursor, cursor_scope(ALICE, ListQuery(**{**QUERY.__dict__, "limit": 500}))) == (NOW, "p-1")
+    assert CURSORS.decode(cursor, cursor_scope(ALICE, replace(QUERY, limit=500))) == (NOW, "p-1")
 
 
 @pytest.mark.parametrize(
@@ -165,10 +166,10 @@ def test_a_cursor_gives_back_its_position_to_its_scope() -> None:
         (Caller(subject="alice2"), QUERY),
         (ALICE, ListQuery(limit=10)),
         (ALICE, ListQuery(limit=10, process_key="onboard-user")),
-        (ALICE, ListQuery(**{**QUERY.__dict__, "status": ProcessStatus.DONE})),
-        (ALICE, ListQuery(**{**QUERY.__dict__, "process_key": "other"})),
-        (ALICE, ListQuery(**{**QUERY.__dict__, "started_after": NOW})),
-        (ALICE, ListQuery(**{**QUERY.__dict__, "started_before": NOW})),
+        (ALICE, replace(QUERY, status=ProcessStatus.DONE)),
+        (ALICE, replace(QUERY, process_key="other")),
+        (ALICE, replace(QUERY, started_after=NOW)),
+        (ALICE, replace(QUERY, started_before=NOW)),
     ],
 )
 def test_a_cursor_is_refused_to_another_caller_or_other_filters(caller: Caller, query: ListQuery) -> None:
