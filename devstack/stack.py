@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import sys
 import threading
 import time
@@ -223,6 +224,9 @@ class LocalStack:
             values["ONBOARDING_API_URL"] = self.onboarding.url
         # The demo's handlers are served unless the shell names the modules to serve.
         values["WORKER_HANDLER_MODULES"] = DEMO_HANDLER_MODULES
+        # One key for every environment of this stack (each would otherwise make its own and refuse
+        # the others' cursors); a new one at each start, which refuses the cursors of the last.
+        values["CURSOR_KEY"] = secrets.token_urlsafe(32)
         self.lambda_api = LambdaApi(self.pool_of).serve()
         values["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_api.url
         values.update(LOCAL_LAMBDA_CLIENT)

@@ -22,6 +22,9 @@ from waitroom.service.waiting import LONG_WAIT_CEILING_MS, PollSchedule
 
 #: The embedded default store: a SQLite file in the working directory, for ``make run`` and tests.
 DEFAULT_DATABASE_URL = "sqlite:///.var/waitroom.sqlite3"
+#: The shortest key the list route's cursors may be signed with (HMAC-SHA256; 32 characters of a
+#: generated secret hold far more than 128 bits).
+MIN_CURSOR_KEY_CHARS = 32
 
 Milliseconds = Annotated[int, Field(gt=0)]
 Seconds = Annotated[float, Field(gt=0)]
@@ -252,6 +255,19 @@ class Settings(BaseSettings):
         256 * 1024, description="Largest request body; a larger one is `413 PAYLOAD_TOO_LARGE`."
     )
     list_max_limit: Annotated[int, Field(gt=0)] = Field(500, description="Largest `limit` of the list route.")
+    cursor_key: SecretStr | None = Field(
+        None,
+        min_length=MIN_CURSOR_KEY_CHARS,
+        description="The key (at least 32 characters) the list route signs its cursors with, for the caller and "
+        "the filters they were given for; changing it refuses the cursors given out before. Unset: the text of "
+        "`CURSOR_KEY_SECRET_ARN`; without either a random key of the process outside Lambda, and in Lambda the "
+        "status function's cold start fails.",
+    )
+    cursor_key_secret_arn: str | None = Field(
+        None,
+        description="A secret whose text is the cursor key, read once at the status function's cold start; the "
+        "template creates it.",
+    )
 
     @model_validator(mode="after")
     def _one_database(self) -> Settings:

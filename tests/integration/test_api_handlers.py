@@ -3,6 +3,7 @@ database (every backend) and a Camunda stand-in over real HTTP behind them."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -505,6 +506,74 @@ def test_the_list_pages_through_every_process_once_in_a_stable_order(api: Api) -
     assert pages == 3
     assert sorted(seen) == [f"pg-{index}" for index in range(7)]
     assert len(seen) == len(set(seen))
+
+
+def first_page_cursor(api: Api, **query: str) -> str:
+    """The ``nextCursor`` of a one-row first page of ``query``."""
+    page = api.list(limit="1", **query)
+    assert page.status == 200
+    cursor: str = page.body["nextCursor"]
+    return cursor
+
+
+def unsigned_cursor(started_at: str, correlation_id: str) -> str:
+    """A cursor made without the key: the position of a row, in the form a signed cursor carries it."""
+    position = json.dumps([started_at, correlation_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(position + bytes(32)).decode().rstrip("=")
+
+
+def assert_cursor_refused(response: HttpResult) -> None:
+    assert response.status == 400
+    assert response.body["code"] == "VALIDATION_ERROR"
+    assert response.error_fields == ["cursor"]
+
+
+def test_a_cursor_is_refused_to_another_caller(api: Api) -> None:
+    for index in range(3):
+        api.start({"processKey": "onboard-user", "correlationId": f"own-{index}"}, prefer="respond-async")
+    cursor = first_page_cursor(api)
+    assert api.list(cursor=cursor).status == 200, "its own caller pages on"
+    assert_cursor_refused(api.as_caller("mallory").list(cursor=cursor))
+    assert_cursor_refused(api.as_caller("root", admin=True).list(cursor=cursor))
+
+
+def test_a_cursor_is_refused_for_other_filters(api: Api) -> None:
+    for index in range(3):
+        api.start({"processKey": "onboard-user", "correlationId": f"flt-{index}"}, prefer="respond-async")
+    cursor = first_page_cursor(api, processKey="onboard-user", startedAfter="2000-01-01T00:00:00Z")
+    same = {"processKey": "onboard-user", "startedAfter": "2000-01-01T00:00:00Z"}
+    assert api.list(cursor=cursor, limit="5", **same).status == 200, "the limit may change from page to page"
+    assert api.list(cursor=cursor, processKey="onboard-user", startedAfter="2000-01-01T00:00:00+00:00").status == 200
+    assert_cursor_refused(api.list(cursor=cursor))
+    assert_cursor_refused(api.list(cursor=cursor, processKey="onboard-user"))
+    assert_cursor_refused(api.list(cursor=cursor, status="PENDING", **same))
+    assert_cursor_refused(api.list(cursor=cursor, processKey="slow-process", startedAfter="2000-01-01T00:00:00Z"))
+    assert_cursor_refused(api.list(cursor=cursor, startedBefore="2999-01-01T00:00:00Z", **same))
+
+
+def test_a_forged_or_damaged_cursor_is_refused(api: Api) -> None:
+    for index in range(3):
+        api.start({"processKey": "onboard-user", "correlationId": f"fg-{index}"}, prefer="respond-async")
+    first = api.list(limit="1")
+    row = first.body["items"][0]
+    cursor: str = first.body["nextCursor"]
+    assert_cursor_refused(api.list(cursor=unsigned_cursor(row["startedAt"], row["correlationId"])))
+    assert_cursor_refused(api.list(cursor=cursor[:-1]))
+    assert_cursor_refused(api.list(cursor=cursor[:-4]))
+    assert_cursor_refused(api.list(cursor=cursor[: len(cursor) // 2]))
+    flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
+    assert_cursor_refused(api.list(cursor=flipped))
+    assert api.list(cursor=cursor).status == 200
+
+
+def test_a_cursor_of_another_key_is_refused(configure: Callable[..., Api]) -> None:
+    old_key, new_key = "k" * 32, "n" * 32
+    api = configure(cursor_key=old_key)
+    for index in range(3):
+        api.start({"processKey": "onboard-user", "correlationId": f"key-{index}"}, prefer="respond-async")
+    cursor = first_page_cursor(api)
+    assert configure(cursor_key=old_key).list(cursor=cursor).status == 200, "another environment, the same key"
+    assert_cursor_refused(configure(cursor_key=new_key).list(cursor=cursor))
 
 
 def test_the_list_filters(api: Api) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,6 +149,39 @@ def test_the_gateway_routes_exactly_the_templates_routes(stack: LocalStack) -> N
     )
     assert listed.status_code == 200
     assert len(listed.json()["items"]) <= 5
+
+
+def test_a_cursor_is_taken_by_every_environment_of_the_stack(stack: LocalStack) -> None:
+    # Both warm environments of the status function wait on slow processes, so the next page is
+    # served by a new environment: it must know the key the first page's cursor was signed with.
+    for index in range(3):
+        started = start(stack, {"processKey": "onboard-user", "correlationId": f"page-{index}", "variables": USER})
+        assert started.status_code == 200, started.text
+    url = f"{stack.url}/api/process/status/all"
+    first = requests.get(url, params={"limit": "1"}, headers=bearer(stack), timeout=10)
+    cursor = first.json()["nextCursor"]
+    pool = stack.pools["StatusFunction"]
+    waits = []
+    for index in range(pool.size):
+        body = {"processKey": "onboard-user", "correlationId": f"hold-{index}", "variables": {**USER, "delayMs": 8000}}
+        assert start(stack, body, Prefer="respond-async").status_code == 202
+        waits.append(threading.Thread(target=status, args=(stack, f"hold-{index}"), kwargs={"Prefer": "wait=6"}))
+    for wait in waits:
+        wait.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(pool.busy()) < pool.size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(pool.busy()) == pool.size, "the status function's warm environments are busy"
+        second = requests.get(url, params={"limit": "1", "cursor": cursor}, headers=bearer(stack), timeout=40)
+    finally:
+        for wait in waits:
+            wait.join()
+    assert second.status_code == 200, second.text
+    assert second.json()["items"][0]["correlationId"] != first.json()["items"][0]["correlationId"]
+    other = requests.get(url, params={"cursor": cursor}, headers=bearer(stack, "someone-else"), timeout=10)
+    assert other.status_code == 400
+    assert other.json()["errors"] == [{"field": "cursor", "reason": "not a cursor this API gave out for this query"}]
 
 
 def test_a_worker_killed_mid_task_loses_its_lock_and_the_process_finishes_once(tmp_path: Path) -> None:

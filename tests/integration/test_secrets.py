@@ -1,4 +1,5 @@
-"""The database credentials from Secrets Manager (moto), against the real PostgreSQL server."""
+"""The secrets from Secrets Manager (moto): the database credentials against the real PostgreSQL server,
+Camunda's credentials, the cursor key."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from moto import mock_aws
 
 from devstack.engine.server import EngineServer
 from waitroom.adapters.camunda.client import CamundaClient, Credentials
+from waitroom.adapters.secrets import cursor_key
 from waitroom.adapters.store import SecretUrl, open_store
 from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.errors import CamundaRejected, ConfigurationError
@@ -131,3 +133,19 @@ def test_a_camunda_secret_without_credentials_names_the_setting(secrets_manager:
     client = CamundaClient.from_settings(Settings(camunda_secret_arn=arn))
     with pytest.raises(ConfigurationError, match="CAMUNDA_SECRET_ARN"):
         client.list_incidents()
+
+
+def test_the_cursor_key_is_the_text_of_its_secret(secrets_manager: Any) -> None:
+    # As the template's generated secret holds it: plain text, no JSON.
+    text = random.token_urlsafe(48)
+    arn = secrets_manager.create_secret(Name="waitroom/cursor-key", SecretString=text)["ARN"]
+    settings = Settings(cursor_key_secret_arn=arn, aws_lambda_function_name="status", database_url="sqlite:///x.db")
+    assert cursor_key(settings) == text.encode()
+
+
+@pytest.mark.parametrize("text", ["short", ""])
+def test_a_cursor_key_secret_too_short_names_the_setting(secrets_manager: Any, text: str) -> None:
+    kwargs: dict[str, Any] = {"SecretString": text} if text else {"SecretBinary": b"\x00" * 64}
+    arn = secrets_manager.create_secret(Name="waitroom/cursor-key-bad", **kwargs)["ARN"]
+    with pytest.raises(ConfigurationError, match="CURSOR_KEY_SECRET_ARN"):
+        cursor_key(Settings(cursor_key_secret_arn=arn))

@@ -1,18 +1,23 @@
-"""The HTTP glue: Prefer parsing, the error mapping, and process responses."""
+"""The HTTP glue: Prefer parsing, the error mapping, process responses, and the list's cursors."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from waitroom.adapters.secrets import cursor_key
 from waitroom.domain import errors
-from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound
-from waitroom.domain.process import ProcessRecord, ProcessStatus
+from waitroom.domain.errors import CamundaNoAnswer, CamundaNotFound, ConfigurationError, InvalidRequest
+from waitroom.domain.process import Caller, ListQuery, ProcessRecord, ProcessStatus
 from waitroom.entrypoints.http.problems import TITLES, problem_type, status_of
 from waitroom.entrypoints.http.resolver import Preferences, error_response, parse_prefer, process_response
+from waitroom.entrypoints.http.schemas import CURSOR_TAG_BYTES, Cursors, cursor_scope
+from waitroom.settings import Settings
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -130,3 +135,86 @@ def test_a_process_response_carries_the_status_of_its_process(status: ProcessSta
     assert body["startedAt"] == "2026-01-01T12:00:00.123Z"
     assert response.headers["Preference-Applied"] == "wait=1"
     assert ("Location" in response.headers) is (status is ProcessStatus.PENDING)
+
+
+# --- the list's cursors ---------------------------------------------------------------------------
+
+CURSORS = Cursors(b"k" * 32)
+ALICE = Caller(subject="alice")
+QUERY = ListQuery(limit=10, process_key="onboard-user", started_after=NOW - timedelta(days=1))
+ROW = ProcessRecord("p-1", ProcessStatus.DONE, "onboard-user", None, None, NOW, NOW)
+
+
+def refused(cursor: str, scope: bytes, cursors: Cursors = CURSORS) -> bool:
+    with pytest.raises(InvalidRequest) as refusal:
+        cursors.decode(cursor, scope)
+    assert refusal.value.details == [{"field": "cursor", "reason": "not a cursor this API gave out for this query"}]
+    return True
+
+
+def test_a_cursor_gives_back_its_position_to_its_scope() -> None:
+    scope = cursor_scope(ALICE, QUERY)
+    cursor = CURSORS.encode(ROW, scope)
+    assert CURSORS.decode(cursor, scope) == (NOW, "p-1")
+    assert CURSORS.decode(cursor, cursor_scope(ALICE, replace(QUERY, limit=500))) == (NOW, "p-1")
+
+
+@pytest.mark.parametrize(
+    ("caller", "query"),
+    [
+        (Caller(subject="mallory"), QUERY),
+        (Caller(subject="alice2"), QUERY),
+        (ALICE, ListQuery(limit=10)),
+        (ALICE, ListQuery(limit=10, process_key="onboard-user")),
+        (ALICE, replace(QUERY, status=ProcessStatus.DONE)),
+        (ALICE, replace(QUERY, process_key="other")),
+        (ALICE, replace(QUERY, started_after=NOW)),
+        (ALICE, replace(QUERY, started_before=NOW)),
+    ],
+)
+def test_a_cursor_is_refused_to_another_caller_or_other_filters(caller: Caller, query: ListQuery) -> None:
+    cursor = CURSORS.encode(ROW, cursor_scope(ALICE, QUERY))
+    assert refused(cursor, cursor_scope(caller, query))
+
+
+def test_the_scope_keeps_its_parts_apart() -> None:
+    # A subject that ends like a filter begins must not make the same scope as another split.
+    one = cursor_scope(Caller(subject='a","b'), ListQuery(limit=1))
+    other = cursor_scope(Caller(subject="a"), ListQuery(limit=1, process_key="b"))
+    assert one != other
+
+
+def test_a_forged_truncated_or_tampered_cursor_is_refused() -> None:
+    scope = cursor_scope(ALICE, QUERY)
+    cursor = CURSORS.encode(ROW, scope)
+    position = json.dumps([NOW.isoformat(), "p-1"], separators=(",", ":")).encode()
+    forged = base64.urlsafe_b64encode(position + bytes(CURSOR_TAG_BYTES)).decode().rstrip("=")
+    unsigned = base64.urlsafe_b64encode(position).decode().rstrip("=")
+    token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    tampered = base64.urlsafe_b64encode(token.replace(b"p-1", b"p-2")).decode().rstrip("=")
+    for bad in (forged, unsigned, tampered, cursor[:-1], cursor[:-3], cursor[:20], "", "x" * 600):
+        assert refused(bad, scope), bad
+
+
+def test_a_cursor_of_another_key_is_refused() -> None:
+    scope = cursor_scope(ALICE, QUERY)
+    cursor = Cursors(b"o" * 32).encode(ROW, scope)
+    assert refused(cursor, scope)
+
+
+def test_the_cursor_key_comes_from_the_settings_or_is_random_outside_lambda() -> None:
+    assert cursor_key(Settings(cursor_key="s" * 32)) == b"s" * 32
+    made = {cursor_key(Settings()) for _ in range(2)}
+    assert len(made) == 2, "each process makes its own"
+    assert all(len(key) == 32 for key in made)
+
+
+def test_in_lambda_a_cursor_key_is_required() -> None:
+    settings = Settings(aws_lambda_function_name="status", database_url="sqlite:///x.sqlite3")
+    with pytest.raises(ConfigurationError, match="CURSOR_KEY_SECRET_ARN"):
+        cursor_key(settings)
+
+
+def test_a_short_cursor_key_fails_the_settings() -> None:
+    with pytest.raises(ValueError, match="cursor_key"):
+        Settings(cursor_key="short")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from waitroom.adapters.secrets import read_secret
 from waitroom.domain.errors import (
     CamundaFailed,
     CamundaNoAnswer,
@@ -65,9 +66,7 @@ class SecretCredentials(Credentials):
     arn: str = ""
 
     def fetch(self, *, refresh: bool = False) -> Credentials:
-        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- boto3 only when used
-
-        secret: Any = parameters.get_secret(self.arn, transform="json", max_age=300, force_fetch=refresh)
+        secret: Any = read_secret(self.arn, transform="json", refresh=refresh)
         if isinstance(secret, dict) and secret.get("token"):
             return Credentials(token=str(secret["token"]))
         if isinstance(secret, dict) and secret.get("username") and secret.get("password"):

@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from waitroom.adapters.secrets import read_secret
 from waitroom.adapters.store.base import DatabaseUrl, Dialect, FixedUrl, SqlStore
 from waitroom.domain.errors import ConfigurationError
 from waitroom.settings import Settings
@@ -59,9 +60,7 @@ class SecretUrl:
         self._force_fetch = False
 
     def __call__(self) -> str:
-        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- boto3 only when used
-
-        secret: Any = parameters.get_secret(self.arn, transform="json", max_age=300, force_fetch=self._force_fetch)
+        secret: Any = read_secret(self.arn, transform="json", refresh=self._force_fetch)
         self._force_fetch = False
         try:
             scheme = _SECRET_ENGINES.get(str(secret.get("engine", "sqlserver")), "mssql")

@@ -8,6 +8,7 @@ resolver that includes it, and nothing is looked up at request time.
 
 # No `from __future__ import annotations` here: Powertools reads the routes' annotations, which
 # refer to values (the list's limit) that only exist while the routes are made.
+import dataclasses
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -19,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
+from waitroom.adapters.secrets import cursor_key
 from waitroom.domain.errors import Unauthenticated
 from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, reported_error
 from waitroom.entrypoints.http.function_url import function_url_principal
@@ -34,14 +36,14 @@ from waitroom.entrypoints.http.schemas import (
     TIME_PATTERN,
     CancelRequest,
     CompleteRequest,
+    Cursors,
     GatewayMessage,
     ProblemDetails,
     ProcessPage,
     ProcessView,
     StartRequest,
     UtcTime,
-    decode_cursor,
-    encode_cursor,
+    cursor_scope,
 )
 from waitroom.observability import bind_correlation_id, count_answer
 from waitroom.service.processes import ProcessService
@@ -208,6 +210,7 @@ def start_routes(service: ProcessService, settings: Settings) -> Router:
 
 def status_routes(service: ProcessService, settings: Settings) -> Router:
     router = new_router()
+    cursors = Cursors(cursor_key(settings))
 
     @router.get(
         "/api/process/status/all",
@@ -230,7 +233,12 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
             Query(alias="startedBefore", description=f"exclusive; {YEARS}", json_schema_extra=TIME_LIMITS),
         ] = None,
         cursor: Annotated[
-            str | None, Query(description="`nextCursor` of the previous page", pattern=CURSOR_PATTERN)
+            str | None,
+            Query(
+                description="`nextCursor` of the previous page, sent by the same caller with the same filters "
+                "(`limit` may change); any other cursor is refused",
+                pattern=CURSOR_PATTERN,
+            ),
         ] = None,
     ) -> Response[str]:
         query = ListQuery(
@@ -239,13 +247,16 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
             process_key=process_key,
             started_after=started_after,
             started_before=started_before,
-            after=decode_cursor(cursor) if cursor else None,
         )
-        found = service.list_page(query, caller=caller_of(router, settings))
+        caller = caller_of(router, settings)
+        scope = cursor_scope(caller, query)
+        if cursor:
+            query = dataclasses.replace(query, after=cursors.decode(cursor, scope))
+        found = service.list_page(query, caller=caller)
         base = links_base(router)
         page = ProcessPage(
             items=[ProcessView.of(record, base_url=base) for record in found.records],
-            next_cursor=encode_cursor(found.last) if found.last else None,
+            next_cursor=cursors.encode(found.last, scope) if found.last else None,
         )
         return json_response(HTTPStatus.OK, page.to_json())
 

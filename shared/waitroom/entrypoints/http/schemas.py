@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, datetime
@@ -23,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from waitroom.adapters.camunda.variables import INT64
 from waitroom.domain.errors import InvalidRequest
-from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent, StepOutcome
+from waitroom.domain.process import Caller, ListQuery, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
 from waitroom.entrypoints.http.links import process_links, status_path
 from waitroom.entrypoints.http.problems import problem_types
 from waitroom.entrypoints.http.request_edges import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH
@@ -253,34 +256,61 @@ class ProcessPage(ApiModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; absent on the last")
 
 
-def encode_cursor(after: ProcessRecord) -> str:
-    """An opaque token for the page that starts after ``after`` (newest-first order)."""
-    key = json.dumps([after.started_at.isoformat(), after.correlation_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
-
-
-#: The longest cursor :func:`encode_cursor` makes is about 160 characters: base64url, unpadded.
+#: Bytes of a cursor's signature (HMAC-SHA256), after its position.
+CURSOR_TAG_BYTES = 32
+#: The longest cursor :class:`Cursors` makes is about 200 characters: base64url, unpadded.
 MAX_CURSOR_CHARS = 512
 CURSOR_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_CURSOR_CHARS}}}$"
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The key a cursor of :func:`encode_cursor` holds; a 400 naming the cursor for anything else
-    (whatever it decodes to: deep nesting, another shape, a time with no UTC equivalent)."""
-    try:
-        if len(cursor) > MAX_CURSOR_CHARS:
-            raise ValueError("too long")
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith('["') or text.count("[") != 1:
-            raise ValueError("not a key")
-        started_at, correlation_id = json.loads(text)
-        if not isinstance(started_at, str) or not isinstance(correlation_id, str):
-            raise ValueError("not a key")
-        return in_utc(datetime.fromisoformat(started_at)), correlation_id
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidRequest(
-            "cursor is not one this API gave out", details=[{"field": "cursor", "reason": "not a valid cursor"}]
-        ) from None
+def cursor_scope(caller: Caller, query: ListQuery) -> bytes:
+    """What a cursor is given out for: the caller, and the filters of the list (not ``limit``, which
+    may change from page to page). JSON, so that no two scopes run together."""
+    filters = [
+        caller.subject,
+        query.status.value if query.status else None,
+        query.process_key,
+        query.started_after.isoformat() if query.started_after else None,
+        query.started_before.isoformat() if query.started_before else None,
+    ]
+    return json.dumps(filters, separators=(",", ":")).encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class Cursors:
+    """The list route's opaque cursors: the position of the page's last row, signed (HMAC-SHA256 with
+    ``key``) together with the scope it was given out for (:func:`cursor_scope`). A cursor of another
+    caller, of other filters, of another key (a rotated one) or with a byte changed is refused."""
+
+    key: bytes = dataclasses.field(repr=False)
+
+    def encode(self, after: ProcessRecord, scope: bytes) -> str:
+        """The cursor of the page that starts after ``after`` (newest-first order)."""
+        position = json.dumps([after.started_at.isoformat(), after.correlation_id], separators=(",", ":")).encode()
+        token = position + self._tag(position, scope)
+        return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+    def decode(self, cursor: str, scope: bytes) -> tuple[datetime, str]:
+        """The position a cursor of :meth:`encode` holds, if it was given out for ``scope`` with this key;
+        else a 400 naming the cursor."""
+        try:
+            if len(cursor) > MAX_CURSOR_CHARS:
+                raise ValueError("too long")
+            token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            position, tag = token[:-CURSOR_TAG_BYTES], token[-CURSOR_TAG_BYTES:]
+            if not position or not hmac.compare_digest(tag, self._tag(position, scope)):
+                raise ValueError("not signed for this scope")
+            started_at, correlation_id = json.loads(position)
+            return in_utc(datetime.fromisoformat(started_at)), correlation_id
+        except (ValueError, TypeError, binascii.Error):
+            raise InvalidRequest(
+                "cursor is not one this API gave out for this caller and these filters",
+                details=[{"field": "cursor", "reason": "not a cursor this API gave out for this query"}],
+            ) from None
+
+    def _tag(self, position: bytes, scope: bytes) -> bytes:
+        # The scope is JSON, which holds no raw newline: the message splits one way only.
+        return hmac.new(self.key, scope + b"\n" + position, hashlib.sha256).digest()
 
 
 class FieldProblem(BaseModel):
