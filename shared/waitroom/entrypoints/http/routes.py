@@ -325,7 +325,3 @@ def cancel_routes(service: ProcessService, settings: Settings) -> Router:
         return json_response(HTTPStatus.OK, ProcessView.of(record, base_url=links_base(router)).to_json())
 
     return router
-
-
-#: Every route of the API, for the docs function.
-ALL_ROUTES = (start_routes, status_routes, complete_routes, cancel_routes)
