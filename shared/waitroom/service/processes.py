@@ -41,7 +41,7 @@ from waitroom.service.policies import StartPolicy, WaitPolicy
 from waitroom.service.ports import Clock, Engine, InstanceHistory, Metrics, ProcessRepository, Waker, WallClock
 from waitroom.service.retry_after import retry_after_s
 from waitroom.service.schedules import Schedules
-from waitroom.service.waiting import wait_budget_ms, wait_for_final
+from waitroom.service.waiting import wait_for_final
 
 logger = logging.getLogger(__name__)
 
@@ -116,18 +116,6 @@ class ProcessService:
 
     # --- start ---------------------------------------------------------------------------------
 
-    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None, long_wait: bool = False) -> float:
-        """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`);
-        ``long_wait`` for a request no gateway cuts at 30 s (a Function URL)."""
-        budget_ms = wait_budget_ms(
-            sync_timeout_ms=self.wait_policy.sync_timeout_ms,
-            safety_margin_ms=self.wait_policy.safety_margin_ms,
-            preferred_wait_ms=max_wait_ms,
-            remaining_ms=remaining_ms,
-            long_wait_max_ms=self.wait_policy.long_wait_max_ms if long_wait else None,
-        )
-        return self.clock() + budget_ms / 1000
-
     def start(
         self,
         process_key: str,
@@ -135,13 +123,12 @@ class ProcessService:
         correlation_id: str,
         variables: Mapping[str, Any],
         caller: Caller,
-        max_wait_ms: int | None,
-        remaining_ms: int | None,
-        long_wait: bool = False,
+        wait_ms: int,
     ) -> ProcessRecord:
         """Start the process (or join the one already started under this id) and wait for it to
-        finish, as long as the wait budget allows. Returns the row as it stands then."""
-        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
+        finish, for up to ``wait_ms`` (the wait the caller's entry point grants). Returns the row as it
+        stands then."""
+        deadline = self.clock() + wait_ms / 1000
         if not self.start_policy.may_start(process_key):
             raise ProcessKeyNotAllowed(
                 f"process key {process_key!r} may not be started through Waitroom",
@@ -285,16 +272,14 @@ class ProcessService:
         correlation_id: str,
         *,
         caller: Caller | None,
-        max_wait_ms: int | None = None,
-        remaining_ms: int | None = None,
+        wait_ms: int | None = None,
         history: bool = False,
-        long_wait: bool = False,
     ) -> ProcessState:
-        """The process, with its steps when ``history``; a caller that asked to wait (``max_wait_ms``)
-        waits for it like a start does."""
+        """The process, with its steps when ``history``; a caller granted a wait (``wait_ms``) waits
+        for it like a start does."""
         record = self.read(correlation_id, caller=caller)
-        if not record.status.is_final and max_wait_ms:
-            deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
+        if not record.status.is_final and wait_ms is not None:
+            deadline = self.clock() + wait_ms / 1000
             record = self.wait(correlation_id, process_key=record.process_key, deadline=deadline)
         return ProcessState(record, self.repository.steps(correlation_id) if history else None)
 
