@@ -325,7 +325,6 @@ class Settings(BaseSettings):
             poll_schedule=self.poll_schedule,
             push_fallback_poll_ms=self.push_fallback_poll_ms,
             adaptive_history=self.adaptive_history,
-            retry_after_s=self.retry_after_s,
         )
 
     def reconcile_policy(self) -> ReconcilePolicy:

@@ -24,6 +24,7 @@ from waitroom.domain.errors import (
     StartFailed,
 )
 from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
+from waitroom.entrypoints.http.retry_after import retry_after_s
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Incident, InstanceHistory
 from waitroom.service.reconciler import Reconciler
@@ -443,14 +444,20 @@ def test_the_reconciler_times_out_an_old_process_deleting_its_instance_first(fak
 # --- Retry-After (issue 16) ---------------------------------------------------------------------
 
 
+def retry_after(fakes: Fakes, record: ProcessRecord) -> int:
+    """The ``Retry-After`` the API answers with, from the process's progress (RETRY_AFTER_S=1)."""
+    progress = fakes.service.progress(record)
+    return retry_after_s(progress.durations_ms, progress.elapsed_ms, default_s=1)
+
+
 def test_the_retry_after_of_a_pending_process_is_when_its_keys_history_expects_it_to_end(fakes: Fakes) -> None:
-    assert fakes.service.retry_after_s(start(fakes, "p-0", process_key="new-key")) == 1, "no history: RETRY_AFTER_S"
+    assert retry_after(fakes, start(fakes, "p-0", process_key="new-key")) == 1, "no history: RETRY_AFTER_S"
 
     fakes.repository.durations_ms["onboard-user"] = [4_000.0, 6_000.0, 8_000.0, 10_000.0, 12_000.0, 14_000.0]
     record = start(fakes)
-    assert fakes.service.retry_after_s(record) == 9, "the median of 4..14 s, at 0 s"
+    assert retry_after(fakes, record) == 9, "the median of 4..14 s, at 0 s"
     fakes.clock.advance(5)
     # At 5 s the processes still running at that age took 6..14 s: median 10 s, so 5 s more.
-    assert fakes.service.retry_after_s(record) == 5
+    assert retry_after(fakes, record) == 5
     fakes.clock.advance(600)
-    assert fakes.service.retry_after_s(record) == 30, "older than all its history: bounded to 30 s"
+    assert retry_after(fakes, record) == 30, "older than all its history: bounded to 30 s"

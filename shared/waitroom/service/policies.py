@@ -25,8 +25,6 @@ class WaitPolicy:
     """With a push channel, the row is still read this often in case a notification is lost."""
     adaptive_history: int
     """Finished processes of a key an ``adaptive`` schedule learns from (0: never learn)."""
-    retry_after_s: int = 1
-    """The ``Retry-After`` of a 202 while its key has too little history to estimate one."""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ from waitroom.domain.process import (
 )
 from waitroom.service.policies import StartPolicy, WaitPolicy
 from waitroom.service.ports import Clock, Engine, InstanceHistory, Metrics, ProcessRepository, Waker, WallClock
-from waitroom.service.retry_after import retry_after_s
 from waitroom.service.schedules import Schedules
 from waitroom.service.waiting import wait_for_final
 
@@ -81,6 +80,14 @@ class Ended:
 
     finished: ProcessRecord | None
     current: ProcessRecord | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How long a process has run, and how long its key's recent processes took, in milliseconds."""
+
+    elapsed_ms: float
+    durations_ms: list[float]
 
 
 @dataclass(frozen=True)
@@ -256,12 +263,13 @@ class ProcessService:
             )
         return record
 
-    def retry_after_s(self, record: ProcessRecord) -> int:
-        """When to look at a pending process again, in seconds (1 to 30): when its key's recent
-        durations expect it to end (:func:`waitroom.service.retry_after.retry_after_s`)."""
+    def progress(self, record: ProcessRecord) -> Progress:
+        """How long the process has run, beside how long its key's recent processes took (from which
+        the HTTP entry point tells a client when to look again)."""
         durations = [] if record.process_key is None else self.schedules.durations_ms(record.process_key)
-        elapsed_ms = (self.wall_clock() - record.started_at).total_seconds() * 1000
-        return retry_after_s(durations, elapsed_ms, default_s=self.wait_policy.retry_after_s)
+        return Progress(
+            elapsed_ms=(self.wall_clock() - record.started_at).total_seconds() * 1000, durations_ms=durations
+        )
 
     def read(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
         """The process, if ``caller`` may see it (see :func:`_visible`)."""

@@ -26,6 +26,7 @@ from waitroom.entrypoints.http.links import base_url
 from waitroom.entrypoints.http.problem_examples import problem_codes, problem_examples
 from waitroom.entrypoints.http.problems import PROBLEM_JSON
 from waitroom.entrypoints.http.resolver import json_response, parse_prefer, process_response
+from waitroom.entrypoints.http.retry_after import retry_after_s
 from waitroom.entrypoints.http.schemas import (
     CORRELATION_ID_PATTERN,
     CURSOR_PATTERN,
@@ -117,7 +118,10 @@ def links_base(router: Router) -> str | None:
 def retry_after_of(service: ProcessService, settings: Settings, record: ProcessRecord) -> int:
     """The ``Retry-After`` of a 202: when the key's history expects the process to end (the history
     is read only for a process still pending, the only one whose answer carries it)."""
-    return service.retry_after_s(record) if record.status is ProcessStatus.PENDING else settings.retry_after_s
+    if record.status is not ProcessStatus.PENDING:
+        return settings.retry_after_s
+    progress = service.progress(record)
+    return retry_after_s(progress.durations_ms, progress.elapsed_ms, default_s=settings.retry_after_s)
 
 
 def responses(operation: str, *statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
