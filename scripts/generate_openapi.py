@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from waitroom.bootstrap import application
+from waitroom.composition.http import API_ROUTES
 from waitroom.entrypoints.http.docs import as_configured, openapi_json
 from waitroom.entrypoints.http.resolver import create_resolver
-from waitroom.entrypoints.http.routes import ALL_ROUTES
 from waitroom.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ def generated_document() -> str:
     described, never called)."""
     settings = Settings()
     service = application(settings).service
-    routes = (make_routes(service, settings) for make_routes in ALL_ROUTES)
+    routes = (make_routes(service, settings) for make_routes in API_ROUTES.values())
     return as_configured(openapi_json(create_resolver(settings, *routes)), settings)
 
 

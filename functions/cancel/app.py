@@ -1,6 +1,5 @@
 """POST /api/process/cancel: delete the Camunda instance and end the process as CANCELLED."""
 
-from waitroom.entrypoints.http.resolver import http_function
-from waitroom.entrypoints.http.routes import cancel_routes
+from waitroom.composition.http import http_function
 
-app, lambda_handler = http_function(cancel_routes)
+app, lambda_handler = http_function("cancel")

@@ -4,11 +4,6 @@ serves a file."""
 
 from pathlib import Path
 
-from waitroom.entrypoints.http.docs import add_docs
-from waitroom.entrypoints.http.resolver import api_handler, create_resolver
-from waitroom.settings import get_settings
+from waitroom.composition.http import docs_function
 
-settings = get_settings()
-app = create_resolver(settings)
-add_docs(app, (Path(__file__).parent / "openapi.json").read_text(encoding="utf-8"), settings)
-lambda_handler = api_handler(app, settings)
+app, lambda_handler = docs_function((Path(__file__).parent / "openapi.json").read_text(encoding="utf-8"))

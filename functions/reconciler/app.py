@@ -6,11 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from waitroom import bootstrap
+from waitroom.composition import scheduled
 from waitroom.observability import logger, metrics, tracer
 from waitroom.settings import get_settings
 
-process_reconciler = bootstrap.reconciler(get_settings())
+process_reconciler = scheduled.reconciler(get_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,23 +8,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from waitroom import bootstrap
+from waitroom.composition import scheduled
 from waitroom.observability import logger, metrics, tracer
-from waitroom.service.retention import purge_expired
 from waitroom.settings import get_settings
 
-settings = get_settings()
-repository = bootstrap.repository(settings)
+retention = scheduled.retention(get_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    summary = purge_expired(
-        repository,
-        settings.retention_policy(),
-        remaining_ms=context.get_remaining_time_in_millis,
-        now=bootstrap.utc_now,
-    )
-    return asdict(summary)
+    return asdict(retention.run(context.get_remaining_time_in_millis))

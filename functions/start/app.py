@@ -1,6 +1,5 @@
 """POST /api/process/start: start a Camunda process and answer with its result if it ends in time."""
 
-from waitroom.entrypoints.http.resolver import http_function
-from waitroom.entrypoints.http.routes import start_routes
+from waitroom.composition.http import http_function
 
-app, lambda_handler = http_function(start_routes)
+app, lambda_handler = http_function("start")

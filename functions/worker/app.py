@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from waitroom.entrypoints.worker import build_worker
+from waitroom.composition.worker import build_worker
 from waitroom.entrypoints.worker.dispatch import is_drain
 from waitroom.observability import logger, metrics, tracer
 from waitroom.settings import get_settings

@@ -1,10 +1,8 @@
-"""Composition: the service built on its adapters, as each kind of process needs it.
+"""The service built on its adapters: the parts every kind of process composes itself from.
 
-Each Lambda function composes itself once, at cold start, in its ``app.py``: the HTTP functions through
-:func:`waitroom.entrypoints.http.resolver.http_function`, the worker through
-:func:`waitroom.entrypoints.worker.build_worker`, the reconciler with :func:`reconciler`, retention
-with :func:`repository` alone; the command line builds what each command uses. Nothing here is a
-global: a test builds its own with the settings it wants, and fakes where it wants them.
+The composition roots, one module per kind of process, are in :mod:`waitroom.composition`; the command
+line builds what each command uses from here. Nothing here is a global: a test builds its own with the
+settings it wants, and fakes where it wants them.
 """
 
 from __future__ import annotations
@@ -19,9 +17,8 @@ from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.metrics import CloudWatchMetrics
 from waitroom.adapters.store import SqlStore, open_store
 from waitroom.adapters.wake import WakeChannel, wake_channel
-from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker, WallClock
+from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker
 from waitroom.service.processes import ProcessService
-from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
 
 
@@ -85,15 +82,3 @@ def application(settings: Settings, *, metrics: Metrics | None = None) -> Applic
     service = process_service(settings, repository=store, waker=waker, engine=camunda, metrics=metrics)
     # SnapStart's hooks drop this environment's connections before a snapshot and re-open them after.
     return snapstart.hold(Application(settings, store, waker, camunda, service))
-
-
-def reconciler(settings: Settings, service: ProcessService | None = None, *, now: WallClock = utc_now) -> Reconciler:
-    """The reconciler, on the service of ``settings`` (or on ``service``, with its engine and metrics)."""
-    service = service or application(settings).service
-    return Reconciler(
-        service=service,
-        engine=service.engine,
-        metrics=service.metrics,
-        policy=settings.reconcile_policy(),
-        now=now,
-    )

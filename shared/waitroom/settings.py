@@ -18,7 +18,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from waitroom.domain.errors import ConfigurationError
 from waitroom.service.policies import ReconcilePolicy, RetentionPolicy, StartPolicy, WaitPolicy
-from waitroom.service.waiting import LONG_WAIT_CEILING_MS, PollSchedule
+from waitroom.service.waiting import PollSchedule
+
+#: A Lambda Function URL is not cut at 30 s; its wait ends within the function's 15-minute
+#: timeout, a minute before it (see ``LONG_WAIT_MAX_MS``).
+LONG_WAIT_CEILING_MS = 14 * 60_000
 
 #: The embedded default store: a SQLite file in the working directory, for ``make run`` and tests.
 DEFAULT_DATABASE_URL = "sqlite:///.var/waitroom.sqlite3"
@@ -334,13 +338,9 @@ class Settings(BaseSettings):
 
     def wait_policy(self) -> WaitPolicy:
         return WaitPolicy(
-            sync_timeout_ms=self.sync_timeout_ms,
-            safety_margin_ms=self.wait_safety_margin_ms,
             poll_schedule=self.poll_schedule,
             push_fallback_poll_ms=self.push_fallback_poll_ms,
             adaptive_history=self.adaptive_history,
-            long_wait_max_ms=self.long_wait_max_ms,
-            retry_after_s=self.retry_after_s,
         )
 
     def reconcile_policy(self) -> ReconcilePolicy:

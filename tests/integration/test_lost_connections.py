@@ -39,8 +39,7 @@ def test_a_start_survives_its_connection_killed_at_any_statement(
             correlation_id="lost-1",
             variables={"userId": "u-1"},
             caller=Caller("alice"),
-            max_wait_ms=0,
-            remaining_ms=None,
+            wait_ms=0,
         )
         assert saboteur.killed == 1, "the connection was killed"
         assert record.status is ProcessStatus.PENDING

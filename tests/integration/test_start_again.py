@@ -49,8 +49,7 @@ def start(service: ProcessService, correlation_id: str, caller: Caller = ALICE) 
         correlation_id=correlation_id,
         variables=VARIABLES,
         caller=caller,
-        max_wait_ms=0,
-        remaining_ms=None,
+        wait_ms=0,
     )
 
 

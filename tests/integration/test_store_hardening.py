@@ -77,8 +77,7 @@ def test_racing_starts_insert_once_and_start_one_camunda_instance(
                 correlation_id="race-start",
                 variables={"userId": "u"},
                 caller=Caller("racer"),
-                max_wait_ms=0,
-                remaining_ms=None,
+                wait_ms=0,
             ),
         )
     finally:

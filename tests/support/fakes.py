@@ -309,7 +309,7 @@ class Fakes:
     service: ProcessService
 
 
-def service_on_fakes(*, allowed: frozenset[str] = frozenset({"*"}), sync_timeout_ms: int = 2_000) -> Fakes:
+def service_on_fakes(*, allowed: frozenset[str] = frozenset({"*"})) -> Fakes:
     clock = FakeClock()
     repository = InMemoryRepository(clock)
     engine = FakeEngine()
@@ -322,8 +322,6 @@ def service_on_fakes(*, allowed: frozenset[str] = frozenset({"*"}), sync_timeout
         metrics=metrics,
         start_policy=StartPolicy(allowed),
         wait_policy=WaitPolicy(
-            sync_timeout_ms=sync_timeout_ms,
-            safety_margin_ms=500,
             poll_schedule=PollSchedule.parse("seed"),
             push_fallback_poll_ms=5_000,
             adaptive_history=0,

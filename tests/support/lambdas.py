@@ -1,5 +1,5 @@
-"""Compose an API function as its ``app.py`` does, on the settings a test chooses, and invoke it with
-the files of ``events/``."""
+"""Compose an API function through :mod:`waitroom.composition.http`, as its ``app.py`` does, on the
+settings a test chooses, and invoke it with the files of ``events/``."""
 
 from __future__ import annotations
 
@@ -12,18 +12,11 @@ from typing import Any
 
 from devstack.lambda_context import LocalLambdaContext
 from waitroom.bootstrap import Application
-from waitroom.entrypoints.http.resolver import ApiHandler, RouteFactory, api_handler, create_resolver
-from waitroom.entrypoints.http.routes import cancel_routes, complete_routes, start_routes, status_routes
+from waitroom.composition.http import http_function
+from waitroom.entrypoints.http.resolver import ApiHandler
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_DIR = ROOT / "events"
-#: The routes each API function's app.py serves.
-ROUTES: dict[str, RouteFactory] = {
-    "start": start_routes,
-    "status": status_routes,
-    "complete": complete_routes,
-    "cancel": cancel_routes,
-}
 
 
 @dataclass(frozen=True)
@@ -35,9 +28,8 @@ class ApiFunction:
 def api_function(name: str, application: Application) -> ApiFunction:
     """The API function ``name`` composed as ``functions/<name>/app.py`` composes it, on the service of
     ``application`` (whose settings and adapters the test chose)."""
-    settings = application.settings
-    app = create_resolver(settings, ROUTES[name](application.service, settings))
-    return ApiFunction(name, api_handler(app, settings))
+    _, handler = http_function(name, application)
+    return ApiFunction(name, handler)
 
 
 def load_event(name: str) -> dict[str, Any]:

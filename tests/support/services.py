@@ -12,7 +12,8 @@ from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.store import SqlStore
 from waitroom.adapters.wake import Polling
-from waitroom.entrypoints.worker import engine_watch
+from waitroom.composition import scheduled
+from waitroom.composition.worker import engine_watch
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import TopicRegistry, WorkerResources
@@ -47,7 +48,7 @@ def reconciler_on(
     store: SqlStore, camunda: CamundaClient, settings: Settings, *, now: datetime | None = None
 ) -> Reconciler:
     service = service_on(store, settings, camunda=camunda)
-    return bootstrap.reconciler(settings, service, now=bootstrap.utc_now if now is None else lambda: now)
+    return scheduled.reconciler(settings, service, now=bootstrap.utc_now if now is None else lambda: now)
 
 
 def worker_on(

@@ -24,6 +24,7 @@ from waitroom.domain.errors import (
     StartFailed,
 )
 from waitroom.domain.process import Caller, ListQuery, Outcome, ProcessRecord, ProcessStatus, StepEvent, StepOutcome
+from waitroom.entrypoints.http.retry_after import retry_after_s
 from waitroom.service.policies import ReconcilePolicy
 from waitroom.service.ports import Incident, InstanceHistory
 from waitroom.service.reconciler import Reconciler
@@ -37,15 +38,14 @@ def fakes() -> Fakes:
     return service_on_fakes()
 
 
-def start(fakes: Fakes, correlation_id: str = "p-1", *, caller: Caller = ALICE, wait_ms: int | None = 0, **kw: object):  # type: ignore[no-untyped-def]
-    """A start as the route makes it (``wait_ms=0`` is ``Prefer: respond-async``)."""
+def start(fakes: Fakes, correlation_id: str = "p-1", *, caller: Caller = ALICE, wait_ms: int = 0, **kw: object):  # type: ignore[no-untyped-def]
+    """A start as the route makes it, granted ``wait_ms`` (0: ``Prefer: respond-async``)."""
     return fakes.service.start(
         str(kw.get("process_key", "onboard-user")),
         correlation_id=correlation_id,
         variables=kw.get("variables", USER),  # type: ignore[arg-type]
         caller=caller,
-        max_wait_ms=wait_ms,
-        remaining_ms=None,
+        wait_ms=wait_ms,
     )
 
 
@@ -63,15 +63,15 @@ def test_a_start_saves_the_row_starts_one_instance_and_attaches_it(fakes: Fakes)
 
 def test_a_start_waits_until_the_process_ends_and_answers_with_it(fakes: Fakes) -> None:
     fakes.waker.on_pause = lambda: fakes.service.finish("p-1", Outcome.done({"ok": True}))
-    record = start(fakes, wait_ms=None)
+    record = start(fakes, wait_ms=2_000)
     assert (record.status, record.payload) == (ProcessStatus.DONE, {"ok": True})
     assert fakes.repository.polls == 2, "one read before the pause, one after the finish"
 
 
 def test_a_start_answers_pending_when_its_wait_runs_out(fakes: Fakes) -> None:
-    record = start(fakes, wait_ms=None)
+    record = start(fakes, wait_ms=2_000)
     assert record.status is ProcessStatus.PENDING
-    assert fakes.clock() == pytest.approx(2.0), "SYNC_TIMEOUT_MS, and not a moment more"
+    assert fakes.clock() == pytest.approx(2.0), "the granted wait, and not a moment more"
 
 
 def test_the_same_start_again_joins_the_process(fakes: Fakes) -> None:
@@ -178,7 +178,7 @@ def test_a_process_ended_by_its_instance_records_the_instance_its_unconfirmed_st
 def test_a_row_that_vanishes_while_its_start_waits_is_a_failed_start(fakes: Fakes) -> None:
     fakes.waker.on_pause = lambda: fakes.repository.remove("p-1")
     with pytest.raises(StartFailed):
-        start(fakes, wait_ms=None)
+        start(fakes, wait_ms=2_000)
 
 
 def test_a_cancel_before_the_instance_was_attached_still_ends_the_instance(fakes: Fakes) -> None:
@@ -333,7 +333,7 @@ def test_status_reads_the_process_and_its_steps_for_its_owner_only(fakes: Fakes)
 def test_status_with_a_wait_waits_like_a_start(fakes: Fakes) -> None:
     start(fakes)
     fakes.waker.on_pause = lambda: fakes.service.finish("p-1", Outcome.done())
-    assert fakes.service.status("p-1", caller=ALICE, max_wait_ms=5_000).record.status is ProcessStatus.DONE
+    assert fakes.service.status("p-1", caller=ALICE, wait_ms=5_000).record.status is ProcessStatus.DONE
 
 
 def test_pages_follow_each_other_to_the_last_and_show_a_caller_only_theirs(fakes: Fakes) -> None:
@@ -444,14 +444,20 @@ def test_the_reconciler_times_out_an_old_process_deleting_its_instance_first(fak
 # --- Retry-After ------------------------------------------------------------------------------------
 
 
+def retry_after(fakes: Fakes, record: ProcessRecord) -> int:
+    """The ``Retry-After`` the API answers with, from the process's progress (RETRY_AFTER_S=1)."""
+    progress = fakes.service.progress(record)
+    return retry_after_s(progress.durations_ms, progress.elapsed_ms, default_s=1)
+
+
 def test_the_retry_after_of_a_pending_process_is_when_its_keys_history_expects_it_to_end(fakes: Fakes) -> None:
-    assert fakes.service.retry_after_s(start(fakes, "p-0", process_key="new-key")) == 1, "no history: RETRY_AFTER_S"
+    assert retry_after(fakes, start(fakes, "p-0", process_key="new-key")) == 1, "no history: RETRY_AFTER_S"
 
     fakes.repository.durations_ms["onboard-user"] = [4_000.0, 6_000.0, 8_000.0, 10_000.0, 12_000.0, 14_000.0]
     record = start(fakes)
-    assert fakes.service.retry_after_s(record) == 9, "the median of 4..14 s, at 0 s"
+    assert retry_after(fakes, record) == 9, "the median of 4..14 s, at 0 s"
     fakes.clock.advance(5)
     # At 5 s the processes still running at that age took 6..14 s: median 10 s, so 5 s more.
-    assert fakes.service.retry_after_s(record) == 5
+    assert retry_after(fakes, record) == 5
     fakes.clock.advance(600)
-    assert fakes.service.retry_after_s(record) == 30, "older than all its history: bounded to 30 s"
+    assert retry_after(fakes, record) == 30, "older than all its history: bounded to 30 s"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from waitroom.service.retry_after import RETRY_AFTER_MAX_S, RETRY_AFTER_MIN_S, retry_after_s
+from waitroom.entrypoints.http.retry_after import RETRY_AFTER_MAX_S, RETRY_AFTER_MIN_S, retry_after_s
 
 
 def test_without_enough_history_the_configured_value_bounded() -> None:

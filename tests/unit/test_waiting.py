@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 import pytest
 
 from waitroom.domain.process import ProcessRecord, ProcessStatus
+from waitroom.entrypoints.http.wait_budget import API_GATEWAY_TIMEOUT_MS, wait_budget_ms
 from waitroom.service.waiting import (
-    API_GATEWAY_TIMEOUT_MS,
     MIN_HISTORY,
     PollSchedule,
     plan_from_history,
     quantile,
     smoothed_quantiles,
-    wait_budget_ms,
     wait_for_final,
 )
 

@@ -20,19 +20,11 @@ class StartPolicy:
 
 @dataclass(frozen=True)
 class WaitPolicy:
-    sync_timeout_ms: int
-    """Longest a request waits for its process."""
-    safety_margin_ms: int
-    """Time kept back from the invocation's remaining time (and the gateway's limit) to answer."""
     poll_schedule: PollSchedule
     push_fallback_poll_ms: int
     """With a push channel, the row is still read this often in case a notification is lost."""
     adaptive_history: int
     """Finished processes of a key an ``adaptive`` schedule learns from (0: never learn)."""
-    long_wait_max_ms: int = 840_000
-    """Longest ``Prefer: wait`` honoured where no gateway cuts the call (the Function URLs)."""
-    retry_after_s: int = 1
-    """The ``Retry-After`` of a 202 while its key has too little history to estimate one."""
 
 
 @dataclass(frozen=True)

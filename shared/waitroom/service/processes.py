@@ -39,9 +39,8 @@ from waitroom.domain.process import (
 )
 from waitroom.service.policies import StartPolicy, WaitPolicy
 from waitroom.service.ports import Clock, Engine, InstanceHistory, Metrics, ProcessRepository, Waker, WallClock
-from waitroom.service.retry_after import retry_after_s
 from waitroom.service.schedules import Schedules
-from waitroom.service.waiting import wait_budget_ms, wait_for_final
+from waitroom.service.waiting import wait_for_final
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +83,14 @@ class Ended:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How long a process has run, and how long its key's recent processes took, in milliseconds."""
+
+    elapsed_ms: float
+    durations_ms: list[float]
+
+
+@dataclass(frozen=True)
 class ProcessState:
     """A process as a status request answers it: the row, and its steps when they were asked for."""
 
@@ -116,18 +123,6 @@ class ProcessService:
 
     # --- start ---------------------------------------------------------------------------------
 
-    def deadline(self, *, max_wait_ms: int | None, remaining_ms: int | None, long_wait: bool = False) -> float:
-        """When a wait that begins now must end, on :attr:`clock` (see :func:`wait_budget_ms`);
-        ``long_wait`` for a request no gateway cuts at 30 s (a Function URL)."""
-        budget_ms = wait_budget_ms(
-            sync_timeout_ms=self.wait_policy.sync_timeout_ms,
-            safety_margin_ms=self.wait_policy.safety_margin_ms,
-            preferred_wait_ms=max_wait_ms,
-            remaining_ms=remaining_ms,
-            long_wait_max_ms=self.wait_policy.long_wait_max_ms if long_wait else None,
-        )
-        return self.clock() + budget_ms / 1000
-
     def start(
         self,
         process_key: str,
@@ -135,13 +130,12 @@ class ProcessService:
         correlation_id: str,
         variables: Mapping[str, Any],
         caller: Caller,
-        max_wait_ms: int | None,
-        remaining_ms: int | None,
-        long_wait: bool = False,
+        wait_ms: int,
     ) -> ProcessRecord:
         """Start the process (or join the one already started under this id) and wait for it to
-        finish, as long as the wait budget allows. Returns the row as it stands then."""
-        deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
+        finish, for up to ``wait_ms`` (the wait the caller's entry point grants). Returns the row as it
+        stands then."""
+        deadline = self.clock() + wait_ms / 1000
         if not self.start_policy.may_start(process_key):
             raise ProcessKeyNotAllowed(
                 f"process key {process_key!r} may not be started through Waitroom",
@@ -269,12 +263,13 @@ class ProcessService:
             )
         return record
 
-    def retry_after_s(self, record: ProcessRecord) -> int:
-        """When to look at a pending process again, in seconds (1 to 30): when its key's recent
-        durations expect it to end (:func:`waitroom.service.retry_after.retry_after_s`)."""
+    def progress(self, record: ProcessRecord) -> Progress:
+        """How long the process has run, beside how long its key's recent processes took (from which
+        the HTTP entry point tells a client when to look again)."""
         durations = [] if record.process_key is None else self.schedules.durations_ms(record.process_key)
-        elapsed_ms = (self.wall_clock() - record.started_at).total_seconds() * 1000
-        return retry_after_s(durations, elapsed_ms, default_s=self.wait_policy.retry_after_s)
+        return Progress(
+            elapsed_ms=(self.wall_clock() - record.started_at).total_seconds() * 1000, durations_ms=durations
+        )
 
     def read(self, correlation_id: str, *, caller: Caller | None) -> ProcessRecord:
         """The process, if ``caller`` may see it (see :func:`_visible`)."""
@@ -285,16 +280,14 @@ class ProcessService:
         correlation_id: str,
         *,
         caller: Caller | None,
-        max_wait_ms: int | None = None,
-        remaining_ms: int | None = None,
+        wait_ms: int | None = None,
         history: bool = False,
-        long_wait: bool = False,
     ) -> ProcessState:
-        """The process, with its steps when ``history``; a caller that asked to wait (``max_wait_ms``)
-        waits for it like a start does."""
+        """The process, with its steps when ``history``; a caller granted a wait (``wait_ms``) waits
+        for it like a start does."""
         record = self.read(correlation_id, caller=caller)
-        if not record.status.is_final and max_wait_ms:
-            deadline = self.deadline(max_wait_ms=max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
+        if not record.status.is_final and wait_ms is not None:
+            deadline = self.clock() + wait_ms / 1000
             record = self.wait(correlation_id, process_key=record.process_key, deadline=deadline)
         return ProcessState(record, self.repository.steps(correlation_id) if history else None)
 

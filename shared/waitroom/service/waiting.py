@@ -11,12 +11,6 @@ from dataclasses import dataclass
 
 from waitroom.domain.process import ProcessRecord
 
-#: API Gateway HTTP APIs end every integration after 30 s; a wait must answer before that.
-API_GATEWAY_TIMEOUT_MS = 30_000
-#: A Lambda Function URL is not cut at 30 s; its wait ends within the function's 15-minute
-#: timeout, a minute before it (see ``LONG_WAIT_MAX_MS``).
-LONG_WAIT_CEILING_MS = 14 * 60_000
-
 
 @dataclass(frozen=True)
 class PollSchedule:
@@ -149,32 +143,6 @@ def plan_from_history(durations_ms: list[float]) -> PollSchedule | None:
         middle = (narrow + wide) / 2
         narrow, wide = (narrow, middle) if reads_no_more_than_the_seed(plan(middle)) else (middle, wide)
     return plan(wide)
-
-
-def wait_budget_ms(
-    *,
-    sync_timeout_ms: int,
-    safety_margin_ms: int,
-    preferred_wait_ms: int | None = None,
-    remaining_ms: int | None = None,
-    long_wait_max_ms: int | None = None,
-) -> int:
-    """How long a request may wait: the smallest of the configured timeout, the client's
-    ``Prefer: wait``, the Lambda's remaining time and the gateway's limit, the last two less a margin
-    to write the answer.
-
-    ``long_wait_max_ms`` is set for a request that came through a Lambda Function URL, where no
-    gateway cuts the call: there a ``Prefer: wait`` may exceed the configured timeout, up to it.
-    """
-    if long_wait_max_ms is None:
-        limits = [sync_timeout_ms, API_GATEWAY_TIMEOUT_MS - safety_margin_ms]
-    else:
-        limits = [sync_timeout_ms if preferred_wait_ms is None else long_wait_max_ms]
-    if preferred_wait_ms is not None:
-        limits.append(preferred_wait_ms)
-    if remaining_ms is not None:
-        limits.append(remaining_ms - safety_margin_ms)
-    return max(0, min(limits))
 
 
 def wait_for_final(

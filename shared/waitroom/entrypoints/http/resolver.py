@@ -25,7 +25,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from waitroom.bootstrap import application
 from waitroom.domain.errors import InvalidRequest, UnsupportedMediaType, WaitroomError
 from waitroom.domain.process import ProcessRecord, ProcessStatus, StepEvent
 from waitroom.entrypoints.http.links import process_links
@@ -34,7 +33,7 @@ from waitroom.entrypoints.http.request_edges import JSON_MEDIA_TYPE, screen_requ
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.observability import emit, logger, metrics, tracer
 from waitroom.service.processes import ProcessService
-from waitroom.settings import Settings, get_settings
+from waitroom.settings import Settings
 
 #: A process's status → the HTTP status of a response that carries it.
 PROCESS_HTTP_STATUS = {
@@ -204,15 +203,6 @@ def api_handler(app: APIGatewayHttpResolver, settings: Settings) -> ApiHandler:
         return serve(app, settings, event, context)
 
     return lambda_handler
-
-
-def http_function(*routes: RouteFactory, settings: Settings | None = None) -> tuple[APIGatewayHttpResolver, ApiHandler]:
-    """The composition of an API function, at its cold start: the settings (a bad one fails here),
-    the service on its adapters, the resolver with ``routes``, and the Lambda handler around it."""
-    settings = settings or get_settings()
-    service = application(settings).service
-    app = create_resolver(settings, *(make_routes(service, settings) for make_routes in routes))
-    return app, api_handler(app, settings)
 
 
 # --- responses that carry a process -------------------------------------------------------------

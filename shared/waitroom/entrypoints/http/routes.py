@@ -27,7 +27,8 @@ from waitroom.entrypoints.http.function_url import function_url_principal
 from waitroom.entrypoints.http.links import base_url
 from waitroom.entrypoints.http.problem_examples import problem_codes, problem_examples
 from waitroom.entrypoints.http.problems import PROBLEM_JSON
-from waitroom.entrypoints.http.resolver import Preferences, json_response, parse_prefer, process_response
+from waitroom.entrypoints.http.resolver import json_response, parse_prefer, process_response
+from waitroom.entrypoints.http.retry_after import retry_after_s
 from waitroom.entrypoints.http.schemas import (
     CORRELATION_ID_PATTERN,
     CURSOR_PATTERN,
@@ -45,6 +46,7 @@ from waitroom.entrypoints.http.schemas import (
     UtcTime,
     cursor_scope,
 )
+from waitroom.entrypoints.http.wait_budget import granted_wait_ms
 from waitroom.observability import bind_correlation_id, count_answer
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
@@ -118,7 +120,10 @@ def links_base(router: Router) -> str | None:
 def retry_after_of(service: ProcessService, settings: Settings, record: ProcessRecord) -> int:
     """The ``Retry-After`` of a 202: when the key's history expects the process to end (the history
     is read only for a process still pending, the only one whose answer carries it)."""
-    return service.retry_after_s(record) if record.status is ProcessStatus.PENDING else settings.retry_after_s
+    if record.status is not ProcessStatus.PENDING:
+        return settings.retry_after_s
+    progress = service.progress(record)
+    return retry_after_s(progress.durations_ms, progress.elapsed_ms, default_s=settings.retry_after_s)
 
 
 def responses(operation: str, *statuses: int, success: type[BaseModel] = ProcessView) -> dict[int, OpenAPIResponse]:
@@ -156,13 +161,6 @@ def responses(operation: str, *statuses: int, success: type[BaseModel] = Process
     return described
 
 
-def granted_wait_ms(service: ProcessService, preferences: Preferences, *, remaining_ms: int, long_wait: bool) -> int:
-    """How long a request that asked for ``preferences`` may wait, as the service bounds it."""
-    deadline = service.deadline(max_wait_ms=preferences.max_wait_ms, remaining_ms=remaining_ms, long_wait=long_wait)
-    # Rounded to the millisecond: the clock has moved on by a few microseconds since the deadline.
-    return max(0, round((deadline - service.clock()) * 1000))
-
-
 def start_routes(service: ProcessService, settings: Settings) -> Router:
     router = new_router()
 
@@ -184,17 +182,18 @@ def start_routes(service: ProcessService, settings: Settings) -> Router:
         bind_correlation_id(request.correlation_id)
         began = time.monotonic()
         preferences = parse_prefer(prefer)
-        remaining_ms = router.lambda_context.get_remaining_time_in_millis()
-        long_wait = through_function_url(router)
-        granted_ms = granted_wait_ms(service, preferences, remaining_ms=remaining_ms, long_wait=long_wait)
+        granted_ms = granted_wait_ms(
+            settings,
+            preferences,
+            remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            long_wait=through_function_url(router),
+        )
         record = service.start(
             request.process_key,
             correlation_id=request.correlation_id,
             variables=request.variables,
             caller=caller_of(router, settings),
-            max_wait_ms=preferences.max_wait_ms,
-            remaining_ms=remaining_ms,
-            long_wait=long_wait,
+            wait_ms=granted_ms,
         )
         count_answer(record, waited_ms=(time.monotonic() - began) * 1000)
         return process_response(
@@ -274,16 +273,18 @@ def status_routes(service: ProcessService, settings: Settings) -> Router:
     ) -> Response[str]:
         bind_correlation_id(correlation_id)
         preferences = parse_prefer(prefer)
-        remaining_ms = router.lambda_context.get_remaining_time_in_millis()
-        long_wait = through_function_url(router)
-        granted_ms = granted_wait_ms(service, preferences, remaining_ms=remaining_ms, long_wait=long_wait)
+        granted_ms = granted_wait_ms(
+            settings,
+            preferences,
+            remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            long_wait=through_function_url(router),
+        )
         state = service.status(
             correlation_id,
             caller=caller_of(router, settings),
-            max_wait_ms=preferences.max_wait_ms,
-            remaining_ms=remaining_ms,
+            # Only a request that asked to wait waits (``Prefer: wait=0`` and ``respond-async`` do not).
+            wait_ms=granted_ms if preferences.max_wait_ms else None,
             history=history,
-            long_wait=long_wait,
         )
         applied = preferences.applied(granted_ms) if preferences.wait_s else None
         return process_response(
@@ -336,7 +337,3 @@ def cancel_routes(service: ProcessService, settings: Settings) -> Router:
         return json_response(HTTPStatus.OK, ProcessView.of(record, base_url=links_base(router)).to_json())
 
     return router
-
-
-#: Every route of the API, for the docs function.
-ALL_ROUTES = (start_routes, status_routes, complete_routes, cancel_routes)

@@ -1,0 +1,22 @@
+"""The composition of the dispatcher, which starts worker invocations that drain Camunda's backlog (see
+:mod:`waitroom.entrypoints.worker.dispatch`). A module of its own, so that only the dispatcher loads
+boto3's Lambda client."""
+
+from __future__ import annotations
+
+from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.lambda_invoke import LambdaInvoker
+from waitroom.entrypoints.worker.dispatch import Dispatcher
+from waitroom.entrypoints.worker.plugins import load_registry
+from waitroom.settings import Settings
+
+
+def build_dispatcher(settings: Settings) -> Dispatcher:
+    """The dispatcher at its cold start: Camunda's client, the topics the worker serves, and the Lambda
+    client that starts worker invocations."""
+    return Dispatcher(
+        camunda=CamundaClient.from_settings(settings),
+        registry=load_registry(settings),
+        settings=settings,
+        invoke=LambdaInvoker(settings.worker_function_name),
+    )

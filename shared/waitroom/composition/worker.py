@@ -1,0 +1,47 @@
+"""The composition of the Camunda external-task worker: its topics, the service it records steps and
+finishes processes with, and the listening worker's engine watch."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import requests
+
+from waitroom import bootstrap
+from waitroom.entrypoints.worker.plugins import load_registry
+from waitroom.entrypoints.worker.runner import Worker
+from waitroom.entrypoints.worker.tasks import WorkerResources
+from waitroom.service.engine_watch import EngineWatch
+from waitroom.service.processes import ProcessService
+from waitroom.settings import Settings
+
+
+def engine_watch(settings: Settings, service: ProcessService) -> EngineWatch | None:
+    """The listening worker's watch for incidents (None when ``ENGINE_WATCH_MS`` is 0)."""
+    if not settings.engine_watch_ms:
+        return None
+    return EngineWatch(
+        service=service,
+        engine=service.engine,
+        lookback=timedelta(seconds=settings.engine_watch_lookback_s),
+        now=bootstrap.utc_now,
+    )
+
+
+def build_worker(settings: Settings) -> Worker:
+    """The worker of an execution environment, composed at its cold start: the topics of the response
+    step and of the handler modules (a bad module, or a topic claimed twice, fails here), a worker id
+    of its own in Camunda's locks, and the service (on this environment's connection) to record steps
+    and finish processes with."""
+    registry = load_registry(settings)
+    built = bootstrap.application(settings)
+    return Worker(
+        camunda=built.engine.client,
+        service=built.service,
+        registry=registry,
+        resources=WorkerResources(settings=settings, http=requests.Session()),
+        settings=settings,
+        worker_id=settings.worker_id or f"waitroom-worker-{uuid.uuid4().hex[:12]}",
+        engine_watch=engine_watch(settings, built.service),
+    )
