@@ -12,8 +12,6 @@ from waitroom.service.schedules import LEARNT_FOR_S, Schedules
 from waitroom.service.waiting import PollSchedule
 
 ADAPTIVE = WaitPolicy(
-    sync_timeout_ms=25_000,
-    safety_margin_ms=500,
     poll_schedule=PollSchedule.parse("adaptive"),
     push_fallback_poll_ms=5_000,
     adaptive_history=200,
