@@ -5,9 +5,7 @@ response step. Nothing of the process is in Waitroom's package or settings but i
 
 from __future__ import annotations
 
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,16 +14,10 @@ import requests
 
 from devstack.stack import LocalStack
 from tests.integration.test_local_stack import bearer, running_stack
-from tests.support.engine_client import ECOSYSTEM_WORKER_CONFIG
+from tests.support.ecosystem_worker import ExternalTask, TaskResult, running_worker
 from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
-
-with warnings.catch_warnings():
-    # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from camunda.external_task.external_task import ExternalTask, TaskResult
-    from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
 
 #: How often the worker looks for incidents here; the test's bound on the end of a wait stopped by
 #: one is generous beside it (scheduling), and far below the reconciler's RECONCILE_MIN_AGE_S (120 s).
@@ -35,34 +27,15 @@ ENDED_WITHIN_S = 15
 STEPS = ("expense.submit", "expense.check-policy", "expense.approve")
 
 
+#: Every topic the team's worker serves.
+OUTSIDE_TOPICS = (*STEPS, "expense.audit", "expense.validate")
+
+
 class OutsideWorker:
-    """The team's own worker: the ecosystem's client, fetching the expense topics in a thread."""
+    """The team's own steps, for the ecosystem's client (:func:`running_worker`)."""
 
-    def __init__(self, camunda_url: str) -> None:
+    def __init__(self) -> None:
         self.failed_at: dict[str, float] = {}
-        self._worker = ExternalTaskWorker(
-            worker_id="expenses-team",
-            base_url=camunda_url,
-            config=ECOSYSTEM_WORKER_CONFIG,
-        )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="expenses-team")
-
-    def __enter__(self) -> OutsideWorker:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _work(self) -> None:
-        # ExternalTaskWorker.subscribe loops forever; this is its loop with a way out.
-        while not self._stop.is_set():
-            try:
-                self._worker.fetch_and_execute([*STEPS, "expense.audit", "expense.validate"], self.handle)
-            except NoExternalTaskFound:
-                continue
 
     def handle(self, task: ExternalTask) -> TaskResult:
         topic = task.get_topic_name()
@@ -98,7 +71,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def team_worker(stack: LocalStack) -> Iterator[OutsideWorker]:
-    with OutsideWorker(stack.environment["CAMUNDA_URL"]) as worker:
+    worker = OutsideWorker()
+    camunda_url = stack.environment["CAMUNDA_URL"]
+    with running_worker(camunda_url, OUTSIDE_TOPICS, worker.handle, worker_id="expenses-team", join_timeout_s=10):
         yield worker
 
 

@@ -11,14 +11,6 @@ BPMN_DIR = Path(__file__).resolve().parents[1] / "integration" / "engine" / "bpm
 ORDER_REVIEW = BPMN_DIR / "order_review.bpmn"
 SINGLE_STEP = BPMN_DIR / "single_step.bpmn"
 HTTP_TIMEOUT = 15
-#: camunda-external-task-client-python3's settings for a test worker: short polls, no pause between them.
-ECOSYSTEM_WORKER_CONFIG: dict[str, int] = {
-    "asyncResponseTimeout": 500,
-    "lockDuration": 10_000,
-    "httpTimeoutMillis": 5_000,
-    "timeoutDeltaMillis": 1_000,
-    "sleepSeconds": 0,
-}
 
 
 class Camunda:

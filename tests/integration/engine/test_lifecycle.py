@@ -5,28 +5,20 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 import time
-import warnings
 from pathlib import Path
 
 import requests
 
 from devstack.engine import EngineServer
+from tests.support.ecosystem_worker import ExternalTask, TaskResult, running_worker
 from tests.support.engine_client import (
     BPMN_DIR,
-    ECOSYSTEM_WORKER_CONFIG,
     HTTP_TIMEOUT,
     ORDER_REVIEW,
     Camunda,
     order_variables,
 )
-
-with warnings.catch_warnings():
-    # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from camunda.external_task.external_task import ExternalTask, TaskResult
-    from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
 
 
 def test_state_survives_a_restart(engine_db: Path) -> None:
@@ -82,30 +74,17 @@ def test_the_real_external_task_client_drives_a_process(engine_db: Path) -> None
                 return task.complete({"score": 9, "validatedBy": task.get_worker_id()})
             return task.complete({"fulfilled": True})
 
-        worker = ExternalTaskWorker(
+        topics = ["order-review.validate", "order-review.fulfil"]
+        with running_worker(
+            server.url,
+            topics,
+            handle,
             worker_id="python-client",
-            base_url=server.url,
-            config={"auth_basic": {"username": "demo", "password": "s3cret"}, **ECOSYSTEM_WORKER_CONFIG},
-        )
-        stop = threading.Event()
-
-        def work() -> None:
-            # ExternalTaskWorker.subscribe loops forever; this is its loop with a way out.
-            while not stop.is_set():
-                try:
-                    worker.fetch_and_execute(["order-review.validate", "order-review.fulfil"], handle)
-                except NoExternalTaskFound:
-                    continue
-
-        thread = threading.Thread(target=work)
-        thread.start()
-        try:
+            config={"auth_basic": {"username": "demo", "password": "s3cret"}},
+        ) as thread:
             deadline = time.monotonic() + 10
             while camunda.history(instance["id"])["state"] == "ACTIVE" and time.monotonic() < deadline:
                 time.sleep(0.05)
-        finally:
-            stop.set()
-            thread.join(timeout=5)
         history = camunda.history(instance["id"])
         camunda.session.close()
 

@@ -8,22 +8,15 @@ expense_claim.bpmn) has them all.
 from __future__ import annotations
 
 import json
-import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devstack.engine import EngineServer
-from tests.support.engine_client import BPMN_DIR, ECOSYSTEM_WORKER_CONFIG, Camunda
-
-with warnings.catch_warnings():
-    # The client still declares Pydantic v1 validators; the suite turns warnings into errors.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from camunda.external_task.external_task import ExternalTask, TaskResult
-    from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
+from tests.support.ecosystem_worker import ExternalTask, TaskResult, running_worker
+from tests.support.engine_client import BPMN_DIR, Camunda
 
 EXPENSE_CLAIM = BPMN_DIR / "expense_claim.bpmn"
 
@@ -530,24 +523,8 @@ def test_the_real_external_task_client_works_a_four_step_expense_process(engine_
                 return task.complete({"verdict": "ok"})
             return task.complete({f"{topic.removeprefix('expense.')}Done": True})
 
-        worker = ExternalTaskWorker(
-            worker_id="python-client",
-            base_url=server.url,
-            config=ECOSYSTEM_WORKER_CONFIG,
-        )
-        stop = threading.Event()
-
-        def work() -> None:
-            # ExternalTaskWorker.subscribe loops forever; this is its loop with a way out.
-            while not stop.is_set():
-                try:
-                    worker.fetch_and_execute(["expense.check", "expense.pay", "expense.archive"], handle)
-                except NoExternalTaskFound:
-                    continue
-
-        thread = threading.Thread(target=work)
-        thread.start()
-        try:
+        topics = ["expense.check", "expense.pay", "expense.archive"]
+        with running_worker(server.url, topics, handle, worker_id="python-client") as thread:
             deadline = time.monotonic() + 10
             tasks: list[Any] = []
             while not tasks and time.monotonic() < deadline:
@@ -558,9 +535,6 @@ def test_the_real_external_task_client_works_a_four_step_expense_process(engine_
             _complete_task(camunda, tasks[0]["id"], approved=True)
             while camunda.history(instance["id"])["state"] == "ACTIVE" and time.monotonic() < deadline:
                 time.sleep(0.05)
-        finally:
-            stop.set()
-            thread.join(timeout=5)
         history = camunda.history(instance["id"])
         variables_seen = seen
         camunda.session.close()
