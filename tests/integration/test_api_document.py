@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from devstack.stack import LocalSettings, LocalStack
 from tests.support.api import Api, ColdStart
 from tests.support.lambdas import HttpResult, invoke, load_event, with_body, with_caller, with_headers, with_query
+from tests.support.stacks import run_stack
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.entrypoints.http.docs import as_configured
@@ -334,13 +335,9 @@ def test_a_variable_is_allowed_by_the_document_exactly_when_the_api_accepts_it(
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """``make run``: the local stack on its defaults (SQLite, the development engine, the worker)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("DATABASE_URL", "CAMUNDA_URL", "ALLOWED_PROCESS_KEYS"):
-            patch.delenv(name, raising=False)
-        local = LocalSettings(data_dir=tmp_path_factory.mktemp("document"), engine_port=0, concurrency=1)
-        running = LocalStack(port=0, local=local).start()
-    yield running
-    running.stop()
+    local = LocalSettings(data_dir=tmp_path_factory.mktemp("document"), engine_port=0, concurrency=1)
+    with run_stack(local, dict.fromkeys(("DATABASE_URL", "CAMUNDA_URL", "ALLOWED_PROCESS_KEYS"))) as running:
+        yield running
 
 
 def test_the_start_example_succeeds_when_tried(local_stack: LocalStack) -> None:

@@ -29,26 +29,23 @@ from schemathesis.core.parameters import ParameterLocation
 
 from devstack.identity import LocalIdentity
 from devstack.stack import LocalSettings, LocalStack
+from tests.support.stacks import run_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DATABASE_URL", raising=False)
-        # A start waits briefly: no worker runs, and the fuzzer needs answers, not processes.
-        patch.setenv("SYNC_TIMEOUT_MS", "100")
-        local = LocalSettings(
-            data_dir=tmp_path_factory.mktemp("fuzz"),
-            engine_port=0,
-            concurrency=1,
-            schedules=False,
-            # The fuzzer checks the API's contract, not the start route's throttle
-            # (tests/integration/test_local_concurrency.py does): no throttle within its pace.
-            parameter_overrides={"StartThrottleBurst": "100000", "StartThrottleRate": "100000"},
-        )
-        running = LocalStack(port=0, local=local).start()
+    local = LocalSettings(
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        engine_port=0,
+        concurrency=1,
+        schedules=False,
+        # The fuzzer checks the API's contract, not the start route's throttle
+        # (tests/integration/test_local_concurrency.py does): no throttle within its pace.
+        parameter_overrides={"StartThrottleBurst": "100000", "StartThrottleRate": "100000"},
+    )
+    # A start waits briefly: no worker runs, and the fuzzer needs answers, not processes.
+    with run_stack(local, {"DATABASE_URL": None, "SYNC_TIMEOUT_MS": "100"}) as running:
         yield running
-        running.stop()
 
 
 #: Processes in every state, owned by the fuzzer, for the generated requests to meet.

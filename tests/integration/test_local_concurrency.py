@@ -18,6 +18,7 @@ from devstack.stack import LocalSettings, LocalStack
 from devstack.template import load
 from devstack.throttle import Throttle
 from tests.conftest import REAL_CAMUNDA_URL
+from tests.support.stacks import run_stack
 
 START_SLOTS = 2
 
@@ -77,18 +78,13 @@ def test_a_start_beyond_the_routes_burst_is_answered_429_and_starts_nothing(tmp_
         # One start at once, and the next token a thousand seconds later: the second start finds none.
         parameter_overrides={"StartThrottleBurst": "1", "StartThrottleRate": "0.001"},
     )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DATABASE_URL", raising=False)
-        running = LocalStack(port=0, local=local).start()
-    try:
+    with run_stack(local, {"DATABASE_URL": None}) as running:
         assert start(running, "first", prefer="respond-async").status_code == 202
         refused = start(running, "second", prefer="respond-async")
         assert (refused.status_code, refused.json()) == (429, {"message": "Too Many Requests"})
         headers = {"Authorization": f"Bearer {running.identity.issue('waiter')}"}
         read = requests.get(f"{running.url}/api/process/status/second", headers=headers, timeout=10)
         assert read.status_code == 404, "nothing was started"
-    finally:
-        running.stop()
 
 
 def start(stack: LocalStack, correlation_id: str, *, prefer: str = "wait=25") -> requests.Response:

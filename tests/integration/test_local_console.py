@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from devstack.functions import MetricLines
-from devstack.stack import LocalSettings, LocalStack
+from devstack.stack import LocalSettings
+from tests.support.stacks import run_stack
 
 METRIC = '{"_aws":{"CloudWatchMetrics":[]},"Backlog":[0.0]}'
 
@@ -37,18 +38,13 @@ def test_metric_lines_go_to_the_file_and_every_other_line_to_the_console(tmp_pat
 
 
 def test_an_idle_stack_prints_no_metric_lines(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DATABASE_URL", raising=False)
-        stack = LocalStack(port=0, local=LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1)).start()
     metrics = tmp_path / "metrics.jsonl"
-    try:
+    with run_stack(LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1), {"DATABASE_URL": None}):
         # The worker's dispatcher counts the backlog every 2 s: wait for two of its data points.
         ends = time.monotonic() + 60
         while not (metrics.exists() and metrics.read_text(encoding="utf-8").count('"Backlog"') >= 2):
             assert time.monotonic() < ends, "the idle stack emitted no metric"
             time.sleep(0.2)
-    finally:
-        stack.stop()
     out = capfd.readouterr().out
     assert '"_aws"' not in out, "metric lines on the console"
     written = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines()]

@@ -27,6 +27,7 @@ from devstack.gateway import Gateway
 from devstack.stack import LocalSettings, LocalStack
 from devstack.template import Function
 from tests.support.refusals import assert_refused
+from tests.support.stacks import run_stack
 
 #: The longest any answer here may take; the gateways under test time reads out after 1 s.
 ANSWER_WITHIN_S = 15
@@ -34,12 +35,9 @@ ANSWER_WITHIN_S = 15
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DATABASE_URL", raising=False)
-        local = LocalSettings(data_dir=tmp_path_factory.mktemp("edges"), engine_port=0, concurrency=1, schedules=False)
-        running = LocalStack(port=0, local=local).start()
+    local = LocalSettings(data_dir=tmp_path_factory.mktemp("edges"), engine_port=0, concurrency=1, schedules=False)
+    with run_stack(local, {"DATABASE_URL": None}) as running:
         yield running
-        running.stop()
 
 
 @pytest.fixture(scope="module")

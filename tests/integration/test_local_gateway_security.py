@@ -18,18 +18,14 @@ import requests
 from devstack.identity import AUDIENCE, ISSUER, LocalIdentity
 from devstack.stack import LocalSettings, LocalStack
 from devstack.template import ROOT
+from tests.support.stacks import run_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DATABASE_URL", raising=False)
-        data_dir = tmp_path_factory.mktemp("secure")
-        running = LocalStack(
-            port=0, local=LocalSettings(data_dir=data_dir, engine_port=0, concurrency=1, schedules=False)
-        ).start()
+    local = LocalSettings(data_dir=tmp_path_factory.mktemp("secure"), engine_port=0, concurrency=1, schedules=False)
+    with run_stack(local, {"DATABASE_URL": None}) as running:
         yield running
-        running.stop()
 
 
 def start(stack: LocalStack, token: str | None, correlation_id: str) -> requests.Response:

@@ -22,31 +22,23 @@ from devstack.identity import LocalIdentity
 from devstack.stack import LocalSettings, LocalStack
 from devstack.template import ROOT, load
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
+from tests.support.stacks import run_stack
 
 USER = {"userId": "user-123", "email": "user@example.com"}
 
 
 @contextmanager
 def running_stack(tmp_path: Path, database_url: str | None, **environment: str) -> Iterator[LocalStack]:
-    """The stack, with its environment patched until it stops."""
-    with pytest.MonkeyPatch.context() as patch:
-        # The functions' processes inherit the environment they are spawned with.
-        # no-such-process may be started (and is deployed nowhere): its start must meet a 404.
-        defaults = {
-            "DATABASE_URL": database_url or "",
-            "CAMUNDA_URL": REAL_CAMUNDA_URL or "",
-            "ALLOWED_PROCESS_KEYS": "onboard-user,no-such-process",
-        }
-        for name, value in {**defaults, **environment}.items():
-            if value:
-                patch.setenv(name, value)
-            else:
-                patch.delenv(name, raising=False)
-        running = LocalStack(port=0, local=LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=2)).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    """The stack, with its environment patched until it stops (an empty value: unset)."""
+    # no-such-process may be started (and is deployed nowhere): its start must meet a 404.
+    defaults = {
+        "DATABASE_URL": database_url or "",
+        "CAMUNDA_URL": REAL_CAMUNDA_URL or "",
+        "ALLOWED_PROCESS_KEYS": "onboard-user,no-such-process",
+    }
+    variables = {name: value or None for name, value in {**defaults, **environment}.items()}
+    with run_stack(LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=2), variables) as running:
+        yield running
 
 
 @pytest.fixture(scope="module", params=STACK_STORES)

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from devstack.stack import LocalSettings, LocalStack
+from tests.support.stacks import run_stack
 
 BURST = 100
 ANSWERED_WITHIN_S = 60
@@ -23,12 +24,9 @@ EXPECTED = {200, 202, 429, 503}
 def cold_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The stack as ``make run`` starts it (one warm environment per function, the default limit
     of environments), with no worker: the processes need not finish for the burst to be answered."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("DATABASE_URL", raising=False)
-        local = LocalSettings(data_dir=tmp_path_factory.mktemp("burst"), engine_port=0, concurrency=1, schedules=False)
-        running = LocalStack(port=0, local=local).start()
+    local = LocalSettings(data_dir=tmp_path_factory.mktemp("burst"), engine_port=0, concurrency=1, schedules=False)
+    with run_stack(local, {"DATABASE_URL": None}) as running:
         yield running
-        running.stop()
 
 
 def test_a_burst_of_100_starts_on_a_cold_stack_is_answered_within_60_s(cold_stack: LocalStack) -> None:

@@ -19,6 +19,7 @@ from devstack.engine.server import EngineServer
 from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 from tests.support.pausing_proxy import PausingProxy
+from tests.support.stacks import run_stack
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -45,20 +46,12 @@ RECONCILED_WITHIN_S = 24 + 15
 def running_stack(tmp_path: Path, database_url: str | None, **environment: str) -> Iterator[LocalStack]:
     """The stack, with its environment patched until it stops."""
     settings = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1, schedule_interval_s=0.5)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**RECONCILE_SOON, "ALLOWED_PROCESS_KEYS": "*", **environment}.items():
-            patch.setenv(name, value)
-        if database_url:
-            patch.setenv("DATABASE_URL", database_url)
-        else:
-            patch.delenv("DATABASE_URL", raising=False)
-        if REAL_CAMUNDA_URL:
-            patch.setenv("CAMUNDA_URL", REAL_CAMUNDA_URL)
-        running = LocalStack(port=0, local=settings).start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    variables: dict[str, str | None] = {**RECONCILE_SOON, "ALLOWED_PROCESS_KEYS": "*", **environment}
+    variables["DATABASE_URL"] = database_url
+    if REAL_CAMUNDA_URL:
+        variables["CAMUNDA_URL"] = REAL_CAMUNDA_URL
+    with run_stack(settings, variables) as running:
+        yield running
 
 
 @pytest.fixture(scope="module", params=STACK_STORES)

@@ -21,6 +21,7 @@ import requests
 from devstack.identity import ACCESS_KEY, SECRET_KEY
 from devstack.stack import LocalSettings, LocalStack
 from tests.support.dropping_proxy import DroppingProxy
+from tests.support.stacks import run_stack
 from waitroom_client import (
     AsyncWaitroom,
     Forbidden,
@@ -70,20 +71,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         # 40 s before its end, and a new invocation follows at once (every 30 s or when it ends).
         "WORKER_TASK_BUDGET_MS": "40000",
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environment.items():
-            if value is None:
-                patch.delenv(name, raising=False)
-            else:
-                patch.setenv(name, value)
-        local = LocalSettings(
-            data_dir=tmp_path_factory.mktemp("client-stack"), engine_port=0, concurrency=1, schedule_interval_s=30
-        )
-        running = LocalStack(port=0, local=local).start()
-        # Inside the patch: the environments the stack starts later (the dispatcher's, or after a
-        # timed-out invocation) inherit this process's environment as it is when they start.
+    local = LocalSettings(
+        data_dir=tmp_path_factory.mktemp("client-stack"), engine_port=0, concurrency=1, schedule_interval_s=30
+    )
+    with run_stack(local, environment) as running:
         yield running
-        running.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from devstack.stack import WORKER_FUNCTION, LocalSettings, LocalStack
+from tests.support.stacks import run_stack
 
 #: Two threads a worker and a one-second onboarding call: the listening worker alone cannot keep up
 #: with a burst, so the backlog grows and the dispatcher must start more.
@@ -31,19 +32,15 @@ SCALE_OUT = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in SCALE_OUT.items():
-            patch.setenv(name, value)  # the functions' processes inherit it
-        local = LocalSettings(
-            data_dir=tmp_path_factory.mktemp("scale-out"),
-            engine_port=0,
-            concurrency=2,
-            worker_concurrency=5,
-            onboarding_delay_ms=1000,
-        )
-        running = LocalStack(port=0, local=local).start()
+    local = LocalSettings(
+        data_dir=tmp_path_factory.mktemp("scale-out"),
+        engine_port=0,
+        concurrency=2,
+        worker_concurrency=5,
+        onboarding_delay_ms=1000,
+    )
+    with run_stack(local, SCALE_OUT) as running:
         yield running
-        running.stop()
 
 
 def start_burst(stack: LocalStack, prefix: str, count: int) -> list[str]:
