@@ -1,0 +1,112 @@
+"""Render a Camunda 7 fork's REST OpenAPI document from its templates and keep the routes Waitroom's checks use.
+
+Operaton and CIB seven publish their ``/engine-rest`` OpenAPI document only inside a Maven artifact,
+generated at build time from the FreeMarker templates in ``engine-rest/engine-rest-openapi``. This
+renders those templates as their build does (scripts/engine_openapi/Render.java, with Debian's
+``libfreemarker-java`` 2.3.31 and ``libgoogle-gson-java``), then keeps the path items and methods of
+``devstack/engine/reference/camunda7-engine-rest.openapi.json`` with every component they reference,
+copied unchanged, so that the three documents cover the same routes::
+
+    python scripts/fork_openapi.py --git /path/to/operaton.git --ref v2.1.4 --name operaton \
+        --version-key operatonbpmVersion --repository github.com/operaton/operaton
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "devstack" / "engine" / "reference"
+CAMUNDA7 = REFERENCE / "camunda7-engine-rest.openapi.json"
+TEMPLATES = "engine-rest/engine-rest-openapi/src/main/templates"
+CLASSPATH = "/usr/share/java/freemarker.jar:/usr/share/java/gson.jar"
+
+
+def render(git_dir: Path, ref: str, version_key: str, version: str, work: Path) -> dict[str, Any]:
+    archive = subprocess.run(
+        ["git", "-C", str(git_dir), "archive", ref, TEMPLATES], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(work, filter="data")
+    renderer = Path(__file__).parent / "engine_openapi" / "Render.java"
+    subprocess.run(["javac", "-d", str(work), "-cp", CLASSPATH, str(renderer)], check=True)
+    out = work / "openapi.json"
+    subprocess.run(
+        ["java", "-cp", f"{CLASSPATH}:{work}", "Render", str(work / TEMPLATES), str(out), version_key, version],
+        check=True,
+    )
+    rendered: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return rendered
+
+
+def subset(full: dict[str, Any], routes: dict[str, list[str]]) -> dict[str, Any]:
+    """The path items and methods in ``routes`` with every component schema they reference."""
+    paths = {path: {method: full["paths"][path][method] for method in methods} for path, methods in routes.items()}
+    schemas = full["components"]["schemas"]
+    kept: set[str] = set()
+    pending = _references(paths)
+    while pending:
+        name = pending.pop()
+        if name not in kept:
+            kept.add(name)
+            pending |= _references(schemas[name])
+    return {
+        **{key: value for key, value in full.items() if key not in ("paths", "components")},
+        "paths": paths,
+        "components": {"schemas": {name: schemas[name] for name in sorted(kept)}},
+    }
+
+
+def _references(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {str(node["$ref"]).rsplit("/", 1)[-1]} if "$ref" in node else set()
+        for value in node.values():
+            found |= _references(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_references(item) for item in node)) if node else set()
+    return set()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--git", type=Path, required=True, help="a clone (bare is fine) of the fork's repository")
+    parser.add_argument("--ref", required=True, help="the release tag")
+    parser.add_argument("--name", required=True, help="the file's prefix: operaton, cibseven")
+    parser.add_argument("--version-key", required=True, help="the templates' version variable")
+    parser.add_argument("--repository", required=True, help="where the repository is published")
+    args = parser.parse_args()
+    commit = subprocess.run(
+        ["git", "-C", str(args.git), "rev-list", "-n", "1", args.ref], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    version = args.ref.removeprefix("v")
+    camunda7 = json.loads(CAMUNDA7.read_text(encoding="utf-8"))
+    routes = {path: sorted(item) for path, item in camunda7["paths"].items()}
+    with tempfile.TemporaryDirectory() as work:
+        full = render(args.git, args.ref, args.version_key, version, Path(work))
+    document = subset(full, routes)
+    document["info"]["x-provenance"] = (
+        f"Rendered from the FreeMarker templates in {args.repository} {TEMPLATES} at tag {args.ref} "
+        f"(commit {commit}, version {version}) by scripts/fork_openapi.py, which mirrors the fork's "
+        "engine-rest-openapi-generator TemplateParser (FreeMarker 2.3.31, Gson). Upstream license: "
+        f"{full['info']['license']['name']}. SUBSET: the path items and methods of "
+        f"{CAMUNDA7.name} with every component they reference, copied unchanged, on "
+        f"{datetime.now(UTC).date().isoformat()}."
+    )
+    target = REFERENCE / f"{args.name}-engine-rest.openapi.json"
+    target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(
+        f"{target.relative_to(ROOT)}: {len(document['paths'])} paths, {len(document['components']['schemas'])} schemas"
+    )
+
+
+if __name__ == "__main__":
+    main()
