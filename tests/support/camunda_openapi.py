@@ -1,9 +1,12 @@
-"""Validating the development engine's answers against Camunda 7's official OpenAPI document.
+"""Validating the development engine's answers, and the requests Waitroom sends, against the engines'
+official OpenAPI documents.
 
-The document is ``devstack/engine/reference/camunda7-engine-rest.openapi.json``, the part of Camunda's
-own document covering the routes the engine serves (its ``info.x-provenance`` says where it comes
-from); no schema here is written by hand. Two places where the document and the real Camunda
-disagree follow Camunda, on purpose:
+The documents are in ``devstack/engine/reference``: Camunda 7's, the part of Camunda's own document
+covering the routes the engine serves, and Operaton's and CIB seven's, the same routes of theirs
+(``info.x-provenance`` of each, and PROVENANCE.md there, say where they come from); no schema here
+is written by hand. Answers are validated against Camunda 7's (the development engine is Camunda
+7.24); requests against each of ``ENGINE_DOCUMENTS`` (:func:`validate_request`). Where a document
+and the real Camunda disagree, these follow Camunda, on purpose:
 
 * dates: the document says ``format: date-time`` (RFC 3339, ``+00:00``), Camunda writes
   ``yyyy-MM-dd'T'HH:mm:ss.SSSZ`` (``+0000``); the format checker below accepts Camunda's form only;
@@ -18,6 +21,10 @@ disagree follow Camunda, on purpose:
 * nullable enums: ``TaskDto.delegationState`` is ``nullable`` with an ``enum``, which OpenAPI 3.0
   validators read as "one of the enum values" only, while Camunda writes null for a task nobody
   delegated; that null is left out before validating;
+* request dates: a ``format: date-time`` parameter is read in the same ``+0000`` form (Camunda's
+  default date format, which the documents' descriptions name);
+* multipart parts: every part carrying a file is a resource, whatever its name (the documents'
+  ``data`` property says so);
 * statuses: Camunda answers 404 for an unknown process definition key on the two routes in
   ``UNDOCUMENTED_ERRORS`` (a RestException in ProcessDefinitionRestServiceImpl), which the document
   does not list; those bodies are validated as the document's ``ExceptionDto``.
@@ -25,13 +32,28 @@ disagree follow Camunda, on purpose:
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from devstack.engine import openapi
+from devstack.engine.multipart import parse_form_data
+
+REFERENCE = openapi.DOCUMENT.parent
+# The engines whose /engine-rest Waitroom supports, and their documents (same routes in each).
+ENGINE_DOCUMENTS = {
+    "camunda7": REFERENCE / "camunda7-engine-rest.openapi.json",
+    "operaton": REFERENCE / "operaton-engine-rest.openapi.json",
+    "cibseven": REFERENCE / "cibseven-engine-rest.openapi.json",
+}
 
 # Camunda REST's date format, Java pattern yyyy-MM-dd'T'HH:mm:ss.SSSZ.
 CAMUNDA_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}$")
@@ -95,3 +117,174 @@ def _without_nulls(body: Any, names: frozenset[str]) -> Any:
     if isinstance(body, dict):
         return {name: value for name, value in body.items() if not (name in names and value is None)}
     return body
+
+
+# Requests -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """One HTTP request as it left Waitroom, its path below the ``/engine-rest`` mount point."""
+
+    method: str
+    path: str
+    query: Mapping[str, list[str]]
+    content_type: str | None
+    body: bytes
+
+    @classmethod
+    def from_prepared(
+        cls, method: str, url: str, headers: Mapping[str, str], body: bytes | str | None, base: str
+    ) -> SentRequest:
+        mount = urlsplit(base).path.rstrip("/")
+        parts = urlsplit(url)
+        assert parts.path.startswith(mount + "/"), f"{url} is not below {base}"
+        return cls(
+            method=method,
+            path=parts.path[len(mount) :],
+            query=parse_qs(parts.query, keep_blank_values=True),
+            content_type=headers.get("Content-Type"),
+            body=body.encode("utf-8") if isinstance(body, str) else body or b"",
+        )
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@cache
+def engine_document(engine: str) -> dict[str, Any]:
+    path: Path = ENGINE_DOCUMENTS[engine]
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def validate_request(engine: str, request: SentRequest) -> str:
+    """Fail unless ``engine``'s document describes ``request``: its route and method, every query
+    parameter (documented, of its type), its body (documented media type, valid, no undocumented
+    property). Returns the documented route."""
+    document = engine_document(engine)
+    route, operation = _operation(document, request)
+    parameters = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
+    for name, values in request.query.items():
+        assert name in parameters, f"{request}: {engine} does not document query parameter {name!r}"
+        for value in values:
+            _validate(document, parameters[name]["schema"], _from_text(parameters[name]["schema"], value), name)
+    for name, parameter in parameters.items():
+        assert not parameter.get("required") or name in request.query, f"{request}: {name!r} is required"
+    body = operation.get("requestBody")
+    if body is None:
+        assert not request.body, f"{request}: {engine} documents no request body"
+        return route
+    if not request.body:
+        assert not body.get("required"), f"{request}: {engine} requires a body"
+        return route
+    media_type = (request.content_type or "").split(";")[0].strip().lower()
+    content = body["content"].get(media_type)
+    assert content is not None, f"{request}: {engine} documents {sorted(body['content'])}, not {media_type!r}"
+    schema = content["schema"]
+    if media_type == "application/json":
+        value = json.loads(request.body)
+        _validate(document, schema, value, "body")
+        undocumented = _undocumented(document, schema, value, "body")
+        assert not undocumented, f"{request}: {engine} does not document {undocumented}"
+    else:
+        _validate_form(document, schema, request, engine)
+    return route
+
+
+def _operation(document: dict[str, Any], request: SentRequest) -> tuple[str, dict[str, Any]]:
+    """The documented route the path matches, literal segments first (``/external-task/fetchAndLock``
+    before ``/external-task/{id}``)."""
+    segments = [unquote(segment) for segment in request.path.strip("/").split("/")]
+    matches: list[tuple[int, str]] = []
+    for route in document["paths"]:
+        template = route.strip("/").split("/")
+        if len(template) == len(segments) and all(
+            part == segment or (part.startswith("{") and segment)
+            for part, segment in zip(template, segments, strict=True)
+        ):
+            matches.append((sum(not part.startswith("{") for part in template), route))
+    for _literal, route in sorted(matches, reverse=True):
+        operation = document["paths"][route].get(request.method.lower())
+        if operation is not None:
+            found: dict[str, Any] = operation
+            return route, found
+    raise AssertionError(f"{request} is not documented ({[route for _, route in matches]} do not take it)")
+
+
+def _validate(document: dict[str, Any], schema: dict[str, Any], value: Any, where: str) -> None:
+    rooted = {**schema, "components": document["components"]}
+    errors = list(OAS30Validator(rooted, format_checker=_FORMATS).iter_errors(value))
+    assert not errors, f"{where}: {[error.message for error in errors]}"
+
+
+def _from_text(schema: dict[str, Any], text: str) -> Any:
+    """A query or form value as the JAX-RS layer converts it for the documented type."""
+    kind = schema.get("type")
+    if kind == "integer":
+        return int(text) if re.fullmatch(r"-?\d+", text) else text
+    if kind == "number":
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text, text)
+    return text
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _properties(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    schema = _resolved(document, schema)
+    found = dict(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        found.update(_properties(document, part))
+    return found
+
+
+def _undocumented(document: dict[str, Any], schema: dict[str, Any], value: Any, where: str) -> list[str]:
+    """The paths of the JSON values the schema does not describe (a documented object's undocumented
+    property); a free-form object (no properties) describes all of its own."""
+    schema = _resolved(document, schema)
+    if isinstance(value, list):
+        items = schema.get("items")
+        if items is None:
+            return []
+        return [
+            name
+            for index, item in enumerate(value)
+            for name in _undocumented(document, items, item, f"{where}[{index}]")
+        ]
+    if not isinstance(value, dict):
+        return []
+    properties = _properties(document, schema)
+    extra = schema.get("additionalProperties")
+    if not properties and extra is None:
+        return []
+    found: list[str] = []
+    for name, item in value.items():
+        if name in properties:
+            found.extend(_undocumented(document, properties[name], item, f"{where}.{name}"))
+        elif isinstance(extra, dict):
+            found.extend(_undocumented(document, extra, item, f"{where}.{name}"))
+        elif extra is not True:
+            found.append(f"{where}.{name}")
+    return found
+
+
+def _validate_form(document: dict[str, Any], schema: dict[str, Any], request: SentRequest, engine: str) -> None:
+    properties = _properties(document, schema)
+    binary = [name for name, prop in properties.items() if _resolved(document, prop).get("format") == "binary"]
+    parts = parse_form_data(request.content_type or "", request.body)
+    for part in parts:
+        if part.filename is not None:
+            assert binary, f"{request}: {engine} documents no file part"
+            continue
+        assert part.name in properties, f"{request}: {engine} does not document form field {part.name!r}"
+        prop = _resolved(document, properties[part.name])
+        _validate(document, prop, _from_text(prop, part.text), part.name)
