@@ -3,6 +3,7 @@ arithmetic, the workflow's pins, and the split between the project's lock and th
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -60,3 +61,21 @@ def test_the_tools_are_locked_apart_from_the_project() -> None:
     assert (ROOT / "uv.lock").is_file()
     uv_pin = (ROOT / "tools" / "uv" / "requirements.txt").read_text(encoding="utf-8")
     assert re.search(r"^uv==[\d.]+ \\\n\s+--hash=sha256:[0-9a-f]{64}", uv_pin, re.MULTILINE)
+
+
+def test_every_engine_image_of_the_real_servers_job_is_a_release_that_renovate_reads() -> None:
+    """The matrix's images are not services' literal images, which the github-actions manager reads:
+    renovate.json's custom manager must match each, and each names a release (no `latest`)."""
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    images = re.findall(r"engine-image:\s*(\S+)", workflow)
+    assert len(images) == 3, images  # Camunda Run 7.24, Operaton, CIB seven
+    renovate = json.loads((ROOT / "renovate.json").read_text(encoding="utf-8"))
+    assert "custom.regex" in renovate["enabledManagers"]
+    (manager,) = renovate["customManagers"]
+    assert re.fullmatch(manager["managerFilePatterns"][0].strip("/"), ".github/workflows/ci.yml")
+    # Renovate's regex syntax names groups (?<name>...), Python's (?P<name>...).
+    pattern = re.compile(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", manager["matchStrings"][0]))
+    for image in images:
+        found = pattern.fullmatch(f"engine-image: {image}")
+        assert found is not None, f"renovate.json does not read {image}"
+        assert re.search(r"\d+\.\d+\.\d+$", found["currentValue"]), f"{image} names no release"
