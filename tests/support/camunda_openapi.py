@@ -4,9 +4,10 @@ official OpenAPI documents.
 The documents are in ``devstack/engine/reference``: Camunda 7's, the part of Camunda's own document
 covering the routes the engine serves, and Operaton's and CIB seven's, the same routes of theirs
 (``info.x-provenance`` of each, and PROVENANCE.md there, say where they come from); no schema here
-is written by hand. Answers are validated against Camunda 7's (the development engine is Camunda
-7.24); requests against each of ``ENGINE_DOCUMENTS`` (:func:`validate_request`). Where a document
-and the real Camunda disagree, these follow Camunda, on purpose:
+is written by hand. The development engine's answers (it answers as Camunda 7.24 does) and Waitroom's
+requests are validated against each of ``ENGINE_DOCUMENTS`` (:func:`validate_response`,
+:func:`validate_request`). Where a document and the real Camunda disagree, these follow Camunda,
+on purpose:
 
 * dates: the document says ``format: date-time`` (RFC 3339, ``+00:00``), Camunda writes
   ``yyyy-MM-dd'T'HH:mm:ss.SSSZ`` (``+0000``); the format checker below accepts Camunda's form only;
@@ -66,6 +67,7 @@ UNDOCUMENTED_ERRORS = frozenset(
     {("GET", "/process-definition/key/{key}", 404), ("POST", "/process-definition/key/{key}/start", 404)}
 )
 _EXCEPTION = {"$ref": "#/components/schemas/ExceptionDto"}
+_PLACEHOLDER = re.compile(r"\{\w+\}")
 _NULL_TASK_PROPERTIES = frozenset({"delegationState", "camundaFormRef"})
 
 _FORMATS = FormatChecker()
@@ -79,11 +81,11 @@ def _camunda_date(value: object) -> bool:
     return not isinstance(value, str) or CAMUNDA_DATE.match(value) is not None
 
 
-def response_schema(method: str, route: str, status: int) -> dict[str, Any] | None:
+def response_schema(method: str, route: str, status: int, engine: str = "camunda7") -> dict[str, Any] | None:
     """The documented JSON schema of the answer, None for a documented answer without a body."""
     if (method, route, status) in UNDOCUMENTED_ERRORS:
         return _EXCEPTION
-    responses = openapi.operation(method, route)["responses"]
+    responses = documented_operation(engine, method, route)["responses"]
     documented = responses.get(str(status))
     assert documented is not None, f"{method} {route} does not document status {status}: {sorted(responses)}"
     content = documented.get("content", {}).get("application/json")
@@ -93,9 +95,9 @@ def response_schema(method: str, route: str, status: int) -> dict[str, Any] | No
     return schema
 
 
-def validate_response(method: str, route: str, status: int, body: Any) -> None:
-    """Fail unless ``body`` is what Camunda's document says ``method route`` answers with ``status``."""
-    schema = response_schema(method, route, status)
+def validate_response(method: str, route: str, status: int, body: Any, engine: str = "camunda7") -> None:
+    """Fail unless ``body`` is what ``engine``'s document says ``method route`` answers with ``status``."""
+    schema = response_schema(method, route, status, engine)
     if schema is None:
         assert body is None, f"{method} {route} {status} documents no body, got {body!r}"
         return
@@ -107,8 +109,18 @@ def validate_response(method: str, route: str, status: int, body: Any) -> None:
     if route == "/message" and isinstance(body, list):
         body = [{name: value for name, value in result.items() if value is not None} for result in body]
     # The schema's references point into the document's components, so the document is its root.
-    rooted = {**schema, "components": openapi.document()["components"]}
+    rooted = {**schema, "components": engine_document(engine)["components"]}
     OAS30Validator(rooted, format_checker=_FORMATS).validate(body)
+
+
+def documented_operation(engine: str, method: str, route: str) -> dict[str, Any]:
+    """The operation ``engine``'s document gives a route template (placeholders may be named differently)."""
+    wanted = _PLACEHOLDER.sub("{}", route)
+    for documented, item in engine_document(engine)["paths"].items():
+        if _PLACEHOLDER.sub("{}", documented) == wanted and method.lower() in item:
+            found: dict[str, Any] = item[method.lower()]
+            return found
+    raise KeyError(f"{method} {route} is not in {ENGINE_DOCUMENTS[engine].name}")
 
 
 def _without_nulls(body: Any, names: frozenset[str]) -> Any:

@@ -1,6 +1,7 @@
 """Conformance: every route the engine serves, called with realistic requests, answers what Camunda 7's
 official OpenAPI document says, for its successes and its errors (see tests/support/camunda_openapi.py
-for the places where the document and the real Camunda disagree, and which one wins).
+for the places where the document and the real Camunda disagree, and which one wins); and what
+Operaton's and CIB seven's documents say too, since Waitroom reads the same answers from them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from devstack.engine import EngineServer, openapi
 from devstack.engine.engine import Engine
 from devstack.engine.rest import RestApi
-from tests.support.camunda_openapi import validate_response
+from tests.support.camunda_openapi import ENGINE_DOCUMENTS, validate_response
 from tests.support.engine_client import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
@@ -28,15 +29,16 @@ _PLACEHOLDER = re.compile(r"\{\w+\}")
 class Conformance:
     """Calls a documented route and validates the answer against the document before returning it."""
 
-    def __init__(self, camunda: Camunda) -> None:
+    def __init__(self, camunda: Camunda, engine: str) -> None:
         self.camunda = camunda
+        self.engine = engine  # whose document the answers are validated against
         self._keys = itertools.count()
 
     def call(self, method: str, route: str, status: int, *, path: str | None = None, **kwargs: Any) -> Any:
         response = self.camunda.request(method, path or route, **kwargs)
         assert response.status_code == status, f"{method} {path or route}: {response.status_code} {response.text}"
         body = response.json() if response.content else None
-        validate_response(method, route, status, body)
+        validate_response(method, route, status, body, self.engine)
         return body
 
     # Setting the scene through the same documented routes ---------------------------------------
@@ -76,13 +78,13 @@ class Conformance:
         return instance_id
 
 
-@pytest.fixture(scope="module")
-def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformance]:
+@pytest.fixture(scope="module", params=sorted(ENGINE_DOCUMENTS))
+def conformance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformance]:
     server = EngineServer(tmp_path_factory.mktemp("conformance") / "engine.sqlite")
     server.start()
     camunda = Camunda(server.url)
     assert camunda.deploy(ORDER_REVIEW, SINGLE_STEP, ORDER_EVENTS, EXPENSE_CLAIM).status_code == 200
-    yield Conformance(camunda)
+    yield Conformance(camunda, request.param)
     camunda.session.close()
     server.stop()
 
