@@ -83,6 +83,12 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="the file's prefix: operaton, cibseven")
     parser.add_argument("--version-key", required=True, help="the templates' version variable")
     parser.add_argument("--repository", required=True, help="where the repository is published")
+    parser.add_argument(
+        "--extra-path",
+        action="append",
+        default=[],
+        help="a path item to keep beyond Camunda 7's file, every method (repeat); add it there too",
+    )
     args = parser.parse_args()
     commit = subprocess.run(
         ["git", "-C", str(args.git), "rev-list", "-n", "1", args.ref], check=True, capture_output=True, text=True
@@ -92,6 +98,8 @@ def main() -> None:
     routes = {path: sorted(item) for path, item in camunda7["paths"].items()}
     with tempfile.TemporaryDirectory() as work:
         full = render(args.git, args.ref, args.version_key, version, Path(work))
+    for path in args.extra_path:
+        routes[path] = sorted(method for method in full["paths"][path] if method != "parameters")
     document = subset(full, routes)
     document["info"]["x-provenance"] = (
         f"Rendered from the FreeMarker templates in {args.repository} {TEMPLATES} at tag {args.ref} "
