@@ -37,6 +37,8 @@ STRATEGY_COLOURS = {
     "durable": "tab:green",
 }
 SPARE_COLOURS = ("tab:orange", "tab:brown", "tab:pink", "tab:cyan")
+#: The wake picture's left edge, in ms: every panel on the same scale.
+FLOOR_MS = 0.1
 
 
 def draw(results: Mapping[str, Any], directory: Path = IMAGES) -> list[Path]:
@@ -115,27 +117,29 @@ def draw_wake(wake: Mapping[str, Any], path: Path, *, machine: Mapping[str, Any]
     ]
     columns = min(2, len(panels))
     rows = (len(panels) + columns - 1) // columns
-    figure, grid = plt.subplots(rows, columns, figsize=(6.5 * columns, 4.2 * rows), dpi=110, squeeze=False)
+    figure, grid = plt.subplots(rows, columns, figsize=(8.5 * columns, 4.2 * rows), dpi=110, squeeze=False)
     colours = _colours([strategy for _, _, cells in panels for strategy in cells])
+    slowest = max(max(cell.get("wake_ms") or [FLOOR_MS]) for _, _, cells in panels for cell in cells.values())
     for axes, (backend, workload, cells) in zip(grid.flat, panels, strict=False):
         for strategy, cell in cells.items():
             samples = sorted(cell.get("wake_ms") or [])
             if not samples:
                 continue
-            # Latencies can be 0.0 at the clock's resolution; a log axis needs them above 0.
-            shown = [max(value, 0.01) for value in samples]
+            # A log axis needs values above 0: a poll can see a finish a few microseconds after its commit.
+            shown = [max(value, FLOOR_MS) for value in samples]
             share = [(index + 1) / len(shown) for index in range(len(shown))]
             axes.step(shown, share, where="post", color=colours[strategy], linewidth=1.8,
                       label=f"{strategy} (p99 {cell.get('wake_p99_ms')} ms)")  # fmt: skip
         axes.axhline(0.99, color="black", linestyle=":", linewidth=0.8)
         axes.set_xscale("log")
+        axes.set_xlim(FLOOR_MS * 0.8, slowest * 1.3)
         axes.get_xaxis().set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.set_xlabel("wake latency, ms (finish committed to wait() returned)")
+        axes.set_xlabel(f"wake latency, ms (finish committed to wait() returned; under {FLOOR_MS} ms at {FLOOR_MS})")
         axes.set_ylabel("share of waits")
         axes.set_ylim(0, 1.02)
         axes.set_title(f"{backend}, {workload}", fontsize=10)
         axes.grid(True, which="both", alpha=0.3)
-        axes.legend(loc="lower right", fontsize=8)
+        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     for axes in list(grid.flat)[len(panels) :]:
         axes.set_visible(False)
     loads = machine.get("load_average_at_start")

@@ -404,7 +404,7 @@ def _cost(cost: Mapping[str, Any]) -> list[str]:
     crossover = cost["crossover_median_s"]
     operations = sum(cost["durable_operations_per_start"].values())
     return [
-        "5. Cost per million starts and sizing, classic and durable wait modes (capacity model, bench/capacity.py)",
+        "6. Cost per million starts and sizing, classic and durable wait modes (capacity model, bench/capacity.py)",
         f"   log-normal sigma {cost['sigma']}; classic = one invocation holding 512 MB for the process (push wake-up) "
         f"+ {cost['base_overhead_ms']} ms ({cost['measured_in']}), at most 25 s",
         f"   durable = {operations} durable operations, 2 invocations of {profile['first_invocation_s']} + "
