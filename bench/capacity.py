@@ -188,14 +188,17 @@ def sizing_table(*, sigma: float, fallback_ms: int, base_overhead_ms: float) -> 
 #: The durable operations one start makes, as the durable handler is designed (docs/CAPACITY.md,
 #: "Cost per start"). AWS meters every operation the handler calls through DurableContext, and the
 #: execution's start as one more (the Lambda Developer Guide's "How durable operations are metered").
-#: The durable handler's author corrects these counts against the handler as built.
+#: Waiting on a created callback checkpoints nothing: the SDK's ``Callback.result()`` reads the
+#: callback's state and suspends (aws-durable-execution-sdk-python, ``context.py``); the SDK's
+#: ``wait_for_callback`` instead would add a child context and a submitter step. The durable
+#: handler's author corrects these counts against the handler as built.
 DURABLE_OPERATIONS_PER_START: dict[str, int] = {
     "execution started": 1,
     "save the row and start the instance (step)": 1,
     "create the callback": 1,
     "record the callback id with the row (step)": 1,
     "read the row again: a finish before the recording (step)": 1,
-    "wait for the callback": 1,
+    "wait for the callback (Callback.result(): no checkpoint)": 0,
     "read the row for the answer (step)": 1,
 }
 #: Invocations per start: the first, until it suspends, and the one the callback (or its timeout) resumes.
@@ -296,13 +299,16 @@ def crossover_median_s(
     architecture: str = "x86_64",
     prices: Prices = PRICES,
     profile: DurableProfile = DURABLE,
+    operations: int | None = None,
     low_s: float = 0.01,
     high_s: float = SYNC_TIMEOUT_S,
 ) -> float | None:
     """The process median above which a durable start costs less than a classic one (None: not
     between ``low_s`` and ``high_s``). A classic start's cost grows with the median, a durable one's
     does not, so the two cross once at most."""
-    durable = durable_cost_per_million(architecture=architecture, prices=prices, profile=profile)["total"]
+    durable = durable_cost_per_million(
+        architecture=architecture, prices=prices, profile=profile, operations=operations
+    )["total"]
 
     def classic_minus_durable(median_s: float) -> float:
         held = classic_held_s(median_s, sigma=sigma, base_overhead_ms=base_overhead_ms)

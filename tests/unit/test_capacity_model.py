@@ -109,26 +109,31 @@ def test_the_data_is_priced_when_a_price_is_given() -> None:
 
 
 def test_the_durable_operations_count_is_the_designs() -> None:
-    assert sum(capacity.DURABLE_OPERATIONS_PER_START.values()) == 7
+    # The execution's start, four steps and the callback's creation; waiting on the callback checkpoints nothing.
+    assert sum(capacity.DURABLE_OPERATIONS_PER_START.values()) == 6
     cost = capacity.durable_cost_per_million(prices=ROUND, profile=PROFILE)
-    assert math.isclose(cost["durable_operations"], 7 * 8.0)
+    assert math.isclose(cost["durable_operations"], 6 * 8.0)
 
 
 def test_the_crossover_is_where_the_classic_wait_costs_what_the_durable_start_does() -> None:
-    # Durable: $58.40 per million. Classic with every process at the median (sigma 0): 5 x W + 1.20,
+    # Durable, with 7 operations: $58.40 per million. Classic with every process at the median (sigma 0): 5 x W + 1.20,
     # so the two meet at W = 57.20 / 5 = 11.44 s.
-    crossover = capacity.crossover_median_s(sigma=0.0, base_overhead_ms=0, prices=ROUND, profile=PROFILE)
+    crossover = capacity.crossover_median_s(sigma=0.0, base_overhead_ms=0, prices=ROUND, profile=PROFILE, operations=7)
     assert crossover is not None
     assert math.isclose(crossover, 11.44, abs_tol=1e-6)
     # The time a start takes beyond its process counts in the classic's wait: 440 ms of it brings it to 11 s.
-    with_overhead = capacity.crossover_median_s(sigma=0.0, base_overhead_ms=440, prices=ROUND, profile=PROFILE)
+    with_overhead = capacity.crossover_median_s(
+        sigma=0.0, base_overhead_ms=440, prices=ROUND, profile=PROFILE, operations=7
+    )
     assert with_overhead is not None
     assert math.isclose(with_overhead, 11.0, abs_tol=1e-6)
 
 
 def test_no_crossover_below_the_sync_timeout_when_durable_costs_more_than_25_s_of_waiting() -> None:
     dear = dataclasses.replace(ROUND, per_million_durable_operations=100.0)
-    assert capacity.crossover_median_s(sigma=0.0, base_overhead_ms=0, prices=dear, profile=PROFILE) is None
+    assert (
+        capacity.crossover_median_s(sigma=0.0, base_overhead_ms=0, prices=dear, profile=PROFILE, operations=7) is None
+    )
 
 
 def test_a_waiting_durable_start_holds_no_environment_and_no_connection() -> None:
