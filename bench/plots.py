@@ -74,11 +74,14 @@ def draw_cost(cost: Mapping[str, Any], path: Path) -> Path:
             color=colour,
             zorder=3,
         )
+    # Durable labels above their line, classic ones below their points: they meet near the crossover.
+    offsets = {"classic": (6, -13), "durable": (4, 6)}
     for row in cost["table"]:
         for mode in ("classic", "durable"):
             value = row[mode]["x86_64"]["total"]
-            axes.annotate(f"${value:.0f}", (row["median_s"], value), textcoords="offset points", xytext=(4, 6),
-                          fontsize=8)  # fmt: skip
+            axes.annotate(
+                f"${value:.0f}", (row["median_s"], value), textcoords="offset points", xytext=offsets[mode], fontsize=8
+            )
     crossover = (cost.get("crossover_median_s") or {}).get("x86_64")
     if crossover is not None:
         axes.axvline(crossover, color="black", linestyle=":", linewidth=1)
