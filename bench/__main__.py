@@ -17,20 +17,23 @@ from typing import Any, TextIO
 
 from bench import (
     arrival,
+    capacity,
     cold_start,
     end_to_end,
     fleet,
     machine,
+    plots,
     report,
     schedule_model,
     services,
     targets,
     wake_latency,
 )
+from bench.workloads import LOGNORMAL_SIGMA
 from devstack.template import ROOT
 from waitroom.settings import Settings
 
-SECTIONS = ("cold", "wake", "fleet", "e2e", "arrival")
+SECTIONS = ("cold", "wake", "fleet", "e2e", "arrival", "cost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             results["arrival"] = arrival.run(arrival_config, progress=progress)
             if arrival_config.sweep_bounds:
                 results["arrival_sweep"] = arrival.run_sweep(arrival_config, progress=progress)
+    if "cost" in sections:
+        results["cost"] = _cost(results)
     results["machine"]["load_average_at_end"] = machine.load_average()
     results["code"] = machine.code_version(ROOT)
     verdicts = targets.verdicts(results)
@@ -96,14 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     results["duration_s"] = round(time.monotonic() - began)
     Path(arguments.output).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(report.render(results, verdicts))
-    print(f"\n{arguments.output} written; the run took {results['duration_s']} s.")
+    pictures = plots.draw(results, arguments.pictures) if arguments.pictures else []
+    print(f"\n{', '.join(map(str, [arguments.output, *pictures]))} written; the run took {results['duration_s']} s.")
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--sections", nargs="+", choices=SECTIONS, help="run only these (default: all; cold, wake, fleet, e2e, arrival)"
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        help="run only these (default: all; cold, wake, fleet, e2e, arrival, cost)",
     )
     parser.add_argument("--waits", type=int, default=wake_latency.Config.waits, help="waits per wake cell")
     parser.add_argument("--threads", type=int, default=wake_latency.Config.threads, help="waits in flight at once")
@@ -139,7 +148,27 @@ def _parser() -> argparse.ArgumentParser:
         "--rate-seconds", type=float, default=arrival.Config.seconds, help="length of each arrival rate's load"
     )
     parser.add_argument("--output", default="bench-results.json", help="where the JSON goes")
+    parser.add_argument(
+        "--pictures",
+        type=Path,
+        nargs="?",
+        default=plots.IMAGES,
+        const=None,
+        help="where the pictures go (default docs/img; with no value, none are drawn)",
+    )
     return parser
+
+
+def _cost(results: dict[str, Any]) -> dict[str, Any]:
+    """The two wait modes' cost and sizing, from the capacity model, with the time a classic start
+    takes beyond its process as this run's fleet measured it, or as the recorded run did."""
+    sizing = (results.get("fleet") or {}).get("sizing") or {}
+    if "base_overhead_ms" in sizing:
+        overhead, measured_in = sizing["base_overhead_ms"], f"this run's fleet, {sizing['measured_in']}"
+    else:
+        overhead = capacity.RECORDED_BASE_OVERHEAD_MS
+        measured_in = "the fleet of 2026-11-29, postgresql/redis/100 (docs/CAPACITY.md)"
+    return capacity.cost_report(sigma=LOGNORMAL_SIGMA, base_overhead_ms=overhead, measured_in=measured_in)
 
 
 def _progress(console: TextIO) -> Callable[[str], None]:

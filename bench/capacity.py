@@ -20,12 +20,39 @@ from typing import Any
 
 from waitroom.service.waiting import PollSchedule, plan_from_history
 
-#: AWS Lambda's published on-demand duration price, x86, first tier, US East (N. Virginia), and the
-#: price per request; read on 2026-11-29 from https://aws.amazon.com/lambda/pricing/ (its worked
-#: example: "$0.00001667 per GB-s"; "$0.20 per 1 million requests"), see docs/CAPACITY.md.
-PRICE_PER_GB_S = 0.0000166667
-PRICE_PER_MILLION_REQUESTS = 0.20
-PRICE_DATE = "2026-11-29"
+
+#: The prices the model applies, US East (N. Virginia), first tier; where each was read is in
+#: docs/CAPACITY.md ("Prices and their sources").
+@dataclass(frozen=True)
+class Prices:
+    gb_s: dict[str, float]
+    """Lambda on-demand duration, USD per GB-second, by architecture."""
+    per_million_lambda_requests: float
+    per_million_http_api_requests: float
+    """API Gateway HTTP API, first 300 million requests a month."""
+    per_million_durable_operations: float
+    durable_written_per_gb: float | None
+    """Durable functions' data written; None: no stored source gives it, so it is left out of the sums."""
+    durable_retained_per_gb_month: float | None
+    """Durable functions' data retained; None as above."""
+    read_on: str
+
+
+PRICES = Prices(
+    # aws.amazon.com/lambda/pricing (its worked example: "$0.00001667 per GB-s"), read 2026-11-29; arm64
+    # from artillery 2.0.28's lib/platform/aws-lambda/prices.js, which cites the same page.
+    gb_s={"x86_64": 0.0000166667, "arm64": 0.0000133334},
+    per_million_lambda_requests=0.20,
+    # AWS whitepaper "Best Practices for Designing Amazon API Gateway Private APIs and Private
+    # Integration", Cost optimization, Table 4 (us-east-1).
+    per_million_http_api_requests=1.00,
+    # Transcribed from aws.amazon.com/lambda/pricing's durable functions example on 2026-09-20 by
+    # api-evangelist/aws-lambda (plans/aws-lambda-plans-pricing.yml): a secondary source.
+    per_million_durable_operations=8.00,
+    durable_written_per_gb=None,
+    durable_retained_per_gb_month=None,
+    read_on="2026-12-06",
+)
 #: The start function's memory in template.yaml (Globals: MemorySize).
 START_MEMORY_GB = 0.5
 #: The account's default concurrent executions per Region, shared by every function.
@@ -136,7 +163,9 @@ def sizing(
             "redis_connections": environments * strategy.redis_connections_per_environment,
             "statements_per_s": round(arrival_per_s * per_wait),
             "gb_s_per_million_starts": round(gb_s_per_million),
-            "usd_per_million_starts": round(gb_s_per_million * PRICE_PER_GB_S + PRICE_PER_MILLION_REQUESTS, 2),
+            "usd_per_million_starts": round(
+                gb_s_per_million * PRICES.gb_s["x86_64"] + PRICES.per_million_lambda_requests, 2
+            ),
             "over_default_account_concurrency": environments > ACCOUNT_CONCURRENCY,
         }
     return row
@@ -149,3 +178,217 @@ def sizing_table(*, sigma: float, fallback_ms: int, base_overhead_ms: float) -> 
         for median in (1.0, 10.0)
         for rate in (10.0, 100.0, 1000.0)
     ]
+
+
+# The durable mode: the start function saves, starts, creates a callback and suspends; the finish
+# sends the outcome to the callback and Lambda invokes the function again to answer. A waiting start
+# runs no invocation, so it is billed no duration and holds no concurrency and no connection; what a
+# start costs is its two short invocations and the durable operations it checkpoints.
+
+#: The durable operations one start makes, as the durable handler is designed (docs/CAPACITY.md,
+#: "Cost per start"). AWS meters every operation the handler calls through DurableContext, and the
+#: execution's start as one more (the Lambda Developer Guide's "How durable operations are metered").
+#: Waiting on a created callback checkpoints nothing: the SDK's ``Callback.result()`` reads the
+#: callback's state and suspends (aws-durable-execution-sdk-python, ``context.py``); the SDK's
+#: ``wait_for_callback`` instead would add a child context and a submitter step. The durable
+#: handler's author corrects these counts against the handler as built.
+DURABLE_OPERATIONS_PER_START: dict[str, int] = {
+    "execution started": 1,
+    "save the row and start the instance (step)": 1,
+    "create the callback": 1,
+    "record the callback id with the row (step)": 1,
+    "read the row again: a finish before the recording (step)": 1,
+    "wait for the callback (Callback.result(): no checkpoint)": 0,
+    "read the row for the answer (step)": 1,
+}
+#: Invocations per start: the first, until it suspends, and the one the callback (or its timeout) resumes.
+DURABLE_INVOCATIONS_PER_START = 2
+
+
+@dataclass(frozen=True)
+class DurableProfile:
+    """What a durable start does beside its operations. The defaults are assumptions, not
+    measurements (docs/CAPACITY.md says so beside every figure they give): replace them with the
+    durable bench's measured invocation times and the payloads of the handler as built."""
+
+    first_invocation_s: float = 0.15
+    """From the invocation to the suspension: the save, Camunda's start and four checkpoints."""
+    resume_invocation_s: float = 0.05
+    """The replay, the read of the row and the answer."""
+    bytes_written_per_start: int = 4096
+    """Checkpointed data: the API Gateway event, the steps' results, the callback's result, the answer."""
+    retention_days: int = 1
+    """DurableConfig's RetentionPeriodInDays: how long the checkpoints are kept after the end."""
+
+    @property
+    def active_s(self) -> float:
+        return self.first_invocation_s + self.resume_invocation_s
+
+
+DURABLE = DurableProfile()
+ARCHITECTURES = ("x86_64", "arm64")
+#: The process medians of the cost table (docs/CAPACITY.md).
+COST_MEDIANS_S = (0.5, 1.0, 5.0, 10.0, 25.0)
+#: The rates of the sizing table of both modes.
+SIZING_RATES = (10.0, 100.0, 1000.0)
+#: The classic start's time beyond its process (the save, the wake-up, the answer) as the fleet measured
+#: it on 2026-11-29 in postgresql/redis/100 (docs/CAPACITY.md, "Sizing"); a run with the fleet uses its own.
+RECORDED_BASE_OVERHEAD_MS = 10.4
+
+
+def classic_held_s(median_s: float, *, sigma: float, base_overhead_ms: float) -> float:
+    """The mean time a classic start holds its environment when a push wakes it (Redis or
+    LISTEN/NOTIFY: the least a classic start can hold; polling holds more, see ``sizing``)."""
+    durations = lognormal_durations_ms(median_s, sigma)
+    return held_wait_s(STRATEGIES["redis"], durations, schedule=PollSchedule.parse("seed"),
+                       base_overhead_ms=base_overhead_ms)  # fmt: skip
+
+
+def classic_cost_per_million(
+    held_s: float, *, architecture: str = "x86_64", prices: Prices = PRICES, memory_gb: float = START_MEMORY_GB
+) -> dict[str, float]:
+    """USD per million classic starts: one invocation holding its environment for ``held_s``."""
+    gb_s = held_s * memory_gb * 1_000_000
+    parts = {
+        "duration": gb_s * prices.gb_s[architecture],
+        "lambda_requests": prices.per_million_lambda_requests,
+        "http_api": prices.per_million_http_api_requests,
+    }
+    return {"gb_s": gb_s, **parts, "total": sum(parts.values())}
+
+
+def durable_cost_per_million(
+    *,
+    architecture: str = "x86_64",
+    prices: Prices = PRICES,
+    profile: DurableProfile = DURABLE,
+    operations: int | None = None,
+    memory_gb: float = START_MEMORY_GB,
+) -> dict[str, float]:
+    """USD per million durable starts: two short invocations, the durable operations, and the data
+    written and retained where a price for them is known (``None`` prices are left out, and the
+    gigabytes are given so that they can be priced)."""
+    operations = sum(DURABLE_OPERATIONS_PER_START.values()) if operations is None else operations
+    gb_s = profile.active_s * memory_gb * 1_000_000
+    written_gb = profile.bytes_written_per_start * 1_000_000 / 1e9
+    retained_gb_months = written_gb * profile.retention_days / 30
+    parts = {
+        "duration": gb_s * prices.gb_s[architecture],
+        "lambda_requests": DURABLE_INVOCATIONS_PER_START * prices.per_million_lambda_requests,
+        "http_api": prices.per_million_http_api_requests,
+        "durable_operations": operations * prices.per_million_durable_operations,
+    }
+    if prices.durable_written_per_gb is not None:
+        parts["data_written"] = written_gb * prices.durable_written_per_gb
+    if prices.durable_retained_per_gb_month is not None:
+        parts["data_retained"] = retained_gb_months * prices.durable_retained_per_gb_month
+    return {
+        "gb_s": gb_s,
+        "operations": operations,
+        "written_gb": written_gb,
+        "retained_gb_months": retained_gb_months,
+        **parts,
+        "total": sum(parts.values()),
+    }
+
+
+def crossover_median_s(
+    *,
+    sigma: float,
+    base_overhead_ms: float,
+    architecture: str = "x86_64",
+    prices: Prices = PRICES,
+    profile: DurableProfile = DURABLE,
+    operations: int | None = None,
+    low_s: float = 0.01,
+    high_s: float = SYNC_TIMEOUT_S,
+) -> float | None:
+    """The process median above which a durable start costs less than a classic one (None: not
+    between ``low_s`` and ``high_s``). A classic start's cost grows with the median, a durable one's
+    does not, so the two cross once at most."""
+    durable = durable_cost_per_million(
+        architecture=architecture, prices=prices, profile=profile, operations=operations
+    )["total"]
+
+    def classic_minus_durable(median_s: float) -> float:
+        held = classic_held_s(median_s, sigma=sigma, base_overhead_ms=base_overhead_ms)
+        return classic_cost_per_million(held, architecture=architecture, prices=prices)["total"] - durable
+
+    if classic_minus_durable(low_s) >= 0 or classic_minus_durable(high_s) <= 0:
+        return None
+    for _ in range(60):
+        middle = (low_s + high_s) / 2
+        if classic_minus_durable(middle) < 0:
+            low_s = middle
+        else:
+            high_s = middle
+    return (low_s + high_s) / 2
+
+
+def mode_sizing(
+    arrival_per_s: float, median_s: float, *, sigma: float, base_overhead_ms: float, profile: DurableProfile = DURABLE
+) -> dict[str, dict[str, Any]]:
+    """Concurrency and database connections of each mode for a rate (Little's law on the time an
+    invocation runs): a classic start runs for its whole wait, a durable one only for its two
+    invocations; each running environment keeps one database connection."""
+    classic = math.ceil(arrival_per_s * classic_held_s(median_s, sigma=sigma, base_overhead_ms=base_overhead_ms))
+    durable = math.ceil(arrival_per_s * profile.active_s)
+    return {
+        mode: {
+            "concurrency": environments,
+            "db_connections": environments,
+            "over_default_account_concurrency": environments > ACCOUNT_CONCURRENCY,
+        }
+        for mode, environments in (("classic", classic), ("durable", durable))
+    }
+
+
+def cost_report(*, sigma: float, base_overhead_ms: float, measured_in: str) -> dict[str, Any]:
+    """Everything ``make bench`` prints and draws of the two modes' cost: the table at the medians,
+    a curve over the process's median for the picture, the crossover, and the sizing of both modes."""
+
+    def costs(median_s: float) -> dict[str, Any]:
+        held = classic_held_s(median_s, sigma=sigma, base_overhead_ms=base_overhead_ms)
+        return {
+            "median_s": median_s,
+            "classic_held_s": round(held, 3),
+            "classic": {arch: classic_cost_per_million(held, architecture=arch) for arch in ARCHITECTURES},
+            "durable": {arch: durable_cost_per_million(architecture=arch) for arch in ARCHITECTURES},
+        }
+
+    curve_medians = [round(0.1 * 1.1**step, 3) for step in range(60) if 0.1 * 1.1**step <= 30]
+    return {
+        "sigma": sigma,
+        "base_overhead_ms": round(base_overhead_ms, 1),
+        "measured_in": measured_in,
+        "prices": {
+            "gb_s": PRICES.gb_s,
+            "per_million_lambda_requests": PRICES.per_million_lambda_requests,
+            "per_million_http_api_requests": PRICES.per_million_http_api_requests,
+            "per_million_durable_operations": PRICES.per_million_durable_operations,
+            "durable_written_per_gb": PRICES.durable_written_per_gb,
+            "durable_retained_per_gb_month": PRICES.durable_retained_per_gb_month,
+        },
+        "durable_operations_per_start": DURABLE_OPERATIONS_PER_START,
+        "durable_profile": {
+            "first_invocation_s": DURABLE.first_invocation_s,
+            "resume_invocation_s": DURABLE.resume_invocation_s,
+            "bytes_written_per_start": DURABLE.bytes_written_per_start,
+            "retention_days": DURABLE.retention_days,
+        },
+        "table": [costs(median) for median in COST_MEDIANS_S],
+        "curve": [costs(median) for median in curve_medians],
+        "crossover_median_s": {
+            arch: crossover_median_s(sigma=sigma, base_overhead_ms=base_overhead_ms, architecture=arch)
+            for arch in ARCHITECTURES
+        },
+        "sizing": [
+            {
+                "arrival_per_s": rate,
+                "median_s": median,
+                **mode_sizing(rate, median, sigma=sigma, base_overhead_ms=base_overhead_ms),
+            }
+            for median in (1.0, 10.0)
+            for rate in SIZING_RATES
+        ],
+    }

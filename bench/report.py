@@ -85,6 +85,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         lines += [*_arrival(results, marks), ""]
     if results.get("arrival_sweep"):
         lines += [*_arrival_sweep(results), ""]
+    if results.get("cost"):
+        lines += [*_cost(results["cost"]), ""]
     lines += _summary(verdicts)
     return "\n".join(lines)
 
@@ -367,6 +369,68 @@ def _arrival_sweep(results: Mapping[str, Any]) -> list[str]:
         "the backlog is empty",
         *_table(header, rows),
     ]
+
+
+def _cost(cost: Mapping[str, Any]) -> list[str]:
+    prices, profile = cost["prices"], cost["durable_profile"]
+    rows = [
+        [
+            f"{row['median_s']:g} s",
+            f"{row['classic_held_s']:.2f}",
+            f"{row['classic']['x86_64']['gb_s']:.0f}",
+            f"{row['classic']['x86_64']['total']:.2f}",
+            f"{row['classic']['arm64']['total']:.2f}",
+            f"{row['durable']['x86_64']['gb_s']:.0f}",
+            f"{row['durable']['x86_64']['durable_operations']:.2f}",
+            f"{row['durable']['x86_64']['total']:.2f}",
+            f"{row['durable']['arm64']['total']:.2f}",
+            f"{row['durable']['x86_64']['written_gb']:.2f}",
+        ]
+        for row in cost["table"]
+    ]
+    header = [
+        "median", "classic held s", "classic GB-s/M", "classic $/M x86", "arm64",
+        "durable GB-s/M", "durable ops $/M", "durable $/M x86", "arm64", "durable GB written/M",
+    ]  # fmt: skip
+    sizing = [
+        [
+            f"{row['arrival_per_s']:.0f}",
+            f"{row['median_s']:g} s",
+            *(_environments(row[mode]) for mode in ("classic", "durable")),
+            *(str(row[mode]["db_connections"]) for mode in ("classic", "durable")),
+        ]
+        for row in cost["sizing"]
+    ]
+    crossover = cost["crossover_median_s"]
+    operations = sum(cost["durable_operations_per_start"].values())
+    return [
+        "6. Cost per million starts and sizing, classic and durable wait modes (capacity model, bench/capacity.py)",
+        f"   log-normal sigma {cost['sigma']}; classic = one invocation holding 512 MB for the process (push wake-up) "
+        f"+ {cost['base_overhead_ms']} ms ({cost['measured_in']}), at most 25 s",
+        f"   durable = {operations} durable operations, 2 invocations of {profile['first_invocation_s']} + "
+        f"{profile['resume_invocation_s']} s (assumed, not measured), {profile['bytes_written_per_start']} bytes "
+        "written (assumed); data written/retained not priced",
+        f"   prices, USD: GB-s x86 {prices['gb_s']['x86_64']:.10f}, arm64 {prices['gb_s']['arm64']:.10f}; "
+        f"Lambda requests {prices['per_million_lambda_requests']:.2f}/M; HTTP API "
+        f"{prices['per_million_http_api_requests']:.2f}/M; durable operations "
+        f"{prices['per_million_durable_operations']:.2f}/M (sources: docs/CAPACITY.md)",
+        *_table(header, rows),
+        "   crossover (durable cheaper above this median): "
+        + ", ".join(f"{arch} {_crossover(value)}" for arch, value in crossover.items()),
+        *_table(
+            ["starts/s", "median", "classic envs", "durable envs", "classic db conns", "durable db conns"],
+            sizing,
+        ),
+        "   durable: a waiting start runs no invocation, so it holds no environment and no connection",
+    ]
+
+
+def _environments(figures: Mapping[str, Any]) -> str:
+    return str(figures["concurrency"]) + (" (over 1,000)" if figures["over_default_account_concurrency"] else "")
+
+
+def _crossover(value: float | None) -> str:
+    return "none below 25 s" if value is None else f"{value:.1f} s"
 
 
 def _summary(verdicts: Sequence[Verdict]) -> list[str]:

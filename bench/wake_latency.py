@@ -389,6 +389,8 @@ def _summary(
         "wake_p95_ms": rounded(percentile(latencies_ms, 95)) if latencies_ms else None,
         "wake_p99_ms": rounded(percentile(latencies_ms, 99)) if latencies_ms else None,
         "wake_max_ms": rounded(max(latencies_ms)) if latencies_ms else None,
+        # Every wait's latency, for the distribution docs/img/wake-latency.png draws (bench/plots.py).
+        "wake_ms": sorted(round(latency, 2) for latency in latencies_ms),
         "reads_per_wait": rounded(sum(o.reads for o in outcomes) / len(outcomes), 2) if outcomes else None,
     }
     summary["waiter_processes"] = processes
