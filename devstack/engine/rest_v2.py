@@ -7,8 +7,8 @@ problem details as Camunda's gateway writes them: a rejected command has the rej
 title and ``Command '<intent>' rejected with code '<type>': <reason>`` as its detail.
 
 ``reference/camunda8-orchestration-cluster-api.openapi.json`` is the part of Camunda's document
-covering these routes. Every body property it documents that a route does not apply is refused
-with a 400 naming it, as the Camunda 7 side does.
+covering these routes. Every body property a route does not apply is refused with a 400 naming it,
+as the Camunda 7 side refuses what it does not apply.
 """
 
 from __future__ import annotations
