@@ -28,7 +28,7 @@ from devstack.engine.multipart import parse_form_data
 from devstack.engine.parsing import BPMN_SUFFIXES, parse_resource
 from devstack.engine.records import ExternalTask, HistoricProcessInstance, Incident, ProcessDefinition
 from devstack.engine.rest import HttpRequest, HttpResponse
-from devstack.engine.variables import TypedValue, from_python, to_python
+from devstack.engine.variables import MAX_STRING_LENGTH, TypedValue, from_python, to_python
 
 GATEWAY_VERSION = "8.8.0"
 TENANT = "<default>"
@@ -40,6 +40,9 @@ PROBLEM_JSON = "application/problem+json"
 _STATES = {"ACTIVE": "ACTIVE", "COMPLETED": "COMPLETED"}  # history state -> Camunda 8 state; else TERMINATED
 _INCIDENT_TYPES = {UNHANDLED_ERROR_INCIDENT_TYPE: "UNHANDLED_ERROR_EVENT"}  # else JOB_NO_RETRIES
 _DEPLOYMENT_NAME = "camunda8"
+# Camunda 8's Tag schema: a letter, then up to 99 letters, digits, _, -, : or .; at most 10 per instance.
+_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]{0,99}$")
+MAX_TAGS = 10
 
 Handler = Callable[..., HttpResponse]
 
@@ -113,6 +116,8 @@ class RestApiV2:
         except CommandRejection as rejection:
             status = {"NOT_FOUND": 404, "INVALID_STATE": 409}.get(rejection.rejection_type, 400)
             return _problem(status, rejection.rejection_type, str(rejection), instance)
+        except ProcessEngineException as error:
+            return _problem(500, "INTERNAL", str(error), instance)
 
     def _dispatch(self, request: HttpRequest) -> HttpResponse:
         allowed = False
@@ -243,8 +248,18 @@ class RestApiV2:
             _check_tenant(body["tenantId"])
         version = body.get("processDefinitionVersion", -1)
         tags = body.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise Problem(400, "INVALID_ARGUMENT", "The provided tags are not valid.")
+        if (
+            not isinstance(tags, list)
+            or len(tags) > MAX_TAGS
+            or len(set(tags)) != len(tags)
+            or not all(isinstance(tag, str) and _TAG.match(tag) for tag in tags)
+        ):
+            raise Problem(
+                400,
+                "INVALID_ARGUMENT",
+                f"The tags must be at most {MAX_TAGS} distinct texts, each a letter followed by up to 99 letters, "
+                "digits, '_', '-', ':' or '.'",
+            )
         definition = self._definition(process_id, version)
         result = self._engine.start(definition.id, None, _typed(body.get("variables"), "variables"), tags)
         return HttpResponse(
@@ -519,7 +534,15 @@ def _typed(variables: Any, name: str) -> dict[str, TypedValue] | None:
         return None
     if not isinstance(variables, dict):
         raise Problem(400, "INVALID_ARGUMENT", f"The {name} must be a JSON object.")
-    return {variable: from_python(value) for variable, value in variables.items()}
+    return {variable: _variable(value) for variable, value in variables.items()}
+
+
+def _variable(value: Any) -> TypedValue:
+    # Camunda 8 has no 4000-character String column: a longer text is kept as JSON, which both
+    # APIs read back as the same text.
+    if isinstance(value, str) and len(value) > MAX_STRING_LENGTH:
+        return TypedValue("Json", json.dumps(value))
+    return from_python(value)
 
 
 def _json_value(variable: TypedValue) -> Any:

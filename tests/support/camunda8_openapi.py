@@ -31,7 +31,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
+from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 DOCUMENT = (
@@ -139,9 +141,15 @@ class Camunda8:
         json_body: Any = None,
         files: Any = None,
         timeout: float = HTTP_TIMEOUT,
+        invalid_request: bool = False,
     ) -> Any:
+        """``invalid_request``: the body is one the document forbids (the test checks the answer
+        to it), and the document must indeed forbid it."""
         self.called.add((method, route))
-        if files is None:
+        if files is None and invalid_request:
+            with pytest.raises(ValidationError):
+                validate_request(method, route, json_body)
+        elif files is None:
             validate_request(method, route, json_body)
         response = self.session.request(
             method, self.url + (path or route), json=json_body, files=files, timeout=timeout

@@ -379,9 +379,28 @@ def test_documented_properties_it_does_not_apply_are_refused(c8: Camunda8) -> No
     problem = c8.call(
         "POST", "/process-instances", 400, json_body={"processDefinitionId": "shipment", "awaitCompletion": True}
     )
+    undocumented = c8.call(
+        "POST", "/jobs/activation", 400, json_body={"type": "x", "timeout": 1, "maxJobsToActivate": 1, "priority": 1},
+        invalid_request=True,
+    )  # fmt: skip
+    assert undocumented["detail"] == "Property 'priority' is not supported by the development engine"
     assert problem["detail"] == "Property 'awaitCompletion' is not supported by the development engine"
     tenant = c8.call("POST", "/process-instances", 400, json_body={"processDefinitionId": "shipment", "tenantId": "t1"})
     assert "no tenants" in tenant["detail"]
+
+
+def test_tags_are_checked_as_camunda_checks_them_and_long_texts_are_kept(c8: Camunda8) -> None:
+    bad = c8.call(
+        "POST",
+        "/process-instances",
+        400,
+        json_body={"processDefinitionId": "shipment", "tags": ["1st"]},
+        invalid_request=True,
+    )
+    assert bad["title"] == "INVALID_ARGUMENT"
+    text = "x" * 10_000
+    c8.start("shipment", {"order": {"id": "o-1"}, "note": text})
+    assert c8.activate_one("shipment.pack")["variables"]["note"] == text
 
 
 def test_topology_describes_one_broker(c8: Camunda8) -> None:
