@@ -764,7 +764,11 @@ class Engine:
                 intent, "NOT_FOUND", f"Expected to {verb} job with key '{{key}}', but no such job was found"
             )
         if not task.has_retries_left:
-            state = job_state(task, self.clock.now_ms())
+            thrown = any(
+                incident.configuration == task.id and incident.incident_type == UNHANDLED_ERROR_INCIDENT_TYPE
+                for incident in self._store.by_owner(Incident, task.process_instance_id)
+            )
+            state = "ERROR_THROWN" if thrown else job_state(task, self.clock.now_ms())
             raise CommandRejection(
                 intent, "INVALID_STATE", f"Expected to {verb} job with key '{{key}}', but it is in state '{state}'"
             )

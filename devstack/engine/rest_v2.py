@@ -43,6 +43,7 @@ _DEPLOYMENT_NAME = "camunda8"
 # Camunda 8's Tag schema: a letter, then up to 99 letters, digits, _, -, : or .; at most 10 per instance.
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]{0,99}$")
 MAX_TAGS = 10
+_KEY = re.compile(r"-?\d{1,19}")
 
 Handler = Callable[..., HttpResponse]
 
@@ -129,6 +130,10 @@ class RestApiV2:
                 allowed = True
                 continue
             arguments = match.groupdict()
+            key = arguments.get("key")
+            if key is not None and not _KEY.fullmatch(key):
+                # Spring's answer when a path variable does not convert to the key's Long.
+                raise Problem(400, "Bad Request", f"Failed to convert '{_key_name(route.path)}' with value: '{key}'")
             if request.method in ("POST", "PATCH") and route.handler != self.deploy:
                 body = _json_body(request.body)
                 refused = sorted(set(body) - route.body)
@@ -481,6 +486,8 @@ class RestApiV2:
     # Incidents -----------------------------------------------------------------------------------
 
     def search_incidents(self, body: dict[str, Any]) -> HttpResponse:
+        # An incident's element instance is its job's, as activation reports it.
+        element_instances = {job.id: job.activity_instance_id for job in self._engine.jobs()}
         conditions = _filter(
             body.get("filter"),
             {"incidentKey", "processInstanceKey", "processDefinitionId", "processDefinitionKey", "elementId", "jobKey",
@@ -498,13 +505,17 @@ class RestApiV2:
                 "incidentKey": key_of(incident.id),
                 "processDefinitionKey": key_of(incident.process_definition_id),
                 "processInstanceKey": key_of(incident.process_instance_id),
-                "elementInstanceKey": key_of(incident.execution_id),
+                "elementInstanceKey": key_of(element_instances.get(incident.configuration, incident.execution_id)),
                 "jobKey": key_of(incident.configuration),
             }
             for incident in sorted(self._engine.incidents(), key=lambda incident: incident.incident_timestamp)
         ]
         matching = [row for row in rows if all(condition(row) for condition in conditions)]
         return HttpResponse(200, _page(matching, body.get("page")))
+
+
+def _key_name(path: str) -> str:
+    return "jobKey" if path.startswith("/jobs/") else "processInstanceKey"
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

@@ -120,6 +120,7 @@ def test_a_failure_with_retries_left_makes_the_job_activatable_again_and_none_le
         ("JOB_NO_RETRIES", "scanner broken", "pack", "ACTIVE")
     ]
     assert incidents[0]["jobKey"] == first["jobKey"]
+    assert incidents[0]["elementInstanceKey"] == first["elementInstanceKey"]
     assert c8.instance(key)["hasIncident"] is True
     assert _search(c8, "/process-instances/search", {"filter": {"hasIncident": True}})[0]["processInstanceKey"] == key
     # A failed job takes no more commands (Zeebe's INVALID_STATE, 409).
@@ -175,6 +176,8 @@ def test_an_error_nothing_catches_raises_an_incident(c8: Camunda8) -> None:
         )
     ]
     assert c8.instance(started["processInstanceKey"])["state"] == "ACTIVE"
+    problem = c8.call("POST", "/jobs/{jobKey}/completion", 409, path=f"/jobs/{ship['jobKey']}/completion")
+    assert problem["detail"].endswith("but it is in state 'ERROR_THROWN'")
 
 
 def test_cancelling_terminates_the_instance_and_its_jobs(c8: Camunda8) -> None:
@@ -363,6 +366,8 @@ def test_documented_errors_are_problem_details(c8: Camunda8) -> None:
         c8.call("POST", route, 404, path=route.replace("{jobKey}", UNKNOWN_KEY), json_body=body)
     c8.call("PATCH", "/jobs/{jobKey}", 404, path=f"/jobs/{UNKNOWN_KEY}", json_body={"changeset": {"timeout": 1}})
     c8.call("GET", "/process-instances/{processInstanceKey}", 404, path=f"/process-instances/{UNKNOWN_KEY}")
+    not_a_key = c8.call("POST", "/jobs/{jobKey}/completion", 400, path="/jobs/abc/completion")
+    assert not_a_key["detail"] == "Failed to convert 'jobKey' with value: 'abc'"
     missing = c8.call("POST", "/process-instances", 404, json_body={"processDefinitionId": "absent"})
     assert missing["detail"] == (
         "Command 'CREATE' rejected with code 'NOT_FOUND': Expected to find process definition with process ID "
