@@ -19,6 +19,7 @@ from devstack.engine import mappings
 from devstack.engine.clock import Clock
 from devstack.engine.errors import (
     BadUserRequestException,
+    CommandRejection,
     MismatchingMessageCorrelationException,
     NotFoundException,
     NullValueException,
@@ -60,6 +61,8 @@ MAX_ERROR_MESSAGE_LENGTH = 666
 # ACT_RU_EXECUTION.BUSINESS_KEY_ is a varchar(255) in Camunda's schema.
 MAX_BUSINESS_KEY_LENGTH = 255
 INCIDENT_TYPE = "failedExternalTask"
+# A Camunda 8 job whose BPMN error nothing catches raises this incident (Zeebe's UNHANDLED_ERROR_EVENT).
+UNHANDLED_ERROR_INCIDENT_TYPE = "unhandledErrorEvent"
 DEFAULT_DEPLOYMENT_SOURCE = "process application"
 
 
@@ -230,14 +233,18 @@ class Engine:
     # Runtime -------------------------------------------------------------------------------------
 
     def start(
-        self, definition_id: str, business_key: str | None, variables: dict[str, TypedValue] | None
+        self,
+        definition_id: str,
+        business_key: str | None,
+        variables: dict[str, TypedValue] | None,
+        tags: Sequence[str] = (),
     ) -> StartResult:
         with self._write():
             definition = self._store.get(ProcessDefinition, definition_id)
             if definition is None:
                 message = f"No process definition found for id '{definition_id}'"
                 raise NotFoundException(ensure_message(message, "processDefinition", "is null"))
-            return self._start(definition, business_key, dict(variables or {}), None)
+            return self._start(definition, business_key, dict(variables or {}), None, tags)
 
     def _start(
         self,
@@ -245,6 +252,7 @@ class Engine:
         business_key: str | None,
         values: dict[str, TypedValue],
         message_name: str | None,
+        tags: Sequence[str] = (),
     ) -> StartResult:
         runtime = self._runtime(definition)
         instance = ProcessInstance(_new_id(), definition.id, definition.key, business_key, "")
@@ -261,6 +269,7 @@ class Engine:
                 definition_version=definition.version,
                 start_time=self.clock.now_ms(),
                 start_activity_id=start_activity,
+                tags=list(tags),
             )
         )
         workflow = runtime.start(_context(values, instance), message_name)
@@ -638,6 +647,142 @@ class Engine:
         with self._store.transaction():
             return self._store.all(Incident)
 
+    # Camunda 8 jobs ------------------------------------------------------------------------------
+    # A job is the external task of a zeebe:taskDefinition task; these are Zeebe's job commands,
+    # which (unlike Camunda 7's) do not check which worker holds the job.
+
+    def complete_job(self, task_id: str, variables: dict[str, TypedValue] | None) -> None:
+        """Zeebe's job completion: without output mappings the variables are set where they exist
+        (else on the process instance); with output mappings they stay local, and only the outputs
+        reach the process."""
+        with self._write():
+            task = self._job(task_id, "COMPLETE", "complete")
+            instance, runtime, workflow, values = self._open(task.process_instance_id)
+            activity = runtime.model.activities[task.activity_id]
+            local = _load_variables(task.local_variables)
+            if activity.outputs:
+                local.update(variables or {})
+            else:
+                _set_variables(activity, values, local, variables, None)
+            self._map_outputs(activity, instance, values, local)
+            runtime.complete(workflow, task.spiff_task_id, _context(values, instance))
+            self._save(instance, runtime, workflow, values)
+
+    def fail_job(
+        self,
+        task_id: str,
+        *,
+        retries: int,
+        error_message: str | None,
+        retry_back_off: int,
+        variables: dict[str, TypedValue] | None,
+    ) -> None:
+        """Zeebe's job failure: activatable again after the back-off while retries are left, an
+        incident (JOB_NO_RETRIES) at zero retries; the variables land in the task's local scope."""
+        with self._write():
+            task = self._job(task_id, "FAIL", "fail")
+            local = _load_variables(task.local_variables)
+            local.update(variables or {})
+            _ensure_storable(local)
+            task.local_variables = _dump_variables(local)
+            task.error_message = error_message[:MAX_ERROR_MESSAGE_LENGTH] if error_message else None
+            task.worker_id = None
+            task.lock_expiration_time = self.clock.now_ms() + retry_back_off if retry_back_off > 0 else None
+            task.retries = retries
+            if retries <= 0:
+                self._raise_incident(task, INCIDENT_TYPE)
+            self._store.put(task)
+
+    def throw_job_error(
+        self, task_id: str, error_code: str, error_message: str | None, variables: dict[str, TypedValue] | None
+    ) -> None:
+        """Zeebe's throw error: the catching boundary event takes the error (its variables land on
+        the process instance); an error nothing catches raises an UNHANDLED_ERROR_EVENT incident."""
+        with self._write():
+            task = self._job(task_id, "THROW_ERROR", "throw an error for")
+            instance, runtime, workflow, values = self._open(task.process_instance_id)
+            if runtime.model.catching(task.activity_id, error_code, from_itself=True) is None:
+                message = "" if error_message is None else f" with message '{error_message}'"
+                task.error_message = (
+                    f"Expected to throw an error event with the code '{error_code}'{message}, but it was not caught. "
+                    "No error events are available in the scope."
+                )[:MAX_ERROR_MESSAGE_LENGTH]
+                task.retries = 0
+                self._raise_incident(task, UNHANDLED_ERROR_INCIDENT_TYPE)
+                self._store.put(task)
+                return
+            values.update(variables or {})
+            runtime.throw_error(workflow, task.spiff_task_id, error_code, error_message, _context(values, instance))
+            self._save(instance, runtime, workflow, values)
+
+    def update_job_timeout(self, task_id: str, timeout: int) -> None:
+        """Zeebe's job timeout update: an activated job's deadline becomes now plus ``timeout``."""
+        with self._write(notify=False):
+            task = self._job(task_id, "UPDATE", "update")
+            now = self.clock.now_ms()
+            if task.worker_id is None or task.lock_expiration_time is None or task.lock_expiration_time <= now:
+                raise CommandRejection(
+                    "UPDATE",
+                    "INVALID_STATE",
+                    f"Expected to update job with key '{{key}}', but it is in state '{job_state(task, now)}'",
+                )
+            task.lock_expiration_time = now + timeout
+            self._store.put(task)
+
+    def activate_jobs(
+        self,
+        *,
+        job_type: str,
+        worker: str,
+        timeout: int,
+        max_jobs: int,
+        variables: tuple[str, ...] | None,
+        request_timeout: int | None,
+    ) -> list[tuple[ExternalTask, dict[str, TypedValue]]]:
+        """Zeebe's job activation: up to ``max_jobs`` jobs of the type, locked for ``timeout`` ms,
+        long-polling up to ``request_timeout`` ms (None: not at all) when none is activatable."""
+        topic = TopicRequest(job_type, timeout, variables=variables)
+        request = FetchRequest(worker, max_jobs, (topic,), async_response_timeout=request_timeout, jobs=True)
+        return [(locked.task, locked.variables) for locked in self.fetch_and_lock(request)]
+
+    def definitions(self, key: str) -> list[ProcessDefinition]:
+        with self._store.transaction():
+            return self._store.by_owner(ProcessDefinition, key)
+
+    def activity(self, definition_id: str, activity_id: str) -> Activity:
+        with self._store.transaction():
+            return self._runtime_for(definition_id).model.activities[activity_id]
+
+    def jobs(self) -> list[ExternalTask]:
+        with self._store.transaction():
+            return [task for task in self._store.all(ExternalTask) if task.job]
+
+    def _job(self, task_id: str, intent: str, verb: str) -> ExternalTask:
+        task = self._store.get(ExternalTask, task_id)
+        if task is None or not task.job:
+            raise CommandRejection(
+                intent, "NOT_FOUND", f"Expected to {verb} job with key '{{key}}', but no such job was found"
+            )
+        if not task.has_retries_left:
+            thrown = any(
+                incident.configuration == task.id and incident.incident_type == UNHANDLED_ERROR_INCIDENT_TYPE
+                for incident in self._store.by_owner(Incident, task.process_instance_id)
+            )
+            state = "ERROR_THROWN" if thrown else job_state(task, self.clock.now_ms())
+            raise CommandRejection(
+                intent, "INVALID_STATE", f"Expected to {verb} job with key '{{key}}', but it is in state '{state}'"
+            )
+        return task
+
+    def _raise_incident(self, task: ExternalTask, incident_type: str) -> None:
+        incident = _incident(task, self.clock.now_ms())
+        incident.incident_type = incident_type
+        self._store.put(incident)
+        history = self._store.get(HistoricProcessInstance, task.process_instance_id)
+        if history is not None:
+            history.had_incident = True
+            self._store.put(history)
+
     # Internals -----------------------------------------------------------------------------------
 
     @contextmanager
@@ -652,7 +797,11 @@ class Engine:
         with self._store.transaction():
             now = self.clock.now_ms()
             instructions = request.instructions()
-            candidates = [task for task in self._store.all(ExternalTask) if task.topic_name in instructions]
+            candidates = [
+                task
+                for task in self._store.all(ExternalTask)
+                if task.topic_name in instructions and task.job == request.jobs
+            ]
             instance_variables: dict[str, dict[str, TypedValue]] = {}
 
             def variables_of(task: ExternalTask) -> dict[str, TypedValue]:
@@ -813,6 +962,8 @@ class Engine:
                     priority=activity.priority,
                     create_time=now,
                     local_variables=_dump_variables(local),
+                    retries=activity.job_retries,
+                    job=activity.job_retries is not None,
                 )
             )
 
@@ -930,6 +1081,14 @@ class Engine:
         if changed_only:
             return changed
         return resources if changed else {}
+
+
+def job_state(task: ExternalTask, now: int) -> str:
+    """A job's state as Zeebe names it."""
+    if not task.has_retries_left:
+        return "FAILED"
+    locked = task.worker_id is not None and task.lock_expiration_time is not None and task.lock_expiration_time > now
+    return "ACTIVATED" if locked else "ACTIVATABLE"
 
 
 def _new_id() -> str:

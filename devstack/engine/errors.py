@@ -108,3 +108,15 @@ def error_body(error: Exception) -> tuple[int, dict[str, Any]]:
         "message": str(error),
         "code": None,
     }
+
+
+class CommandRejection(Exception):
+    """A Camunda 8 command the engine rejects, as Zeebe's broker does: its intent, rejection type
+    (``NOT_FOUND``, ``INVALID_STATE``, ``INVALID_ARGUMENT``) and reason. The /v2 API answers it as
+    Camunda's gateway does (``rest_v2.problem``)."""
+
+    def __init__(self, intent: str, rejection_type: str, reason: str) -> None:
+        super().__init__(f"Command '{intent}' rejected with code '{rejection_type}': {reason}")
+        self.intent = intent
+        self.rejection_type = rejection_type
+        self.reason = reason

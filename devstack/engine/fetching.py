@@ -38,6 +38,8 @@ class FetchRequest:
     # Camunda's only fetch sorting is by createTime: None, "asc" or "desc".
     create_time_order: str | None = None
     async_response_timeout: int | None = None
+    # Which tasks it locks: Camunda 8 jobs (/v2/jobs/activation) or Camunda 7 external tasks.
+    jobs: bool = False
 
     def instructions(self) -> dict[str, TopicRequest]:
         """One instruction per topic; like Camunda, a repeated topic's last entry wins."""

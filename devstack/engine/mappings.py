@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devstack.engine.errors import ProcessEngineException
+from devstack.engine.feel import FeelExpression
 from devstack.engine.juel import ExecutionIdentity, Expression, JuelError, Scope
 from devstack.engine.parsing import MappingValue, Parameter
 from devstack.engine.variables import TypedValue, from_python, to_python
@@ -44,7 +45,7 @@ def outputs(
 
 
 def _typed(value: MappingValue, scope: Scope, values: Mapping[str, TypedValue]) -> TypedValue:
-    name = value.variable_name if isinstance(value, Expression) else None
+    name = value.variable_name if isinstance(value, Expression | FeelExpression) else None
     if name is not None and name in values:
         return values[name]
     return from_python(_evaluate(value, scope))

@@ -8,6 +8,8 @@ REST engine:
 * error end events wait for the engine, which finds the catching boundary event the way Camunda
   does (the innermost enclosing scope first, see ``ProcessModel.catching``);
 * input/output mappings (``camunda:inputOutput``) are parsed for the engine to evaluate;
+* Camunda 8 service tasks (``zeebe:taskDefinition``) wait for a job worker, with their job type,
+  retries, headers and ``zeebe:ioMapping`` (the FEEL subset of ``feel.py``);
 * element ids that collide with Spiff's own spec names (``Start``, ``End`` ...) are renamed before
   Spiff sees them and renamed back whenever an id is reported;
 * exclusive gateways try their flows in document order and treat a flow without condition as
@@ -35,12 +37,18 @@ from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
 
 from devstack.engine.errors import ParseException
+from devstack.engine.feel import FeelError, FeelExpression, is_plain_name
 from devstack.engine.juel import Expression, JuelError
 from devstack.engine.timers import TimerError, parse_timer
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-_NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+_NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS}
+# Zeebe's default for a task definition without retries (zeebe:taskDefinition retries="3").
+DEFAULT_JOB_RETRIES = 3
+# The Zeebe extensions a job task may carry; any other zeebe:* element is refused.
+_JOB_EXTENSIONS = frozenset({"taskDefinition", "ioMapping", "taskHeaders"})
 
 # Spiff names its internal task specs like these; a BPMN element with such an id would collide.
 _RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
@@ -92,8 +100,9 @@ class ErrorHandler:
 
 
 # A mapping's value, as camunda:inputParameter and camunda:outputParameter hold it: a text or
-# ``${expression}`` (an Expression), a camunda:list, a camunda:map, or nothing (null).
-type MappingValue = Expression | list[MappingValue] | dict[str, MappingValue] | None
+# ``${expression}`` (an Expression), a camunda:list, a camunda:map, or nothing (null); or a
+# zeebe:input/zeebe:output source (a FeelExpression).
+type MappingValue = Expression | FeelExpression | list[MappingValue] | dict[str, MappingValue] | None
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,9 @@ class Activity:
 
     activity_id: str
     kind: str  # "external" or "user"
-    topic: str = ""
+    topic: str = ""  # the job type of a Camunda 8 job task
+    # A Camunda 8 job task (zeebe:taskDefinition): the retries its jobs start with; None otherwise.
+    job_retries: int | None = None
     priority: int = 0
     extension_properties: dict[str, str] = field(default_factory=dict)
     error_handlers: tuple[ErrorHandler, ...] = ()
@@ -244,7 +255,8 @@ class ExternalServiceTaskConverter(BpmnTaskSpecConverter):  # type: ignore[misc]
 
 class _ExternalServiceTaskParser(CamundaTaskParser):  # type: ignore[misc]
     def create_task(self) -> ExternalServiceTask:
-        topic = self.attribute("topic", "camunda")
+        definition = self.node.find("bpmn:extensionElements/zeebe:taskDefinition", _NS)
+        topic = self.attribute("topic", "camunda") if definition is None else definition.get("type")
         return ExternalServiceTask(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
 
 
@@ -473,12 +485,17 @@ def _model(
     activities = {}
     for task in process.iter(full_tag("serviceTask"), full_tag("userTask")):
         activity_id = task.get("id")
-        has_io_mapping, inputs, outputs = _io_mapping(task, problems)
+        job = _job_definition(task)
+        has_io_mapping, inputs, outputs = _io_mapping(task, problems) if job is None else _zeebe_io_mapping(task)
+        properties = (
+            task.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", _NS)
+            if job is None
+            else task.iterfind("bpmn:extensionElements/zeebe:taskHeaders/zeebe:header", _NS)
+        )
         common: dict[str, Any] = {
             "activity_id": activity_id,
             "extension_properties": {
-                prop.get("name"): prop.get("value")
-                for prop in task.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", _NS)
+                prop.get("name" if job is None else "key"): prop.get("value") for prop in properties
             },
             "error_handlers": handlers.get(activity_id, ()),
             "inputs": inputs,
@@ -486,7 +503,11 @@ def _model(
             "has_io_mapping": has_io_mapping,
             "name": task.get("name"),
         }
-        if etree.QName(task).localname == "serviceTask":
+        if job is not None:
+            activities[activity_id] = Activity(
+                kind="external", topic=job.get("type") or "", job_retries=_job_retries(job), **common
+            )
+        elif etree.QName(task).localname == "serviceTask":
             activities[activity_id] = Activity(
                 kind="external",
                 topic=task.get(f"{{{CAMUNDA_NS}}}topic") or "",
@@ -626,7 +647,7 @@ def _check_supported(
     waiting_activities = {
         task.get("id")
         for task in process.iter(full_tag("serviceTask"), full_tag("userTask"), full_tag("subProcess"))
-        if etree.QName(task).localname != "serviceTask" or task.get(f"{{{CAMUNDA_NS}}}type") == "external"
+        if etree.QName(task).localname != "serviceTask" or _waits_for_worker(task)
     }
     context = _CheckContext(errors, messages, waiting_activities, problems)
     if container is process:
@@ -652,8 +673,8 @@ def _check_supported(
             _check_flow(element, problems)
         elif _is_plain(kind, definitions):
             _check_extensions(element, problems)
-        elif kind == "serviceTask" and element.get(f"{{{CAMUNDA_NS}}}type") == "external":
-            _check_external_task(element, problems)
+        elif kind == "serviceTask" and _waits_for_worker(element):
+            _check_service_task(element, problems)
         elif kind == "userTask":
             _check_user_task(element, problems)
         elif kind == "subProcess" and element.get("triggeredByEvent", "false") != "true":
@@ -773,7 +794,13 @@ def _is_event_definition(element: Any) -> bool:
     return isinstance(element.tag, str) and element.tag.endswith("EventDefinition")
 
 
-def _check_extensions(element: Any, problems: _Problems, allowed: tuple[str, ...] = ()) -> None:
+def _check_extensions(
+    element: Any, problems: _Problems, allowed: tuple[str, ...] = (), zeebe_allowed: frozenset[str] = frozenset()
+) -> None:
+    for extension in element.iterfind("bpmn:extensionElements/zeebe:*", _NS):
+        name = etree.QName(extension).localname
+        if name not in zeebe_allowed:
+            problems.add(f"zeebe:{name} on '{element.get('id')}' is not supported by the development engine", element)
     for name in _UNSUPPORTED_EXTENSIONS:
         if name in allowed:
             continue
@@ -788,6 +815,12 @@ def _check_flow(element: Any, problems: _Problems) -> None:
     if condition.get("language"):
         problems.add(f"Script condition on sequence flow '{element.get('id')}' is not supported", element)
         return
+    if (condition.text or "").strip().startswith("="):
+        problems.add(
+            f"FEEL condition on sequence flow '{element.get('id')}' is not supported by the development engine",
+            element,
+        )
+        return
     try:
         Expression((condition.text or "").strip())
     except JuelError as error:
@@ -801,6 +834,75 @@ def _check_external_task(element: Any, problems: _Problems) -> None:
     elif "${" in topic or "#{" in topic:
         problems.add(f"Topic expressions on '{element.get('id')}' are not supported", element)
     _check_extensions(element, problems, allowed=("inputOutput",))
+
+
+def _waits_for_worker(service_task: Any) -> bool:
+    """An external task (Camunda 7) or a job task (Camunda 8)."""
+    return service_task.get(f"{{{CAMUNDA_NS}}}type") == "external" or _job_definition(service_task) is not None
+
+
+def _check_service_task(element: Any, problems: _Problems) -> None:
+    if _job_definition(element) is not None:
+        _check_job_task(element, problems)
+    else:
+        _check_external_task(element, problems)
+
+
+def _job_definition(element: Any) -> Any:
+    """A service task's zeebe:taskDefinition (a Camunda 8 job task), or None."""
+    return element.find("bpmn:extensionElements/zeebe:taskDefinition", _NS)
+
+
+def _job_retries(definition: Any) -> int:
+    return int(definition.get("retries") or DEFAULT_JOB_RETRIES)
+
+
+def _check_job_task(element: Any, problems: _Problems) -> None:
+    element_id = element.get("id")
+    definition = _job_definition(element)
+    job_type = definition.get("type") or ""
+    if not job_type:
+        problems.add(f"zeebe:taskDefinition on '{element_id}' must have a 'type'", element)
+    elif job_type.startswith("="):
+        problems.add(f"Job type expressions on '{element_id}' are not supported by the development engine", element)
+    retries = definition.get("retries")
+    if retries is not None and not re.fullmatch(r"\d+", retries):
+        problems.add(
+            f"zeebe:taskDefinition retries '{retries}' on '{element_id}' must be a number in the development engine",
+            element,
+        )
+    for mapping in element.iterfind("bpmn:extensionElements/zeebe:ioMapping/*", _NS):
+        if not isinstance(mapping.tag, str):
+            continue
+        target, source = mapping.get("target") or "", mapping.get("source") or ""
+        if not is_plain_name(target):
+            problems.add(
+                f"zeebe:{etree.QName(mapping).localname} target '{target}' on '{element_id}' is not supported by the "
+                "development engine (a variable name is)",
+                element,
+            )
+        try:
+            FeelExpression.parse(source)
+        except FeelError as error:
+            problems.add(f"{error} (zeebe:ioMapping on '{element_id}')", element)
+    _check_extensions(element, problems, zeebe_allowed=_JOB_EXTENSIONS)
+
+
+def _zeebe_io_mapping(element: Any) -> tuple[bool, tuple[Parameter, ...], tuple[Parameter, ...]]:
+    mapping = element.find("bpmn:extensionElements/zeebe:ioMapping", _NS)
+    if mapping is None:
+        return False, (), ()
+
+    def parameters(kind: str) -> tuple[Parameter, ...]:
+        found = []
+        for node in mapping.iterfind(f"zeebe:{kind}", _NS):
+            try:
+                found.append(Parameter(node.get("target") or "", FeelExpression.parse(node.get("source") or "")))
+            except FeelError:
+                continue  # _check_job_task reported it
+        return tuple(found)
+
+    return True, parameters("input"), parameters("output")
 
 
 def _check_user_task(element: Any, problems: _Problems) -> None:

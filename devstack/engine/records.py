@@ -77,6 +77,8 @@ class HistoricProcessInstance:
     delete_reason: str | None = None
     # Camunda keeps historic incidents after they are resolved; the history query filters on them.
     had_incident: bool = False
+    # Camunda 8's process instance tags (POST /v2/process-instances).
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +104,9 @@ class ExternalTask:
     error_message: str | None = None
     error_details: str | None = None
     local_variables: VariableRecords = field(default_factory=dict)
+    # A Camunda 8 job (a zeebe:taskDefinition task), activated through /v2 only; an external task
+    # (camunda:type="external") is fetched through /engine-rest only.
+    job: bool = False
 
     def is_fetchable(self, now: int) -> bool:
         """Unlocked (or lock expired) and not out of retries, like Camunda's fetch query."""

@@ -21,8 +21,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from devstack.engine.engine import Engine
 from devstack.engine.parsing import BPMN_SUFFIXES
 from devstack.engine.rest import ENGINE_NAME, HttpRequest, HttpResponse, RestApi
+from devstack.engine.rest_v2 import RestApiV2
 
 MOUNT = "/engine-rest"
+# Camunda 8's Orchestration Cluster API (rest_v2.py), beside Camunda 7's.
+MOUNT_V2 = "/v2"
 # How often the timer thread looks for due timers: the delay before a due timer fires.
 TIMER_POLL_SECONDS = 0.5
 _LOG = logging.getLogger("devstack.engine")
@@ -68,7 +71,7 @@ class EngineServer:
         if self._bpmn_dir is not None:
             deploy_directory(engine, self._bpmn_dir)
         self._engine = engine
-        self._httpd = _HttpServer(self._address, RestApi(engine), self._credentials)
+        self._httpd = _HttpServer(self._address, RestApi(engine), RestApiV2(engine), self._credentials)
         self._thread = threading.Thread(target=self._serve, name="devstack-engine", daemon=True)
         self._thread.start()
         self._stopping.clear()
@@ -76,6 +79,11 @@ class EngineServer:
         self._timers.start()
         _LOG.info("Camunda-compatible development engine listening on %s", self.url)
         return self.url
+
+    @property
+    def url_v2(self) -> str:
+        """The Camunda 8 REST API's base URL (``.../v2``)."""
+        return self.url.removesuffix(MOUNT) + MOUNT_V2
 
     @property
     def engine(self) -> Engine:
@@ -145,9 +153,12 @@ class _HttpServer(ThreadingHTTPServer):
     # test) wait for SYN retries, seconds each; 128 queued connections absorb it.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], api: RestApi, credentials: tuple[str, str] | None) -> None:
+    def __init__(
+        self, address: tuple[str, int], api: RestApi, api_v2: RestApiV2, credentials: tuple[str, str] | None
+    ) -> None:
         super().__init__(address, _Handler)
         self.api = api
+        self.api_v2 = api_v2
         self.credentials = credentials
 
 
@@ -169,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def do_PATCH(self) -> None:
+        self._handle()
+
     def log_message(self, format: str, *args: object) -> None:
         _LOG.debug("%s - %s", self.address_string(), format % args)
 
@@ -176,6 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
         server = cast(_HttpServer, self.server)
         url = urlsplit(self.path)
         path = unquote(url.path)
+        if path.startswith(MOUNT_V2 + "/"):
+            self._handle_v2(server, url.query, path[len(MOUNT_V2) :])
+            return
         if path != MOUNT and not path.startswith(MOUNT + "/"):
             self._send(HttpResponse(404, {"type": "NotFoundException", "message": "HTTP 404 Not Found", "code": None}))
             return
@@ -197,6 +214,27 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             _LOG.exception("Unexpected error handling %s %s", self.command, self.path)
             response = HttpResponse(500, {"type": "Exception", "message": "Internal engine error", "code": None})
+        self._send(response)
+
+    def _handle_v2(self, server: _HttpServer, query: str, relative: str) -> None:
+        if server.credentials is not None and not self._authenticated(server.credentials):
+            self._send(HttpResponse(401, headers={"WWW-Authenticate": f'Basic realm="{ENGINE_NAME}"'}))
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        request = HttpRequest(
+            method=self.command,
+            path=relative,
+            query=parse_qs(query, keep_blank_values=True),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=self.rfile.read(length) if length else b"",
+            base_url=f"http://{self.headers.get('Host') or self._server_host(server)}{MOUNT_V2}",
+        )
+        try:
+            response = server.api_v2.handle(request)
+        except Exception:
+            _LOG.exception("Unexpected error handling %s %s", self.command, self.path)
+            body = {"type": "about:blank", "title": "INTERNAL", "status": 500, "detail": "Internal engine error"}
+            response = HttpResponse(500, body, {"Content-Type": "application/problem+json"})
         self._send(response)
 
     @staticmethod
@@ -224,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            if payload:
+            if payload and "Content-Type" not in response.headers:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
