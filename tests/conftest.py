@@ -140,4 +140,4 @@ def pg_module_schema_url(pg_server_url: str) -> Iterator[str]:
         yield url
 
 
-pytest_plugins = ["tests.support.fake_camunda", "tests.support.api", "tests.support.lost_connections"]
+pytest_plugins = ["tests.support.fake_task_queue", "tests.support.api", "tests.support.lost_connections"]

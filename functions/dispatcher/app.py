@@ -1,4 +1,4 @@
-"""Scheduled: read Camunda's backlog every few seconds and start worker invocations that drain it
+"""Scheduled: read the engine's backlog every few seconds and start worker invocations that drain it
 (see waitroom.entrypoints.worker.dispatch)."""
 
 from __future__ import annotations

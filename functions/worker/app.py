@@ -1,4 +1,4 @@
-"""Fetch Camunda external tasks and run their handlers. On the schedule: until the invocation's time
+"""Take the engine's tasks and run their handlers. On the schedule: until the invocation's time
 is nearly up (one worker always listening). Started by the dispatcher: until the backlog is drained."""
 
 from __future__ import annotations

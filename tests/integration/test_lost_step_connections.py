@@ -4,15 +4,16 @@ the step's token) and the process ends once, with the last step's result."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
-from tests.support.fake_camunda import REGISTRY, FakeCamunda, for_seconds, locked
+from tests.support.fake_task_queue import REGISTRY, FakeTaskQueue, for_seconds, task
 from tests.support.lost_connections import Kill, Saboteur, sabotaged
 from tests.support.services import worker_on
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import NewProcess, ProcessStatus, StepEvent, StepOutcome
+from waitroom.service.ports import Task
 from waitroom.settings import Settings
 
 #: A process of two steps as the worker runs it: the first step's history row; the last step's
@@ -40,9 +41,9 @@ def test_a_step_is_recorded_once_when_its_connection_is_killed(killable_backend:
         store.close()
 
 
-def task(task_id: str, topic: str) -> dict[str, Any]:
-    """A task of the process ``lost-w`` as the fake Camunda hands it out."""
-    return {**locked(task_id, topic, name="ada"), "businessKey": "lost-w"}
+def lost_w_task(task_id: str, topic: str) -> Task:
+    """A task of the process ``lost-w`` as the engine hands it out."""
+    return replace(task(task_id, topic, name="ada"), business_key="lost-w")
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
@@ -54,22 +55,22 @@ def test_a_worker_step_survives_its_connection_killed_at_any_statement(
     saboteur = Saboteur(kill)
     store = sabotaged_store(url, saboteur)
     settings = Settings(database_url=url, worker_task_budget_ms=0, worker_poll_ms=50)
-    camunda = FakeCamunda()
-    worker = worker_on(camunda, store, settings, registry=REGISTRY, watch_engine=False)  # type: ignore[arg-type]
+    tasks = FakeTaskQueue()
+    worker = worker_on(store, settings, tasks=tasks, registry=REGISTRY, watch_engine=False)
     try:
         store.save(NewProcess("lost-w", "t", "0" * 64))
         saboteur.arm(statement, after=after)
-        for step in [task("1", "t.succeed"), task("2", "t.last")]:
-            camunda.queue.append(step)
+        for taken in [lost_w_task("1", "t.succeed"), lost_w_task("2", "t.last")]:
+            tasks.queue.append(taken)
             summary = worker.run(for_seconds(0.3))
-            assert (summary.completed, summary.lost) == (1, 0), "the step was reported to Camunda"
+            assert (summary.completed, summary.lost) == (1, 0), "the step was reported to the engine"
         assert saboteur.killed == 1, "the connection was killed"
         steps = store.steps("lost-w")
-        assert [(step.topic, step.outcome) for step in steps] == [
+        assert [(recorded.topic, recorded.outcome) for recorded in steps] == [
             ("t.succeed", StepOutcome.COMPLETED),
             ("t.last", StepOutcome.COMPLETED),
         ], "each step is in the history once"
-        assert [(kind, task_id) for kind, task_id, _ in camunda.reports] == [("complete", "1"), ("complete", "2")]
+        assert tasks.kinds() == [("complete", "1"), ("complete", "2")]
         record = store.get("lost-w")
         assert record is not None
         assert (record.status, record.payload) == (ProcessStatus.DONE, {"done": "ada"}), "ended by its last step"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api, ColdStart
-from tests.support.fake_camunda import FakeCamunda, for_seconds, locked
+from tests.support.fake_task_queue import FakeTaskQueue, for_seconds, task
 from tests.support.services import reconciler_on
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.domain.process import NewProcess
@@ -99,8 +99,8 @@ def test_server_errors_are_counted_by_code_but_a_failed_process_is_not_one(
 def test_the_worker_counts_task_durations_and_failures_per_topic(
     capsys: pytest.CaptureFixture[str], make_worker: Callable[..., Any]
 ) -> None:
-    camunda = FakeCamunda([locked("1", "t.succeed", name="a"), locked("2", "t.explode")])
-    make_worker(camunda, Settings(worker_task_budget_ms=0, worker_poll_ms=50)).run(for_seconds(0.3))
+    tasks = FakeTaskQueue([task("1", "t.succeed", name="a"), task("2", "t.explode")])
+    make_worker(tasks, Settings(worker_task_budget_ms=0, worker_poll_ms=50)).run(for_seconds(0.3))
     points = emitted(capsys.readouterr().out)
     assert len(named(points, "TaskDuration", Topic="t.succeed")) == 1
     assert named(points, "TaskFailures", Topic="t.explode") == [1]

@@ -23,7 +23,7 @@ from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.process import NewProcess, ProcessStatus, request_hash
 from waitroom.entrypoints.worker.runner import Worker
-from waitroom.entrypoints.worker.tasks import ExternalTask
+from waitroom.entrypoints.worker.tasks import Task
 from waitroom.settings import Settings
 
 USER: dict[str, object] = {"userId": "user-7", "email": "user7@example.com"}
@@ -72,12 +72,12 @@ def _worker(engine: str, tmp_path: Path, **settings: object) -> Worker:
     )
     dialect = dialect_for(configured.resolved_database_url(), configured)
     migrate(dialect)
-    return worker_on(CamundaClient(engine), SqlStore(dialect), configured)
+    return worker_on(SqlStore(dialect), configured, camunda=CamundaClient(engine))
 
 
-def start(worker: Worker, correlation_id: str, variables: dict[str, object]) -> str:
+def start(camunda: CamundaClient, worker: Worker, correlation_id: str, variables: dict[str, object]) -> str:
     worker.service.repository.save(NewProcess(correlation_id, "onboard-user", request_hash("onboard-user", variables)))
-    instance = worker.camunda.start_process(
+    instance = camunda.start_process(
         "onboard-user", business_key=correlation_id, variables=to_typed_variables(variables)
     )
     return str(instance["id"])
@@ -95,9 +95,12 @@ def remaining_time(ends: float) -> Callable[[], int]:
     return lambda: int(max(0.0, ends - time.monotonic()) * 1000)
 
 
-def test_the_worker_runs_onboard_user_to_the_end(worker_for: Callable[..., Worker], onboarding: OnboardingApi) -> None:
+def test_the_worker_runs_onboard_user_to_the_end(
+    engine: str, worker_for: Callable[..., Worker], onboarding: OnboardingApi
+) -> None:
     worker = worker_for(onboarding_api_url=onboarding.url)
-    instance = start(worker, "w-1", USER)
+    camunda = CamundaClient(engine)
+    instance = start(camunda, worker, "w-1", USER)
     store = worker.service.repository
     run_until(worker, lambda: (record := store.get("w-1")) is not None and record.status.is_final, 15)
 
@@ -105,21 +108,24 @@ def test_the_worker_runs_onboard_user_to_the_end(worker_for: Callable[..., Worke
     assert record is not None and record.status is ProcessStatus.DONE
     assert record.payload["onboarding"]["userId"] == "user-7"
     assert record.payload["backgroundCheck"]["rule"].startswith("demo")
-    history = worker.camunda.get_historic_process_instance(instance)
+    history = camunda.get_historic_process_instance(instance)
     assert history is not None and history["state"] == "COMPLETED"
     assert onboarding.calls == 1
 
 
-def test_a_step_that_keeps_failing_ends_in_an_incident_after_its_retries(worker_for: Callable[..., Worker]) -> None:
+def test_a_step_that_keeps_failing_ends_in_an_incident_after_its_retries(
+    engine: str, worker_for: Callable[..., Worker]
+) -> None:
     worker = worker_for(onboarding_api_url="http://127.0.0.1:9", worker_retry_timeout_ms=50, worker_max_retries=3)
-    instance = start(worker, "w-2", USER)
-    run_until(worker, lambda: worker.camunda.list_incidents(process_instance_id=instance), 20)
+    camunda = CamundaClient(engine)
+    instance = start(camunda, worker, "w-2", USER)
+    run_until(worker, lambda: camunda.list_incidents(process_instance_id=instance), 20)
 
-    (incident,) = worker.camunda.list_incidents(process_instance_id=instance)
+    (incident,) = camunda.list_incidents(process_instance_id=instance)
     assert incident["incidentType"] == "failedExternalTask"
     reason = "OnboardingServiceError: the onboarding service could not be reached: connection refused"
     assert incident["incidentMessage"] == reason
-    history = worker.camunda.get_historic_process_instance(instance)
+    history = camunda.get_historic_process_instance(instance)
     assert history is not None and history["state"] == "ACTIVE", "the instance waits on its incident"
     # What the client reads, the process's error and its steps, names the failure, not the address.
     store = worker.service.repository
@@ -137,8 +143,8 @@ def test_prepare_response_run_twice_leaves_the_first_result(worker_for: Callable
     worker = worker_for()
     store = worker.service.repository
     store.save(NewProcess("w-3", "onboard-user", "0" * 64))
-    first = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 1})
-    again = ExternalTask("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 2})
+    first = Task("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 1})
+    again = Task("t-1", "onboard-user.prepare-response", "w-3", "pi", "Task", None, {**USER, "onboarding": 2})
     worker.finish_process(first, prepare_response(first, worker.resources))
     worker.finish_process(again, prepare_response(again, worker.resources))
     record = store.get("w-3")
@@ -178,7 +184,9 @@ def test_a_plugin_module_runs_with_the_demo_s_retries_and_history_and_the_respon
     worker = _worker(engine, tmp_path, worker_handler_modules="travel_handlers", worker_retry_timeout_ms=0)
     try:
         worker.service.repository.save(NewProcess("trip-1", "travel", request_hash("travel", {"nights": 3})))
-        worker.camunda.start_process("travel", business_key="trip-1", variables=to_typed_variables({"nights": 3}))
+        CamundaClient(engine).start_process(
+            "travel", business_key="trip-1", variables=to_typed_variables({"nights": 3})
+        )
         store = worker.service.repository
         run_until(worker, lambda: (record := store.get("trip-1")) is not None and record.status.is_final, 15)
 

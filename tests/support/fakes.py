@@ -309,11 +309,18 @@ class Fakes:
     service: ProcessService
 
 
-def service_on_fakes(*, allowed: frozenset[str] = frozenset({"*"})) -> Fakes:
+def service_on_fakes(
+    *,
+    allowed: frozenset[str] = frozenset({"*"}),
+    engine: FakeEngine | None = None,
+    make_waker: Callable[[FakeClock], ScriptedWaker] = ScriptedWaker,
+) -> Fakes:
+    """A service on fresh fakes; ``engine``, and the waker ``make_waker`` makes on the fakes' clock,
+    replace the plain ones."""
     clock = FakeClock()
     repository = InMemoryRepository(clock)
-    engine = FakeEngine()
-    waker = ScriptedWaker(clock)
+    engine = engine or FakeEngine()
+    waker = make_waker(clock)
     metrics = CountedMetrics()
     service = ProcessService(
         repository=repository,

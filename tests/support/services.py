@@ -10,6 +10,7 @@ import requests
 from waitroom import bootstrap
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.engine import CamundaEngine
+from waitroom.adapters.camunda.task_queue import CamundaTaskQueue
 from waitroom.adapters.store import SqlStore
 from waitroom.adapters.wake import Polling
 from waitroom.composition import scheduled
@@ -17,7 +18,7 @@ from waitroom.composition.worker import engine_watch
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import TopicRegistry, WorkerResources
-from waitroom.service.ports import ProcessRepository, Waker
+from waitroom.service.ports import ProcessRepository, TaskQueue, Waker
 from waitroom.service.processes import ProcessService
 from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
@@ -52,24 +53,27 @@ def reconciler_on(
 
 
 def worker_on(
-    camunda: CamundaClient,
     store: SqlStore,
     settings: Settings,
     *,
+    camunda: CamundaClient | None = None,
+    tasks: TaskQueue | None = None,
     registry: TopicRegistry | None = None,
     waker: Waker | None = None,
     worker_id: str = "test",
     watch_engine: bool = True,
 ) -> Worker:
-    """A worker as ``build_worker`` composes one, on this Camunda client and store (the topics of
-    ``settings`` unless ``registry`` says otherwise)."""
+    """A worker as ``build_worker`` composes one, on this store and Camunda client: its task queue the
+    Camunda 7 adapter on the client unless ``tasks`` says otherwise, its topics those of ``settings``
+    unless ``registry`` says otherwise."""
+    camunda = camunda or CamundaClient(NO_CAMUNDA, connect_timeout_s=0.5)
     service = service_on(store, settings, camunda=camunda, waker=waker)
     return Worker(
-        camunda=camunda,
+        tasks=tasks
+        or CamundaTaskQueue(camunda, worker_id=worker_id, string_max_chars=settings.camunda_string_max_chars),
         service=service,
         registry=load_registry(settings) if registry is None else registry,
         resources=WorkerResources(settings=settings, http=requests.Session()),
         settings=settings,
-        worker_id=worker_id,
         engine_watch=engine_watch(settings, service) if watch_engine else None,
     )

@@ -1,4 +1,4 @@
-"""The dispatcher's arithmetic, and the decisions of one tick against a Camunda stand-in (the real
+"""The dispatcher's arithmetic, and the decisions of one tick on an in-memory task queue (the real
 path, with the development engine and the local Lambda API, is tests/integration/test_scale_out.py)."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_task_queue import FakeTaskQueue, task
 from tests.support.services import DEMO_HANDLERS
 from waitroom.adapters.lambda_invoke import LambdaInvoker
-from waitroom.domain.errors import CamundaUnavailable, ConfigurationError
+from waitroom.domain.errors import ConfigurationError
 from waitroom.entrypoints.worker.dispatch import Dispatcher, DispatchSummary, is_drain
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.service.scale_out import invocations_needed, invocations_to_start, tasks_per_second
@@ -52,21 +53,11 @@ def test_capacity_arithmetic() -> None:
         tasks_per_second(threads=16, task_s=0)
 
 
-class CamundaStandIn:
-    """Answers the two reads of a tick from fixed figures, or fails when told to."""
-
-    def __init__(self, backlog: Mapping[str, int], holders: set[str], *, down: bool = False) -> None:
-        self.backlog = dict(backlog)
-        self.holders = holders
-        self.down = down
-
-    def count_fetchable_tasks(self, topic_name: str) -> int:
-        if self.down:
-            raise CamundaUnavailable("Camunda cannot be reached")
-        return self.backlog.get(topic_name, 0)
-
-    def lock_holders(self) -> set[str]:
-        return set(self.holders)
+def waiting(backlog: Mapping[str, int], *, busy: int = 0) -> FakeTaskQueue:
+    """A task queue holding ``backlog`` unlocked tasks of each topic, and ``busy`` workers holding locks."""
+    tasks = FakeTaskQueue([task(f"{topic}-{n}", topic) for topic, count in backlog.items() for n in range(count)])
+    tasks.busy = busy
+    return tasks
 
 
 class Clock:
@@ -77,11 +68,9 @@ class Clock:
         return self.now
 
 
-def dispatcher_for(
-    camunda: CamundaStandIn, invoked: list[Mapping[str, Any]], clock: Clock, **settings: Any
-) -> Dispatcher:
+def dispatcher_for(tasks: FakeTaskQueue, invoked: list[Mapping[str, Any]], clock: Clock, **settings: Any) -> Dispatcher:
     return Dispatcher(
-        camunda=camunda,  # type: ignore[arg-type]
+        tasks=tasks,
         registry=REGISTRY,
         settings=Settings(**{"worker_max_tasks": 4, "worker_max_invocations": 5, **settings}),
         invoke=invoked.append,
@@ -92,10 +81,10 @@ def dispatcher_for(
 
 def test_a_tick_starts_what_the_backlog_of_every_topic_needs_and_remembers_them_as_starting() -> None:
     topics = [topic.name for topic in REGISTRY]
-    camunda = CamundaStandIn({topics[0]: 5, topics[2]: 4}, {"listener"})
+    tasks = waiting({topics[0]: 5, topics[2]: 4}, busy=1)
     invoked: list[Mapping[str, Any]] = []
     clock = Clock()
-    dispatcher = dispatcher_for(camunda, invoked, clock, worker_startup_ms=5000)
+    dispatcher = dispatcher_for(tasks, invoked, clock, worker_startup_ms=5000)
     summary = DispatchSummary()
 
     assert dispatcher.tick(summary) == 3  # 9 tasks, 4 threads each
@@ -105,7 +94,7 @@ def test_a_tick_starts_what_the_backlog_of_every_topic_needs_and_remembers_them_
     assert dispatcher.tick(summary) == 0
     clock.now += 5  # past the startup time and still no lock held by them: start again, to the bound
     assert dispatcher.tick(summary) == 3
-    camunda.holders = {"listener", "a", "b", "c", "d"}
+    tasks.busy = 5
     clock.now += 10
     assert dispatcher.tick(summary) == 0, "five invocations hold locks: the bound"
     assert summary.started == len(invoked) == 6
@@ -113,7 +102,9 @@ def test_a_tick_starts_what_the_backlog_of_every_topic_needs_and_remembers_them_
 
 def test_a_tick_that_cannot_read_the_backlog_starts_nothing() -> None:
     invoked: list[Mapping[str, Any]] = []
-    dispatcher = dispatcher_for(CamundaStandIn({}, set(), down=True), invoked, Clock())
+    tasks = FakeTaskQueue()
+    tasks.down = True
+    dispatcher = dispatcher_for(tasks, invoked, Clock())
     summary = DispatchSummary()
     assert dispatcher.tick(summary) == 0
     assert (summary.read_failures, invoked) == (1, [])
@@ -127,7 +118,7 @@ def test_a_failed_invoke_is_counted_and_stops_the_tick() -> None:
         calls.append(event)
         raise RuntimeError("TooManyRequestsException")
 
-    dispatcher = dispatcher_for(CamundaStandIn({topic: 100}, set()), [], Clock())
+    dispatcher = dispatcher_for(waiting({topic: 100}), [], Clock())
     dispatcher.invoke = refuse
     summary = DispatchSummary()
     assert dispatcher.tick(summary) == 0
@@ -136,7 +127,7 @@ def test_a_failed_invoke_is_counted_and_stops_the_tick() -> None:
 
 def test_the_dispatcher_ticks_while_its_invocation_has_time() -> None:
     remaining = iter([10_000, 7_000, 4_000, 2_900])
-    dispatcher = dispatcher_for(CamundaStandIn({}, set()), [], Clock(), dispatch_interval_ms=2000)
+    dispatcher = dispatcher_for(FakeTaskQueue(), [], Clock(), dispatch_interval_ms=2000)
     summary = dispatcher.run(lambda: next(remaining))
     assert summary.ticks == 3
 

@@ -18,16 +18,16 @@ from onboard_user.handlers import (
 )
 from onboard_user.onboarding_api import OnboardingApi
 
-from waitroom.entrypoints.worker.tasks import BusinessRejection, ExternalTask, WorkerResources
+from waitroom.entrypoints.worker.tasks import BusinessRejection, Task, WorkerResources
 from waitroom.settings import Settings
 
 
-def task(**variables: Any) -> ExternalTask:
-    return ExternalTask("t-1", "onboard-user.x", "bk-1", "pi-1", "Task_1", None, variables)
+def task(**variables: Any) -> Task:
+    return Task("t-1", "onboard-user.x", "bk-1", "pi-1", "Task_1", None, variables)
 
 
 def test_a_valid_user_passes_with_the_email_normalized() -> None:
-    result = validate_user_information(task(userId="u-1", email="Ada@Example.COM"), None)  # type: ignore[arg-type]
+    result = validate_user_information(task(userId="u-1", email="Ada@Example.COM"), RESOURCES)
     assert result["validation"]["userId"] == "u-1"
     assert result["validation"]["email"] == "Ada@example.com"
 
@@ -45,7 +45,7 @@ def test_a_valid_user_passes_with_the_email_normalized() -> None:
 )
 def test_an_invalid_user_is_rejected_with_the_reason(variables: dict[str, Any], reason: str) -> None:
     with pytest.raises(BusinessRejection) as rejection:
-        validate_user_information(task(**variables), None)  # type: ignore[arg-type]
+        validate_user_information(task(**variables), RESOURCES)
     assert rejection.value.code == REJECTED
     assert reason in rejection.value.message
     assert rejection.value.variables == {"rejectionReason": rejection.value.message}

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from waitroom.domain.errors import ConfigurationError
 from waitroom.entrypoints.worker.plugins import ENTRY_POINT_GROUP, load_registry
 from waitroom.entrypoints.worker.respond import respond
-from waitroom.entrypoints.worker.tasks import ExternalTask, ProcessOutcome
+from waitroom.entrypoints.worker.tasks import ProcessOutcome, Task, WorkerResources
+from waitroom.service.ports import TopicRequest
 from waitroom.settings import Settings
 
 
@@ -53,6 +55,12 @@ def distribution(site: Path, name: str, **entry_points: str) -> None:
     (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{lines}")
 
 
+@pytest.fixture
+def resources() -> Iterator[WorkerResources]:
+    with requests.Session() as http:
+        yield WorkerResources(settings=Settings(), http=http)
+
+
 def served(settings: Settings) -> list[str]:
     return [topic.name for topic in load_registry(settings)]
 
@@ -60,22 +68,21 @@ def served(settings: Settings) -> list[str]:
 def test_alone_the_worker_serves_the_response_step_fetching_the_tasks_own_variables() -> None:
     registry = load_registry(Settings(response_topic="respond-here"))
     assert [topic.name for topic in registry] == ["respond-here"]
-    [fetch] = registry.fetch_topics(30_000)
-    assert (fetch.topic_name, fetch.variables, fetch.local_variables) == ("respond-here", None, True)
+    assert registry.fetch_topics(30_000) == [TopicRequest("respond-here", 30_000, None, local_variables=True)]
 
 
-def test_the_response_step_ends_the_process_with_the_variables_it_received() -> None:
-    task = ExternalTask("t", "waitroom-respond", "claim-1", "i-1", "Task_Respond", None, {"total": 12, "ok": True})
-    assert respond(task, None) == ProcessOutcome(data={"total": 12, "ok": True})  # type: ignore[arg-type]
+def test_the_response_step_ends_the_process_with_the_variables_it_received(resources: WorkerResources) -> None:
+    task = Task("t", "waitroom-respond", "claim-1", "i-1", "Task_Respond", None, {"total": 12, "ok": True})
+    assert respond(task, resources) == ProcessOutcome(data={"total": 12, "ok": True})
 
 
-def test_the_modules_of_the_setting_are_served_in_order(site: Path) -> None:
+def test_the_modules_of_the_setting_are_served_in_order(site: Path, resources: WorkerResources) -> None:
     handler_module(site, "expenses_handlers", "expense.submit", "expense.approve")
     handler_module(site, "travel_handlers", "travel.book")
     settings = Settings(worker_handler_modules=" expenses_handlers , travel_handlers ")
     assert served(settings) == ["waitroom-respond", "expense.submit", "expense.approve", "travel.book"]
-    task = ExternalTask("t", "travel.book", None, None, None, None, {})
-    assert load_registry(settings)["travel.book"].handler(task, None) == {"handledBy": "travel_handlers"}  # type: ignore[arg-type]
+    task = Task("t", "travel.book", None, None, None, None, {})
+    assert load_registry(settings)["travel.book"].handler(task, resources) == {"handledBy": "travel_handlers"}
 
 
 def test_a_topic_two_modules_claim_fails_the_cold_start_naming_both(site: Path) -> None:

@@ -24,7 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from waitroom.entrypoints.worker.tasks import BusinessRejection, ExternalTask, ProcessOutcome, Topic, WorkerResources
+from waitroom.entrypoints.worker.tasks import BusinessRejection, ProcessOutcome, Task, Topic, WorkerResources
 
 PROCESS_KEY = "onboard-user"
 REJECTED = "USER_REJECTED"
@@ -42,7 +42,7 @@ def longest_delay_ms(resources: WorkerResources) -> int:
     return max(0, resources.settings.worker_task_budget_ms - REPORTING_MARGIN_MS)
 
 
-def validate_user_information(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
+def validate_user_information(task: Task, resources: WorkerResources) -> Mapping[str, Any]:
     user_id, email = task.variables.get("userId"), task.variables.get("email")
     problems = []
     if not isinstance(user_id, str) or not user_id.strip():
@@ -76,7 +76,7 @@ def _delay_problems(delay_ms: object, longest_ms: int) -> list[str]:
     return []
 
 
-def run_background_check(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
+def run_background_check(task: Task, resources: WorkerResources) -> Mapping[str, Any]:
     """A demo rule, deterministic on the input: a score from the user id's hash; 90 and over needs review.
 
     ``delayMs`` makes the check take that long, for demos and tests of slow processes; validation
@@ -107,7 +107,7 @@ class OnboardingSettings(BaseSettings):
     """The onboarding service that the ``call-onboarding-api`` step calls (``ONBOARDING_API_URL``)."""
 
 
-def call_onboarding_api(task: ExternalTask, resources: WorkerResources) -> Mapping[str, Any]:
+def call_onboarding_api(task: Task, resources: WorkerResources) -> Mapping[str, Any]:
     # Read at each call: a setting that changes needs no new worker (tests change it between processes).
     base_url = OnboardingSettings().onboarding_api_url
     if base_url is None:
@@ -152,7 +152,7 @@ def _cause(error: BaseException) -> str:
     return "the connection failed"
 
 
-def prepare_response(task: ExternalTask, _: WorkerResources) -> ProcessOutcome:
+def prepare_response(task: Task, _: WorkerResources) -> ProcessOutcome:
     """Aggregate every step's result: the process ends DONE with it."""
     return ProcessOutcome(
         data={
@@ -166,7 +166,7 @@ def prepare_response(task: ExternalTask, _: WorkerResources) -> ProcessOutcome:
     )
 
 
-def reject_user(task: ExternalTask, _: WorkerResources) -> ProcessOutcome:
+def reject_user(task: Task, _: WorkerResources) -> ProcessOutcome:
     """The end of the rejection path: the process ends ERROR with the reason."""
     reason = str(task.variables.get("rejectionReason") or "the user was rejected")
     return ProcessOutcome(error={"code": REJECTED, "message": reason})

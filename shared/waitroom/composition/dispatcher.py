@@ -1,10 +1,11 @@
-"""The composition of the dispatcher, which starts worker invocations that drain Camunda's backlog (see
+"""The composition of the dispatcher, which starts worker invocations that drain the engine's backlog (see
 :mod:`waitroom.entrypoints.worker.dispatch`). A module of its own, so that only the dispatcher loads
 boto3's Lambda client."""
 
 from __future__ import annotations
 
 from waitroom.adapters.camunda.client import CamundaClient
+from waitroom.adapters.camunda.task_queue import CamundaTaskQueue
 from waitroom.adapters.lambda_invoke import LambdaInvoker
 from waitroom.entrypoints.worker.dispatch import Dispatcher
 from waitroom.entrypoints.worker.plugins import load_registry
@@ -12,10 +13,15 @@ from waitroom.settings import Settings
 
 
 def build_dispatcher(settings: Settings) -> Dispatcher:
-    """The dispatcher at its cold start: Camunda's client, the topics the worker serves, and the Lambda
-    client that starts worker invocations."""
+    """The dispatcher at its cold start: the engine's task queue (Camunda 7's external tasks), the
+    topics the worker serves, and the Lambda client that starts worker invocations."""
     return Dispatcher(
-        camunda=CamundaClient.from_settings(settings),
+        # It reads the backlog and takes no task: its id is in no lock.
+        tasks=CamundaTaskQueue(
+            CamundaClient.from_settings(settings),
+            worker_id="waitroom-dispatcher",
+            string_max_chars=settings.camunda_string_max_chars,
+        ),
         registry=load_registry(settings),
         settings=settings,
         invoke=LambdaInvoker(settings.worker_function_name),

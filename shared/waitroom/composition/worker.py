@@ -1,5 +1,6 @@
-"""The composition of the Camunda external-task worker: its topics, the service it records steps and
-finishes processes with, and the listening worker's engine watch."""
+"""The composition of the worker: its topics, the engine's task queue it takes them from (Camunda 7's
+external tasks), the service it records steps and finishes processes with, and the listening
+worker's engine watch."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 import requests
 
 from waitroom import bootstrap
+from waitroom.adapters.camunda.task_queue import CamundaTaskQueue
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import WorkerResources
@@ -31,17 +33,20 @@ def engine_watch(settings: Settings, service: ProcessService) -> EngineWatch | N
 
 def build_worker(settings: Settings) -> Worker:
     """The worker of an execution environment, composed at its cold start: the topics of the response
-    step and of the handler modules (a bad module, or a topic claimed twice, fails here), a worker id
-    of its own in Camunda's locks, and the service (on this environment's connection) to record steps
-    and finish processes with."""
+    step and of the handler modules (a bad module, or a topic claimed twice, fails here), the task
+    queue on the engine's client with a worker id of its own in the engine's locks, and the service
+    (on this environment's connection) to record steps and finish processes with."""
     registry = load_registry(settings)
     built = bootstrap.application(settings)
     return Worker(
-        camunda=built.engine.client,
+        tasks=CamundaTaskQueue(
+            built.engine.client,
+            worker_id=settings.worker_id or f"waitroom-worker-{uuid.uuid4().hex[:12]}",
+            string_max_chars=settings.camunda_string_max_chars,
+        ),
         service=built.service,
         registry=registry,
         resources=WorkerResources(settings=settings, http=requests.Session()),
         settings=settings,
-        worker_id=settings.worker_id or f"waitroom-worker-{uuid.uuid4().hex[:12]}",
         engine_watch=engine_watch(settings, built.service),
     )

@@ -7,7 +7,7 @@ a database, an HTTP library or AWS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,3 +205,90 @@ class Metrics(Protocol):
         ...
 
     def stuck_processes(self, count: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task the engine handed to this worker, locked to it until it reports (or its lock lapses):
+    a Camunda 7 external task, a Camunda 8 job. What its handler reads."""
+
+    id: str
+    #: The topic it waits on (a Camunda 8 job's type).
+    topic: str
+    #: The Waitroom correlation id of a process started through Waitroom (a Camunda 8 business id).
+    business_key: str | None
+    process_instance_id: str | None
+    #: The BPMN element it runs for, as the process model names it.
+    activity_id: str | None
+    #: The attempts the engine still allows, as the worker reported them last time; None for a task
+    #: no worker has failed yet (Camunda 7), for which the worker starts from ``WORKER_MAX_RETRIES``.
+    retries: int | None
+    #: Its variables as Python values (JSON's, and ``datetime`` for an engine's dates): never an
+    #: engine's typed values.
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TopicRequest:
+    """What the worker asks of one topic when it takes tasks."""
+
+    topic: str
+    #: How long a task taken stays locked to this worker (a Camunda 8 job's timeout).
+    lock_duration_ms: int
+    #: Which variables to bring with each task; None brings them all.
+    variables: tuple[str, ...] | None = None
+    #: Bring the variables of the task's own scope (those of its input mappings when it has any, else
+    #: the instance's) instead of the instance's: what the response step returns.
+    local_variables: bool = False
+
+
+class TaskQueue(Protocol):
+    """The engine as the worker and its dispatcher see it: per topic, a queue of tasks waiting for a
+    worker, each taken under a lock that lapses unless the worker reports or extends it.
+
+    Named for what both engines have, not for either's words: Camunda 7 fetches and locks *external
+    tasks* of a topic, Camunda 8 activates *jobs* of a type with a timeout; both are a queue of work
+    handed out on a lease, and the steps of Waitroom's processes come out of it. One adapter value
+    takes tasks for one worker: it carries that worker's id in the engine's locks.
+
+    Failures are the ``Camunda*`` errors of the domain, as the :class:`Engine`'s are. A report or an
+    extension the engine refuses because the task is gone or locked to another worker raises
+    :class:`~waitroom.domain.errors.CamundaRejected` (or its :class:`CamundaNotFound`): the lock is
+    lost for good. Any other :class:`~waitroom.domain.errors.WaitroomError` means the engine was out of
+    reach, and the same call may succeed later.
+    """
+
+    def take(self, topics: Sequence[TopicRequest], *, max_tasks: int, wait_ms: int) -> list[Task]:
+        """Lock up to ``max_tasks`` tasks of ``topics`` to this worker, oldest first among equals,
+        waiting up to ``wait_ms`` for the first one to come (a long poll); none when none came."""
+        ...
+
+    def check_variables(self, variables: Mapping[str, Any]) -> None:
+        """Raise :class:`~waitroom.domain.errors.InvalidRequest` naming the first variable the engine
+        cannot take: what a handler returns is checked before its step is recorded or reported."""
+        ...
+
+    def complete(self, task_id: str, variables: Mapping[str, Any]) -> None:
+        """The task is done; ``variables`` go into its process."""
+        ...
+
+    def fail(self, task_id: str, *, message: str, details: str | None, retries: int, retry_in_ms: int) -> None:
+        """The task failed: the engine hands it out again after ``retry_in_ms`` while ``retries`` is
+        above 0, and raises an incident at 0."""
+        ...
+
+    def throw_bpmn_error(self, task_id: str, *, code: str, message: str, variables: Mapping[str, Any]) -> None:
+        """The task ends with the BPMN error ``code``, which the process catches where it models it."""
+        ...
+
+    def extend_lock(self, task_id: str, duration_ms: int) -> None:
+        """Keep the task locked to this worker for ``duration_ms`` from now."""
+        ...
+
+    def backlog(self, topic: str) -> int:
+        """The tasks of ``topic`` a worker could take now (unlocked, with retries left)."""
+        ...
+
+    def busy_workers(self) -> int:
+        """How many workers hold a lock on a task now."""
+        ...

@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from waitroom.adapters.camunda.client import CamundaClient, parse_camunda_date
-from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
-from waitroom.domain.errors import InvalidRequest
+from waitroom.adapters.camunda.variables import to_typed_variables_or_invalid
 from waitroom.service.ports import Incident, InstanceHistory
 
 #: The type of the incident an external task raises when its retries run out.
@@ -22,13 +21,7 @@ class CamundaEngine:
         self._string_max_chars = string_max_chars
 
     def _typed(self, variables: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        try:
-            return to_typed_variables(variables, string_max_chars=self._string_max_chars)
-        except VariableError as exc:
-            raise InvalidRequest(
-                f"variable {exc.name!r} cannot be sent to Camunda: {exc.reason}",
-                details=[{"field": f"variables.{exc.name}", "reason": exc.reason}],
-            ) from None
+        return to_typed_variables_or_invalid(variables, string_max_chars=self._string_max_chars)
 
     def check_variables(self, variables: Mapping[str, Any]) -> None:
         self._typed(variables)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from waitroom.domain.errors import InvalidRequest
+
 INT32 = range(-(2**31), 2**31)
 INT64 = range(-(2**63), 2**63)
 DEFAULT_STRING_MAX_CHARS = 4000
@@ -71,6 +73,20 @@ def to_typed_variables(
     variables: Mapping[str, Any], *, string_max_chars: int = DEFAULT_STRING_MAX_CHARS
 ) -> dict[str, dict[str, Any]]:
     return {name: to_typed(name, value, string_max_chars=string_max_chars) for name, value in variables.items()}
+
+
+def to_typed_variables_or_invalid(
+    variables: Mapping[str, Any], *, string_max_chars: int = DEFAULT_STRING_MAX_CHARS
+) -> dict[str, dict[str, Any]]:
+    """:func:`to_typed_variables`, a value it cannot type refused as the ports' check promises: an
+    :class:`InvalidRequest` naming the variable."""
+    try:
+        return to_typed_variables(variables, string_max_chars=string_max_chars)
+    except VariableError as exc:
+        raise InvalidRequest(
+            f"variable {exc.name!r} cannot be sent to Camunda: {exc.reason}",
+            details=[{"field": f"variables.{exc.name}", "reason": exc.reason}],
+        ) from None
 
 
 def from_typed(typed: Mapping[str, Any]) -> Any:

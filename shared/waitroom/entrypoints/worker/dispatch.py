@@ -1,17 +1,18 @@
-"""Scale-out: a dispatcher that follows Camunda's backlog with worker invocations.
+"""Scale-out: a dispatcher that follows the engine's backlog with worker invocations.
 
 One worker invocation is always listening (the scheduled one, see ``runner.py``): at low load it
 picks a task up within milliseconds of its creation. When tasks arrive faster than it runs them,
-they wait in Camunda unlocked: that is the backlog. The dispatcher reads it every
-``DISPATCH_INTERVAL_MS``, per topic (``POST /external-task/count``), and starts asynchronous worker
-invocations that drain it: each runs ``WORKER_MAX_TASKS`` tasks at once and returns when a fetch finds
-nothing left. ``WORKER_MAX_INVOCATIONS`` bounds the invocations running tasks at once, the listening
-one included; the worker function's reserved concurrency bounds them again in AWS.
+they wait in the engine unlocked: that is the backlog. The dispatcher reads it every
+``DISPATCH_INTERVAL_MS``, per topic (:meth:`~waitroom.service.ports.TaskQueue.backlog`; Camunda 7's
+``POST /external-task/count``), and starts asynchronous worker invocations that drain it: each runs
+``WORKER_MAX_TASKS`` tasks at once and returns when a fetch finds nothing left.
+``WORKER_MAX_INVOCATIONS`` bounds the invocations running tasks at once, the listening one included;
+the worker function's reserved concurrency bounds them again in AWS.
 
-Camunda's locks keep each task with the one worker that fetched it: the dispatcher never hands out tasks,
-it only decides how many workers ask for them. Its arithmetic is ``waitroom.service.scale_out``; the
-invocations start through ``waitroom.adapters.lambda_invoke`` (composed in
-``functions/dispatcher/app.py``).
+The engine's locks keep each task with the one worker that took it: the dispatcher never hands out
+tasks, it only decides how many workers ask for them. Its arithmetic is
+``waitroom.service.scale_out``; the invocations start through ``waitroom.adapters.lambda_invoke``
+(composed in ``functions/dispatcher/app.py``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.domain.errors import WaitroomError
 from waitroom.entrypoints.worker.tasks import TopicRegistry
 from waitroom.observability import emit
+from waitroom.service.ports import TaskQueue
 from waitroom.service.scale_out import invocations_to_start
 from waitroom.settings import Settings
 
@@ -57,7 +58,7 @@ class DispatchSummary:
 
 @dataclass
 class Dispatcher:
-    camunda: CamundaClient
+    tasks: TaskQueue
     registry: TopicRegistry
     settings: Settings
     invoke: InvokeWorker
@@ -80,9 +81,9 @@ class Dispatcher:
         """Read the backlog, start the invocations it needs; returns how many were started."""
         summary.ticks += 1
         try:
-            by_topic = {topic.name: self.camunda.count_fetchable_tasks(topic.name) for topic in self.registry}
+            by_topic = {topic.name: self.tasks.backlog(topic.name) for topic in self.registry}
             # The listening invocation counts even while it holds no lock: it is always there.
-            busy = max(1, len(self.camunda.lock_holders()))
+            busy = max(1, self.tasks.busy_workers())
         except WaitroomError as exc:
             summary.read_failures += 1
             logger.error("could not read the backlog", extra={"code": exc.code, "reason": exc.message})

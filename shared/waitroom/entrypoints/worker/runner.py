@@ -1,4 +1,4 @@
-"""The external-task worker: one invocation long-polls Camunda and runs handlers until its time is up.
+"""The worker: one invocation long-polls the engine's task queue and runs handlers until its time is up.
 
 The worker Lambda runs on a schedule; each invocation keeps fetching and running tasks and returns
 while it still has ``WORKER_TASK_BUDGET_MS`` left, so that the next invocation takes over and one
@@ -6,6 +6,9 @@ worker is always listening. Tasks run in a bounded thread pool; a lock keeper ex
 the tasks still running, so that a long handler does not lose its task to another worker. The
 listening invocation also watches the engine for what stops a process outside any handler of its
 own (:mod:`waitroom.service.engine_watch`).
+
+The engine is the :class:`~waitroom.service.ports.TaskQueue` port: nothing here knows which engine
+(or which of its protocols) hands the tasks out.
 """
 
 from __future__ import annotations
@@ -22,13 +25,10 @@ from typing import Any, Self
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from waitroom.adapters.camunda.client import CamundaClient
-from waitroom.adapters.camunda.variables import VariableError, to_typed_variables
-from waitroom.domain.errors import CamundaRejected, WaitroomError
+from waitroom.domain.errors import CamundaRejected, InvalidRequest, WaitroomError
 from waitroom.domain.process import Outcome, StepEvent, StepOutcome, dump_json
 from waitroom.entrypoints.worker.tasks import (
     BusinessRejection,
-    ExternalTask,
     ProcessOutcome,
     TaskHandler,
     Topic,
@@ -37,12 +37,13 @@ from waitroom.entrypoints.worker.tasks import (
 )
 from waitroom.observability import emit, thread_log_keys, traced
 from waitroom.service.engine_watch import EngineWatch, step_incident_outcome
+from waitroom.service.ports import Task, TaskQueue
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: After Camunda could not be reached, wait this long before asking again.
+#: After the engine could not be reached, wait this long before asking again.
 FETCH_FAILURE_PAUSE_S = 1.0
 #: How often the lock keeper looks for locks due to be extended: often enough for a 1 s lock.
 LOCK_KEEPER_TICK_S = 0.1
@@ -54,7 +55,7 @@ class WorkerSummary:
     completed: int = 0
     bpmn_errors: int = 0
     failed: int = 0
-    #: Reports Camunda refused because the task was gone or locked by another worker.
+    #: Reports the engine refused because the task was gone or locked by another worker.
     lost: int = 0
     fetch_failures: int = 0
     #: Tasks still running when the invocation had to return.
@@ -87,10 +88,9 @@ class BackgroundLoop:
 class LockKeeper(BackgroundLoop):
     """Extends the lock of every task still running, a third of its lock duration before it lapses."""
 
-    def __init__(self, camunda: CamundaClient, worker_id: str) -> None:
+    def __init__(self, tasks: TaskQueue) -> None:
         super().__init__("lock-keeper")
-        self._camunda = camunda
-        self._worker_id = worker_id
+        self._tasks = tasks
         self._running: dict[str, tuple[int, float]] = {}
         self._guard = threading.Lock()
 
@@ -113,7 +113,7 @@ class LockKeeper(BackgroundLoop):
                 ]
             for task_id, duration in due:
                 try:
-                    self._camunda.extend_lock(task_id, worker_id=self._worker_id, new_duration_ms=duration)
+                    self._tasks.extend_lock(task_id, duration)
                 except CamundaRejected as exc:
                     # The lock is gone for good (the task ended, or another worker holds it).
                     logger.warning("a task's lock is lost", extra={"taskId": task_id, "reason": exc.message})
@@ -157,20 +157,18 @@ class Worker:
     def __init__(
         self,
         *,
-        camunda: CamundaClient,
+        tasks: TaskQueue,
         service: ProcessService,
         registry: TopicRegistry,
         resources: WorkerResources,
         settings: Settings,
-        worker_id: str,
         engine_watch: EngineWatch | None = None,
     ) -> None:
-        self.camunda = camunda
+        self.tasks = tasks
         self.service = service
         self.registry = registry
         self.resources = resources
         self.settings = settings
-        self.worker_id = worker_id
         self.engine_watch = engine_watch
 
     def run(self, remaining_ms: Callable[[], int], *, drain: bool = False) -> WorkerSummary:
@@ -188,7 +186,7 @@ class Worker:
         watching: AbstractContextManager[object] = nullcontext()
         if not drain and self.engine_watch is not None:
             watching = EngineWatcher(self.engine_watch, self.settings.engine_watch_ms)
-        with watching, LockKeeper(self.camunda, self.worker_id) as locks:
+        with watching, LockKeeper(self.tasks) as locks:
             while (poll_ms := min(longest_poll_ms, remaining_ms() - self.settings.worker_task_budget_ms)) > 0:
                 if len(running) >= capacity:
                     done, running = wait(running, timeout=poll_ms / 1000, return_when=FIRST_COMPLETED)
@@ -212,36 +210,33 @@ class Worker:
         logger.info("worker invocation finished", extra=summary.to_dict())
         return summary
 
-    def _fetch(self, max_tasks: int, poll_ms: int, summary: WorkerSummary) -> list[ExternalTask]:
+    def _fetch(self, max_tasks: int, poll_ms: int, summary: WorkerSummary) -> list[Task]:
         try:
-            locked = self.camunda.fetch_and_lock(
-                worker_id=self.worker_id,
-                topics=self.registry.fetch_topics(self.settings.worker_lock_duration_ms),
-                max_tasks=max_tasks,
-                async_response_timeout_ms=poll_ms,
+            locked = self.tasks.take(
+                self.registry.fetch_topics(self.settings.worker_lock_duration_ms), max_tasks=max_tasks, wait_ms=poll_ms
             )
         except WaitroomError as exc:
             summary.fetch_failures += 1
             emit("WorkerFetchFailures", 1)
-            logger.error("fetchAndLock failed", extra={"code": exc.code, "reason": exc.message})
+            logger.error("could not take tasks from the engine", extra={"code": exc.code, "reason": exc.message})
             time.sleep(min(FETCH_FAILURE_PAUSE_S, poll_ms / 1000))
             return []
         summary.fetched += len(locked)
-        return [ExternalTask.from_camunda(task) for task in locked]
+        return locked
 
     @staticmethod
     def _count(done: set[Future[str]], summary: WorkerSummary) -> None:
         for future in done:
             error = future.exception()
             if error is not None:
-                # A defect of the worker itself: the task's lock lapses and Camunda hands it out again.
+                # A defect of the worker itself: the task's lock lapses and the engine hands it out again.
                 logger.error("a task crashed the worker's reporting", exc_info=error)
                 summary.lost += 1
                 continue
             outcome = future.result()
             setattr(summary, outcome, getattr(summary, outcome) + 1)
 
-    def _execute(self, task: ExternalTask, locks: LockKeeper) -> str:
+    def _execute(self, task: Task, locks: LockKeeper) -> str:
         """Run one task's handler and report its outcome; returns the summary field to count it in."""
         topic = self.registry[task.topic]
         with (
@@ -252,7 +247,7 @@ class Worker:
                 subsegment.put_annotation("correlationId", task.business_key)
             return self._run_task(task, topic, locks)
 
-    def _run_task(self, task: ExternalTask, topic: Topic, locks: LockKeeper) -> str:
+    def _run_task(self, task: Task, topic: Topic, locks: LockKeeper) -> str:
         locks.hold(task.id, topic.lock_duration_ms or self.settings.worker_lock_duration_ms)
         started = time.monotonic()
         try:
@@ -264,7 +259,7 @@ class Worker:
                 self.finish_process(task, report.finish)
                 sent = self._send(report.send)
             else:
-                # The history before Camunda hears of the step: once it has, the next step may run
+                # The history before the engine hears of the step: once it has, the next step may run
                 # and be recorded at once, and the history would list them out of order.
                 self._record(task, report, duration_ms)
                 sent = self._send(report.send)
@@ -279,34 +274,37 @@ class Worker:
         finally:
             locks.release(task.id)
 
-    def _decide(self, task: ExternalTask, handler: TaskHandler) -> Report:
-        """What to tell Camunda. Whatever fails here (the handler, or turning its result into
+    def _decide(self, task: Task, handler: TaskHandler) -> Report:
+        """What to tell the engine. Whatever fails here (the handler, or turning its result into
         variables) becomes a failure report, never an exception that loses the task."""
         try:
             return self._completion(task, handler(task, self.resources) or {})
         except BusinessRejection as rejection:
             try:
                 return self._bpmn_error(task, rejection)
-            except VariableError as error:
+            except InvalidRequest as error:
                 return self._failure(task, error)
-        except Exception as error:  # any handler failure goes to Camunda, which retries the task
+        except Exception as error:  # any handler failure goes to the engine, which retries the task
             return self._failure(task, error)
 
-    def _completion(self, task: ExternalTask, output: Mapping[str, Any] | ProcessOutcome) -> Report:
-        finish, variables = None, {}
+    def _completion(self, task: Task, output: Mapping[str, Any] | ProcessOutcome) -> Report:
+        finish: ProcessOutcome | None = None
+        variables: Mapping[str, Any] = {}
         if isinstance(output, ProcessOutcome):
             finish = output
             dump_json(finish.data)  # a result that cannot be stored fails the step, before anything is told
         else:
-            variables = self._typed(output)
+            # A result the engine cannot take fails the step, before anything is recorded or told.
+            self.tasks.check_variables(output)
+            variables = dict(output)
         return Report(
             "completed",
             StepOutcome.COMPLETED,
-            lambda: self.camunda.complete_task(task.id, worker_id=self.worker_id, variables=variables),
+            lambda: self.tasks.complete(task.id, variables),
             finish=finish,
         )
 
-    def finish_process(self, task: ExternalTask, outcome: ProcessOutcome) -> None:
+    def finish_process(self, task: Task, outcome: ProcessOutcome) -> None:
         """End the task's process with its last step's outcome. A row already finished stays as it
         is: this step may be running a second time (a lapsed lock)."""
         if not task.business_key:
@@ -317,48 +315,40 @@ class Worker:
         if self.service.finish(task.business_key, ending, instance_id=task.process_instance_id) is None:
             logger.info("process was already finished, or not started through Waitroom; left as it is")
 
-    def _bpmn_error(self, task: ExternalTask, rejection: BusinessRejection) -> Report:
+    def _bpmn_error(self, task: Task, rejection: BusinessRejection) -> Report:
         logger.info("task rejected with a BPMN error", extra={"errorCode": rejection.code, "reason": rejection.message})
-        variables = self._typed(rejection.variables)
+        self.tasks.check_variables(rejection.variables)
         return Report(
             "bpmn_errors",
             StepOutcome.BPMN_ERROR,
-            lambda: self.camunda.report_bpmn_error(
-                task.id,
-                worker_id=self.worker_id,
-                error_code=rejection.code,
-                error_message=rejection.message,
-                variables=variables,
+            lambda: self.tasks.throw_bpmn_error(
+                task.id, code=rejection.code, message=rejection.message, variables=rejection.variables
             ),
             error={"code": rejection.code, "message": rejection.message},
         )
 
-    def _failure(self, task: ExternalTask, error: Exception) -> Report:
+    def _failure(self, task: Task, error: Exception) -> Report:
         retries, retry_timeout_ms = self.next_retry(task.retries)
         message = f"{type(error).__name__}: {error}"
         logger.warning("task failed", extra={"reason": message, "retriesLeft": retries, "retryInMs": retry_timeout_ms})
         return Report(
             "failed",
             StepOutcome.FAILED,
-            lambda: self.camunda.report_failure(
+            lambda: self.tasks.fail(
                 task.id,
-                worker_id=self.worker_id,
-                error_message=message,
-                error_details="".join(traceback.format_exception(error)),
+                message=message,
+                details="".join(traceback.format_exception(error)),
                 retries=retries,
-                retry_timeout_ms=retry_timeout_ms,
+                retry_in_ms=retry_timeout_ms,
             ),
             error={"message": message, "retriesLeft": retries},
             incident=retries == 0,
         )
 
-    def _typed(self, values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        return to_typed_variables(values, string_max_chars=self.settings.camunda_string_max_chars)
-
     def next_retry(self, retries: int | None) -> tuple[int, int]:
-        """The retries left after this failure, and how long Camunda should wait before the next try.
+        """The retries left after this failure, and how long the engine should wait before the next try.
 
-        Camunda hands out a task that never failed with ``retries`` null; the first failure sets
+        The engine hands out a task that never failed with ``retries`` None; the first failure sets
         ``WORKER_MAX_RETRIES - 1``. Zero makes an incident. The wait doubles with each attempt.
         """
         left = max(0, (self.settings.worker_max_retries if retries is None else retries) - 1)
@@ -368,19 +358,19 @@ class Worker:
 
     @staticmethod
     def _send(send: Callable[[], None]) -> bool:
-        """Tell Camunda; False when it refused (the task is gone or another worker holds it) or was
-        out of reach (the lock will lapse and Camunda will hand the task out again)."""
+        """Tell the engine; False when it refused (the task is gone or another worker holds it) or was
+        out of reach (the lock will lapse and the engine will hand the task out again)."""
         try:
             send()
         except CamundaRejected as exc:
-            logger.warning("Camunda refused the task's report", extra={"reason": exc.message})
+            logger.warning("the engine refused the task's report", extra={"reason": exc.message})
             return False
         except WaitroomError as exc:
             logger.error("could not report the task's outcome", extra={"code": exc.code, "reason": exc.message})
             return False
         return True
 
-    def _record(self, task: ExternalTask, report: Report, duration_ms: int) -> None:
+    def _record(self, task: Task, report: Report, duration_ms: int) -> None:
         """The step goes into the process's history: every run of it, reported or not."""
         if not task.business_key:
             return
@@ -398,7 +388,7 @@ class Worker:
         except Exception:  # a history that misses a step must not keep the task from being reported
             logger.exception("could not record the step")
 
-    def _end_in_incident(self, task: ExternalTask, report: Report) -> None:
+    def _end_in_incident(self, task: Task, report: Report) -> None:
         """A step that ended in an incident also ends the process for its client, who would
         otherwise wait for a result that cannot come."""
         if not task.business_key or report.error is None:
@@ -413,7 +403,7 @@ class Worker:
 
 @dataclass(frozen=True)
 class Report:
-    """A task's outcome, ready to be sent to Camunda."""
+    """A task's outcome, ready to be sent to the engine."""
 
     outcome: str
     """The summary field it counts in."""

@@ -1,4 +1,8 @@
-"""External tasks, the outcome a handler may choose, and the registry of topics."""
+"""What a handler gets and may answer, and the registry of topics.
+
+A handler receives a :class:`~waitroom.service.ports.Task` (re-exported here, where handler modules
+import it from), the engine's task with its variables as Python values.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,10 @@ from typing import Any
 
 import requests
 
-from waitroom.adapters.camunda.client import FetchTopic
-from waitroom.adapters.camunda.variables import from_typed_variables
+from waitroom.service.ports import Task, TopicRequest
 from waitroom.settings import Settings
 
-
-@dataclass(frozen=True)
-class ExternalTask:
-    """A task locked for this worker, as ``fetchAndLock`` returned it, variables made Python."""
-
-    id: str
-    topic: str
-    business_key: str | None
-    process_instance_id: str | None
-    activity_id: str | None
-    retries: int | None
-    variables: dict[str, Any]
-
-    @classmethod
-    def from_camunda(cls, locked: Mapping[str, Any]) -> ExternalTask:
-        return cls(
-            id=str(locked["id"]),
-            topic=str(locked["topicName"]),
-            business_key=locked.get("businessKey"),
-            process_instance_id=locked.get("processInstanceId"),
-            activity_id=locked.get("activityId"),
-            retries=locked.get("retries"),
-            variables=from_typed_variables(locked.get("variables")),
-        )
+__all__ = ["BusinessRejection", "ProcessOutcome", "Task", "TaskHandler", "Topic", "TopicRegistry", "WorkerResources"]
 
 
 class BusinessRejection(Exception):
@@ -67,20 +47,20 @@ class WorkerResources:
 
 #: A handler returns the variables to complete its task with (or, as the last step of a process,
 #: the process's outcome), raises BusinessRejection for a modelled business outcome, or raises
-#: anything else for a failure that Camunda retries.
-TaskHandler = Callable[[ExternalTask, WorkerResources], Mapping[str, Any] | ProcessOutcome | None]
+#: anything else for a failure that the engine retries.
+TaskHandler = Callable[[Task, WorkerResources], Mapping[str, Any] | ProcessOutcome | None]
 
 
 @dataclass(frozen=True)
 class Topic:
     name: str
     handler: TaskHandler
-    #: How long Camunda keeps the task locked to us (default ``WORKER_LOCK_DURATION_MS``); the lock
+    #: How long the engine keeps the task locked to us (default ``WORKER_LOCK_DURATION_MS``); the lock
     #: is extended while the handler runs, so this bounds how soon a crashed worker's task is retried.
     lock_duration_ms: int | None = None
     #: Which process variables to fetch with the task; None fetches them all.
     variables: tuple[str, ...] | None = None
-    #: Fetch the variables of the task's own execution (Camunda's ``localVariables``): those of its
+    #: Fetch the variables of the task's own scope (Camunda 7's ``localVariables``): those of its
     #: input mappings when it has any, else the instance's.
     local_variables: bool = False
 
@@ -104,9 +84,10 @@ class TopicRegistry:
     def __iter__(self) -> Iterator[Topic]:
         return iter(self.topics.values())
 
-    def fetch_topics(self, default_lock_duration_ms: int) -> list[FetchTopic]:
+    def fetch_topics(self, default_lock_duration_ms: int) -> list[TopicRequest]:
+        """What the worker asks of each topic when it takes tasks."""
         return [
-            FetchTopic(
+            TopicRequest(
                 topic.name, topic.lock_duration_ms or default_lock_duration_ms, topic.variables, topic.local_variables
             )
             for topic in self
