@@ -1,7 +1,8 @@
 """A process Waitroom has never seen, on the local stack over real HTTP: its BPMN in a folder outside
 the repository, deployed to the development engine, its steps run by a worker written with the
 ecosystem's client (camunda-external-task-client-python3), and its last step Waitroom's built-in
-response step. Nothing of the process is in Waitroom's package or settings but its key."""
+response step, or none (answered from the engine's history when it ends). Nothing of the process is
+in Waitroom's package or settings but its key."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class OutsideWorker:
 
     def __init__(self) -> None:
         self.failed_at: dict[str, float] = {}
+        #: When the last step of a process was handled (its instance ends with the step's completion).
+        self.finished_at: dict[str, float] = {}
 
     def handle(self, task: ExternalTask) -> TaskResult:
         topic = task.get_topic_name()
@@ -44,6 +47,7 @@ class OutsideWorker:
         if topic == "expense.check-policy":
             return task.complete({"withinPolicy": task.get_variable("amount") <= 500})
         if topic == "expense.approve":
+            self.finished_at[task.get_business_key()] = time.monotonic()
             return task.complete({"approved": bool(task.get_variable("withinPolicy")), "approver": "lead-7"})
         self.failed_at[task.get_business_key()] = time.monotonic()
         if topic == "expense.validate":
@@ -58,11 +62,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
     (folder / "echo.bpmn").write_text(ECHO_BPMN)
     (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
+    # The same steps, and no response step: the process simply ends at its none end event.
+    (folder / "expense-plain.bpmn").write_text(process_xml("expense-plain", STEPS))
     (folder / "expense-audit.bpmn").write_text(process_xml("expense-audit", ("expense.audit", "waitroom-respond")))
     (folder / "expense-validate.bpmn").write_text(
         process_xml("expense-validate", ("expense.validate", "waitroom-respond"))
     )
-    environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-audit,expense-validate"}
+    environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-plain,expense-audit,expense-validate"}
     environment["ENGINE_WATCH_MS"] = str(ENGINE_WATCH_MS)
     with running_stack(tmp_path_factory.mktemp("stack"), None, **environment) as running:
         deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
@@ -112,6 +118,30 @@ def test_a_process_of_its_own_ends_its_wait_with_the_response_step(
     assert [step["topic"] for step in history["history"]] == ["waitroom-respond"]
 
 
+def test_a_process_without_a_response_step_is_answered_with_its_variables_at_its_end(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    variables = {"employee": "grace", "amount": 700}
+    body = {"processKey": "expense-plain", "correlationId": "plain-1", "variables": variables}
+    response = start(stack, body, Prefer=f"wait={ENDED_WITHIN_S}")
+    answered = time.monotonic()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "DONE"
+    # The instance's variables when it ended, read from the engine's history.
+    assert response.json()["data"] == {
+        "employee": "grace",
+        "amount": 700,
+        "submittedBy": "grace",
+        "withinPolicy": False,
+        "approved": False,
+        "approver": "lead-7",
+    }
+    ended_after_s = answered - team_worker.finished_at["plain-1"]
+    assert ended_after_s < ENDED_WITHIN_S
+    print(f"plain end → answer after {ended_after_s:.3f} s (ENGINE_WATCH_MS={ENGINE_WATCH_MS})")
+
+
 def test_a_step_failed_for_good_by_another_worker_ends_the_wait_in_error(
     stack: LocalStack, team_worker: OutsideWorker
 ) -> None:
@@ -138,7 +168,10 @@ def test_a_bpmn_error_no_boundary_event_catches_ends_the_wait_in_error(
     assert response.status_code == 500, response.text
     assert response.json()["error"] == {
         "code": "ENDED_WITHOUT_RESULT",
-        "message": "the process ended in Camunda without reporting a result",
+        "message": "the process ended in Camunda at Task_0 (serviceTask) without a result: "
+        "a BPMN error that no boundary event caught",
+        "activityId": "Task_0",
+        "activityType": "serviceTask",
     }
     ended_after_s = answered - team_worker.failed_at["invalid-1"]
     assert ended_after_s < ENDED_WITHIN_S
