@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -19,6 +20,29 @@ from tests.support.ecosystem_worker import ExternalTask, TaskResult, running_wor
 from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
+
+#: A person in the process: a user task (completed over the engine's REST API), then the response step.
+LEAVE_REQUEST_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  id="Definitions_Leave" targetNamespace="https://example.com/leave-request">
+  <bpmn:process id="leave-request" isExecutable="true" camunda:historyTimeToLive="1">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>ToDecide</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Decide" name="Decide on the leave" camunda:assignee="${manager}">
+      <bpmn:incoming>ToDecide</bpmn:incoming>
+      <bpmn:outgoing>ToRespond</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:serviceTask id="Respond" camunda:type="external" camunda:topic="waitroom-respond">
+      <bpmn:incoming>ToRespond</bpmn:incoming>
+      <bpmn:outgoing>ToEnd</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>ToEnd</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="ToDecide" sourceRef="Start" targetRef="Decide" />
+    <bpmn:sequenceFlow id="ToRespond" sourceRef="Decide" targetRef="Respond" />
+    <bpmn:sequenceFlow id="ToEnd" sourceRef="Respond" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
 
 #: How often the worker looks for incidents here; the test's bound on the end of a wait stopped by
 #: one is generous beside it (scheduling), and far below the reconciler's RECONCILE_MIN_AGE_S (120 s).
@@ -61,6 +85,7 @@ class OutsideWorker:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
     (folder / "echo.bpmn").write_text(ECHO_BPMN)
+    (folder / "leave-request.bpmn").write_text(LEAVE_REQUEST_BPMN)
     (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
     # The same steps, and no response step: the process simply ends at its none end event.
     (folder / "expense-plain.bpmn").write_text(process_xml("expense-plain", STEPS))
@@ -68,7 +93,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     (folder / "expense-validate.bpmn").write_text(
         process_xml("expense-validate", ("expense.validate", "waitroom-respond"))
     )
-    environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-plain,expense-audit,expense-validate"}
+    keys = "echo,leave-request,expense-claim,expense-plain,expense-audit,expense-validate"
+    environment = {"ALLOWED_PROCESS_KEYS": keys}
     environment["ENGINE_WATCH_MS"] = str(ENGINE_WATCH_MS)
     with running_stack(tmp_path_factory.mktemp("stack"), None, **environment) as running:
         deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
@@ -92,6 +118,29 @@ def test_a_process_whose_only_step_is_the_response_step_answers_with_its_variabl
     response = start(stack, {"processKey": "echo", "correlationId": "echo-1", "variables": variables})
     assert response.status_code == 200, response.text
     assert (response.json()["status"], response.json()["data"]) == ("DONE", variables)
+
+
+def test_a_process_with_a_person_in_it_is_answered_202_then_200_once_the_task_is_completed(
+    stack: LocalStack,
+) -> None:
+    variables = {"employee": "ada", "manager": "grace", "days": 3}
+    response = start(
+        stack, {"processKey": "leave-request", "correlationId": "leave-1", "variables": variables}, Prefer="wait=0"
+    )
+    assert response.status_code == 202, response.text
+    status_url = urljoin(stack.url, response.headers["Location"])
+    assert requests.get(status_url, headers=bearer(stack), timeout=10).json()["status"] == "PENDING"
+
+    camunda = stack.environment["CAMUNDA_URL"]
+    tasks = requests.get(f"{camunda}/task", params={"processInstanceBusinessKey": "leave-1"}, timeout=10).json()
+    assert [(task["taskDefinitionKey"], task["assignee"]) for task in tasks] == [("Decide", "grace")]
+    decided = {"variables": {"approved": {"value": True, "type": "Boolean"}}}
+    completed = requests.post(f"{camunda}/task/{tasks[0]['id']}/complete", json=decided, timeout=10)
+    assert completed.status_code == 204, completed.text
+
+    answer = requests.get(status_url, headers={**bearer(stack), "Prefer": f"wait={ENDED_WITHIN_S}"}, timeout=40)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["data"]) == ("DONE", {**variables, "approved": True})
 
 
 def test_a_process_of_its_own_ends_its_wait_with_the_response_step(
