@@ -245,7 +245,9 @@ class Settings(BaseSettings):
 
     # --- access ---------------------------------------------------------------------------------
     allowed_process_keys: str = Field(
-        "onboard-user", description="The process keys clients may start, separated by commas; `*` allows every key."
+        "",
+        description="The process keys clients may start, separated by commas; `*` allows every key. Empty (the "
+        "default): none, so a deployment names its own (`make run` names the example's, `onboard-user`).",
     )
     admin_scope: str = Field(
         "waitroom/admin",
