@@ -46,6 +46,8 @@ logging.getLogger("spiff").setLevel(logging.WARNING)
 #: What the functions see locally, unless the environment says otherwise.
 LOCAL_DEFAULTS = {
     "ADMIN_SCOPE": ADMIN_SCOPE,
+    # The example process the stack serves; the product allows none until told.
+    "ALLOWED_PROCESS_KEYS": "onboard-user",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "AWS_DEFAULT_REGION": "us-east-1",

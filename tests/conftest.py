@@ -44,9 +44,12 @@ UNREACHABLE: dict[str, str] = {}
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No setting leaks in from the developer's shell or from another test."""
+    """No setting leaks in from the developer's shell or from another test. The example process
+    (``onboard-user``) may be started, as ``make run`` allows it: the product allows no key until a
+    deployment names its own."""
     for name in SETTING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALLOWED_PROCESS_KEYS", "onboard-user")
 
 
 def server_missing(name: str, reason: str) -> None:

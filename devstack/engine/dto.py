@@ -10,13 +10,15 @@ from devstack.engine.fetching import LockedTask
 from devstack.engine.records import (
     Deployment,
     ExternalTask,
+    HistoricActivityInstance,
     HistoricProcessInstance,
+    HistoricVariableInstance,
     Incident,
     ProcessDefinition,
     ProcessInstance,
     UserTask,
 )
-from devstack.engine.variables import TypedValue, to_dto
+from devstack.engine.variables import TypedValue, from_record, to_dto
 
 JsonObject = dict[str, Any]
 
@@ -159,6 +161,57 @@ def historic_process_instance(history: HistoricProcessInstance) -> JsonObject:
         "tenantId": None,
         "state": history.state,
         "restartedProcessInstanceId": None,
+    }
+
+
+def historic_activity_instance(activity: HistoricActivityInstance) -> JsonObject:
+    return {
+        "id": activity.id,
+        "parentActivityInstanceId": activity.parent_activity_instance_id,
+        "activityId": activity.activity_id,
+        "activityName": activity.activity_name,
+        "activityType": activity.activity_type,
+        "processDefinitionKey": activity.process_definition_key,
+        "processDefinitionId": activity.process_definition_id,
+        "processInstanceId": activity.process_instance_id,
+        "executionId": activity.execution_id,
+        "taskId": None,
+        "assignee": None,
+        "calledProcessInstanceId": None,
+        "calledCaseInstanceId": None,
+        "startTime": format_date(activity.start_time),
+        "endTime": format_date(activity.end_time),
+        "durationInMillis": activity.end_time - activity.start_time,
+        "canceled": False,
+        "completeScope": True,
+        "tenantId": None,
+        "removalTime": None,
+        "rootProcessInstanceId": activity.process_instance_id,
+    }
+
+
+def historic_variable_instance(variable: HistoricVariableInstance, deserialize: bool) -> JsonObject:
+    """Camunda's HistoricVariableInstanceDto of a variable of an instance's own scope."""
+    return {
+        **to_dto(from_record(variable.value), deserialize),
+        "id": variable.id,
+        "name": variable.name,
+        "processDefinitionKey": variable.process_definition_key,
+        "processDefinitionId": variable.process_definition_id,
+        "processInstanceId": variable.process_instance_id,
+        "executionId": variable.process_instance_id,
+        "activityInstanceId": variable.process_instance_id,
+        "caseDefinitionKey": None,
+        "caseDefinitionId": None,
+        "caseInstanceId": None,
+        "caseExecutionId": None,
+        "taskId": None,
+        "tenantId": None,
+        "errorMessage": None,
+        "state": variable.state,
+        "createTime": format_date(variable.create_time),
+        "removalTime": None,
+        "rootProcessInstanceId": variable.process_instance_id,
     }
 
 

@@ -27,7 +27,7 @@ from devstack.engine.errors import (
     RestException,
     ensure_message,
 )
-from devstack.engine.execution import Context, ProcessRuntime
+from devstack.engine.execution import Context, ProcessRuntime, ScopeCompletion
 from devstack.engine.fetching import FetchRequest, LockedTask, TopicRequest, matches, next_unlock, order, validate
 from devstack.engine.juel import ExecutionIdentity, JuelError, Scope
 from devstack.engine.longpoll import TaskNotifier
@@ -37,7 +37,9 @@ from devstack.engine.records import (
     Deployment,
     EventSubscription,
     ExternalTask,
+    HistoricActivityInstance,
     HistoricProcessInstance,
+    HistoricVariableInstance,
     Incident,
     ProcessDefinition,
     ProcessInstance,
@@ -227,7 +229,7 @@ class Engine:
                 for instance in instances:
                     self._end_instance(instance.id, "EXTERNALLY_TERMINATED")
                 for history in self._store.by_owner(HistoricProcessInstance, definition.id):
-                    self._store.delete(HistoricProcessInstance, history.id)
+                    self._delete_history(history.id)
                 self._store.delete(ProcessDefinition, definition.id)
 
     # Runtime -------------------------------------------------------------------------------------
@@ -462,6 +464,7 @@ class Engine:
             _ensure_storable(values)
             instance.variables = _dump_variables(values)
             self._store.put(instance)
+            self._record_variables(instance)
 
     # History -------------------------------------------------------------------------------------
 
@@ -473,6 +476,14 @@ class Engine:
         with self._store.transaction():
             return self._store.all(HistoricProcessInstance)
 
+    def historic_activity_instances(self) -> list[HistoricActivityInstance]:
+        with self._store.transaction():
+            return self._store.all(HistoricActivityInstance)
+
+    def historic_variable_instances(self) -> list[HistoricVariableInstance]:
+        with self._store.transaction():
+            return self._store.all(HistoricVariableInstance)
+
     def delete_historic_instance(self, instance_id: str, fail_if_not_exists: bool) -> None:
         with self._write(notify=False):
             if self._store.get(ProcessInstance, instance_id) is not None:
@@ -483,7 +494,14 @@ class Engine:
                 if not fail_if_not_exists:
                     return
                 raise NotFoundException(f"No historic process instance found with id: {instance_id}")
-            self._store.delete(HistoricProcessInstance, instance_id)
+            self._delete_history(instance_id)
+
+    def _delete_history(self, instance_id: str) -> None:
+        self._store.delete(HistoricProcessInstance, instance_id)
+        for activity in self._store.by_owner(HistoricActivityInstance, instance_id):
+            self._store.delete(HistoricActivityInstance, activity.id)
+        for variable in self._store.by_owner(HistoricVariableInstance, instance_id):
+            self._store.delete(HistoricVariableInstance, variable.id)
 
     # External tasks ------------------------------------------------------------------------------
 
@@ -591,7 +609,11 @@ class Engine:
             instance, runtime, workflow, values = self._open(task.process_instance_id)
             activity = runtime.model.activities[task.activity_id]
             _set_variables(activity, values, _load_variables(task.local_variables), variables, None)
-            runtime.throw_error(workflow, task.spiff_task_id, code, error_message, _context(values, instance))
+            uncaught = runtime.throw_error(
+                workflow, task.spiff_task_id, code, error_message, _context(values, instance)
+            )
+            if uncaught is not None:
+                self._record_completions(instance, [uncaught], execution_id=task.execution_id, started=task.create_time)
             self._save(instance, runtime, workflow, values)
 
     def extend_lock(self, task_id: str, worker_id: str | None, new_duration: int) -> None:
@@ -857,6 +879,7 @@ class Engine:
         _ensure_storable(values)
         instance.variables = _dump_variables(values)
         self._store.put(instance)
+        self._record_variables(instance)
 
     def _save(
         self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object, values: dict[str, TypedValue]
@@ -870,15 +893,73 @@ class Engine:
                 f"'ERROR: value too long for type character varying({MAX_BUSINESS_KEY_LENGTH})'. "
                 f"The business key has {len(instance.business_key)} characters."
             )
+        instance.variables = _dump_variables(values)
+        self._record_variables(instance)
+        self._record_completions(instance, runtime.end_events_reached(workflow))
         if runtime.has_ended(workflow):
             self._end_instance(instance.id, "COMPLETED")
             return True
         instance.workflow = runtime.dump(workflow)
-        instance.variables = _dump_variables(values)
         self._store.put(instance)
         self._sync_tasks(instance, runtime, workflow, values)
         self._sync_subscriptions(instance, runtime, workflow)
         return False
+
+    def _record_variables(self, instance: ProcessInstance) -> None:
+        """Keep the history of the instance's own variables as Camunda's history level ``audit`` does:
+        one row per variable, updated in place, DELETED when the variable goes."""
+        history = {variable.name: variable for variable in self._store.by_owner(HistoricVariableInstance, instance.id)}
+        now = self.clock.now_ms()
+        for name, value in instance.variables.items():
+            found = history.get(name)
+            if found is None or found.state == "DELETED":
+                self._store.put(
+                    HistoricVariableInstance(
+                        _new_id(), name, instance.id, instance.definition_id, instance.definition_key, now, value
+                    )
+                )
+            elif found.value != value:
+                found.value = value
+                self._store.put(found)
+        for name, found in history.items():
+            if name not in instance.variables and found.state != "DELETED":
+                found.state = "DELETED"
+                self._store.put(found)
+
+    def _record_completions(
+        self,
+        instance: ProcessInstance,
+        completions: list[ScopeCompletion],
+        *,
+        execution_id: str | None = None,
+        started: int | None = None,
+    ) -> None:
+        """Record, once each, the activity instances that completed a scope (Camunda's history level
+        ``activity`` keeps them: HistoricActivityInstance with completeScope)."""
+        known = {record.spiff_task_id for record in self._store.by_owner(HistoricActivityInstance, instance.id)}
+        now = self.clock.now_ms()
+        for completion in completions:
+            if completion.spiff_task_id in known:
+                continue
+            parent = instance.id
+            if completion.sub_process is not None:
+                parent = f"{completion.sub_process[0]}:{completion.sub_process[1]}"
+            self._store.put(
+                HistoricActivityInstance(
+                    id=f"{completion.activity_id}:{_new_id()}",
+                    spiff_task_id=completion.spiff_task_id,
+                    activity_id=completion.activity_id,
+                    activity_name=completion.activity_name,
+                    activity_type=completion.activity_type,
+                    parent_activity_instance_id=parent,
+                    process_instance_id=instance.id,
+                    process_definition_id=instance.definition_id,
+                    process_definition_key=instance.definition_key,
+                    execution_id=execution_id or instance.id,
+                    start_time=now if started is None else started,
+                    end_time=now,
+                )
+            )
 
     def _sync_subscriptions(self, instance: ProcessInstance, runtime: ProcessRuntime, workflow: object) -> None:
         """Make the instance's message subscriptions and timers exactly the wait states Spiff has."""

@@ -19,6 +19,8 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -106,6 +108,22 @@ def _compile(text: str) -> Expression:
     return Expression(text.strip())
 
 
+@dataclass(frozen=True)
+class ScopeCompletion:
+    """An activity that completed a scope, as Camunda's history records it (completeScope): an end
+    event reached, or a task whose uncaught BPMN error ended its path (BpmnExceptionHandler ends it
+    with ``execution.end(true)``)."""
+
+    spiff_task_id: str
+    activity_id: str
+    activity_name: str | None
+    #: Camunda's activity type (org.camunda.bpm.engine.ActivityTypes).
+    activity_type: str
+    #: The embedded sub process whose scope it completed (its activity id and Spiff task id); None for
+    #: the instance's top level.
+    sub_process: tuple[str, str] | None
+
+
 class ProcessRuntime:
     def __init__(self, parsed: ParsedProcess) -> None:
         self.model = parsed.model
@@ -159,6 +177,31 @@ class ProcessRuntime:
         """Ended normally, by a terminate end event, or because its last token was ended by an error."""
         return bool(workflow.is_completed() or not workflow.get_tasks(state=_ACTIVE))
 
+    def end_events_reached(self, workflow: Any) -> list[ScopeCompletion]:
+        """Every end event a token has reached so far, in the instance or its embedded sub processes."""
+        return [
+            self._completion(workflow, task, self._end_type(task))
+            for task in workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(task.task_spec, EndEvent)
+        ]
+
+    def _end_type(self, task: Any) -> str:
+        if external_id(task.task_spec.name) in self.model.error_ends:
+            return "errorEndEvent"
+        if isinstance(task.task_spec.event_definition, TerminateEventDefinition):
+            return "terminateEndEvent"
+        return "noneEndEvent"
+
+    @staticmethod
+    def _completion(workflow: Any, task: Any, activity_type: str) -> ScopeCompletion:
+        sub_process = None
+        if task.workflow is not workflow:
+            parent = workflow.get_task_from_id(task.workflow.parent_task_id)
+            sub_process = (external_id(parent.task_spec.name), str(parent.id))
+        return ScopeCompletion(
+            str(task.id), external_id(task.task_spec.name), task.task_spec.bpmn_name, activity_type, sub_process
+        )
+
     def complete(self, workflow: Any, spiff_task_id: str, context: Context) -> None:
         """Complete an external or user task, or trigger a message or timer wait state, and move on."""
         task = self._ready_task(workflow, spiff_task_id)
@@ -168,11 +211,14 @@ class ProcessRuntime:
 
     def throw_error(
         self, workflow: Any, spiff_task_id: str, error_code: str, error_message: str | None, context: Context
-    ) -> None:
-        """A BPMN error thrown by a waiting task (an external task's handleBpmnError)."""
+    ) -> ScopeCompletion | None:
+        """A BPMN error thrown by a waiting task (an external task's handleBpmnError). Returns the task
+        as a scope completion when no boundary event caught the error (it ended the task's path)."""
         task = self._ready_task(workflow, spiff_task_id)
-        self._propagate(workflow, task, error_code, error_message, context, from_itself=True)
+        caught = self._propagate(workflow, task, error_code, error_message, context, from_itself=True)
+        uncaught = None if caught else self._completion(workflow, task, "serviceTask")
         self._advance(workflow, context)
+        return uncaught
 
     def _propagate(
         self,
@@ -183,15 +229,15 @@ class ProcessRuntime:
         context: Context,
         *,
         from_itself: bool,
-    ) -> None:
+    ) -> bool:
         """Camunda's BpmnExceptionHandler: the innermost catching boundary event takes the error;
         without one, the token ends as at a none end event (enableExceptionsAfterUnhandledBpmnError
-        is false by default)."""
+        is false by default). Returns whether a boundary event caught it."""
         activity_id = external_id(task.task_spec.name)
         catching = self.model.catching(activity_id, error_code, from_itself=from_itself)
         if catching is None:
             _end_token(workflow, task)
-            return
+            return False
         scope_id, handler = catching
         if handler.code_variable:
             context.values[handler.code_variable] = string_value(error_code)
@@ -213,6 +259,7 @@ class ProcessRuntime:
         event = BpmnEvent(boundary.task_spec.event_definition, payload={})
         boundary.task_spec.catch(boundary, event)
         boundary.task_spec._update(boundary)
+        return True
 
     def _advance(self, workflow: Any, context: Context) -> None:
         while True:

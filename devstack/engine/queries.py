@@ -687,3 +687,87 @@ DEPLOYMENTS = QuerySpec(
     },
     default_sort=None,
 )
+
+
+def _complete_scope_only(params: Mapping[str, Any]) -> None:
+    """The engine keeps only the activity instances that completed a scope, so it answers only for them."""
+    if not params.get("completeScope"):
+        raise InvalidRequestException(
+            400,
+            "The development engine keeps only the activity instances that completed a scope: "
+            "query parameter 'completeScope' must be true",
+        )
+
+
+# GET /history/activity-instance, for the activity instances that completed a scope (completeScope=true,
+# required): such an instance is finished and never canceled, and no user task completes a scope.
+HISTORIC_ACTIVITY_INSTANCES = QuerySpec(
+    filters={
+        "activityInstanceId": _equals("id"),
+        "processInstanceId": _equals("process_instance_id"),
+        "processDefinitionId": _equals("process_definition_id"),
+        "executionId": _equals("execution_id"),
+        "activityId": _equals("activity_id"),
+        "activityName": _equals("activity_name"),
+        "activityType": _equals("activity_type"),
+        "taskAssignee": _NO_MATCH_STRING,
+        "finished": _ALWAYS,
+        "unfinished": _NEVER,
+        "canceled": _NEVER,
+        "completeScope": _ALWAYS,
+        "startedBefore": _at_or_before("start_time"),
+        "startedAfter": _at_or_after("start_time"),
+        "finishedBefore": _at_or_before("end_time"),
+        "finishedAfter": _at_or_after("end_time"),
+        "tenantIdIn": _NO_MATCH_LIST,
+        "withoutTenantId": _ALWAYS,
+    },
+    sort_keys={
+        "activityInstanceId": lambda activity: activity.id,
+        "instanceId": lambda activity: activity.process_instance_id,
+        "executionId": lambda activity: activity.execution_id,
+        "activityId": lambda activity: activity.activity_id,
+        "activityName": lambda activity: activity.activity_name,
+        "activityType": lambda activity: activity.activity_type,
+        "startTime": lambda activity: activity.start_time,
+        "endTime": lambda activity: activity.end_time,
+        "duration": lambda activity: activity.end_time - activity.start_time,
+        "definitionId": lambda activity: activity.process_definition_id,
+        "tenantId": lambda _activity: None,
+    },
+    default_sort=None,
+    validate=_complete_scope_only,
+)
+
+
+# GET /history/variable-instance, over the variables of the instances' own scopes (the only ones the
+# engine keeps: an instance's scope is the activity instance and execution whose id is the instance's).
+# A DELETED variable is left out unless includeDeleted (rest.py); value filters and case-insensitive
+# names are refused by the REST layer.
+HISTORIC_VARIABLE_INSTANCES = QuerySpec(
+    filters={
+        "variableName": _equals("name"),
+        "variableNameLike": _like("name"),
+        "variableNameIn": _member("name"),
+        "variableTypeIn": Filter("list", lambda variable, value, _context: variable.value["type"] in value),
+        "includeDeleted": _ALWAYS,
+        "processInstanceId": _equals("process_instance_id"),
+        "processInstanceIdIn": _member("process_instance_id"),
+        "processDefinitionId": _equals("process_definition_id"),
+        "processDefinitionKey": _equals("process_definition_key"),
+        "executionIdIn": _member("process_instance_id"),
+        "activityInstanceIdIn": _member("process_instance_id"),
+        "caseInstanceId": _NO_MATCH_STRING,
+        "caseExecutionIdIn": _NO_MATCH_LIST,
+        "caseActivityIdIn": _NO_MATCH_LIST,
+        "taskIdIn": _NO_MATCH_LIST,
+        "tenantIdIn": _NO_MATCH_LIST,
+        "withoutTenantId": _ALWAYS,
+    },
+    sort_keys={
+        "instanceId": lambda variable: variable.process_instance_id,
+        "variableName": lambda variable: variable.name,
+        "tenantId": lambda _variable: None,
+    },
+    default_sort=None,
+)

@@ -82,6 +82,48 @@ class HistoricProcessInstance:
 
 
 @dataclass
+class HistoricActivityInstance:
+    """An activity instance that completed a scope (ACT_HI_ACTINST with completeScope): an end event
+    reached, or a task whose uncaught BPMN error ended its path. The engine keeps no other activity
+    history."""
+
+    owner_field: ClassVar[str] = "process_instance_id"
+
+    id: str
+    spiff_task_id: str
+    activity_id: str
+    activity_name: str | None
+    activity_type: str
+    # The instance's id for its top level (Camunda gives the instance's scope the instance's id), or
+    # the activity instance id of the embedded sub process whose scope it completed.
+    parent_activity_instance_id: str
+    process_instance_id: str
+    process_definition_id: str
+    process_definition_key: str
+    execution_id: str
+    start_time: int
+    end_time: int
+
+
+@dataclass
+class HistoricVariableInstance:
+    """A variable of an instance's own scope as history keeps it (ACT_HI_VARINST at history level
+    ``audit``): created with the variable, updated with it, DELETED when it is removed, kept after the
+    instance ends. Local variables of activities end with their activity here and have no history."""
+
+    owner_field: ClassVar[str] = "process_instance_id"
+
+    id: str
+    name: str
+    process_instance_id: str
+    process_definition_id: str
+    process_definition_key: str
+    create_time: int
+    value: dict[str, Any]
+    state: str = "CREATED"
+
+
+@dataclass
 class ExternalTask:
     owner_field: ClassVar[str] = "process_instance_id"
 
@@ -179,6 +221,8 @@ Record = (
     | ProcessDefinition
     | ProcessInstance
     | HistoricProcessInstance
+    | HistoricActivityInstance
+    | HistoricVariableInstance
     | ExternalTask
     | UserTask
     | Incident

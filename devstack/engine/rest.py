@@ -27,6 +27,7 @@ from devstack.engine.errors import (
 )
 from devstack.engine.fetching import FetchRequest, TopicRequest
 from devstack.engine.multipart import parse_form_data
+from devstack.engine.records import HistoricVariableInstance
 from devstack.engine.variables import parse_variables
 
 REST_API_VERSION = "7.24.0"
@@ -60,9 +61,10 @@ class HttpResponse:
 Handler = Callable[..., HttpResponse]
 _NONE: frozenset[str] = frozenset()
 # No execution listener deploys (parsing refuses them), so skipping them is what happens anyway.
-# Deleting an instance would run the output mappings of its active activities, but the variables
-# they set end with the instance (the engine keeps no variable history), and a start respects the
-# flag only with startInstructions, which are refused: these flags are applied by being accepted.
+# Deleting an instance never runs the output mappings of its active activities here, as with
+# skipIoMappings=true (what Waitroom sends); without it, Camunda would run them, and the variables they
+# set would show in the instance's variable history only. A start respects the flag only with
+# startInstructions, which are refused: these flags are applied by being accepted.
 _SKIP_FLAGS = frozenset({"skipCustomListeners", "skipIoMappings"})
 # Local variables and local correlation keys need scopes of their own, which no wait state here has.
 _MESSAGE_PROPERTIES = frozenset(
@@ -87,6 +89,7 @@ class RestApi:
         self._engine = engine
         history, instances = queries.HISTORIC_PROCESS_INSTANCES, queries.PROCESS_INSTANCES
         tasks, incidents, deployments = queries.EXTERNAL_TASKS, queries.INCIDENTS, queries.DEPLOYMENTS
+        activities, variables = queries.HISTORIC_ACTIVITY_INSTANCES, queries.HISTORIC_VARIABLE_INSTANCES
         paging = queries.PAGING_PARAMETERS
         routes = [
             Route("GET", "/engine", self.engines),
@@ -125,6 +128,17 @@ class RestApi:
             Route("GET", "/history/process-instance/count", self.count_history, frozenset(history.filters)),
             Route("POST", "/history/process-instance/count", self.count_history, body=history.body_properties),
             Route("GET", "/history/process-instance/{instance_id}", self.get_history),
+            Route("GET", "/history/activity-instance", self.query_activity_history, activities.parameters),
+            Route(
+                "GET", "/history/activity-instance/count", self.count_activity_history, frozenset(activities.filters)
+            ),
+            Route(
+                "GET",
+                "/history/variable-instance",
+                self.query_variable_history,
+                variables.parameters | {"deserializeValues"},
+            ),
+            Route("GET", "/history/variable-instance/count", self.count_variable_history, frozenset(variables.filters)),
             Route(
                 "DELETE", "/history/process-instance/{instance_id}", self.delete_history, frozenset({"failIfNotExists"})
             ),
@@ -354,6 +368,35 @@ class RestApi:
         if history is None:
             raise InvalidRequestException(404, f"Historic process instance with id {instance_id} does not exist")
         return HttpResponse(200, dto.historic_process_instance(history))
+
+    def query_activity_history(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.HISTORIC_ACTIVITY_INSTANCES
+        found = _query(spec, request).run(spec, self._engine.historic_activity_instances(), self._engine.clock.now_ms())
+        return HttpResponse(200, [dto.historic_activity_instance(activity) for activity in found])
+
+    def count_activity_history(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.HISTORIC_ACTIVITY_INSTANCES
+        query = _query(spec, request, counting=True)
+        return _count(query.matching(spec, self._engine.historic_activity_instances(), self._engine.clock.now_ms()))
+
+    def query_variable_history(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.HISTORIC_VARIABLE_INSTANCES
+        query = _query(spec, request)
+        found = query.run(spec, self._historic_variables(query), self._engine.clock.now_ms())
+        deserialize = _flag(request, "deserializeValues", True)
+        return HttpResponse(200, [dto.historic_variable_instance(variable, deserialize) for variable in found])
+
+    def count_variable_history(self, request: HttpRequest) -> HttpResponse:
+        spec = queries.HISTORIC_VARIABLE_INSTANCES
+        query = _query(spec, request, counting=True)
+        return _count(query.matching(spec, self._historic_variables(query), self._engine.clock.now_ms()))
+
+    def _historic_variables(self, query: queries.Query) -> list[HistoricVariableInstance]:
+        """Camunda leaves a deleted variable's history out unless ``includeDeleted``."""
+        found = self._engine.historic_variable_instances()
+        if query.params.get("includeDeleted"):
+            return found
+        return [variable for variable in found if variable.state != "DELETED"]
 
     def delete_history(self, request: HttpRequest, instance_id: str) -> HttpResponse:
         fail_if_not_exists = _flag(request, "failIfNotExists", True)

@@ -206,7 +206,8 @@ class Settings(BaseSettings):
         2_000,
         description="How often the listening worker asks Camunda for the incidents raised and the instances ended "
         "since it last looked, and ends the PENDING processes they stop: ERROR `INCIDENT`, or as the reconciler "
-        "would (`ENDED_WITHOUT_RESULT`, `TERMINATED`, CANCELLED). 0: only the reconciler does, once a process is "
+        "would (DONE with its variables for a plain end, `ENDED_WITHOUT_RESULT`, `TERMINATED`, CANCELLED). 0: only the "
+        "reconciler does, once a process is "
         "`RECONCILE_MIN_AGE_S` old.",
     )
     engine_watch_lookback_s: Annotated[int, Field(gt=0)] = Field(
@@ -244,7 +245,9 @@ class Settings(BaseSettings):
 
     # --- access ---------------------------------------------------------------------------------
     allowed_process_keys: str = Field(
-        "onboard-user", description="The process keys clients may start, separated by commas; `*` allows every key."
+        "",
+        description="The process keys clients may start, separated by commas; `*` allows every key. Empty (the "
+        "default): none, so a deployment names its own (`make run` names the example's, `onboard-user`).",
     )
     admin_scope: str = Field(
         "waitroom/admin",

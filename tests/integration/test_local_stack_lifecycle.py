@@ -108,7 +108,8 @@ def test_a_process_ended_by_a_terminate_end_event_is_settled_as_an_error(stack: 
     )
     assert started.status_code == 202
     body = wait_for_status(stack, "lc-ends", "ERROR", within_s=RECONCILED_WITHIN_S)
-    assert body["error"]["code"] == "ENDED_WITHOUT_RESULT"
+    assert body["error"]["code"] == "TERMINATED"
+    assert body["error"]["activityId"] == "EndEvent_Terminated"
 
 
 def test_a_start_that_died_before_camunda_answered_is_attached_and_finishes(stack: LocalStack) -> None:

@@ -1,13 +1,15 @@
 """A process Waitroom has never seen, on the local stack over real HTTP: its BPMN in a folder outside
 the repository, deployed to the development engine, its steps run by a worker written with the
 ecosystem's client (camunda-external-task-client-python3), and its last step Waitroom's built-in
-response step. Nothing of the process is in Waitroom's package or settings but its key."""
+response step, or none (answered from the engine's history when it ends). Nothing of the process is
+in Waitroom's package or settings but its key."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -18,6 +20,29 @@ from tests.support.ecosystem_worker import ExternalTask, TaskResult, running_wor
 from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
+
+#: A person in the process: a user task (completed over the engine's REST API), then the response step.
+LEAVE_REQUEST_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  id="Definitions_Leave" targetNamespace="https://example.com/leave-request">
+  <bpmn:process id="leave-request" isExecutable="true" camunda:historyTimeToLive="1">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>ToDecide</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Decide" name="Decide on the leave" camunda:assignee="${manager}">
+      <bpmn:incoming>ToDecide</bpmn:incoming>
+      <bpmn:outgoing>ToRespond</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:serviceTask id="Respond" camunda:type="external" camunda:topic="waitroom-respond">
+      <bpmn:incoming>ToRespond</bpmn:incoming>
+      <bpmn:outgoing>ToEnd</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>ToEnd</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="ToDecide" sourceRef="Start" targetRef="Decide" />
+    <bpmn:sequenceFlow id="ToRespond" sourceRef="Decide" targetRef="Respond" />
+    <bpmn:sequenceFlow id="ToEnd" sourceRef="Respond" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
 
 #: How often the worker looks for incidents here; the test's bound on the end of a wait stopped by
 #: one is generous beside it (scheduling), and far below the reconciler's RECONCILE_MIN_AGE_S (120 s).
@@ -36,6 +61,8 @@ class OutsideWorker:
 
     def __init__(self) -> None:
         self.failed_at: dict[str, float] = {}
+        #: When the last step of a process was handled (its instance ends with the step's completion).
+        self.finished_at: dict[str, float] = {}
 
     def handle(self, task: ExternalTask) -> TaskResult:
         topic = task.get_topic_name()
@@ -44,6 +71,7 @@ class OutsideWorker:
         if topic == "expense.check-policy":
             return task.complete({"withinPolicy": task.get_variable("amount") <= 500})
         if topic == "expense.approve":
+            self.finished_at[task.get_business_key()] = time.monotonic()
             return task.complete({"approved": bool(task.get_variable("withinPolicy")), "approver": "lead-7"})
         self.failed_at[task.get_business_key()] = time.monotonic()
         if topic == "expense.validate":
@@ -57,12 +85,16 @@ class OutsideWorker:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("team-bpmn")  # outside the repository
     (folder / "echo.bpmn").write_text(ECHO_BPMN)
+    (folder / "leave-request.bpmn").write_text(LEAVE_REQUEST_BPMN)
     (folder / "expense-claim.bpmn").write_text(process_xml("expense-claim", (*STEPS, "waitroom-respond")))
+    # The same steps, and no response step: the process simply ends at its none end event.
+    (folder / "expense-plain.bpmn").write_text(process_xml("expense-plain", STEPS))
     (folder / "expense-audit.bpmn").write_text(process_xml("expense-audit", ("expense.audit", "waitroom-respond")))
     (folder / "expense-validate.bpmn").write_text(
         process_xml("expense-validate", ("expense.validate", "waitroom-respond"))
     )
-    environment = {"ALLOWED_PROCESS_KEYS": "echo,expense-claim,expense-audit,expense-validate"}
+    keys = "echo,leave-request,expense-claim,expense-plain,expense-audit,expense-validate"
+    environment = {"ALLOWED_PROCESS_KEYS": keys}
     environment["ENGINE_WATCH_MS"] = str(ENGINE_WATCH_MS)
     with running_stack(tmp_path_factory.mktemp("stack"), None, **environment) as running:
         deploy_bpmn(CamundaClient(running.environment["CAMUNDA_URL"]), folder)
@@ -88,6 +120,29 @@ def test_a_process_whose_only_step_is_the_response_step_answers_with_its_variabl
     assert (response.json()["status"], response.json()["data"]) == ("DONE", variables)
 
 
+def test_a_process_with_a_person_in_it_is_answered_202_then_200_once_the_task_is_completed(
+    stack: LocalStack,
+) -> None:
+    variables = {"employee": "ada", "manager": "grace", "days": 3}
+    response = start(
+        stack, {"processKey": "leave-request", "correlationId": "leave-1", "variables": variables}, Prefer="wait=0"
+    )
+    assert response.status_code == 202, response.text
+    status_url = urljoin(stack.url, response.headers["Location"])
+    assert requests.get(status_url, headers=bearer(stack), timeout=10).json()["status"] == "PENDING"
+
+    camunda = stack.environment["CAMUNDA_URL"]
+    tasks = requests.get(f"{camunda}/task", params={"processInstanceBusinessKey": "leave-1"}, timeout=10).json()
+    assert [(task["taskDefinitionKey"], task["assignee"]) for task in tasks] == [("Decide", "grace")]
+    decided = {"variables": {"approved": {"value": True, "type": "Boolean"}}}
+    completed = requests.post(f"{camunda}/task/{tasks[0]['id']}/complete", json=decided, timeout=10)
+    assert completed.status_code == 204, completed.text
+
+    answer = requests.get(status_url, headers={**bearer(stack), "Prefer": f"wait={ENDED_WITHIN_S}"}, timeout=40)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["data"]) == ("DONE", {**variables, "approved": True})
+
+
 def test_a_process_of_its_own_ends_its_wait_with_the_response_step(
     stack: LocalStack, team_worker: OutsideWorker
 ) -> None:
@@ -110,6 +165,30 @@ def test_a_process_of_its_own_ends_its_wait_with_the_response_step(
         f"{stack.url}/api/process/status/claim-1?history=true", headers=bearer(stack), timeout=10
     ).json()
     assert [step["topic"] for step in history["history"]] == ["waitroom-respond"]
+
+
+def test_a_process_without_a_response_step_is_answered_with_its_variables_at_its_end(
+    stack: LocalStack, team_worker: OutsideWorker
+) -> None:
+    variables = {"employee": "grace", "amount": 700}
+    body = {"processKey": "expense-plain", "correlationId": "plain-1", "variables": variables}
+    response = start(stack, body, Prefer=f"wait={ENDED_WITHIN_S}")
+    answered = time.monotonic()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "DONE"
+    # The instance's variables when it ended, read from the engine's history.
+    assert response.json()["data"] == {
+        "employee": "grace",
+        "amount": 700,
+        "submittedBy": "grace",
+        "withinPolicy": False,
+        "approved": False,
+        "approver": "lead-7",
+    }
+    ended_after_s = answered - team_worker.finished_at["plain-1"]
+    assert ended_after_s < ENDED_WITHIN_S
+    print(f"plain end → answer after {ended_after_s:.3f} s (ENGINE_WATCH_MS={ENGINE_WATCH_MS})")
 
 
 def test_a_step_failed_for_good_by_another_worker_ends_the_wait_in_error(
@@ -138,7 +217,10 @@ def test_a_bpmn_error_no_boundary_event_catches_ends_the_wait_in_error(
     assert response.status_code == 500, response.text
     assert response.json()["error"] == {
         "code": "ENDED_WITHOUT_RESULT",
-        "message": "the process ended in Camunda without reporting a result",
+        "message": "the process ended in Camunda at Task_0 (serviceTask) without a result: "
+        "a BPMN error that no boundary event caught",
+        "activityId": "Task_0",
+        "activityType": "serviceTask",
     }
     ended_after_s = answered - team_worker.failed_at["invalid-1"]
     assert ended_after_s < ENDED_WITHIN_S

@@ -65,7 +65,54 @@ def test_an_instance_that_ended_through_a_terminate_end_event_ends_the_row_in_er
     assert history["state"] == "COMPLETED"
     summary = reconciler_for(store, camunda).run()
     assert (summary.examined, summary.failed) == (1, 1)
-    assert error_of(store, "r-terminated") == (ProcessStatus.ERROR, "ENDED_WITHOUT_RESULT")
+    assert error_of(store, "r-terminated") == (ProcessStatus.ERROR, "TERMINATED")
+    record = store.get("r-terminated")
+    assert record is not None and record.error is not None
+    assert record.error["activityId"] == "EndEvent_Terminated"
+
+
+def _step_of(camunda: CamundaClient, business_key: str) -> str:
+    topic = FetchTopic("ends-plainly.step", 10_000)
+    tasks = camunda.fetch_and_lock(worker_id="t", topics=[topic], max_tasks=10, async_response_timeout_ms=500)
+    return next(str(task["id"]) for task in tasks if task["businessKey"] == business_key)
+
+
+def test_an_instance_that_ended_at_a_none_end_event_ends_the_row_done_with_its_variables(
+    store: SqlStore, camunda: CamundaClient
+) -> None:
+    store.save(NewProcess("r-plain", "ends-plainly", "0" * 64))
+    instance = camunda.start_process(
+        "ends-plainly", business_key="r-plain", variables={"amount": {"value": 120, "type": "Integer"}}
+    )
+    store.attach_instance("r-plain", str(instance["id"]))
+    approved: dict[str, dict[str, object]] = {
+        "approved": {"value": True, "type": "Boolean"},
+        "note": {"value": '{"by": "ada"}', "type": "Json"},
+    }
+    camunda.complete_task(_step_of(camunda, "r-plain"), worker_id="t", variables=approved)
+
+    summary = reconciler_for(store, camunda).run()
+
+    assert (summary.examined, summary.done) == (1, 1)
+    record = store.get("r-plain")
+    assert record is not None
+    assert (record.status, record.error) == (ProcessStatus.DONE, None)
+    assert record.payload == {"amount": 120, "approved": True, "note": {"by": "ada"}}
+
+
+def test_an_instance_ended_by_an_uncaught_bpmn_error_ends_the_row_in_error(
+    store: SqlStore, camunda: CamundaClient
+) -> None:
+    started(store, camunda, "r-uncaught", key="ends-plainly")
+    camunda.report_bpmn_error(
+        _step_of(camunda, "r-uncaught"), worker_id="t", error_code="NOPE", error_message="no", variables=None
+    )
+    summary = reconciler_for(store, camunda).run()
+    assert summary.failed == 1
+    assert error_of(store, "r-uncaught") == (ProcessStatus.ERROR, "ENDED_WITHOUT_RESULT")
+    record = store.get("r-uncaught")
+    assert record is not None and record.error is not None
+    assert (record.error["activityId"], record.error["activityType"]) == ("Task_Step", "serviceTask")
 
 
 def test_an_instance_deleted_in_camunda_ends_the_row_cancelled(store: SqlStore, camunda: CamundaClient) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from waitroom.domain.errors import CamundaNotFound, InvalidRequest
 from waitroom.domain.process import ListQuery, NewProcess, Outcome, ProcessRecord, ProcessStatus, StepEvent
 from waitroom.service.policies import StartPolicy, WaitPolicy
-from waitroom.service.ports import Incident, InstanceHistory, Subscription
+from waitroom.service.ports import Incident, InstanceHistory, ScopeEnd, Subscription
 from waitroom.service.processes import ProcessService
 from waitroom.service.waiting import PollSchedule
 
@@ -194,6 +194,11 @@ class FakeEngine:
     starts: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     open_incidents: dict[str, list[Incident]] = field(default_factory=dict)
+    #: How each ended instance ended (its scope's ends) and its final variables; ``history_reads``
+    #: records the instances these were read for.
+    ends: dict[str, list[ScopeEnd]] = field(default_factory=dict)
+    final: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history_reads: list[tuple[str, str]] = field(default_factory=list)
     fail_start: Exception | None = None
     #: Whether a start that raised had created its instance all the same (an answer lost on the way back).
     started_before_failing: bool = False
@@ -249,6 +254,14 @@ class FakeEngine:
     def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
         ended = [instance for instance in self.instances.values() if instance.state not in {"ACTIVE", "SUSPENDED"}]
         return ended[:limit]
+
+    def scope_ends(self, instance_id: str) -> list[ScopeEnd]:
+        self.history_reads.append(("ends", instance_id))
+        return list(self.ends.get(instance_id, []))
+
+    def final_variables(self, instance_id: str) -> dict[str, Any]:
+        self.history_reads.append(("variables", instance_id))
+        return dict(self.final.get(instance_id, {}))
 
 
 class ScriptedWaker:

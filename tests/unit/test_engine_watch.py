@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from tests.support.fakes import Fakes, service_on_fakes
+from waitroom.domain.errors import CamundaUnavailable
 from waitroom.domain.process import NewProcess, Outcome, ProcessStatus
-from waitroom.service.engine_watch import OVERLAP, READ_PER_POLL, EngineWatch
-from waitroom.service.ports import Incident, InstanceHistory
+from waitroom.service.engine_watch import OVERLAP, READ_PER_POLL, EngineWatch, engine_ending
+from waitroom.service.ports import Incident, InstanceHistory, ScopeEnd
 
 LOOKBACK = timedelta(minutes=5)
 
@@ -24,6 +26,12 @@ class EngineFeed:
     open: list[Incident] = field(default_factory=list)
     ended: list[InstanceHistory] = field(default_factory=list)
     asked: list[tuple[str, datetime, int]] = field(default_factory=list)
+    #: How each instance ended, and its final variables (read only for a COMPLETED one).
+    ends: dict[str, list[ScopeEnd]] = field(default_factory=dict)
+    final: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reads: list[tuple[str, str]] = field(default_factory=list)
+    #: Raised by the next read of how an instance ended (the engine out of reach).
+    fail_read: Exception | None = None
 
     def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
         self.asked.append(("incidents", moment, limit))
@@ -32,6 +40,17 @@ class EngineFeed:
     def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
         self.asked.append(("ended", moment, limit))
         return list(self.ended)
+
+    def scope_ends(self, instance_id: str) -> list[ScopeEnd]:
+        self.reads.append(("ends", instance_id))
+        if self.fail_read is not None:
+            failure, self.fail_read = self.fail_read, None
+            raise failure
+        return list(self.ends.get(instance_id, []))
+
+    def final_variables(self, instance_id: str) -> dict[str, Any]:
+        self.reads.append(("variables", instance_id))
+        return dict(self.final.get(instance_id, {}))
 
 
 def watch_on(fakes: Fakes, feed: EngineFeed) -> EngineWatch:
@@ -124,10 +143,12 @@ def test_an_incident_of_an_external_task_reads_as_the_worker_that_raised_it_says
     }
 
 
+NONE_END = ScopeEnd("End_Paid", "noneEndEvent")
+
+
 @pytest.mark.parametrize(
     ("state", "status", "code"),
     [
-        ("COMPLETED", ProcessStatus.ERROR, "ENDED_WITHOUT_RESULT"),
         ("INTERNALLY_TERMINATED", ProcessStatus.ERROR, "TERMINATED"),
         ("EXTERNALLY_TERMINATED", ProcessStatus.CANCELLED, "CANCELLED"),
     ],
@@ -142,6 +163,89 @@ def test_an_instance_that_ended_without_a_result_ends_its_process(state: str, st
     assert record is not None and record.status is status
     assert record.error is not None and record.error["code"] == code
     assert watch.poll() == 0
+    assert feed.reads == [], "only a COMPLETED instance is read further"
+
+
+def test_an_instance_that_ended_plainly_answers_done_with_its_final_variables() -> None:
+    fakes = service_on_fakes()
+    pending(fakes, "claim-10", "i-10")
+    feed = EngineFeed(
+        ended=[InstanceHistory("i-10", "COMPLETED", business_key="claim-10")],
+        ends={"i-10": [NONE_END]},
+        final={"i-10": {"approved": True, "amount": 120.5}},
+    )
+    watch = watch_on(fakes, feed)
+    assert watch.poll() == 1
+    record = fakes.repository.get("claim-10")
+    assert record is not None and record.status is ProcessStatus.DONE
+    assert record.payload == {"approved": True, "amount": 120.5}
+    assert record.error is None
+    assert fakes.waker.notified == ["claim-10"]
+    assert feed.reads == [("ends", "i-10"), ("variables", "i-10")], "two reads for a plain end"
+    assert watch.poll() == 0
+    assert len(feed.reads) == 2, "an end acted on is not read again"
+
+
+@pytest.mark.parametrize(
+    ("ends", "code", "error_fields"),
+    [
+        ([ScopeEnd("End_Stop", "terminateEndEvent")], "TERMINATED", {"activityId": "End_Stop"}),
+        (
+            [ScopeEnd("End_Rejected", "errorEndEvent")],
+            "ENDED_WITHOUT_RESULT",
+            {"activityId": "End_Rejected", "activityType": "errorEndEvent"},
+        ),
+        (
+            [ScopeEnd("Task_Pay", "serviceTask")],
+            "ENDED_WITHOUT_RESULT",
+            {"activityId": "Task_Pay", "activityType": "serviceTask"},
+        ),
+        # Parallel paths: one reached a plain end, the other stopped.
+        ([NONE_END, ScopeEnd("End_Stop", "terminateEndEvent")], "TERMINATED", {"activityId": "End_Stop"}),
+        (
+            [NONE_END, ScopeEnd("Task_Pay", "serviceTask")],
+            "ENDED_WITHOUT_RESULT",
+            {"activityId": "Task_Pay", "activityType": "serviceTask"},
+        ),
+        ([], "ENDED_WITHOUT_RESULT", {}),
+    ],
+)
+def test_a_completed_instance_that_did_not_end_plainly_is_an_error(
+    ends: list[ScopeEnd], code: str, error_fields: dict[str, str]
+) -> None:
+    feed = EngineFeed(ends={"i-11": ends}, final={"i-11": {"approved": True}})
+    ending = engine_ending(InstanceHistory("i-11", "COMPLETED"), feed)  # type: ignore[arg-type]
+    assert ending is not None
+    repair, outcome = ending
+    assert (repair, outcome.status, outcome.payload) == (code, ProcessStatus.ERROR, None)
+    assert outcome.error is not None
+    assert {key: value for key, value in outcome.error.items() if key != "message"} == {"code": code, **error_fields}
+    assert ("variables", "i-11") not in feed.reads, "the variables are read for a plain end only"
+
+
+def test_a_plain_end_whose_history_keeps_no_variables_answers_done_with_an_empty_result() -> None:
+    feed = EngineFeed(ends={"i-12": [NONE_END, ScopeEnd("End_Notified", "messageEndEvent")]})
+    ending = engine_ending(InstanceHistory("i-12", "COMPLETED"), feed)  # type: ignore[arg-type]
+    assert ending is not None
+    assert ending[1] == Outcome.done({})
+
+
+def test_an_end_whose_reading_failed_is_read_again_at_the_next_poll() -> None:
+    fakes = service_on_fakes()
+    pending(fakes, "claim-13", "i-13")
+    feed = EngineFeed(
+        ended=[InstanceHistory("i-13", "COMPLETED", business_key="claim-13")],
+        ends={"i-13": [NONE_END]},
+        fail_read=CamundaUnavailable("Camunda is out of reach"),
+    )
+    watch = watch_on(fakes, feed)
+    with pytest.raises(CamundaUnavailable):
+        watch.poll()
+    record = fakes.repository.get("claim-13")
+    assert record is not None and record.status is ProcessStatus.PENDING
+    assert watch.poll() == 1
+    record = fakes.repository.get("claim-13")
+    assert record is not None and record.status is ProcessStatus.DONE
 
 
 def test_a_running_instance_or_a_process_with_its_result_is_left_alone() -> None:
@@ -160,6 +264,7 @@ def test_a_running_instance_or_a_process_with_its_result_is_left_alone() -> None
         ProcessStatus.PENDING,
         ProcessStatus.DONE,
     ]
+    assert feed.reads == [], "the engine is not asked how an instance ended whose process has its result"
 
 
 def test_a_storm_longer_than_a_page_is_read_on_from_the_newest_incident_read() -> None:

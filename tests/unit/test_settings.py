@@ -18,6 +18,15 @@ def test_defaults() -> None:
     assert settings.resolved_database_url() == DEFAULT_DATABASE_URL
 
 
+def test_no_process_key_may_be_started_until_a_deployment_names_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLOWED_PROCESS_KEYS")  # tests/conftest.py allows the example's
+    policy = load_settings().start_policy()
+    assert policy.allowed_process_keys == frozenset()
+    assert not policy.may_start("onboard-user")
+    monkeypatch.setenv("ALLOWED_PROCESS_KEYS", "expense-claim, leave-request")
+    assert load_settings().start_policy().may_start("leave-request")
+
+
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNC_TIMEOUT_MS", "1500")
     monkeypatch.setenv("POLL_SCHEDULE", "20,40")

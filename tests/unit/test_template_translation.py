@@ -30,6 +30,7 @@ REQUIRED = {
     "OnboardingApiUrl": "https://onboarding.internal",
     "JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example",
     "JwtAudience": "client-id",
+    "AllowedProcessKeys": "onboard-user",
     "DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:111111111111:secret:waitroom-db",
 }
 FUNCTIONS = {

@@ -2,18 +2,23 @@
 
 Two things stop a process without any of Waitroom's code seeing it: a step whose retries run out
 (any worker's: Waitroom's, or one a team wrote with another client) leaves its instance running with
-an open incident; and an instance can end without passing through a response step (a BPMN error no
-boundary event catches ends its path, as does a terminate end event; or it is deleted in Camunda).
-Either way its client would wait for a result that cannot come.
+an open incident; and an instance can end without passing through a response step: at a plain end
+event (a process modelled without a response step), by a BPMN error no boundary event catches, at a
+terminate end event, or deleted in Camunda. Either way its client would wait for a result that
+cannot come, unless Waitroom answers from the engine.
 
 The listening worker invocation runs :meth:`EngineWatch.poll` every ``ENGINE_WATCH_MS``: it asks the
 engine for the incidents raised and the instances ended since the newest it read (at its first poll,
-in the last ``ENGINE_WATCH_LOOKBACK_S``): two queries, and two more for the incidents' business keys
-and topics when there are incidents;
-and ends each PENDING process they stop through :meth:`ProcessService.end_for_instance`: ERROR
+in the last ``ENGINE_WATCH_LOOKBACK_S``). Engine calls per poll: two queries; two more when there are
+incidents (their instances' business keys, their tasks' topics); and for each instance that ended
+COMPLETED while its process is still PENDING here, one to read how it ended (:meth:`Engine.scope_ends`)
+and, when it ended plainly, one more for its variables (:meth:`Engine.final_variables`). An instance
+whose process is no longer PENDING costs nothing more: a process whose response step recorded its
+result is DONE before its instance ends.
+
+It ends each PENDING process they stop through :meth:`ProcessService.end_for_instance`: ERROR
 ``INCIDENT`` for an incident; for an ended instance, what the reconciler would decide
-(:func:`engine_ending`). A process whose result was recorded is no longer PENDING when its instance
-ends (the response step ends the row before it completes its task), so the watch leaves it alone.
+(:func:`engine_ending`): DONE with the instance's final variables when it ended plainly.
 
 So a process ends within ``ENGINE_WATCH_MS`` plus a few engine round trips of its incident or end;
 the reconciler ends the rest (what happened while no worker listened for longer than the lookback)
@@ -27,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from waitroom.domain.process import Outcome, error_value
-from waitroom.service.ports import Engine, Incident, InstanceHistory, WallClock
-from waitroom.service.processes import ProcessService
+from waitroom.service.ports import Engine, Incident, InstanceHistory, ScopeEnd, WallClock
+from waitroom.service.processes import RUNNING, ProcessService
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +57,21 @@ def step_incident_outcome(topic: str, message: str | None) -> Outcome:
     return Outcome.failed(error_value(text, code="INCIDENT", topic=topic))
 
 
-def engine_ending(history: InstanceHistory) -> tuple[str, Outcome] | None:
+#: End events that end their path without throwing anything the process could have caught: an instance
+#: whose top level ended only at these ended plainly, and its variables are its result (Camunda's
+#: activity types, org.camunda.bpm.engine.ActivityTypes).
+PLAIN_END_TYPES = frozenset({"noneEndEvent", "messageEndEvent", "signalEndEvent", "escalationEndEvent"})
+TERMINATE_END_TYPE = "terminateEndEvent"
+#: The repair of an instance that ended plainly: the process ends DONE.
+ENDED_PLAINLY = "ENDED_AT_END_EVENT"
+
+
+def engine_ending(history: InstanceHistory, engine: Engine) -> tuple[str, Outcome] | None:
     """How a PENDING process ends when its instance ended as ``history`` says (the repair's name, and
-    the outcome); None while the instance runs."""
+    the outcome); None while the instance runs. A COMPLETED instance is read further from the engine
+    (:func:`completed_ending`)."""
     if history.state == "COMPLETED":
-        message = "the process ended in Camunda without reporting a result"
-        return "ENDED_WITHOUT_RESULT", Outcome.failed(error_value(message, code="ENDED_WITHOUT_RESULT"))
+        return completed_ending(history.id, engine)
     if history.state == "EXTERNALLY_TERMINATED":
         reason = history.delete_reason or "no reason given"
         return "EXTERNALLY_TERMINATED", Outcome.cancelled(f"the instance was deleted in Camunda: {reason}")
@@ -65,6 +79,37 @@ def engine_ending(history: InstanceHistory) -> tuple[str, Outcome] | None:
         message = "the process was terminated inside Camunda"
         return "TERMINATED", Outcome.failed(error_value(message, code="TERMINATED"))
     return None
+
+
+def completed_ending(instance_id: str, engine: Engine) -> tuple[str, Outcome]:
+    """A COMPLETED instance ended plainly when every activity that completed its top level is a plain
+    end event (:data:`PLAIN_END_TYPES`): DONE with its final variables. A terminate end event is ERROR
+    ``TERMINATED``; an uncaught BPMN error (an error end event, or a task's error that ended its path)
+    or no activity history at all is ERROR ``ENDED_WITHOUT_RESULT``."""
+    ends = engine.scope_ends(instance_id)
+    terminated = [end for end in ends if end.activity_type == TERMINATE_END_TYPE]
+    if terminated:
+        message = f"the process reached the terminate end event {terminated[0].activity_id}"
+        return "TERMINATED", Outcome.failed(
+            error_value(message, code="TERMINATED", activityId=terminated[0].activity_id)
+        )
+    abnormal = [end for end in ends if end.activity_type not in PLAIN_END_TYPES]
+    if abnormal:
+        return "ENDED_WITHOUT_RESULT", _ended_without_result(abnormal[0])
+    if not ends:
+        message = "the process ended in Camunda without a result, and Camunda keeps no history of how it ended"
+        return "ENDED_WITHOUT_RESULT", Outcome.failed(error_value(message, code="ENDED_WITHOUT_RESULT"))
+    return ENDED_PLAINLY, Outcome.done(engine.final_variables(instance_id))
+
+
+def _ended_without_result(end: ScopeEnd) -> Outcome:
+    message = (
+        f"the process ended in Camunda at {end.activity_id} ({end.activity_type}) without a result: "
+        "a BPMN error that no boundary event caught"
+    )
+    return Outcome.failed(
+        error_value(message, code="ENDED_WITHOUT_RESULT", activityId=end.activity_id, activityType=end.activity_type)
+    )
 
 
 @dataclass
@@ -93,9 +138,15 @@ class EngineWatch:
                 ended += self._end(incident.business_key, incident.instance_id, incident_outcome(incident), "INCIDENT")
         for history in self.engine.instances_ended_after(_since(horizon, self._newest_end), limit=READ_PER_POLL):
             self._newest_end = _later(self._newest_end, history.ended_at)
-            ending = engine_ending(history)
-            if ending is not None and self._first_sight(f"ended:{history.id}"):
-                ended += self._end(history.business_key, history.id, ending[1], ending[0])
+            key = f"ended:{history.id}"
+            if history.business_key is None or history.state in RUNNING or key in self._seen:
+                continue
+            # Only a process still waiting for this instance is worth the engine's further reads.
+            if self.service.awaits_instance(history.business_key, history.id):
+                ending = engine_ending(history, self.engine)
+                if ending is not None:
+                    ended += self._end(history.business_key, history.id, ending[1], ending[0])
+            self._first_sight(key)
         return ended
 
     def _first_sight(self, key: str) -> bool:

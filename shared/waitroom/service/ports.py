@@ -127,6 +127,17 @@ class InstanceHistory:
 
 
 @dataclass(frozen=True)
+class ScopeEnd:
+    """An activity whose end completed an instance's own scope, as the engine's history records it:
+    an end event reached on the process's top level (a none, error, terminate ... end event), or a
+    task there whose uncaught BPMN error ended its path."""
+
+    activity_id: str
+    #: Camunda's activity type: ``noneEndEvent``, ``errorEndEvent``, ``terminateEndEvent``, ``serviceTask`` ...
+    activity_type: str
+
+
+@dataclass(frozen=True)
 class Incident:
     activity_id: str | None
     message: str | None
@@ -172,6 +183,17 @@ class Engine(Protocol):
     def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
         """The instances that ended at or after ``moment``, oldest end first, at most ``limit``, each with
         its business key."""
+        ...
+
+    def scope_ends(self, instance_id: str) -> list[ScopeEnd]:
+        """How an ended instance ended: the activities that completed its own scope (several when
+        parallel paths each reached an end). Empty when the engine's history keeps no activities."""
+        ...
+
+    def final_variables(self, instance_id: str) -> dict[str, Any]:
+        """The variables of an ended instance's own scope as they were when it ended (not the local
+        variables of its activities), as Python values. Empty when the engine's history keeps no
+        variables (Camunda's history level ``activity``)."""
         ...
 
 

@@ -322,12 +322,17 @@ class ProcessService:
         (an incident stopped it, it ended without a result): only if the row records that instance, or
         none yet (another instance started under the same business key outside Waitroom leaves the row
         alone). As :meth:`finish` otherwise."""
-        record = self.repository.get(correlation_id)
-        if record is None or record.status is not ProcessStatus.PENDING:
-            return None
-        if record.camunda_instance_id not in (None, instance_id):
+        if not self.awaits_instance(correlation_id, instance_id):
             return None
         return self._end(correlation_id, outcome, instance_id=instance_id).finished
+
+    def awaits_instance(self, correlation_id: str, instance_id: str) -> bool:
+        """Whether the process is PENDING and records instance ``instance_id``, or none yet: whether
+        what the engine did to that instance may end it (:meth:`end_for_instance`)."""
+        record = self.repository.get(correlation_id)
+        if record is None or record.status is not ProcessStatus.PENDING:
+            return False
+        return record.camunda_instance_id in (None, instance_id)
 
     def _end(self, correlation_id: str, ending: Ending, *, instance_id: str | None = None) -> Ended:
         """The one operation through which every process ends: the only caller of the repository's

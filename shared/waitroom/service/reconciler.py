@@ -7,10 +7,11 @@ It runs on a schedule over the PENDING rows older than ``RECONCILE_MIN_AGE_S``, 
   look for it by business key: found → attached; not found → ERROR ``START_FAILED``, which its
   client reads, and after which the same id may be started again (``ProcessRecord.never_started``):
   the start is no longer under way (``RECONCILE_MIN_AGE_S`` outlasts it), so no instance will appear;
-* the instance ended without finishing the row: COMPLETED (a terminate end event, or a path that
-  skipped the last step) → ERROR ``ENDED_WITHOUT_RESULT``; EXTERNALLY_TERMINATED (deleted in
-  Camunda) → CANCELLED; INTERNALLY_TERMINATED → ERROR ``TERMINATED``; no history at all → ERROR
-  ``INSTANCE_NOT_FOUND``;
+* the instance ended without finishing the row (:func:`~waitroom.service.engine_watch.engine_ending`):
+  COMPLETED at plain end events (a process without a response step) → DONE with its final
+  variables; COMPLETED at a terminate end event → ERROR ``TERMINATED``; COMPLETED by an uncaught BPMN
+  error → ERROR ``ENDED_WITHOUT_RESULT``; EXTERNALLY_TERMINATED (deleted in Camunda) → CANCELLED;
+  INTERNALLY_TERMINATED → ERROR ``TERMINATED``; no history at all → ERROR ``INSTANCE_NOT_FOUND``;
 * the instance is running with an open incident → ERROR ``INCIDENT`` with its message.
 
 The listening worker's engine watch (:mod:`waitroom.service.engine_watch`) ends incidents and ended
@@ -52,6 +53,8 @@ STUCK_COUNTED = 1000
 class ReconcileSummary:
     examined: int = 0
     attached: int = 0
+    #: Processes whose instance ended plainly, answered DONE with its variables.
+    done: int = 0
     failed: int = 0
     cancelled: int = 0
     untouched: int = 0
@@ -62,6 +65,9 @@ class ReconcileSummary:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+_COUNTED_AS = {ProcessStatus.DONE: "done", ProcessStatus.ERROR: "failed", ProcessStatus.CANCELLED: "cancelled"}
 
 
 class Reconciler:
@@ -157,12 +163,10 @@ class Reconciler:
         return self._by_history(record, history)
 
     def _by_history(self, record: ProcessRecord, history: InstanceHistory) -> str:
-        ending = engine_ending(history)
+        ending = engine_ending(history, self.engine)
         if ending is not None:
             repair, outcome = ending
-            return self._repair(
-                record, outcome, repair, "cancelled" if outcome.status is ProcessStatus.CANCELLED else "failed"
-            )
+            return self._repair(record, outcome, repair, _COUNTED_AS[outcome.status])
         incidents = self.engine.incidents(history.id)
         if incidents:
             return self._repair(record, incident_outcome(incidents[0]), "INCIDENT", "failed")

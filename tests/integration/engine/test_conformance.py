@@ -140,6 +140,25 @@ def _variables_modify(c: Conformance) -> None:
     )
 
 
+def _activity_history(c: Conformance) -> None:
+    instance_id = c.finished_instance()
+    params = {"processInstanceId": instance_id, "completeScope": "true", "sortBy": "endTime", "sortOrder": "asc"}
+    ended = c.call("GET", "/history/activity-instance", 200, params=params)
+    assert [(a["activityId"], a["activityType"], a["parentActivityInstanceId"]) for a in ended] == [
+        ("End", "noneEndEvent", instance_id)
+    ]
+
+
+def _variable_history(c: Conformance) -> None:
+    instance_id = c.finished_instance()
+    params = {"processInstanceId": instance_id, "activityInstanceIdIn": instance_id, "deserializeValues": "false"}
+    variables = c.call("GET", "/history/variable-instance", 200, params=params)
+    assert {v["name"]: (v["type"], v["value"], v["state"]) for v in variables} == {
+        "customer": ("String", "ada", "CREATED"),
+        "score": ("Integer", 7, "CREATED"),
+    }
+
+
 def _failure(c: Conformance) -> None:
     task = c.locked_task()
     body = {"workerId": "conformance", "errorMessage": "down", "errorDetails": "trace", "retries": 0, "retryTimeout": 0}
@@ -261,6 +280,14 @@ SUCCESSES: dict[tuple[str, str], Scenario] = {
     ),
     ("DELETE", "/history/process-instance/{id}"): lambda c: c.call(
         "DELETE", "/history/process-instance/{id}", 204, path=f"/history/process-instance/{c.finished_instance()}"
+    ),
+    ("GET", "/history/activity-instance"): _activity_history,
+    ("GET", "/history/activity-instance/count"): lambda c: c.call(
+        "GET", "/history/activity-instance/count", 200, params={"completeScope": "true", "activityType": "noneEndEvent"}
+    ),
+    ("GET", "/history/variable-instance"): _variable_history,
+    ("GET", "/history/variable-instance/count"): lambda c: c.call(
+        "GET", "/history/variable-instance/count", 200, params={"variableNameIn": "customer,score"}
     ),
     ("POST", "/external-task/fetchAndLock"): lambda c: (
         c.start(),
@@ -451,6 +478,21 @@ ERRORS: dict[tuple[str, str, int], Scenario] = {
         "/history/process-instance/count",
         400,
         json={"variables": [{"name": "a", "operator": "eq", "value": 1}]},
+    ),
+    ("GET", "/history/activity-instance", 400): lambda c: c.call(
+        "GET",
+        "/history/activity-instance",
+        400,
+        params={"completeScope": "true", "sortBy": "bogus", "sortOrder": "asc"},
+    ),
+    ("GET", "/history/activity-instance/count", 400): lambda c: c.call(
+        "GET", "/history/activity-instance/count", 400, params={"completeScope": "true", "startedBefore": "tomorrow"}
+    ),
+    ("GET", "/history/variable-instance", 400): lambda c: c.call(
+        "GET", "/history/variable-instance", 400, params={"sortBy": "instanceId"}
+    ),
+    ("GET", "/history/variable-instance/count", 400): lambda c: c.call(
+        "GET", "/history/variable-instance/count", 400, params={"withoutTenantId": "maybe"}
     ),
     ("GET", "/history/process-instance/{id}", 404): lambda c: c.call(
         "GET", "/history/process-instance/{id}", 404, path=f"/history/process-instance/{UNKNOWN}"

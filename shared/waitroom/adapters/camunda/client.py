@@ -286,6 +286,36 @@ class CamundaClient:
         result: list[dict[str, Any]] = self._json("GET", "/history/process-instance", params=params)
         return result
 
+    def scope_completing_activities(self, instance_id: str) -> list[dict[str, Any]]:
+        """``GET /history/activity-instance`` of the instance's activity instances that completed a scope
+        (HistoricActivityInstanceDto: ``activityId``, ``activityType``, ``parentActivityInstanceId``):
+        its end events reached, and the tasks whose uncaught BPMN error ended their path."""
+        params = {"processInstanceId": instance_id, "completeScope": "true"}
+        return self._pages("/history/activity-instance", params)
+
+    def historic_scope_variables(self, instance_id: str) -> list[dict[str, Any]]:
+        """``GET /history/variable-instance`` of the variables of the instance's own scope (whose
+        ``activityInstanceId`` is the instance's id: Camunda gives the instance's scope its own id),
+        not deleted, serialized objects left as stored (``deserializeValues=false``)."""
+        params = {
+            "processInstanceId": instance_id,
+            "activityInstanceIdIn": instance_id,
+            "deserializeValues": "false",
+        }
+        return self._pages("/history/variable-instance", params)
+
+    def _pages(self, path: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every item of a history list query, :data:`PAGE` at a time (Camunda may cap unpaged queries:
+        its ``queryMaxResultsLimit``)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page: list[dict[str, Any]] = self._json(
+                "GET", path, params={**params, "firstResult": len(found), "maxResults": PAGE}
+            )
+            found.extend(page)
+            if len(page) < PAGE:
+                return found
+
     def list_external_tasks(self, task_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The external tasks among ``task_ids`` (ExternalTaskDto: ``id``, ``topicName``, ...)."""
         result: list[dict[str, Any]] = []
@@ -438,6 +468,8 @@ def parse_camunda_date(text: str | None) -> datetime | None:
 #: Ids per query that lists them in its URL: 50 ids of 36 characters stay far below the 8 KB of a
 #: request line that Camunda's web server (Tomcat) accepts.
 IDS_PER_QUERY = 50
+#: Items read per request from a history list query.
+PAGE = 500
 
 
 def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from waitroom.adapters.camunda.client import CamundaClient, parse_camunda_date
-from waitroom.adapters.camunda.variables import to_typed_variables_or_invalid
-from waitroom.service.ports import Incident, InstanceHistory
+from waitroom.adapters.camunda.variables import from_typed, to_typed_variables_or_invalid
+from waitroom.service.ports import Incident, InstanceHistory, ScopeEnd
 
 #: The type of the incident an external task raises when its retries run out.
 EXTERNAL_TASK_INCIDENT = "failedExternalTask"
@@ -71,6 +71,22 @@ class CamundaEngine:
         return [
             _history(instance) for instance in self.client.historic_instances_ended_after(moment, max_results=limit)
         ]
+
+    def scope_ends(self, instance_id: str) -> list[ScopeEnd]:
+        # The instance's own scope is the activity instance whose id is the instance's id; end events
+        # of embedded sub processes complete theirs.
+        return [
+            ScopeEnd(activity_id=str(activity.get("activityId")), activity_type=str(activity.get("activityType")))
+            for activity in self.client.scope_completing_activities(instance_id)
+            if activity.get("parentActivityInstanceId") == instance_id
+        ]
+
+    def final_variables(self, instance_id: str) -> dict[str, Any]:
+        return {
+            str(variable["name"]): from_typed(variable)
+            for variable in self.client.historic_scope_variables(instance_id)
+            if variable.get("name") is not None
+        }
 
 
 def _incident(
