@@ -180,6 +180,13 @@ def _ended(scene: Scene) -> None:
     scene.engine.instances_ended_after(scene.since, limit=10)
 
 
+def _ending(scene: Scene) -> None:
+    instance_id = scene.start("requests-ending")
+    # Running: no activity has completed its scope yet; its start variables are in history already.
+    assert scene.engine.scope_ends(instance_id) == []
+    assert scene.engine.final_variables(instance_id)["email"] == _VARIABLES["email"]
+
+
 def _cancel(scene: Scene) -> None:
     instance_id = scene.start("requests-cancel")
     assert scene.engine.delete(instance_id) is True
@@ -203,6 +210,7 @@ SCENES: dict[str, Callable[[Scene], None]] = {
     "dispatcher-backlog": _backlog,
     "http-and-cli-incidents": _incidents,
     "reconciler-ended-after": _ended,
+    "engine-watch-how-it-ended": _ending,
     "http-cancel": _cancel,
 }
 
