@@ -27,7 +27,6 @@ from tests.conftest import server_missing
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 REQUIRED = {
     "CamundaUrl": "https://camunda.internal/engine-rest",
-    "OnboardingApiUrl": "https://onboarding.internal",
     "JwtIssuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example",
     "JwtAudience": "client-id",
     "AllowedProcessKeys": "onboard-user",
