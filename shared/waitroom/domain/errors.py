@@ -123,3 +123,10 @@ class StoreUnavailable(WaitroomError):
     """The database could not be reached or failed mid-statement."""
 
     code = "STORE_UNAVAILABLE"
+
+
+class CallbackNotSent(WaitroomError):
+    """A durable waiter's callback could not be sent its process's end (its waiter reads the row when
+    the callback times out)."""
+
+    code = "CALLBACK_NOT_SENT"
