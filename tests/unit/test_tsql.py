@@ -188,8 +188,8 @@ def final_columns() -> dict[tuple[str, str], tuple[str, str]]:
             collate = definition.find(exp.CollateColumnConstraint)
             kind = definition.args["kind"].sql(dialect="tsql")
             # A column constraint prints as ``COLLATE name``; an ALTER COLUMN's collation as the name.
-            collation = "" if collate is None else collate.sql(dialect="tsql").removeprefix("COLLATE ")
-            columns[(table.name, definition.name)] = (kind, collation)
+            named = "" if collate is None else collate.sql(dialect="tsql").removeprefix("COLLATE ")
+            columns[(table.name, definition.name)] = (kind, named)
         for altered in statement.find_all(exp.AlterColumn):
             collation = altered.args.get("collate")
             columns[(table.name, altered.name)] = (

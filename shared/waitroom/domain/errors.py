@@ -125,8 +125,6 @@ class StoreUnavailable(WaitroomError):
     code = "STORE_UNAVAILABLE"
 
 
-class CallbackNotSent(WaitroomError):
-    """A durable waiter's callback could not be sent its process's end (its waiter reads the row when
-    the callback times out)."""
-
-    code = "CALLBACK_NOT_SENT"
+class CallbackNotSent(Exception):
+    """A durable waiter's callback could not be sent its process's end. Never a client's answer: the
+    finish that sends logs it, and the waiter reads the row when its callback times out."""
