@@ -1,0 +1,75 @@
+"""The durable wait mode on one machine (``WAIT_MODE=durable make run``): the start function runs
+under the durable execution SDK's local runner (dex-local-runner) behind the local gateway, and the
+worker's finish sends its callback through boto3 to that runner, as it would to Lambda."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from devstack.stack import LocalSettings, LocalStack
+from tests.support.stacks import run_stack
+
+USER = {"userId": "user-123", "email": "user@example.com"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    environment = {
+        "WAIT_MODE": "durable",
+        "DATABASE_URL": None,
+        "CAMUNDA_URL": None,
+        "ALLOWED_PROCESS_KEYS": "onboard-user",
+    }
+    local = LocalSettings(data_dir=tmp_path_factory.mktemp("durable"), engine_port=0, concurrency=2)
+    with run_stack(local, environment) as running:
+        yield running
+
+
+def headers(stack: LocalStack, **more: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.identity.issue('tester')}", **more}
+
+
+def test_the_stack_runs_the_durable_wait_mode(stack: LocalStack) -> None:
+    assert stack.describe()["wait_mode"] == "durable"
+    assert stack.durable is not None
+
+
+def test_a_durable_start_answers_200_with_the_result(stack: LocalStack) -> None:
+    assert stack.durable is not None
+    executions = stack.durable.executions
+    body = {"processKey": "onboard-user", "correlationId": "durable-1", "variables": USER}
+    response = requests.post(f"{stack.url}/api/process/start", json=body, headers=headers(stack), timeout=40)
+    assert response.status_code == 200, response.text
+    assert stack.durable.executions == executions + 1, "the start ran as a durable execution"
+    assert response.json()["status"] == "DONE"
+    assert response.json()["data"]["onboarding"]["userId"] == "user-123"
+
+
+def test_a_durable_start_answers_202_when_its_budget_runs_out_then_its_status_turns_200(stack: LocalStack) -> None:
+    body = {"processKey": "onboard-user", "correlationId": "durable-slow", "variables": {**USER, "delayMs": 3000}}
+    began = time.monotonic()
+    response = requests.post(
+        f"{stack.url}/api/process/start", json=body, headers=headers(stack, Prefer="wait=1"), timeout=40
+    )
+    assert response.status_code == 202, response.text
+    assert time.monotonic() - began >= 1.0, "the callback's timeout is the budget"
+    assert response.headers["Location"] == f"{stack.url}/api/process/status/durable-slow"
+    finished = requests.get(response.headers["Location"], headers=headers(stack, Prefer="wait=15"), timeout=40)
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["durationMs"] >= 3000
+
+
+def test_a_start_that_finishes_while_it_waits_is_woken_by_the_finishs_callback(stack: LocalStack) -> None:
+    """A process of 2 s under a budget of 20 s: answered 200 well before the callback's timeout, so
+    the finish's callback (not the timeout) woke it."""
+    body = {"processKey": "onboard-user", "correlationId": "durable-woken", "variables": {**USER, "delayMs": 2000}}
+    began = time.monotonic()
+    response = requests.post(
+        f"{stack.url}/api/process/start", json=body, headers=headers(stack, Prefer="wait=20"), timeout=40
+    )
+    assert response.status_code == 200, response.text
+    assert time.monotonic() - began < 19, "woken by the callback, not by its timeout"
