@@ -35,15 +35,15 @@ class RunnerCallbacks:
     def __init__(self, runner: DurableFunctionTestRunner) -> None:
         self.runner = runner
         self.sent: list[tuple[str, str]] = []
-        self.before_send: Callable[[], object] | None = None
+        self.closed: list[str] = []
 
     def send(self, callback_id: str, message: str) -> bool:
-        if self.before_send is not None:
-            self.before_send()
         self.sent.append((callback_id, message))
         try:
             self.runner.send_callback_success(callback_id, message.encode())
         except Exception:
+            # The runner's own errors for a callback it no longer holds (Lambda: CallbackTimeoutException).
+            self.closed.append(callback_id)
             return False
         return True
 
@@ -84,8 +84,9 @@ def handler_on(fakes: Fakes) -> Callable[[Any, Any], Any]:
 
 
 @contextmanager
-def runner_of(fakes: Fakes, *, skip_time: bool) -> Iterator[DurableFunctionTestRunner]:
-    runner = DurableFunctionTestRunner(handler=handler_on(fakes), skip_time=skip_time)
+def runner_of(fakes: Fakes) -> Iterator[DurableFunctionTestRunner]:
+    # Real time: a callback's timeout must not pass before the finish a test makes.
+    runner = DurableFunctionTestRunner(handler=handler_on(fakes), skip_time=False)
     try:
         yield runner
     finally:
@@ -98,16 +99,7 @@ def runner_of(fakes: Fakes, *, skip_time: bool) -> Iterator[DurableFunctionTestR
 @pytest.fixture
 def durable() -> Iterator[Durable]:
     fakes = service_on_fakes()
-    # Real time: a callback's timeout must not pass before the finish the test makes.
-    with runner_of(fakes, skip_time=False) as runner:
-        yield Durable(fakes, runner)
-
-
-@pytest.fixture
-def skipping() -> Iterator[Durable]:
-    fakes = service_on_fakes()
-    # Skipped time: a callback's timeout passes at once.
-    with runner_of(fakes, skip_time=True) as runner:
+    with runner_of(fakes) as runner:
         yield Durable(fakes, runner)
 
 
@@ -123,20 +115,20 @@ def test_a_process_that_finishes_within_the_budget_is_answered_200(durable: Dura
     assert durable.fakes.repository.waiters.get("order-1", []) == [], "the finish took its waiter"
 
 
-def test_a_budget_that_runs_out_is_answered_202_from_the_row(skipping: Durable) -> None:
-    arn = skipping.start()
-    status, headers, body = skipping.answer(arn)
+def test_a_budget_that_runs_out_is_answered_202_from_the_row(durable: Durable) -> None:
+    arn = durable.start(prefer="wait=1")
+    status, headers, body = durable.answer(arn)
     assert status == 202
     assert body["status"] == "PENDING"
     assert headers["location"].endswith("/api/process/status/order-1")
     assert int(headers["retry-after"]) >= 1
-    assert skipping.callbacks.sent == []
+    assert durable.callbacks.sent == []
 
 
-def test_respond_async_answers_202_without_a_callback(skipping: Durable) -> None:
-    status, headers, _ = skipping.answer(skipping.start(prefer="respond-async"))
+def test_respond_async_answers_202_without_a_callback(durable: Durable) -> None:
+    status, headers, _ = durable.answer(durable.start(prefer="respond-async"))
     assert status == 202 and "location" in headers
-    assert skipping.fakes.repository.waiters == {}
+    assert durable.fakes.repository.waiters == {}
 
 
 def test_a_finish_between_the_save_and_the_recording_is_not_missed(durable: Durable) -> None:
@@ -195,3 +187,14 @@ def test_the_same_mistake_gets_the_same_problem(durable: Durable) -> None:
     assert headers["content-type"] == "application/problem+json"
     assert body["code"] == "PROCESS_KEY_NOT_ALLOWED"
     assert durable.fakes.engine.starts == []
+
+
+def test_a_finish_after_the_waiter_timed_out_meets_a_closed_callback_and_is_no_error(durable: Durable) -> None:
+    arn = durable.start(prefer="wait=1")
+    status, _, _ = durable.answer(arn)
+    assert status == 202
+    [callback_id] = durable.fakes.repository.waiters["order-1"]
+    finished = durable.fakes.service.finish("order-1", Outcome.done(1))
+    assert finished is not None and finished.status is ProcessStatus.DONE
+    assert [sent for sent, _ in durable.callbacks.sent] == [callback_id]
+    assert durable.callbacks.closed == [callback_id], "the runner refused it: the execution had ended"
