@@ -4,6 +4,7 @@ worker's finish sends its callback through boto3 to that runner, as it would to 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -73,3 +74,50 @@ def test_a_start_that_finishes_while_it_waits_is_woken_by_the_finishs_callback(s
     )
     assert response.status_code == 200, response.text
     assert time.monotonic() - began < 19, "woken by the callback, not by its timeout"
+
+
+def test_a_join_and_its_first_start_are_both_answered_200(stack: LocalStack) -> None:
+    body = {"processKey": "onboard-user", "correlationId": "durable-join", "variables": {**USER, "delayMs": 2000}}
+    answers: list[requests.Response] = []
+
+    def start() -> None:
+        answers.append(
+            requests.post(
+                f"{stack.url}/api/process/start", json=body, headers=headers(stack, Prefer="wait=20"), timeout=40
+            )
+        )
+
+    first = threading.Thread(target=start)
+    first.start()
+    time.sleep(0.5)
+    start()
+    first.join()
+    assert [answer.status_code for answer in answers] == [200, 200], [answer.text for answer in answers]
+    assert answers[0].json()["data"] == answers[1].json()["data"]
+
+
+def test_a_cancel_wakes_its_durable_waiter(stack: LocalStack) -> None:
+    body = {"processKey": "onboard-user", "correlationId": "durable-cancel", "variables": {**USER, "delayMs": 10_000}}
+    answers: list[requests.Response] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            requests.post(
+                f"{stack.url}/api/process/start", json=body, headers=headers(stack, Prefer="wait=20"), timeout=40
+            )
+        )
+    )
+    began = time.monotonic()
+    waiting.start()
+    time.sleep(1.0)
+    cancelled = requests.post(
+        f"{stack.url}/api/process/cancel",
+        json={"correlationId": "durable-cancel", "reason": "changed my mind"},
+        headers=headers(stack),
+        timeout=40,
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    waiting.join()
+    [answer] = answers
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "CANCELLED"
+    assert time.monotonic() - began < 19, "woken by the cancel's callback, not by its timeout"
