@@ -95,15 +95,6 @@ class Ended:
 
 
 @dataclass(frozen=True)
-class Begun:
-    """A start as far as it goes before its wait: the row, and whether this start made it (False: it
-    joined the process started before under its id)."""
-
-    record: ProcessRecord
-    created: bool
-
-
-@dataclass(frozen=True)
 class Progress:
     """How long a process has run, and how long its key's recent processes took, in milliseconds."""
 
@@ -159,13 +150,13 @@ class ProcessService:
         finish, for up to ``wait_ms`` (the wait the caller's entry point grants). Returns the row as it
         stands then."""
         deadline = self.clock() + wait_ms / 1000
-        begun = self.begin(process_key, correlation_id=correlation_id, variables=variables, caller=caller)
+        created = self.begin(process_key, correlation_id=correlation_id, variables=variables, caller=caller)
         finished = self.wait(correlation_id, process_key=process_key, deadline=deadline)
-        return self.waited(finished, created=begun.created)
+        return self.waited(finished, created=created)
 
-    def begin(self, process_key: str, *, correlation_id: str, variables: Mapping[str, Any], caller: Caller) -> Begun:
-        """The start before its wait: the row saved, the instance started (or the process started
-        before under this id joined)."""
+    def begin(self, process_key: str, *, correlation_id: str, variables: Mapping[str, Any], caller: Caller) -> bool:
+        """The start before its wait: the row saved and the instance started, or the process started
+        before under this id joined. Whether this start made the row."""
         if not self.start_policy.may_start(process_key):
             raise ProcessKeyNotAllowed(
                 f"process key {process_key!r} may not be started through Waitroom",
@@ -190,7 +181,7 @@ class ProcessService:
         else:
             self._ensure_same_request(record, new, caller)
             logger.info("joined a process started before", extra={"status": record.status.value})
-        return Begun(record, created)
+        return created
 
     def waited(self, finished: ProcessRecord, *, created: bool) -> ProcessRecord:
         """The answer of a start (``created``: it made the row, not joined it) once its wait is over:
@@ -292,9 +283,7 @@ class ProcessService:
                 pause=subscription.wait,
             )
         if record is None:
-            raise StartFailed(
-                f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
-            )
+            raise _start_failed(correlation_id)
         return record
 
     def current(self, correlation_id: str) -> ProcessRecord:
@@ -302,9 +291,7 @@ class ProcessService:
         its wait ends without the process's end in hand."""
         record = self.repository.get(correlation_id)
         if record is None:
-            raise StartFailed(
-                f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
-            )
+            raise _start_failed(correlation_id)
         return record
 
     # --- durable waiters -----------------------------------------------------------------------
@@ -544,6 +531,13 @@ class ProcessService:
 
     def pending_count(self) -> int:
         return self.repository.pending_count()
+
+
+def _start_failed(correlation_id: str) -> StartFailed:
+    """What a waiter meets when the row it waits for is gone: its start failed and was discarded."""
+    return StartFailed(
+        f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
+    )
 
 
 def _visible(record: ProcessRecord | None, correlation_id: str, caller: Caller | None) -> ProcessRecord:

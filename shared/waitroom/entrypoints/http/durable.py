@@ -86,7 +86,7 @@ class DurableWait:
             lambda: {
                 "created": self.service.begin(
                     process_key, correlation_id=correlation_id, variables=variables, caller=caller
-                ).created,
+                ),
                 # The budget as the first invocation granted it: a replay answers with the same.
                 "waitMs": wait_ms,
             },
