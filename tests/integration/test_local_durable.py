@@ -1,6 +1,7 @@
 """The durable wait mode on one machine (``WAIT_MODE=durable make run``): the start function runs
 under the durable execution SDK's local runner (dex-local-runner) behind the local gateway, and the
-worker's finish sends its callback through boto3 to that runner, as it would to Lambda."""
+worker's (or cancel's) finish sends its callback through boto3 to that runner, as it would to Lambda;
+on SQLite and on PostgreSQL, as the classic mode's suite."""
 
 from __future__ import annotations
 
@@ -12,16 +13,18 @@ import pytest
 import requests
 
 from devstack.stack import LocalSettings, LocalStack
+from tests.conftest import STACK_STORES
 from tests.support.stacks import run_stack
 
 USER = {"userId": "user-123", "email": "user@example.com"}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+@pytest.fixture(scope="module", params=STACK_STORES)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    database_url = request.getfixturevalue("pg_module_schema_url") if request.param == "postgresql" else None
     environment = {
         "WAIT_MODE": "durable",
-        "DATABASE_URL": None,
+        "DATABASE_URL": database_url,
         "CAMUNDA_URL": None,
         "ALLOWED_PROCESS_KEYS": "onboard-user",
     }
