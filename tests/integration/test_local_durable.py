@@ -26,7 +26,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "WAIT_MODE": "durable",
         "DATABASE_URL": database_url,
         "CAMUNDA_URL": None,
-        "ALLOWED_PROCESS_KEYS": "onboard-user",
+        # no-such-process may be started (and is deployed nowhere): its start must meet a 404.
+        "ALLOWED_PROCESS_KEYS": "onboard-user,no-such-process",
     }
     local = LocalSettings(data_dir=tmp_path_factory.mktemp("durable"), engine_port=0, concurrency=2)
     with run_stack(local, environment) as running:
@@ -124,3 +125,25 @@ def test_a_cancel_wakes_its_durable_waiter(stack: LocalStack) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "CANCELLED"
     assert time.monotonic() - began < 19, "woken by the cancel's callback, not by its timeout"
+
+
+def test_a_process_that_ends_in_error_is_answered_500_with_the_reason(stack: LocalStack) -> None:
+    body = {
+        "processKey": "onboard-user",
+        "correlationId": "durable-invalid",
+        "variables": {"userId": "u-9", "email": "nope"},
+    }
+    response = requests.post(f"{stack.url}/api/process/start", json=body, headers=headers(stack), timeout=40)
+    assert response.status_code == 500, response.text
+    assert response.json()["error"]["code"] == "USER_REJECTED"
+
+
+def test_the_same_mistakes_get_the_same_problems_through_the_durable_steps(stack: LocalStack) -> None:
+    unknown = {"processKey": "no-such-process", "correlationId": "durable-unknown"}
+    response = requests.post(f"{stack.url}/api/process/start", json=unknown, headers=headers(stack), timeout=40)
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "PROCESS_DEFINITION_NOT_FOUND"
+    refused = {"processKey": "not-allowed", "correlationId": "durable-refused"}
+    response = requests.post(f"{stack.url}/api/process/start", json=refused, headers=headers(stack), timeout=40)
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "PROCESS_KEY_NOT_ALLOWED"
