@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -147,3 +148,26 @@ def test_the_same_mistakes_get_the_same_problems_through_the_durable_steps(stack
     response = requests.post(f"{stack.url}/api/process/start", json=refused, headers=headers(stack), timeout=40)
     assert response.status_code == 403, response.text
     assert response.json()["code"] == "PROCESS_KEY_NOT_ALLOWED"
+
+
+def test_an_incident_wakes_the_durable_waiter_within_seconds(tmp_path: Path) -> None:
+    """The onboarding service is unreachable: the step fails for good, an incident ends the process
+    (the worker's finish), and its callback answers the waiting start 500 long before its timeout."""
+    environment = {
+        "WAIT_MODE": "durable",
+        "DATABASE_URL": None,
+        "CAMUNDA_URL": None,
+        "ALLOWED_PROCESS_KEYS": "onboard-user",
+        "ONBOARDING_API_URL": "http://127.0.0.1:9",
+        "WORKER_MAX_RETRIES": "2",
+        "WORKER_RETRY_TIMEOUT_MS": "200",
+    }
+    local = LocalSettings(data_dir=tmp_path, engine_port=0, concurrency=1)
+    with run_stack(local, environment) as stack:
+        body = {"processKey": "onboard-user", "correlationId": "durable-incident", "variables": USER}
+        began = time.monotonic()
+        response = requests.post(f"{stack.url}/api/process/start", json=body, headers=headers(stack), timeout=40)
+        elapsed = time.monotonic() - began
+        assert response.status_code == 500, response.text
+        assert response.json()["error"]["code"] == "INCIDENT"
+        assert elapsed < 10, f"the client learnt of the incident after {elapsed:.1f} s, not at its timeout"
