@@ -44,10 +44,14 @@ def test_a_classic_function_never_loads_the_durable_sdk(function: str, tmp_path:
     assert "boto3" not in loaded
 
 
-def test_the_durable_start_function_loads_the_sdk_and_the_finishing_functions_only_their_client(
-    tmp_path: Path,
-) -> None:
+def test_the_durable_start_function_loads_the_sdk(tmp_path: Path) -> None:
     assert SDK in modules_after_import("start", "durable", tmp_path)
-    complete = modules_after_import("complete", "durable", tmp_path)
-    assert "waitroom.adapters.callbacks" in complete, "a finishing function sends callbacks"
-    assert SDK not in complete
+
+
+@pytest.mark.parametrize("function", ["complete", "cancel", "worker", "reconciler"])
+def test_in_the_durable_mode_every_finishing_function_loads_the_callbacks_client_and_not_the_sdk(
+    function: str, tmp_path: Path
+) -> None:
+    loaded = modules_after_import(function, "durable", tmp_path)
+    assert "waitroom.adapters.callbacks" in loaded, "a finishing function sends callbacks"
+    assert SDK not in loaded
