@@ -59,6 +59,7 @@ Waitroom is running (started in {time.monotonic() - began:.1f} s). Ctrl-C stops 
   Camunda   {_redacted(described["camunda"])}
   Store     {_redacted(described["database"])}
   Metrics   {metrics}
+  Waiting   {described["wait_mode"]}   (WAIT_MODE=durable: the start function under dex-local-runner)
 
 Try it (make -s token prints a JWT the local gateway accepts; SUB=alice ADMIN=1 choose who you are):
 

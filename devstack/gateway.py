@@ -44,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from devstack.durable import DurableRunner
 from devstack.functions import ColdStartsThrottled, FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
 from devstack.identity import FUNCTION_URL_SERVICE, REGION, LocalIdentity, Rejected
@@ -334,6 +335,10 @@ class Gateway:
         self.application = application
         self.pools = pools
         self.identity = identity
+        #: The durable execution service and the functions it runs (the durable wait mode's start
+        #: function): a route to one of them starts an execution and answers with its result.
+        self.durable: DurableRunner | None = None
+        self.durable_functions: frozenset[str] = frozenset()
         self._buckets = {route.route_key: TokenBucket(route.throttle) for route in application.routes if route.throttle}
         gateway = self
 
@@ -452,7 +457,10 @@ class Gateway:
         throttled_status: int = 429,
     ) -> None:
         try:
-            result = self.pools[function].invoke(event)
+            if self.durable is not None and function in self.durable_functions:
+                result = self.durable.invoke(function, event)
+            else:
+                result = self.pools[function].invoke(event)
         except ColdStartsThrottled:
             # This machine's limit on cold starts at once, not Lambda's: "try again".
             send(request, 429, {"message": "Too Many Requests"})

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from devstack.durable import DURABLE_API_PREFIX, DurableRunner
 from devstack.functions import FunctionPool, Throttled
 from devstack.http_answers import send
 
@@ -39,6 +40,8 @@ def function_name(identifier: str) -> str:
 
 class LambdaApi:
     def __init__(self, pool_of: Callable[[str], FunctionPool | None], *, host: str = "127.0.0.1", port: int = 0):
+        #: Where the durable execution APIs go, in the durable wait mode (the stack sets it).
+        self.durable: DurableRunner | None = None
         self.throttled = 0
         self.started = 0
         self._pool_of = pool_of
@@ -51,7 +54,25 @@ class LambdaApi:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the functions' logs tell the story."""
 
+            def forward_durable(self) -> bool:
+                """A durable execution API (a checkpoint, an execution's state, a callback) goes to
+                the durable execution service, as Lambda's endpoint serves both."""
+                if api.durable is None or not self.path.startswith(DURABLE_API_PREFIX):
+                    return False
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, payload, content_type = api.durable.forward(
+                    self.command, self.path, body, dict(self.headers.items())
+                )
+                send(self, status, payload, [("Content-Type", content_type)])
+                return True
+
+            def do_GET(self) -> None:
+                if not self.forward_durable():
+                    send(self, 404, {"Type": "User", "message": "Not found"})
+
             def do_POST(self) -> None:
+                if self.forward_durable():
+                    return
                 matched = _INVOCATIONS.match(self.path.split("?", 1)[0])
                 pool = None if matched is None else api._pool_of(function_name(unquote(matched.group("name"))))
                 if pool is None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devstack.durable import DurableRunner
 from devstack.engine.server import EngineServer
 from devstack.functions import WARM_TIMEOUT_S, FunctionPool
 from devstack.gateway import FUNCTION_URL_PREFIX, Gateway
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
 #: The worker function's logical id: the dispatcher invokes it by this name locally, qualified by the
 #: alias as in AWS, where it invokes the alias ``live`` (template.yaml).
 WORKER_FUNCTION = "WorkerFunction"
+#: The function that runs as a durable function in the durable wait mode (template.yaml's DurableConfig).
+DURABLE_FUNCTION = "StartFunction"
 #: What boto3 needs to call the local Lambda API (it signs every request; the local API reads no
 #: signature), and the worker the dispatcher starts, which the template names with ``!Ref``.
 LOCAL_LAMBDA_CLIENT = {
@@ -184,6 +187,7 @@ class LocalStack:
         self.schedules: list[ScheduledFunction] = []
         self.gateway: Gateway | None = None
         self.lambda_api: LambdaApi | None = None
+        self.durable: DurableRunner | None = None
         self.environment: dict[str, str] = {}
         self._started_in: dict[str, str] = {}
         self.identity = LocalIdentity.in_directory(self.local.data_dir)
@@ -232,6 +236,13 @@ class LocalStack:
         self.lambda_api = LambdaApi(self.pool_of).serve()
         values["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_api.url
         values.update(LOCAL_LAMBDA_CLIENT)
+        values["WAIT_MODE"] = self.wait_mode
+        if self.wait_mode == "durable":
+            self.durable = DurableRunner(
+                lambda_endpoint=self.lambda_api.url,
+                environment={**LOCAL_LAMBDA_CLIENT, "AWS_DEFAULT_REGION": LOCAL_DEFAULTS["AWS_DEFAULT_REGION"]},
+            ).start()
+            self.lambda_api.durable = self.durable
         # The shell's own variables win over the local defaults, as they reach the functions too.
         self.environment = {name: value for name, value in values.items() if name not in os.environ}
         self.environment.update({name: os.environ[name] for name in values if name in os.environ})
@@ -258,9 +269,18 @@ class LocalStack:
             self.schedules = [self._scheduled(f) for f in self.application.functions.values() if f.schedule]
         for pool in self.pools.values():
             pool.warm()
-        self.gateway = Gateway(
-            self.application, self.pools, identity=self.identity, host="127.0.0.1", port=self.port
-        ).start()
+        self.gateway = Gateway(self.application, self.pools, identity=self.identity, host="127.0.0.1", port=self.port)
+        if self.durable is not None:
+            self.gateway.durable = self.durable
+            self.gateway.durable_functions = frozenset({DURABLE_FUNCTION})
+        self.gateway.start()
+
+    @property
+    def wait_mode(self) -> str:
+        """``WAIT_MODE`` of the shell at the stack's start, else the template parameter ``WaitMode``
+        given locally, else classic."""
+        started_in = self._started_in or os.environ
+        return started_in.get("WAIT_MODE") or self.local.parameter_overrides.get("WaitMode") or "classic"
 
     def restart_schedules(self) -> None:
         """Kill the scheduled functions mid-invocation, as a crash or a timeout would, and start them anew."""
@@ -300,6 +320,8 @@ class LocalStack:
             pool.close()
         if self.lambda_api is not None:
             self.lambda_api.stop()
+        if self.durable is not None:
+            self.durable.stop()
         if self.onboarding is not None:
             self.onboarding.stop()
         if self.engine is not None:
@@ -313,4 +335,5 @@ class LocalStack:
             "routes": [route.route_key for route in self.application.routes],
             "function_urls": [f"{self.url}{FUNCTION_URL_PREFIX}{name}/" for name in self.application.function_urls],
             "metrics": None if self.local.metrics_path is None else str(self.local.metrics_path),
+            "wait_mode": self.wait_mode,
         }

@@ -17,7 +17,7 @@ from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.metrics import CloudWatchMetrics
 from waitroom.adapters.store import SqlStore, open_store
 from waitroom.adapters.wake import WakeChannel, wake_channel
-from waitroom.service.ports import Clock, Engine, Metrics, ProcessRepository, Waker
+from waitroom.service.ports import Callbacks, Clock, Engine, Metrics, ProcessRepository, Waker
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
 
@@ -52,6 +52,16 @@ def engine(settings: Settings) -> CamundaEngine:
     return CamundaEngine(CamundaClient.from_settings(settings), string_max_chars=settings.camunda_string_max_chars)
 
 
+def durable_callbacks(settings: Settings) -> Callbacks | None:
+    """What resumes the durable waiters, in the durable wait mode (none in the classic one). boto3 is
+    imported only then: the classic functions never load it."""
+    if settings.wait_mode != "durable":
+        return None
+    from waitroom.adapters.callbacks import LambdaCallbacks  # noqa: PLC0415 -- durable mode only
+
+    return LambdaCallbacks()
+
+
 def process_service(
     settings: Settings,
     *,
@@ -60,6 +70,7 @@ def process_service(
     engine: Engine,
     metrics: Metrics | None = None,
     clock: Clock = time.monotonic,
+    callbacks: Callbacks | None = None,
 ) -> ProcessService:
     """The service on the given adapters, obeying ``settings`` (a test or a benchmark passes its own)."""
     return ProcessService(
@@ -70,6 +81,7 @@ def process_service(
         start_policy=settings.start_policy(),
         wait_policy=settings.wait_policy(),
         clock=clock,
+        callbacks=callbacks if callbacks is not None else durable_callbacks(settings),
     )
 
 

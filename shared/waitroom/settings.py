@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         description="The `Retry-After` of a 503, and of a 202 while its key has fewer than 5 finished processes "
         "(after that it comes from their durations).",
     )
+    wait_mode: Literal["classic", "durable"] = Field(
+        "classic",
+        description="How a start waits: `classic` holds its invocation and reads the row (woken by the wake "
+        "channel); `durable` runs the start function as a Lambda durable function that suspends on a callback "
+        "the process's finish sends (template parameter `WaitMode`). Every function that finishes processes "
+        "needs the same value.",
+    )
     long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = Field(
         LONG_WAIT_CEILING_MS,
         description="Longest `Prefer: wait` honoured on the Lambda Function URLs of start and status (template "

@@ -48,6 +48,7 @@ def _empty_mssql(url: str, settings: Settings) -> None:
     connection = dialect_for(url, settings).connect()
     try:
         connection.cursor().execute("DELETE FROM dbo.process_store")
+        connection.cursor().execute("DELETE FROM dbo.waiter_callback")
     finally:
         connection.close()
 

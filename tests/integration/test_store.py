@@ -256,3 +256,28 @@ def test_a_second_store_sees_the_first_ones_writes(store_factory: StoreFactory) 
     writer.finish("order-1", Outcome.done(1))
     polled = reader.poll("order-1")
     assert polled is not None and polled.status is ProcessStatus.DONE
+
+
+def test_waiters_are_taken_once_each_and_only_for_their_id(store: SqlStore) -> None:
+    long_id = "A" * 1000 + "=="
+    store.add_waiter("order-1", "cb-1")
+    store.add_waiter("order-1", long_id)
+    store.add_waiter("Order-1", "cb-other")
+    assert sorted(store.take_waiters("order-1")) == sorted(["cb-1", long_id])
+    assert store.take_waiters("order-1") == [], "a taken callback is never taken again"
+    assert store.take_waiters("Order-1") == ["cb-other"], "ids differing by case are two processes"
+
+
+def test_a_dropped_waiter_is_not_taken(store: SqlStore) -> None:
+    store.add_waiter("order-1", "cb-1")
+    store.add_waiter("order-1", "cb-2")
+    store.drop_waiter("order-1", "cb-1")
+    store.drop_waiter("order-1", "CB-2")
+    assert store.take_waiters("order-1") == ["cb-2"]
+
+
+def test_a_second_store_takes_what_the_first_recorded(store_factory: StoreFactory) -> None:
+    first, second = store_factory(), store_factory()
+    first.add_waiter("order-1", "cb-1")
+    assert second.take_waiters("order-1") == ["cb-1"]
+    assert first.take_waiters("order-1") == []

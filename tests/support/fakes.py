@@ -48,6 +48,7 @@ class InMemoryRepository:
         self.polls = 0
         self.durations_ms: dict[str, list[float]] = {}
         """What :meth:`recent_durations_ms` answers, by process key (a test sets it)."""
+        self.waiters: dict[str, list[str]] = {}
 
     def _time(self) -> datetime:
         return EPOCH + timedelta(seconds=self._clock())
@@ -183,6 +184,20 @@ class InMemoryRepository:
 
     def pending_count(self) -> int:
         return sum(1 for row in self._rows.values() if row.status is ProcessStatus.PENDING)
+
+    def add_waiter(self, correlation_id: str, callback_id: str) -> None:
+        with self._guard:
+            self.waiters.setdefault(correlation_id, []).append(callback_id)
+
+    def take_waiters(self, correlation_id: str) -> list[str]:
+        with self._guard:
+            return self.waiters.pop(correlation_id, [])
+
+    def drop_waiter(self, correlation_id: str, callback_id: str) -> None:
+        with self._guard:
+            waiting = self.waiters.get(correlation_id, [])
+            if callback_id in waiting:
+                waiting.remove(callback_id)
 
 
 @dataclass

@@ -37,6 +37,9 @@ NOT_ENDING = {
     "replace_unstarted",  # a finished row back to PENDING: a start, not an end
     "has_pending",
     "pending_count",
+    "add_waiter",
+    "take_waiters",  # the durable waiters' callbacks, taken by the one end alone (see below)
+    "drop_waiter",
 }
 
 
@@ -98,3 +101,22 @@ def test_the_services_own_endings_go_through_the_one_end() -> None:
         "waitroom/service/processes.py:ProcessService._end: self.repository.discard_unstarted(...)",
         "waitroom/service/processes.py:ProcessService._end: self.repository.finish(...)",
     ]
+
+
+def test_the_durable_waiters_are_taken_by_the_one_end_alone() -> None:
+    """The callbacks of durable waiters are sent by the one end (through ``_wake_durable_waiters``,
+    which only ``_end`` calls): nothing else takes them, or a finish would find none to send."""
+    takers, wakers = [], []
+    for source in SOURCES:
+        for path in sorted(source.rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef):
+                    for call in ast.walk(node):
+                        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                            if call.func.attr == "take_waiters" and not is_the_service(ast.unparse(call.func.value)):
+                                takers.append(f"{path.name}:{node.name}")
+                            if call.func.attr == "_wake_durable_waiters":
+                                wakers.append(f"{path.name}:{node.name}")
+    assert takers == ["processes.py:_wake_durable_waiters"]
+    assert set(wakers) == {"processes.py:_end"}

@@ -193,3 +193,30 @@ def test_a_replaced_version_is_deleted_not_kept() -> None:
     resources = translate({"SnapStart": "Enabled"})
     policies = {resources[name].get("DeletionPolicy") for name in versions(resources).values()}
     assert policies == {"Delete"}
+
+
+def test_the_durable_wait_mode_makes_the_start_function_durable_and_lets_every_finisher_send_to_it() -> None:
+    resources = translate({"WaitMode": "durable"})
+    start = resources["StartFunction"]["Properties"]
+    assert start["DurableConfig"] == {
+        "Fn::If": [
+            "IsDurable",
+            {"ExecutionTimeout": {"Fn::If": ["HasLongWaits", 900, 60]}, "RetentionPeriodInDays": 1},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    role = resources["StartFunctionRole"]["Properties"]["ManagedPolicyArns"]
+    assert any("AWSLambdaBasicDurableExecutionRolePolicy" in json.dumps(arn) for arn in role)
+    sending = {"Fn::If": ["IsDurable", {"Ref": "SendCallbacksPolicy"}, {"Ref": "AWS::NoValue"}]}
+    finishers = {
+        name.removesuffix("Role")
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role" and sending in resource["Properties"].get("ManagedPolicyArns", [])
+    }
+    assert finishers == {"CompleteFunction", "CancelFunction", "WorkerFunction", "ReconcilerFunction"}
+    statement = resources["SendCallbacksPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement[0]["Action"] == [
+        "lambda:SendDurableExecutionCallbackSuccess",
+        "lambda:SendDurableExecutionCallbackFailure",
+    ]
+    assert statement[0]["Resource"][0] == {"Fn::GetAtt": ["StartFunction", "Arn"]}

@@ -3,6 +3,9 @@ resolver and the Lambda handler around them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from waitroom import bootstrap
@@ -30,6 +33,23 @@ def http_function(
     settings = application.settings
     app = create_resolver(settings, API_ROUTES[name](application.service, settings))
     return app, api_handler(app, settings)
+
+
+def start_function(
+    application: bootstrap.Application | None = None,
+) -> tuple[APIGatewayHttpResolver, Callable[[Any, Any], Any]]:
+    """The start function: the API function ``start`` in the classic wait mode; in the durable one,
+    its route inside a Lambda durable function (:mod:`waitroom.entrypoints.http.durable`, imported
+    only then: the durable execution SDK stays off the classic functions' cold start)."""
+    application = application or bootstrap.application(get_settings())
+    if application.settings.wait_mode != "durable":
+        return http_function("start", application)
+    from waitroom.entrypoints.http.durable import DurableWait, durable_handler  # noqa: PLC0415 -- durable mode only
+
+    settings = application.settings
+    waiting = DurableWait(application.service)
+    app = create_resolver(settings, start_routes(application.service, settings, waiting))
+    return app, durable_handler(app, settings, waiting)
 
 
 def docs_function(openapi: str, settings: Settings | None = None) -> tuple[APIGatewayHttpResolver, ApiHandler]:

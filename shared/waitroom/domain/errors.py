@@ -123,3 +123,8 @@ class StoreUnavailable(WaitroomError):
     """The database could not be reached or failed mid-statement."""
 
     code = "STORE_UNAVAILABLE"
+
+
+class CallbackNotSent(Exception):
+    """A durable waiter's callback could not be sent its process's end. Never a client's answer: the
+    finish that sends logs it, and the waiter reads the row when its callback times out."""

@@ -253,3 +253,38 @@ class Outcome:
             and same_json(record.payload, self.payload)
             and same_json(record.error, self.error)
         )
+
+
+def record_to_json(record: ProcessRecord) -> dict[str, Any]:
+    """``record`` as JSON values (times in ISO 8601), as it travels to a durable waiter: the inverse of
+    :func:`record_from_json`."""
+    return {
+        "correlationId": record.correlation_id,
+        "status": record.status.value,
+        "processKey": record.process_key,
+        "payload": record.payload,
+        "error": record.error,
+        "startedAt": record.started_at.isoformat(),
+        "updatedAt": record.updated_at.isoformat(),
+        "completedAt": None if record.completed_at is None else record.completed_at.isoformat(),
+        "camundaInstanceId": record.camunda_instance_id,
+        "requestHash": record.request_hash,
+        "owner": record.owner,
+    }
+
+
+def record_from_json(value: dict[str, Any]) -> ProcessRecord:
+    completed_at = value.get("completedAt")
+    return ProcessRecord(
+        correlation_id=value["correlationId"],
+        status=ProcessStatus(value["status"]),
+        process_key=value.get("processKey"),
+        payload=value.get("payload"),
+        error=value.get("error"),
+        started_at=datetime.fromisoformat(value["startedAt"]),
+        updated_at=datetime.fromisoformat(value["updatedAt"]),
+        completed_at=None if completed_at is None else datetime.fromisoformat(completed_at),
+        camunda_instance_id=value.get("camundaInstanceId"),
+        request_hash=value.get("requestHash"),
+        owner=value.get("owner"),
+    )

@@ -111,6 +111,19 @@ class ProcessRepository(Protocol):
 
     def pending_count(self) -> int: ...
 
+    def add_waiter(self, correlation_id: str, callback_id: str) -> None:
+        """Record the callback a durable waiter of the process suspended on."""
+        ...
+
+    def take_waiters(self, correlation_id: str) -> list[str]:
+        """Remove and return every callback recorded for the process: of racing takers, each
+        callback goes to one."""
+        ...
+
+    def drop_waiter(self, correlation_id: str, callback_id: str) -> None:
+        """Forget one recorded callback (its waiter saw the process end before it suspended)."""
+        ...
+
 
 @dataclass(frozen=True)
 class InstanceHistory:
@@ -213,6 +226,20 @@ class Waker(Protocol):
     def subscribe(self, correlation_id: str) -> AbstractContextManager[Subscription]: ...
 
     def notify(self, correlation_id: str) -> None: ...
+
+
+class Callbacks(Protocol):
+    """Resumes the durable waiters of a process: each suspended on a callback that this sends a
+    message to (the durable wait mode; the classic mode has none)."""
+
+    #: The largest message a callback carries, in bytes.
+    max_message_bytes: int
+
+    def send(self, callback_id: str, message: str) -> bool:
+        """Deliver ``message`` to the callback. False when the callback was closed already (it timed
+        out, or its execution ended): nobody waits on it any more. Raises
+        :class:`~waitroom.domain.errors.CallbackNotSent` when it could not be delivered."""
+        ...
 
 
 class Metrics(Protocol):

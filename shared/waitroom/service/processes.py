@@ -6,6 +6,7 @@ roots in :mod:`waitroom.bootstrap` give it the adapters. No HTTP, SQL or AWS in 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from typing import Any
 
 from waitroom.domain.errors import (
     AlreadyFinished,
+    CallbackNotSent,
     CamundaNoAnswer,
     CamundaNotFound,
     CamundaStartUnconfirmed,
@@ -35,10 +37,20 @@ from waitroom.domain.process import (
     ProcessStatus,
     StepEvent,
     error_value,
+    record_to_json,
     request_hash,
 )
 from waitroom.service.policies import StartPolicy, WaitPolicy
-from waitroom.service.ports import Clock, Engine, InstanceHistory, Metrics, ProcessRepository, Waker, WallClock
+from waitroom.service.ports import (
+    Callbacks,
+    Clock,
+    Engine,
+    InstanceHistory,
+    Metrics,
+    ProcessRepository,
+    Waker,
+    WallClock,
+)
 from waitroom.service.schedules import Schedules
 from waitroom.service.waiting import wait_for_final
 
@@ -110,6 +122,7 @@ class ProcessService:
         wait_policy: WaitPolicy,
         clock: Clock,
         wall_clock: WallClock = utc_now,
+        callbacks: Callbacks | None = None,
     ) -> None:
         self.repository = repository
         self.wall_clock = wall_clock
@@ -119,6 +132,7 @@ class ProcessService:
         self.start_policy = start_policy
         self.wait_policy = wait_policy
         self.clock = clock
+        self.callbacks = callbacks
         self.schedules = Schedules(repository, waker, wait_policy, clock)
 
     # --- start ---------------------------------------------------------------------------------
@@ -136,6 +150,13 @@ class ProcessService:
         finish, for up to ``wait_ms`` (the wait the caller's entry point grants). Returns the row as it
         stands then."""
         deadline = self.clock() + wait_ms / 1000
+        created = self.begin(process_key, correlation_id=correlation_id, variables=variables, caller=caller)
+        finished = self.wait(correlation_id, process_key=process_key, deadline=deadline)
+        return self.waited(finished, created=created)
+
+    def begin(self, process_key: str, *, correlation_id: str, variables: Mapping[str, Any], caller: Caller) -> bool:
+        """The start before its wait: the row saved and the instance started, or the process started
+        before under this id joined. Whether this start made the row."""
         if not self.start_policy.may_start(process_key):
             raise ProcessKeyNotAllowed(
                 f"process key {process_key!r} may not be started through Waitroom",
@@ -160,7 +181,11 @@ class ProcessService:
         else:
             self._ensure_same_request(record, new, caller)
             logger.info("joined a process started before", extra={"status": record.status.value})
-        finished = self.wait(correlation_id, process_key=process_key, deadline=deadline)
+        return created
+
+    def waited(self, finished: ProcessRecord, *, created: bool) -> ProcessRecord:
+        """The answer of a start (``created``: it made the row, not joined it) once its wait is over:
+        ``finished``, the row as the wait left it."""
         if created and finished.status is ProcessStatus.CANCELLED and finished.camunda_instance_id is not None:
             self._end_instance_cancelled_while_starting(finished.camunda_instance_id)
         return finished
@@ -258,10 +283,56 @@ class ProcessService:
                 pause=subscription.wait,
             )
         if record is None:
-            raise StartFailed(
-                f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
-            )
+            raise _start_failed(correlation_id)
         return record
+
+    def current(self, correlation_id: str) -> ProcessRecord:
+        """The row of a process this request started or joined, as it stands: what a waiter reads when
+        its wait ends without the process's end in hand."""
+        record = self.repository.get(correlation_id)
+        if record is None:
+            raise _start_failed(correlation_id)
+        return record
+
+    # --- durable waiters -----------------------------------------------------------------------
+
+    def await_callback(self, correlation_id: str, callback_id: str) -> ProcessRecord:
+        """Record the callback a durable waiter is about to suspend on, then read the row once.
+
+        A finish that lands before the recording takes no callback of this waiter, and this read,
+        after the recording, sees the row final: the waiter answers without suspending, and its
+        callback is forgotten. A finish after the recording takes the callback and sends it.
+        """
+        self.repository.add_waiter(correlation_id, callback_id)
+        record = self.current(correlation_id)
+        if record.status.is_final:
+            self.repository.drop_waiter(correlation_id, callback_id)
+        return record
+
+    def _wake_durable_waiters(self, correlation_id: str, record: ProcessRecord | None) -> None:
+        """Send the process's end to every durable waiter recorded for it, each once (the callbacks are
+        taken from the store, so of racing finishes one sends each). The message carries the row,
+        unless it is larger than a callback carries or the row is gone: then it carries nothing
+        and the waiter reads the row. A failure is logged and loses nothing: the row stays the
+        truth, and a waiter whose callback was not sent reads it when its callback times out."""
+        if self.callbacks is None:
+            return
+        try:
+            taken = self.repository.take_waiters(correlation_id)
+        except WaitroomError:
+            logger.warning("could not take the durable waiters of a finished process", exc_info=True)
+            return
+        if not taken:
+            return
+        message = "{}" if record is None else json.dumps({"record": record_to_json(record)}, separators=(",", ":"))
+        if len(message.encode()) > self.callbacks.max_message_bytes:
+            message = "{}"
+        for callback_id in taken:
+            try:
+                if not self.callbacks.send(callback_id, message):
+                    logger.info("a durable waiter's callback was closed already")
+            except CallbackNotSent:
+                logger.warning("could not send a durable waiter its process's end", exc_info=True)
 
     def progress(self, record: ProcessRecord) -> Progress:
         """How long the process has run, beside how long its key's recent processes took (from which
@@ -348,20 +419,24 @@ class ProcessService:
             if self.repository.discard_unstarted(correlation_id):
                 logger.info("discarded the row of a start that failed", extra={"correlation_id": correlation_id})
                 self.waker.notify(correlation_id)
+                self._wake_durable_waiters(correlation_id, None)
                 return Ended(None, None)
             current = self.repository.get(correlation_id)
             if current is None:
                 self.waker.notify(correlation_id)
+                self._wake_durable_waiters(correlation_id, None)
             return Ended(None, current)
         finished = self.repository.finish(correlation_id, ending, instance_id=instance_id)
         if finished is not None:
             logger.info("process finished", extra={"correlation_id": correlation_id, "status": finished.status})
             self.waker.notify(correlation_id)
+            self._wake_durable_waiters(correlation_id, finished)
             self.metrics.process_finished(finished)
             return Ended(finished, finished)
         current = self.repository.get(correlation_id)
         if current is not None and ending.matches(current):
             self.waker.notify(correlation_id)
+            self._wake_durable_waiters(correlation_id, current)
         return Ended(None, current)
 
     def complete(self, correlation_id: str, outcome: Outcome) -> ProcessRecord:
@@ -461,6 +536,13 @@ class ProcessService:
 
     def pending_count(self) -> int:
         return self.repository.pending_count()
+
+
+def _start_failed(correlation_id: str) -> StartFailed:
+    """What a waiter meets when the row it waits for is gone: its start failed and was discarded."""
+    return StartFailed(
+        f"the start of {correlation_id!r} failed while this request waited for it; starting it again is safe"
+    )
 
 
 def _visible(record: ProcessRecord | None, correlation_id: str, caller: Caller | None) -> ProcessRecord:

@@ -105,6 +105,13 @@ class Statements:
     is PENDING, and returns the row."""
     has_pending: str
     pending_count: str
+    add_waiter: str
+    """Records a durable waiter's callback id under a process's id."""
+    take_waiters: str
+    """Deletes every callback id recorded under a process's id and returns them: of racing takers
+    each id goes to one."""
+    drop_waiter: str
+    """Deletes one recorded callback id (its waiter saw the process final without suspending)."""
     purge_finished_steps: str | None = None
     """Deletes up to ``steps`` step rows of the processes ``purge_finished`` would delete, before it
     runs (None: the cascade deletes them with their processes)."""
@@ -564,6 +571,16 @@ class SqlStore:
     def recent_durations_ms(self, process_key: str, *, limit: int) -> list[float]:
         rows = self._all_rows(self._sql.recent_durations, {"process_key": process_key, "limit": limit})
         return [float(row[0]) for row in rows if row[0] is not None]
+
+    def add_waiter(self, correlation_id: str, callback_id: str) -> None:
+        self._run(self._sql.add_waiter, {"correlation_id": correlation_id, "callback_id": callback_id})
+
+    def take_waiters(self, correlation_id: str) -> list[str]:
+        rows = self._all_rows(self._sql.take_waiters, {"correlation_id": correlation_id})
+        return [str(row[0]) for row in rows]
+
+    def drop_waiter(self, correlation_id: str, callback_id: str) -> None:
+        self._run(self._sql.drop_waiter, {"correlation_id": correlation_id, "callback_id": callback_id})
 
     def has_pending(self, correlation_id: str) -> bool:
         return bool(self._scalar(self._sql.has_pending, {"correlation_id": correlation_id}))

@@ -68,6 +68,7 @@ logger = logging.getLogger(__name__)
 SELECT_LIST = ", ".join(f"ps.{column}" for column in COLUMNS)
 OUTPUT_LIST = ", ".join(f"inserted.{column}" for column in COLUMNS)
 ID = "CAST(%(correlation_id)s AS VARCHAR(64))"
+CALLBACK_ID = "CAST(%(callback_id)s AS VARCHAR(1024))"
 OWNER = "CAST(%(owner)s AS NVARCHAR(255))"
 #: The finished rows retention deletes next, oldest first.
 EXPIRED = (
@@ -176,6 +177,9 @@ STATEMENTS = Statements(
         f"WHERE correlation_id = {ID} AND status = 'PENDING') THEN 1 ELSE 0 END"
     ),
     pending_count="SELECT COUNT_BIG(*) FROM dbo.process_store WHERE status = 'PENDING'",
+    add_waiter=(f"INSERT INTO dbo.waiter_callback (correlation_id, callback_id) VALUES ({ID}, {CALLBACK_ID})"),
+    take_waiters=f"DELETE dbo.waiter_callback OUTPUT deleted.callback_id WHERE correlation_id = {ID}",
+    drop_waiter=f"DELETE FROM dbo.waiter_callback WHERE correlation_id = {ID} AND callback_id = {CALLBACK_ID}",
 )
 
 # A connection that is gone: FreeTDS/db-lib (write/read failed, dead DBPROCESS), and the transient

@@ -108,6 +108,13 @@ STATEMENTS = Statements(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = %(correlation_id)s AND status = 'PENDING')"
     ),
     pending_count="SELECT count(*) FROM process_store WHERE status = 'PENDING'",
+    add_waiter=(
+        "INSERT INTO waiter_callback (correlation_id, callback_id) VALUES (%(correlation_id)s, %(callback_id)s)"
+    ),
+    take_waiters="DELETE FROM waiter_callback WHERE correlation_id = %(correlation_id)s RETURNING callback_id",
+    drop_waiter=(
+        "DELETE FROM waiter_callback WHERE correlation_id = %(correlation_id)s AND callback_id = %(callback_id)s"
+    ),
 )
 
 

@@ -95,6 +95,9 @@ STATEMENTS = Statements(
         "SELECT EXISTS (SELECT 1 FROM process_store WHERE correlation_id = :correlation_id AND status = 'PENDING')"
     ),
     pending_count="SELECT COUNT(*) FROM process_store WHERE status = 'PENDING'",
+    add_waiter="INSERT INTO waiter_callback (correlation_id, callback_id) VALUES (:correlation_id, :callback_id)",
+    take_waiters="DELETE FROM waiter_callback WHERE correlation_id = :correlation_id RETURNING callback_id",
+    drop_waiter="DELETE FROM waiter_callback WHERE correlation_id = :correlation_id AND callback_id = :callback_id",
 )
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Protocol
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -161,8 +161,49 @@ def responses(operation: str, *statuses: int, success: type[BaseModel] = Process
     return described
 
 
-def start_routes(service: ProcessService, settings: Settings) -> Router:
+class StartWait(Protocol):
+    """How the start route starts a process and waits for it: holding its invocation
+    (:class:`HeldWait`, the classic mode) or suspended on a durable execution's callback
+    (:class:`waitroom.entrypoints.http.durable.DurableWait`)."""
+
+    #: Whether the invocation's remaining time bounds the wait (not when the wait spans invocations).
+    bounded_by_invocation: ClassVar[bool]
+
+    def start(
+        self,
+        process_key: str,
+        *,
+        correlation_id: str,
+        variables: Mapping[str, Any],
+        caller: Caller,
+        wait_ms: int,
+    ) -> ProcessRecord: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldWait:
+    """The classic wait: the invocation reads the row until it is final, woken by the wake channel."""
+
+    service: ProcessService
+    bounded_by_invocation: ClassVar[bool] = True
+
+    def start(
+        self,
+        process_key: str,
+        *,
+        correlation_id: str,
+        variables: Mapping[str, Any],
+        caller: Caller,
+        wait_ms: int,
+    ) -> ProcessRecord:
+        return self.service.start(
+            process_key, correlation_id=correlation_id, variables=variables, caller=caller, wait_ms=wait_ms
+        )
+
+
+def start_routes(service: ProcessService, settings: Settings, wait: StartWait | None = None) -> Router:
     router = new_router()
+    waiting: StartWait = wait or HeldWait(service)
 
     @router.post(
         "/api/process/start",
@@ -185,10 +226,12 @@ def start_routes(service: ProcessService, settings: Settings) -> Router:
         granted_ms = granted_wait_ms(
             settings,
             preferences,
-            remaining_ms=router.lambda_context.get_remaining_time_in_millis(),
+            remaining_ms=(
+                router.lambda_context.get_remaining_time_in_millis() if waiting.bounded_by_invocation else None
+            ),
             long_wait=through_function_url(router),
         )
-        record = service.start(
+        record = waiting.start(
             request.process_key,
             correlation_id=request.correlation_id,
             variables=request.variables,

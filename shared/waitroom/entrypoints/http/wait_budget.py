@@ -37,9 +37,10 @@ def wait_budget_ms(
     return max(0, min(limits))
 
 
-def granted_wait_ms(settings: Settings, preferences: Preferences, *, remaining_ms: int, long_wait: bool) -> int:
+def granted_wait_ms(settings: Settings, preferences: Preferences, *, remaining_ms: int | None, long_wait: bool) -> int:
     """How long a request that asked for ``preferences`` may wait (``long_wait`` for a request no
-    gateway cuts at 30 s: a Function URL)."""
+    gateway cuts at 30 s: a Function URL; ``remaining_ms`` None for a wait no invocation holds: a
+    durable one)."""
     return wait_budget_ms(
         sync_timeout_ms=settings.sync_timeout_ms,
         safety_margin_ms=settings.wait_safety_margin_ms,
