@@ -395,6 +395,7 @@ class RestApiV2:
     def _activated(self, job: ExternalTask, variables: Mapping[str, TypedValue]) -> dict[str, Any]:
         definition = self._engine.definition(job.definition_id)
         headers = self._engine.activity(job.definition_id, job.activity_id).extension_properties
+        instance = self._engine.historic_instance(job.process_instance_id)
         return {
             "type": job.topic_name,
             "processDefinitionId": job.definition_key,
@@ -412,6 +413,8 @@ class RestApiV2:
             "elementInstanceKey": key_of(job.activity_instance_id),
             "kind": "BPMN_ELEMENT",
             "listenerEventType": "UNSPECIFIED",
+            # Its instance's tags, as Camunda 8.8 sends them with each job.
+            "tags": instance.tags if instance is not None else [],
         }
 
     def complete_job(self, body: dict[str, Any], key: str) -> HttpResponse:
