@@ -330,9 +330,11 @@ class LocalStack:
             self.engine.stop()
 
     def describe(self) -> dict[str, Any]:
+        url_setting = "CAMUNDA8_URL" if os.environ.get("ENGINE") == "camunda8" else "CAMUNDA_URL"
         return {
             "api": self.url,
-            "camunda": self.environment.get("CAMUNDA_URL") or os.environ.get("CAMUNDA_URL"),
+            # The API the functions call: Camunda 8's with ENGINE=camunda8.
+            "camunda": self.environment.get(url_setting) or os.environ.get(url_setting),
             "database": self.environment.get("DATABASE_URL") or os.environ.get("DATABASE_URL"),
             "routes": [route.route_key for route in self.application.routes],
             "function_urls": [f"{self.url}{FUNCTION_URL_PREFIX}{name}/" for name in self.application.function_urls],

@@ -225,6 +225,6 @@ def test_what_camunda_8_cannot_take_is_refused_before_it_is_sent(adapters: Adapt
         adapters.tasks.check_variables({"big": 2**63})
     with pytest.raises(InvalidRequest):
         adapters.tasks.check_variables({"raw": b"bytes"})
-    # Camunda 8.8 has no job search: the backlog cannot be read, and says so.
+    # The adapter reads no backlog (no job search yet), and says so.
     with pytest.raises(ConfigurationError):
         adapters.tasks.backlog(VALIDATE.topic)

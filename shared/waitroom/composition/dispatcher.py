@@ -15,12 +15,12 @@ from waitroom.settings import Settings
 
 def build_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher at its cold start: the engine's task queue (Camunda 7's external tasks), the
-    topics the worker serves, and the Lambda client that starts worker invocations. Camunda 8.8 has no
-    job search to read a backlog from: on ``ENGINE=camunda8`` the cold start fails, and the worker
-    runs on its schedule alone."""
+    topics the worker serves, and the Lambda client that starts worker invocations. The Camunda 8
+    adapter reads no backlog yet (:mod:`waitroom.adapters.camunda8.task_queue`): on ``ENGINE=camunda8``
+    the cold start fails, and the worker runs on its schedule alone."""
     if settings.engine != "camunda7":
         raise ConfigurationError(
-            "the dispatcher reads Camunda 7's backlog of external tasks; Camunda 8.8 has no job search to read one"
+            "the dispatcher reads Camunda 7's backlog of external tasks; Waitroom's Camunda 8 adapter reads none yet"
         )
     return Dispatcher(
         # It reads the backlog and takes no task: its id is in no lock.

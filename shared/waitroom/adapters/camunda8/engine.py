@@ -13,8 +13,9 @@ What Camunda 8's REST API does not give, this adapter does not pretend to:
   serve, so :meth:`scope_ends` and :meth:`final_variables` answer empty, as the port allows for an
   engine that keeps no such history: a process whose BPMN simply ends, with no Waitroom step giving
   its result, ends ERROR ``ENDED_WITHOUT_RESULT``;
-* an incident's job type (the topic): the incident search names the job, not its type, and 8.8 has
-  no job search, so :class:`~waitroom.service.ports.Incident` ``topic`` is None here;
+* an incident's job type (the topic): the incident search names the job, not its type, and the job
+  search is not served by the development engine, so :class:`~waitroom.service.ports.Incident`
+  ``topic`` is None here (the worker that exhausted the retries names the topic itself);
 * a termination's reason: a cancelled instance is ``TERMINATED`` with no reason, read as
   ``EXTERNALLY_TERMINATED``.
 

@@ -6,10 +6,12 @@ topic once without waiting (any job ready now is taken whichever topic it has), 
 waits on each topic in turn for its share of the wait. A job carries its instance's tags, among them
 the correlation id's (:mod:`.engine`).
 
-Camunda 8.8's REST API has no job search, so there is no backlog to read: :meth:`backlog` and
-:meth:`busy_workers` raise :class:`~waitroom.domain.errors.ConfigurationError`, and the dispatcher,
-the one reader of both, is not composed on Camunda 8 (:mod:`waitroom.composition.dispatcher`); the
-worker then runs on its schedule alone.
+The backlog is not read on Camunda 8 yet: it would come from the job search (``POST /v2/jobs/search``),
+which the development engine does not serve and the copied part of Camunda's document does not hold,
+so nothing here could be tested against it. :meth:`backlog` and :meth:`busy_workers` raise
+:class:`~waitroom.domain.errors.ConfigurationError`, and the dispatcher, the one reader of both, is
+not composed on Camunda 8 (:mod:`waitroom.composition.dispatcher`); the worker then runs on its
+schedule alone.
 
 Only the worker's composition loads this module: an API function never does (an import contract in
 pyproject.toml says so).
@@ -30,8 +32,8 @@ from waitroom.service.ports import Task, TopicRequest
 #: What Camunda 8's activation reads as "answer at once, do not long-poll" (its requestTimeout).
 NO_WAIT = -1
 NO_BACKLOG = (
-    "Camunda 8.8's REST API has no job search: the backlog of a job type cannot be read, so the dispatcher "
-    "does not run on ENGINE=camunda8"
+    "Waitroom's Camunda 8 adapter reads no backlog (no job search yet), so the dispatcher does not run on "
+    "ENGINE=camunda8"
 )
 
 
