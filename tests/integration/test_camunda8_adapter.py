@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,18 @@ import requests
 
 from devstack.engine import EngineServer
 from tests.support.camunda8_openapi import document, validate_request, validate_response
-from waitroom.adapters.camunda8.client import Camunda8Client
+from waitroom.adapters.camunda8.client import Camunda8Client, problem_error
 from waitroom.adapters.camunda8.deployment import deploy_bpmn
 from waitroom.adapters.camunda8.engine import Camunda8Engine
 from waitroom.adapters.camunda8.task_queue import Camunda8TaskQueue
-from waitroom.domain.errors import CamundaNotFound, CamundaRejected, ConfigurationError, InvalidRequest
+from waitroom.domain.errors import (
+    CamundaFailed,
+    CamundaNoAnswer,
+    CamundaNotFound,
+    CamundaRejected,
+    ConfigurationError,
+    InvalidRequest,
+)
 from waitroom.service.ports import TopicRequest
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "examples" / "onboard-user" / "bpmn-camunda8"
@@ -154,6 +162,17 @@ def test_no_job_comes_within_a_wait_and_take_answers_none(adapters: Adapters) ->
     assert adapters.tasks.take(list(STEPS), max_tasks=5, wait_ms=200) == []
 
 
+def test_a_job_that_comes_during_the_long_poll_is_taken_then(adapters: Adapters) -> None:
+    starter = threading.Timer(0.3, adapters.engine.start, (PROCESS,), {"business_key": "c-late", "variables": USER})
+    starter.start()
+    try:
+        # The wait is far longer than the start takes: the poll returns when the job comes.
+        (task,) = adapters.tasks.take([CHECK, VALIDATE], max_tasks=1, wait_ms=60_000)
+    finally:
+        starter.join()
+    assert (task.topic, task.business_key) == (VALIDATE.topic, "c-late")
+
+
 def test_a_job_failed_with_no_retries_left_raises_an_incident_with_its_business_key(adapters: Adapters) -> None:
     instance_id = adapters.engine.start(PROCESS, business_key="c-inc", variables=USER)
     task = _take_one(adapters, VALIDATE)
@@ -228,3 +247,21 @@ def test_what_camunda_8_cannot_take_is_refused_before_it_is_sent(adapters: Adapt
     # The adapter reads no backlog (no job search yet), and says so.
     with pytest.raises(ConfigurationError):
         adapters.tasks.backlog(VALIDATE.topic)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, CamundaNotFound),
+        (409, CamundaRejected),
+        (400, CamundaRejected),
+        (503, CamundaNoAnswer),
+        (504, CamundaNoAnswer),
+        (500, CamundaFailed),
+    ],
+)
+def test_a_problem_detail_becomes_the_domain_s_error(status: int, error: type[Exception]) -> None:
+    body = {"type": "about:blank", "title": "INVALID_STATE", "status": status, "detail": "why", "instance": "/v2/x"}
+    mapped = problem_error(status, body, "POST", "/x")
+    assert type(mapped) is error
+    assert mapped.details == [{"camundaStatus": status, "camundaType": "INVALID_STATE", "camundaMessage": "why"}]
