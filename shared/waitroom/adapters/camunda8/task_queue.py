@@ -7,7 +7,8 @@ process just completed is found at once), and when none came, long-polls the top
 for at most :data:`LONG_POLL_SLICE_MS`, until the wait is over. A job that comes while another
 topic is polled waits at most the other topics' slices (5 s with onboard-user's six topics), and an
 idle worker sends about one activation a second. A job carries its instance's tags, among them the
-correlation id's (:mod:`.engine`).
+correlation id's (:mod:`.engine`). A job brings every variable visible from its element:
+``TopicRequest.local_variables`` has no counterpart in Camunda 8's activation.
 
 The backlog is not read on Camunda 8 yet: it would come from the job search (``POST /v2/jobs/search``),
 which the development engine does not serve and the copied part of Camunda's document does not hold,
