@@ -19,6 +19,9 @@ What Camunda 8's REST API does not give, this adapter does not pretend to:
 * a termination's reason: a cancelled instance is ``TERMINATED`` with no reason, read as
   ``EXTERNALLY_TERMINATED``.
 
+The engine watch's reads (incidents raised, instances ended after a moment) are one page each,
+filtered by date and sorted oldest first (``creationTime``, ``endDate``).
+
 Camunda 8's searches read its secondary storage, which its exporter fills shortly after the fact:
 an instance just started may be missing from a search for a moment (the reconciler looks again).
 """
@@ -26,7 +29,7 @@ an instance just started may be missing from a search for a moment (the reconcil
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from waitroom.adapters.camunda8.client import Camunda8Client
@@ -93,16 +96,12 @@ class Camunda8Engine:
         return [_incident(found, {}) for found in self.client.search("/incidents/search", query)]
 
     def incidents_raised_after(self, moment: datetime, *, limit: int) -> list[Incident]:
-        # The development engine filters no dates and sorts nothing: the open incidents are read and
-        # the newer kept here (Camunda's open incidents are few; its creationTime filter would do).
-        found = sorted(
-            (
-                incident
-                for incident in self.client.search("/incidents/search", {"filter": {"state": "ACTIVE"}})
-                if _after(incident.get("creationTime"), moment)
-            ),
-            key=lambda incident: str(incident.get("creationTime")),
-        )[:limit]
+        found = self._first(
+            "/incidents/search",
+            {"state": "ACTIVE", "creationTime": {"$gt": camunda8_date(moment)}},
+            "creationTime",
+            limit,
+        )
         keys = sorted({str(incident["processInstanceKey"]) for incident in found})
         tags = {
             str(instance["processInstanceKey"]): correlation_id_of(instance.get("tags"))
@@ -111,20 +110,25 @@ class Camunda8Engine:
         return [_incident(incident, tags) for incident in found]
 
     def instances_ended_after(self, moment: datetime, *, limit: int) -> list[InstanceHistory]:
-        ended = self.client.search(
-            "/process-instances/search", {"filter": {"state": {"$in": ["COMPLETED", "TERMINATED"]}}}
+        ended = self._first(
+            "/process-instances/search",
+            {"state": {"$in": ["COMPLETED", "TERMINATED"]}, "endDate": {"$gte": camunda8_date(moment)}},
+            "endDate",
+            limit,
         )
-        kept = sorted(
-            (instance for instance in ended if _after(instance.get("endDate"), moment, inclusive=True)),
-            key=lambda instance: str(instance.get("endDate")),
-        )
-        return [_history(instance) for instance in kept[:limit]]
+        return [_history(instance) for instance in ended]
 
     def scope_ends(self, instance_id: str) -> list[ScopeEnd]:
         return []
 
     def final_variables(self, instance_id: str) -> dict[str, Any]:
         return {}
+
+    def _first(self, route: str, query: Mapping[str, Any], field: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` items of a search, oldest ``field`` first: one page."""
+        body = {"filter": dict(query), "sort": [{"field": field, "order": "ASC"}], "page": {"from": 0, "limit": limit}}
+        answer = self.client.request("POST", route, json=body)
+        return list(answer.get("items") or [])
 
     def _instances(self, keys: list[str]) -> list[dict[str, Any]]:
         if not keys:
@@ -137,9 +141,9 @@ def parse_date(text: Any) -> datetime | None:
     return datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
-def _after(text: Any, moment: datetime, *, inclusive: bool = False) -> bool:
-    when = parse_date(text)
-    return when is not None and (when >= moment if inclusive else when > moment)
+def camunda8_date(moment: datetime) -> str:
+    """A time as Camunda 8's filters take it: ISO 8601 in UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _history(instance: Mapping[str, Any]) -> InstanceHistory:
