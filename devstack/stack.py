@@ -5,7 +5,8 @@
 * the worker function invoked back to back, as its schedule does in AWS, and the dispatcher
   starting more worker invocations when Camunda's backlog grows (through a local Lambda API);
 * SQLite as the store (``DATABASE_URL`` chooses another);
-* the development engine as Camunda (``CAMUNDA_URL`` chooses a real one);
+* the development engine as Camunda (``CAMUNDA_URL`` chooses a real one; with ``ENGINE=camunda8``
+  the functions call its Camunda 8 API, or ``CAMUNDA8_URL``'s, and the dispatcher is not scheduled);
 * the example process of ``examples/onboard-user``: its BPMN deployed, its handler module served by
   the worker (``WORKER_HANDLER_MODULES``), and a stand-in for the onboarding service its step calls
   (``ONBOARDING_API_URL`` chooses a real one).
@@ -36,6 +37,8 @@ from devstack.lambda_api import LambdaApi
 from devstack.template import ROOT, Application, Function, load
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
+from waitroom.adapters.camunda8.client import Camunda8Client
+from waitroom.adapters.camunda8.deployment import deploy_bpmn as deploy_bpmn_camunda8
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import load_settings
@@ -58,6 +61,8 @@ LOCAL_DEFAULTS = {
 #: processes import its handler module as the worker is told to), its BPMN, its handler module.
 EXAMPLE_DIR = ROOT / "examples" / "onboard-user"
 EXAMPLE_BPMN_DIR = EXAMPLE_DIR / "bpmn"
+#: The same process with Zeebe task definitions, which ``ENGINE=camunda8`` deploys through ``/v2``.
+EXAMPLE_BPMN_CAMUNDA8_DIR = EXAMPLE_DIR / "bpmn-camunda8"
 DEMO_HANDLER_MODULES = "onboard_user.handlers"
 if str(EXAMPLE_DIR) not in sys.path:
     sys.path.append(str(EXAMPLE_DIR))
@@ -69,6 +74,8 @@ if TYPE_CHECKING:
 WORKER_FUNCTION = "WorkerFunction"
 #: The function that runs as a durable function in the durable wait mode (template.yaml's DurableConfig).
 DURABLE_FUNCTION = "StartFunction"
+#: The dispatcher reads Camunda 7's backlog; on Camunda 8 its cold start refuses, so it is not scheduled.
+DISPATCHER_FUNCTION = "DispatcherFunction"
 #: What boto3 needs to call the local Lambda API (it signs every request; the local API reads no
 #: signature), and the worker the dispatcher starts, which the template names with ``!Ref``.
 LOCAL_LAMBDA_CLIENT = {
@@ -216,11 +223,15 @@ class LocalStack:
         values["DATABASE_URL"] = (
             os.environ.get("DATABASE_URL") or f"sqlite:///{self.local.data_dir / 'waitroom.sqlite3'}"
         )
-        if os.environ.get("CAMUNDA_URL"):
-            values["CAMUNDA_URL"] = os.environ["CAMUNDA_URL"]
+        camunda8 = os.environ.get("ENGINE") == "camunda8"
+        url_setting = "CAMUNDA8_URL" if camunda8 else "CAMUNDA_URL"
+        if os.environ.get(url_setting):
+            values[url_setting] = os.environ[url_setting]
         else:
             self.engine = EngineServer(self.local.data_dir / "engine.sqlite3", port=self.local.engine_port)
             values["CAMUNDA_URL"] = self.engine.start()
+            # The same engine serves Camunda 8's API beside Camunda 7's.
+            values["CAMUNDA8_URL"] = self.engine.url_v2
         if os.environ.get("ONBOARDING_API_URL"):
             values["ONBOARDING_API_URL"] = os.environ["ONBOARDING_API_URL"]
         else:
@@ -247,12 +258,21 @@ class LocalStack:
         self.environment = {name: value for name, value in values.items() if name not in os.environ}
         self.environment.update({name: os.environ[name] for name in values if name in os.environ})
 
-        settings = load_settings(database_url=values["DATABASE_URL"], camunda_url=values["CAMUNDA_URL"])
+        urls = {name.lower(): values[name] for name in ("CAMUNDA_URL", "CAMUNDA8_URL") if name in values}
+        settings = load_settings(database_url=values["DATABASE_URL"], **urls)
         migrate(dialect_for(values["DATABASE_URL"], settings))
-        deployed = deploy_bpmn(CamundaClient.from_settings(settings), EXAMPLE_BPMN_DIR)
-        logger.info(
-            "BPMN deployed: %s", sorted((deployed.get("deployedProcessDefinitions") or {}).keys()) or "unchanged"
-        )
+        if settings.engine == "camunda8":
+            camunda = Camunda8Client.from_settings(settings)
+            try:
+                definitions = deploy_bpmn_camunda8(camunda, EXAMPLE_BPMN_CAMUNDA8_DIR)
+            finally:
+                camunda.close()
+            logger.info("BPMN deployed to Camunda 8: %s", sorted(d["processDefinitionId"] for d in definitions))
+        else:
+            deployed = deploy_bpmn(CamundaClient.from_settings(settings), EXAMPLE_BPMN_DIR)
+            logger.info(
+                "BPMN deployed: %s", sorted((deployed.get("deployedProcessDefinitions") or {}).keys()) or "unchanged"
+            )
 
         routed = {route.function for route in self.application.routes}
         for name in sorted(routed):
@@ -266,7 +286,11 @@ class LocalStack:
                 metrics_path=self.local.metrics_path,
             )
         if self.local.schedules:
-            self.schedules = [self._scheduled(f) for f in self.application.functions.values() if f.schedule]
+            self.schedules = [
+                self._scheduled(f)
+                for f in self.application.functions.values()
+                if f.schedule and not (settings.engine == "camunda8" and f.name == DISPATCHER_FUNCTION)
+            ]
         for pool in self.pools.values():
             pool.warm()
         self.gateway = Gateway(self.application, self.pools, identity=self.identity, host="127.0.0.1", port=self.port)
@@ -328,9 +352,11 @@ class LocalStack:
             self.engine.stop()
 
     def describe(self) -> dict[str, Any]:
+        url_setting = "CAMUNDA8_URL" if os.environ.get("ENGINE") == "camunda8" else "CAMUNDA_URL"
         return {
             "api": self.url,
-            "camunda": self.environment.get("CAMUNDA_URL") or os.environ.get("CAMUNDA_URL"),
+            # The API the functions call: Camunda 8's with ENGINE=camunda8.
+            "camunda": self.environment.get(url_setting) or os.environ.get(url_setting),
             "database": self.environment.get("DATABASE_URL") or os.environ.get("DATABASE_URL"),
             "routes": [route.route_key for route in self.application.routes],
             "function_urls": [f"{self.url}{FUNCTION_URL_PREFIX}{name}/" for name in self.application.function_urls],

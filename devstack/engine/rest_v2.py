@@ -89,7 +89,7 @@ class RestApiV2:
                 self.create_instance,
                 {"processDefinitionId", "processDefinitionVersion", "variables", "tenantId", "tags"},
             ),
-            _route("POST", "/process-instances/search", self.search_instances, {"filter", "page"}),
+            _route("POST", "/process-instances/search", self.search_instances, {"filter", "page", "sort"}),
             _route("GET", "/process-instances/{key}", self.get_instance),
             _route("POST", "/process-instances/{key}/cancellation", self.cancel_instance),
             _route(
@@ -104,7 +104,7 @@ class RestApiV2:
             ),
             _route("POST", "/jobs/{key}/error", self.throw_error, {"errorCode", "errorMessage", "variables"}),
             _route("PATCH", "/jobs/{key}", self.update_job, {"changeset"}),
-            _route("POST", "/incidents/search", self.search_incidents, {"filter", "page"}),
+            _route("POST", "/incidents/search", self.search_incidents, {"filter", "page", "sort"}),
         ]
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -304,15 +304,16 @@ class RestApiV2:
     def search_instances(self, body: dict[str, Any]) -> HttpResponse:
         conditions = _filter(
             body.get("filter"),
-            {"processInstanceKey", "processDefinitionId", "processDefinitionKey", "state", "tags", "hasIncident"},
-        )
+            {"processInstanceKey", "processDefinitionId", "processDefinitionKey", "state", "tags", "hasIncident",
+             "startDate", "endDate"},
+        )  # fmt: skip
         incidents = self._active_incidents()
         rows = [
             self._instance_result(history, incidents)
             for history in sorted(self._engine.historic_instances(), key=lambda history: history.start_time)
         ]
         matching = [row for row in rows if all(condition(row) for condition in conditions)]
-        return HttpResponse(200, _page(matching, body.get("page")))
+        return HttpResponse(200, _page(_sorted(matching, body.get("sort")), body.get("page")))
 
     def _instance_result(
         self, history: HistoricProcessInstance, incidents: Mapping[str, list[Incident]]
@@ -395,6 +396,7 @@ class RestApiV2:
     def _activated(self, job: ExternalTask, variables: Mapping[str, TypedValue]) -> dict[str, Any]:
         definition = self._engine.definition(job.definition_id)
         headers = self._engine.activity(job.definition_id, job.activity_id).extension_properties
+        instance = self._engine.historic_instance(job.process_instance_id)
         return {
             "type": job.topic_name,
             "processDefinitionId": job.definition_key,
@@ -412,6 +414,8 @@ class RestApiV2:
             "elementInstanceKey": key_of(job.activity_instance_id),
             "kind": "BPMN_ELEMENT",
             "listenerEventType": "UNSPECIFIED",
+            # Its instance's tags, as Camunda 8.8 sends them with each job.
+            "tags": instance.tags if instance is not None else [],
         }
 
     def complete_job(self, body: dict[str, Any], key: str) -> HttpResponse:
@@ -491,7 +495,7 @@ class RestApiV2:
         conditions = _filter(
             body.get("filter"),
             {"incidentKey", "processInstanceKey", "processDefinitionId", "processDefinitionKey", "elementId", "jobKey",
-             "errorType", "state"},
+             "errorType", "state", "creationTime"},
         )  # fmt: skip
         rows = [
             {
@@ -511,7 +515,7 @@ class RestApiV2:
             for incident in sorted(self._engine.incidents(), key=lambda incident: incident.incident_timestamp)
         ]
         matching = [row for row in rows if all(condition(row) for condition in conditions)]
-        return HttpResponse(200, _page(matching, body.get("page")))
+        return HttpResponse(200, _page(_sorted(matching, body.get("sort")), body.get("page")))
 
 
 def _key_name(path: str) -> str:
@@ -583,7 +587,7 @@ type _Condition = Callable[[dict[str, Any]], bool]
 
 def _filter(raw: Any, supported: set[str]) -> list[_Condition]:
     """The conditions of a search filter: a field equals a value, or an advanced filter's $eq, $neq,
-    $in or $exists; ``tags`` holds every tag given."""
+    $in, $exists, $gt, $gte, $lt or $lte (dates compared as instants); ``tags`` holds every tag given."""
     if raw is None:
         return []
     if not isinstance(raw, dict):
@@ -604,10 +608,14 @@ def _condition(name: str, wanted: Any) -> _Condition:
     if not isinstance(wanted, dict):
         return lambda row: row.get(name) == wanted
     operators: dict[str, Callable[[Any, Any], bool]] = {
-        "$eq": lambda actual, value: actual == value,
-        "$neq": lambda actual, value: actual != value,
+        "$eq": _same,
+        "$neq": lambda actual, value: not _same(actual, value),
         "$in": lambda actual, value: actual in value,
         "$exists": lambda actual, value: (actual is not None) == value,
+        "$gt": lambda actual, value: _ordered(actual, value, lambda a, b: a > b),
+        "$gte": lambda actual, value: _ordered(actual, value, lambda a, b: a >= b),
+        "$lt": lambda actual, value: _ordered(actual, value, lambda a, b: a < b),
+        "$lte": lambda actual, value: _ordered(actual, value, lambda a, b: a <= b),
     }
     unsupported = sorted(set(wanted) - set(operators))
     if unsupported:
@@ -617,6 +625,48 @@ def _condition(name: str, wanted: Any) -> _Condition:
             f"Filter operator '{unsupported[0]}' on '{name}' is not supported by the development engine",
         )
     return lambda row: all(operators[operator](row.get(name), value) for operator, value in wanted.items())
+
+
+def _comparable(value: Any) -> Any:
+    """A date-time text as the instant it names (``Z`` or an offset, any precision); else the value."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _same(actual: Any, value: Any) -> bool:
+    return actual == value or (actual is not None and _comparable(actual) == _comparable(value))
+
+
+def _ordered(actual: Any, value: Any, compare: Callable[[Any, Any], bool]) -> bool:
+    if actual is None:
+        return False
+    try:
+        return compare(_comparable(actual), _comparable(value))
+    except TypeError as error:
+        raise Problem(400, "INVALID_ARGUMENT", f"Cannot compare '{actual}' with '{value}'") from error
+
+
+def _sorted(items: list[dict[str, Any]], sort: Any) -> list[dict[str, Any]]:
+    """``items`` in the order of ``sort`` (a list of ``{"field", "order"}``, ``ASC`` by default);
+    absent values last, as Camunda's secondary storage sorts them ascending."""
+    if sort is None:
+        return items
+    if not isinstance(sort, list) or not all(isinstance(part, dict) and part.get("field") for part in sort):
+        raise Problem(400, "INVALID_ARGUMENT", "The sort must be a list of objects with a field.")
+    ordered = list(items)
+    for part in reversed(sort):
+        field, order = part["field"], part.get("order", "ASC")
+        if order not in ("ASC", "DESC"):
+            raise Problem(400, "INVALID_ARGUMENT", f"Unknown sortOrder: {order}.")
+        present = [item for item in ordered if item.get(field) is not None]
+        absent = [item for item in ordered if item.get(field) is None]
+        present.sort(key=lambda item: _comparable(item[field]), reverse=order == "DESC")
+        ordered = present + absent
+    return ordered
 
 
 def _page(items: list[dict[str, Any]], page: Any) -> dict[str, Any]:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from waitroom import snapstart
-from waitroom.adapters.camunda.client import CamundaClient
-from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.metrics import CloudWatchMetrics
 from waitroom.adapters.store import SqlStore, open_store
 from waitroom.adapters.wake import WakeChannel, wake_channel
 from waitroom.service.ports import Callbacks, Clock, Engine, Metrics, ProcessRepository, Waker
 from waitroom.service.processes import ProcessService
 from waitroom.settings import Settings
+
+if TYPE_CHECKING:
+    from waitroom.adapters.camunda.engine import CamundaEngine
+    from waitroom.adapters.camunda8.engine import Camunda8Engine
 
 
 def utc_now() -> datetime:
@@ -33,7 +36,8 @@ class Application:
     settings: Settings
     repository: SqlStore
     waker: WakeChannel
-    engine: CamundaEngine
+    #: The configured engine's adapter (``ENGINE``), whose client the worker's task queue shares.
+    engine: CamundaEngine | Camunda8Engine
     service: ProcessService
 
     def close(self) -> None:
@@ -48,7 +52,17 @@ def repository(settings: Settings) -> SqlStore:
     return open_store(settings)
 
 
-def engine(settings: Settings) -> CamundaEngine:
+def engine(settings: Settings) -> CamundaEngine | Camunda8Engine:
+    """The adapter of the engine ``ENGINE`` names. Only that adapter's modules are imported: an API
+    function on Camunda 7 never loads Camunda 8's, nor the other way round."""
+    if settings.engine == "camunda8":
+        from waitroom.adapters.camunda8.client import Camunda8Client  # noqa: PLC0415 -- see above
+        from waitroom.adapters.camunda8.engine import Camunda8Engine  # noqa: PLC0415
+
+        return Camunda8Engine(Camunda8Client.from_settings(settings))
+    from waitroom.adapters.camunda.client import CamundaClient  # noqa: PLC0415
+    from waitroom.adapters.camunda.engine import CamundaEngine  # noqa: PLC0415
+
     return CamundaEngine(CamundaClient.from_settings(settings), string_max_chars=settings.camunda_string_max_chars)
 
 

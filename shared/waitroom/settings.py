@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     )
 
     # --- Camunda -------------------------------------------------------------------------------
+    engine: Literal["camunda7", "camunda8"] = Field(
+        "camunda7",
+        description="Which engine Waitroom fronts: `camunda7` (Camunda 7's REST API at `CAMUNDA_URL`, and its forks) "
+        "or `camunda8` (Camunda 8.8's Orchestration Cluster REST API at `CAMUNDA8_URL`). The dispatcher runs on "
+        "`camunda7` only (docs/ARCHITECTURE.md, the engine ports).",
+    )
     camunda_url: HttpUrl = Field(HttpUrl("http://127.0.0.1:8080/engine-rest"), description="The Camunda 7 REST API.")
     camunda_user: str | None = Field(None, description="Basic auth user for Camunda; goes with `CAMUNDA_PASSWORD`.")
     camunda_password: SecretStr | None = Field(
@@ -148,6 +154,32 @@ class Settings(BaseSettings):
     camunda_read_timeout_s: Seconds = Field(10, description="Bound on waiting for Camunda's answer.")
     camunda_string_max_chars: Annotated[int, Field(gt=0)] = Field(
         4000, description="Longest text Camunda stores as a `String` variable; longer text travels as `Json`."
+    )
+
+    camunda8_url: HttpUrl = Field(
+        HttpUrl("http://127.0.0.1:8080/v2"),
+        description="Camunda 8's Orchestration Cluster REST API, ending in `/v2` (with `ENGINE=camunda8`).",
+    )
+    camunda8_oauth_url: HttpUrl | None = Field(
+        None,
+        description="The OAuth token endpoint Waitroom gets Camunda 8 tokens from with its client credentials "
+        "(SaaS: `https://login.cloud.camunda.io/oauth/token`; self-managed: Identity's Keycloak realm); none: "
+        "no authentication.",
+    )
+    camunda8_client_id: str | None = Field(None, description="The OAuth client id; goes with `CAMUNDA8_CLIENT_SECRET`.")
+    camunda8_client_secret: SecretStr | None = Field(
+        None, description="The OAuth client secret; goes with `CAMUNDA8_CLIENT_ID`."
+    )
+    camunda8_secret_arn: str | None = Field(
+        None,
+        description='A secret with the OAuth client credentials, `{"clientId", "clientSecret"}`; wins over '
+        "`CAMUNDA8_CLIENT_ID` and `CAMUNDA8_CLIENT_SECRET`, and is fetched again when the token endpoint refuses it.",
+    )
+    camunda8_audience: str | None = Field(
+        None, description="The `audience` of the token request (SaaS: `zeebe.camunda.io`); none: not sent."
+    )
+    camunda8_scope: str | None = Field(
+        None, description="The `scope` of the token request (some identity providers require one); none: not sent."
     )
 
     # --- worker --------------------------------------------------------------------------------
@@ -307,6 +339,10 @@ class Settings(BaseSettings):
             raise ValueError("DB_HOST needs DB_NAME and DB_USER")
         if (self.camunda_user is None) != (self.camunda_password is None):
             raise ValueError("CAMUNDA_USER and CAMUNDA_PASSWORD go together")
+        if (self.camunda8_client_id is None) != (self.camunda8_client_secret is None):
+            raise ValueError("CAMUNDA8_CLIENT_ID and CAMUNDA8_CLIENT_SECRET go together")
+        if self.camunda8_oauth_url and not (self.camunda8_secret_arn or self.camunda8_client_id):
+            raise ValueError("CAMUNDA8_OAUTH_URL needs CAMUNDA8_SECRET_ARN (or CAMUNDA8_CLIENT_ID and _SECRET)")
         return self
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -271,6 +272,25 @@ def test_deploy_bpmn_deploys_changed_files_only(
     code, out, _ = run(capsys, "deploy-bpmn", str(changed))
     assert code == 0
     assert out.startswith("deployed onboard-user version 2 (onboard-user:2:")
+
+
+def test_deploy_bpmn_deploys_to_camunda_8_when_it_is_the_engine(
+    engine_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENGINE", "camunda8")
+    camunda8_url = engine_url.removesuffix("/engine-rest") + "/v2"
+    folder = EXAMPLE_BPMN_DIR.parent / "bpmn-camunda8"
+    code, out, _ = run(capsys, "deploy-bpmn", str(folder), "--camunda-url", camunda8_url)
+    assert code == 0
+    assert re.fullmatch(r"deployed onboard-user version 1 \(\d+\)\n", out), out
+    # Camunda 8 lists a definition deployed unchanged too, at the version it kept.
+    monkeypatch.setenv("CAMUNDA8_URL", camunda8_url)
+    code, out, _ = run(capsys, "deploy-bpmn", str(folder))
+    assert (code, out.split(" (")[0]) == (0, "deployed onboard-user version 1")
+    # Camunda 7's API at that address is not Camunda 8's: the error says where the engine is.
+    code, _, err = run(capsys, "deploy-bpmn", str(folder), "--camunda-url", engine_url)
+    assert code == 1
+    assert err.startswith(f"waitroom deploy-bpmn: {engine_url} is not a Camunda 8 REST API"), err
 
 
 def test_deploy_bpmn_of_a_folder_without_bpmn_fails(

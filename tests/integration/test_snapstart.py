@@ -13,6 +13,7 @@ from snapshot_restore_py import get_after_restore, get_before_snapshot
 from tests.support.camunda_stub import CamundaStub
 from tests.support.lambdas import api_function, invoke, load_event, with_caller, with_path
 from waitroom import bootstrap
+from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.process import NewProcess
@@ -77,6 +78,7 @@ def test_environments_restored_from_one_snapshot_draw_different_random_numbers()
 def test_the_snapshot_forgets_the_camunda_credentials_read_at_init(camunda: CamundaStub) -> None:
     application = bootstrap.application(Settings(camunda_url=camunda.url, camunda_token="before"))
     client = application.engine.client
+    assert isinstance(client, CamundaClient)
     client.session  # noqa: B018 -- the session exists, as after a first request
     client._authenticated = True
     take_snapshot()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.task_queue import CamundaTaskQueue
 from waitroom.adapters.lambda_invoke import LambdaInvoker
+from waitroom.domain.errors import ConfigurationError
 from waitroom.entrypoints.worker.dispatch import Dispatcher
 from waitroom.entrypoints.worker.plugins import load_registry
 from waitroom.settings import Settings
@@ -14,7 +15,13 @@ from waitroom.settings import Settings
 
 def build_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher at its cold start: the engine's task queue (Camunda 7's external tasks), the
-    topics the worker serves, and the Lambda client that starts worker invocations."""
+    topics the worker serves, and the Lambda client that starts worker invocations. The Camunda 8
+    adapter reads no backlog yet (:mod:`waitroom.adapters.camunda8.task_queue`): on ``ENGINE=camunda8``
+    the cold start fails, and the worker runs on its schedule alone."""
+    if settings.engine != "camunda7":
+        raise ConfigurationError(
+            "the dispatcher reads Camunda 7's backlog of external tasks; Waitroom's Camunda 8 adapter reads none yet"
+        )
     return Dispatcher(
         # It reads the backlog and takes no task: its id is in no lock.
         tasks=CamundaTaskQueue(

@@ -67,7 +67,9 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
         # The option names the whole database: DB_HOST or DB_SECRET_ARN in the environment must neither win nor clash.
         overrides |= {"database_url": args.database_url, "db_host": None, "db_secret_arn": None}
     if getattr(args, "camunda_url", None):
-        overrides["camunda_url"] = args.camunda_url
+        # The option names the configured engine's API: Camunda 7's or Camunda 8's.
+        engine = load_settings(**overrides).engine
+        overrides["camunda8_url" if engine == "camunda8" else "camunda_url"] = args.camunda_url
     return load_settings(**overrides)
 
 
@@ -135,6 +137,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _deploy_bpmn(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if settings.engine == "camunda8":
+        return _deploy_bpmn_camunda8(settings, args.folder)
     camunda = CamundaClient.from_settings(settings)
     with camunda.session:
         try:
@@ -152,6 +156,28 @@ def _deploy_bpmn(args: argparse.Namespace) -> int:
         print(f"deployed {definition['key']} version {definition['version']} ({definition['id']})")
     if not created:
         print(f"unchanged: every .bpmn file of {args.folder} is deployed already")
+    return 0
+
+
+def _deploy_bpmn_camunda8(settings: Settings, folder: Path) -> int:
+    from waitroom.adapters.camunda8.client import Camunda8Client  # noqa: PLC0415 -- Camunda 8 only
+    from waitroom.adapters.camunda8.deployment import deploy_bpmn as deploy_bpmn8  # noqa: PLC0415
+
+    camunda = Camunda8Client.from_settings(settings)
+    try:
+        definitions = deploy_bpmn8(camunda, folder)
+    except CamundaNotFound:
+        raise ConfigurationError(
+            f"{settings.camunda8_url} is not a Camunda 8 REST API (POST /deployments is 404 there): give "
+            "--camunda-url or CAMUNDA8_URL; with make run the development engine is at http://127.0.0.1:8081/v2"
+        ) from None
+    finally:
+        camunda.close()
+    for definition in sorted(definitions, key=lambda definition: str(definition["processDefinitionId"])):
+        print(
+            f"deployed {definition['processDefinitionId']} version {definition['processDefinitionVersion']} "
+            f"({definition['processDefinitionKey']})"
+        )
     return 0
 
 
@@ -369,10 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy a folder's BPMN processes to Camunda (changed files only)",
         "Deploy every .bpmn file of FOLDER (your processes) to Camunda in one deployment; Camunda keeps the "
         "files that did not change as they are. Prints each process definition deployed, with its version, "
-        "or 'unchanged'.",
+        "or 'unchanged'. Deploys to the engine ENGINE names: Camunda 7 (CAMUNDA_URL) or Camunda 8 (CAMUNDA8_URL, "
+        "which lists every definition of the deployment, changed or not).",
         """
         waitroom deploy-bpmn ./bpmn
         waitroom deploy-bpmn examples/onboard-user/bpmn --camunda-url http://camunda.internal:8080/engine-rest
+        ENGINE=camunda8 waitroom deploy-bpmn examples/onboard-user/bpmn-camunda8
         """,
         camunda,
     )

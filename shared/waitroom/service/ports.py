@@ -1,7 +1,7 @@
 """What the service needs from the world, stated as the service needs it.
 
-The adapters in :mod:`waitroom.adapters` implement these (the SQL store, the Camunda 7 REST client,
-the wake channels, CloudWatch metrics); the unit tests implement them in memory. Nothing here names
+The adapters in :mod:`waitroom.adapters` implement these (the SQL store, the Camunda 7 and Camunda 8
+REST clients, the wake channels, CloudWatch metrics); the unit tests implement them in memory. Nothing here names
 a database, an HTTP library or AWS.
 """
 
@@ -165,7 +165,7 @@ class Incident:
 
 
 class Engine(Protocol):
-    """The process engine (Camunda 7). Its failures are the ``Camunda*`` errors of the domain."""
+    """The process engine (Camunda 7, or Camunda 8). Its failures are the ``Camunda*`` errors of the domain."""
 
     def check_variables(self, variables: Mapping[str, Any]) -> None:
         """Raise :class:`~waitroom.domain.errors.InvalidRequest` naming the first variable the engine

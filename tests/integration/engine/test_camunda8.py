@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +232,38 @@ def test_search_filters_by_state_tags_process_and_key_and_pages(c8: Camunda8) ->
     assert len(paged["items"]) == 2
 
 
+def test_search_compares_dates_as_instants_and_sorts(c8: Camunda8) -> None:
+    keys = [c8.start("shipment", _order(f"o-{n}"))["processInstanceKey"] for n in range(3)]
+    for key in (keys[2], keys[0]):
+        c8.call(
+            "POST",
+            "/process-instances/{processInstanceKey}/cancellation",
+            204,
+            path=f"/process-instances/{key}/cancellation",
+        )
+        # The end dates are in milliseconds: the two ends must not share one.
+        time.sleep(0.01)
+    ended = {key: c8.instance(key)["endDate"] for key in (keys[2], keys[0])}
+
+    def found(body: dict[str, Any]) -> list[str]:
+        return [item["processInstanceKey"] for item in _search(c8, "/process-instances/search", body)]
+
+    by_end = [{"field": "endDate", "order": "ASC"}]
+    # Ended first, the instance without an end last; the one cancelled later ended later.
+    assert found({"sort": by_end}) == [keys[2], keys[0], keys[1]]
+    assert found({"sort": [{"field": "endDate", "order": "DESC"}]}) == [keys[0], keys[2], keys[1]]
+    # The same instant in another notation (an offset, microseconds) compares equal.
+    first_end = datetime.fromisoformat(ended[keys[2]]).astimezone(timezone(timedelta(hours=2))).isoformat()
+    assert found({"filter": {"endDate": {"$gte": first_end}}, "sort": by_end}) == [keys[2], keys[0]]
+    assert found({"filter": {"endDate": {"$gt": ended[keys[0]]}}}) == []
+    assert found({"filter": {"endDate": {"$lte": ended[keys[2]]}}}) == [keys[2]]
+    assert found({"filter": {"endDate": {"$exists": False}}}) == [keys[1]]
+    incidents = c8.call("POST", "/incidents/search", 200, json_body={
+        "filter": {"creationTime": {"$gt": ended[keys[0]]}}, "sort": [{"field": "creationTime"}],
+    })  # fmt: skip
+    assert incidents["items"] == []
+
+
 def test_a_long_polling_activation_is_answered_by_a_job_created_while_it_waits(c8: Camunda8) -> None:
     activated: list[list[dict[str, Any]]] = []
     poller = Camunda8(c8.url)
@@ -376,8 +410,10 @@ def test_documented_errors_are_problem_details(c8: Camunda8) -> None:
     c8.call("POST", "/jobs/activation", 400, json_body={"type": "x", "timeout": 0, "maxJobsToActivate": 1})
     c8.call("POST", "/jobs/{jobKey}/error", 400, path=f"/jobs/{UNKNOWN_KEY}/error", json_body={"errorCode": ""})
     c8.call("POST", "/incidents/search", 400, json_body={"filter": {"errorMessage": "x"}})
-    unsorted = c8.call("POST", "/process-instances/search", 400, json_body={"sort": [{"field": "startDate"}]})
-    assert unsorted["detail"] == "Property 'sort' is not supported by the development engine"
+    unfiltered = c8.call(
+        "POST", "/process-instances/search", 400, json_body={"filter": {"processDefinitionName": "Shipment"}}
+    )
+    assert unfiltered["detail"] == "Filter 'processDefinitionName' is not supported by the development engine"
 
 
 def test_documented_properties_it_does_not_apply_are_refused(c8: Camunda8) -> None:

@@ -182,7 +182,7 @@ class CamundaClient:
                 method, url, json=json, params=params, files=files, data=data, timeout=timeout
             )
         except requests.ConnectionError as exc:
-            if _never_sent(exc):
+            if never_sent(exc):
                 # Camunda's address stays out of the message: it reaches clients, and may carry credentials.
                 raise CamundaUnavailable("Camunda cannot be reached") from exc
             raise CamundaNoAnswer(f"Camunda did not answer {method} {path}") from exc
@@ -481,7 +481,7 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _never_sent(error: requests.ConnectionError) -> bool:
+def never_sent(error: requests.ConnectionError) -> bool:
     """Whether a connection error happened before the request could reach Camunda."""
     import requests  # noqa: PLC0415 -- imported by the session already
     from urllib3.exceptions import MaxRetryError, NewConnectionError  # noqa: PLC0415
