@@ -41,7 +41,7 @@ from waitroom.adapters.camunda8.client import Camunda8Client
 from waitroom.adapters.camunda8.deployment import deploy_bpmn as deploy_bpmn_camunda8
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
-from waitroom.settings import load_settings
+from waitroom.settings import Settings, load_settings
 
 logger = logging.getLogger("devstack")
 # SpiffWorkflow logs every task state change at INFO; the engine's own log says what matters.
@@ -261,18 +261,7 @@ class LocalStack:
         urls = {name.lower(): values[name] for name in ("CAMUNDA_URL", "CAMUNDA8_URL") if name in values}
         settings = load_settings(database_url=values["DATABASE_URL"], **urls)
         migrate(dialect_for(values["DATABASE_URL"], settings))
-        if settings.engine == "camunda8":
-            camunda = Camunda8Client.from_settings(settings)
-            try:
-                definitions = deploy_bpmn_camunda8(camunda, EXAMPLE_BPMN_CAMUNDA8_DIR)
-            finally:
-                camunda.close()
-            logger.info("BPMN deployed to Camunda 8: %s", sorted(d["processDefinitionId"] for d in definitions))
-        else:
-            deployed = deploy_bpmn(CamundaClient.from_settings(settings), EXAMPLE_BPMN_DIR)
-            logger.info(
-                "BPMN deployed: %s", sorted((deployed.get("deployedProcessDefinitions") or {}).keys()) or "unchanged"
-            )
+        _deploy_example(settings)
 
         routed = {route.function for route in self.application.routes}
         for name in sorted(routed):
@@ -363,3 +352,19 @@ class LocalStack:
             "metrics": None if self.local.metrics_path is None else str(self.local.metrics_path),
             "wait_mode": self.wait_mode,
         }
+
+
+def _deploy_example(settings: Settings) -> None:
+    """Deploy the example's BPMN to the engine the settings name, in that engine's dialect of BPMN."""
+    if settings.engine == "camunda8":
+        camunda = Camunda8Client.from_settings(settings)
+        try:
+            definitions = deploy_bpmn_camunda8(camunda, EXAMPLE_BPMN_CAMUNDA8_DIR)
+        finally:
+            camunda.close()
+        logger.info("BPMN deployed to Camunda 8: %s", sorted(d["processDefinitionId"] for d in definitions))
+    else:
+        deployed = deploy_bpmn(CamundaClient.from_settings(settings), EXAMPLE_BPMN_DIR)
+        logger.info(
+            "BPMN deployed: %s", sorted((deployed.get("deployedProcessDefinitions") or {}).keys()) or "unchanged"
+        )

@@ -4,12 +4,11 @@ what to set, instead of falling back to the SQLite default (under Lambda's read-
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from devstack.template import ROOT
+from tests.support.cold_start import import_app
 
 SETTINGS_OF_THE_DATABASE = ("DATABASE_URL", "DB_HOST", "DB_SECRET_ARN")
 
@@ -17,20 +16,8 @@ SETTINGS_OF_THE_DATABASE = ("DATABASE_URL", "DB_HOST", "DB_SECRET_ARN")
 @pytest.mark.parametrize("function", ["start", "docs"])
 def test_a_function_without_a_database_fails_its_cold_start_saying_what_to_set(function: str) -> None:
     environment = {name: value for name, value in os.environ.items() if name not in SETTINGS_OF_THE_DATABASE}
-    environment |= {
-        "AWS_LAMBDA_FUNCTION_NAME": f"waitroom-dev-{function}",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "shared")]),
-    }
-    # The command is this interpreter importing the function's module, as Lambda's runtime does.
-    imported = subprocess.run(
-        [sys.executable, "-c", "import app"],
-        cwd=ROOT / "functions" / function,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    environment["AWS_LAMBDA_FUNCTION_NAME"] = f"waitroom-dev-{function}"
+    imported = import_app(function, environment, check=False)
     assert imported.returncode != 0, "the cold start must fail"
     last_line = imported.stderr.strip().splitlines()[-1]
     assert last_line.startswith("waitroom.domain.errors.ConfigurationError: invalid configuration:"), imported.stderr

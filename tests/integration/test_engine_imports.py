@@ -4,15 +4,11 @@ queue: Camunda 8's adapter stays off the Camunda 7 functions' cold start, and th
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from devstack.template import ROOT
-
-LOADED = "import sys, app; print(' '.join(sorted(m for m in sys.modules if m.startswith('waitroom.adapters.camunda'))))"
+from tests.support.cold_start import modules_after_import
 
 
 @pytest.mark.parametrize("function", ["start", "status", "cancel"])
@@ -26,7 +22,7 @@ LOADED = "import sys, app; print(' '.join(sorted(m for m in sys.modules if m.sta
         ),
         (
             "camunda8",
-            # Camunda 8's client borrows Camunda 7's two transport helpers from its client module, and
+            # Camunda 8's client borrows Camunda 7's transport helpers from its client module, and
             # the API's schemas take the 64-bit range from Camunda 7's variables; no Camunda 7 engine.
             "waitroom.adapters.camunda waitroom.adapters.camunda.client waitroom.adapters.camunda.variables "
             "waitroom.adapters.camunda8 "
@@ -39,18 +35,6 @@ def test_an_api_function_loads_its_engine_s_adapter_only(
     function: str, engine: str, expected: str, tmp_path: Path
 ) -> None:
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("CAMUNDA", "ENGINE"))}
-    environment |= {
-        "ENGINE": engine,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'waitroom.sqlite3'}",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "shared")]),
-    }
-    loaded = subprocess.run(
-        [sys.executable, "-c", LOADED],
-        cwd=ROOT / "functions" / function,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert loaded.stdout.strip() == expected
+    environment |= {"ENGINE": engine, "DATABASE_URL": f"sqlite:///{tmp_path / 'waitroom.sqlite3'}"}
+    loaded = modules_after_import(function, environment)
+    assert " ".join(sorted(name for name in loaded if name.startswith("waitroom.adapters.camunda"))) == expected

@@ -4,54 +4,43 @@ the start function in the durable wait mode imports it (issue #24's cold-start t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cold_start import modules_after_import
+
 SDK = "aws_durable_execution_sdk_python"
 
 
-def modules_after_import(function: str, wait_mode: str, tmp_path: Path) -> set[str]:
-    """The modules loaded once ``functions/<function>/app.py`` is imported, as Lambda's runtime does."""
+def loaded_in(function: str, wait_mode: str, tmp_path: Path) -> set[str]:
+    """The modules ``functions/<function>/app.py`` loads in ``wait_mode``, outside Lambda."""
     environment = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / function), str(ROOT / "shared")]),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'waitroom.sqlite3'}",
         "WAIT_MODE": wait_mode,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     environment.pop("AWS_LAMBDA_FUNCTION_NAME", None)
-    listed = subprocess.run(
-        [sys.executable, "-c", "import sys, app; print('\\n'.join(sorted(sys.modules)))"],
-        cwd=ROOT / "functions" / function,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return set(listed.stdout.split())
+    return modules_after_import(function, environment)
 
 
 @pytest.mark.parametrize("function", ["start", "status", "complete", "cancel"])
 def test_a_classic_function_never_loads_the_durable_sdk(function: str, tmp_path: Path) -> None:
-    loaded = modules_after_import(function, "classic", tmp_path)
+    loaded = loaded_in(function, "classic", tmp_path)
     assert "waitroom.composition.http" in loaded
     assert SDK not in loaded
     assert "boto3" not in loaded
 
 
 def test_the_durable_start_function_loads_the_sdk(tmp_path: Path) -> None:
-    assert SDK in modules_after_import("start", "durable", tmp_path)
+    assert SDK in loaded_in("start", "durable", tmp_path)
 
 
 @pytest.mark.parametrize("function", ["complete", "cancel", "worker", "reconciler"])
 def test_in_the_durable_mode_every_finishing_function_loads_the_callbacks_client_and_not_the_sdk(
     function: str, tmp_path: Path
 ) -> None:
-    loaded = modules_after_import(function, "durable", tmp_path)
+    loaded = loaded_in(function, "durable", tmp_path)
     assert "waitroom.adapters.callbacks" in loaded, "a finishing function sends callbacks"
     assert SDK not in loaded

@@ -118,17 +118,7 @@ class CamundaClient:
         """The HTTP session, made at the first use: a function that never calls Camunda (status)
         never imports requests (docs/CAPACITY.md)."""
         if self._session is None:
-            import requests  # noqa: PLC0415 -- see above
-            from requests.adapters import HTTPAdapter  # noqa: PLC0415
-            from urllib3.util.retry import Retry  # noqa: PLC0415
-
-            session = requests.Session()
-            # A connection that was never made may be tried again whatever the method: nothing was sent.
-            retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
-            session.headers["Accept"] = "application/json"
-            self._session = session
+            self._session = new_session()
         return self._session
 
     def _authenticate(self, credentials: Credentials) -> None:
@@ -479,6 +469,21 @@ def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
 def _segment(value: str) -> str:
     """A value made safe to sit in a URL path segment."""
     return quote(value, safe="")
+
+
+def new_session() -> requests.Session:
+    """An HTTP session to an engine's REST API, imported at its first use (see ``session`` above)."""
+    import requests  # noqa: PLC0415 -- see CamundaClient.session
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415
+    from urllib3.util.retry import Retry  # noqa: PLC0415
+
+    session = requests.Session()
+    # A connection that was never made may be tried again whatever the method: nothing was sent.
+    retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.headers["Accept"] = "application/json"
+    return session
 
 
 def never_sent(error: requests.ConnectionError) -> bool:

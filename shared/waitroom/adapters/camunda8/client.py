@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from waitroom.adapters.camunda.client import GATEWAY_STATUSES, never_sent
+from waitroom.adapters.camunda.client import GATEWAY_STATUSES, never_sent, new_session
 from waitroom.adapters.secrets import read_secret
 from waitroom.domain.errors import (
     CamundaFailed,
@@ -187,17 +187,7 @@ class Camunda8Client:
     def session(self) -> requests.Session:
         """The HTTP session, made at the first use (as Camunda 7's client does)."""
         if self._session is None:
-            import requests  # noqa: PLC0415 -- a function that never calls Camunda never imports requests
-            from requests.adapters import HTTPAdapter  # noqa: PLC0415
-            from urllib3.util.retry import Retry  # noqa: PLC0415
-
-            session = requests.Session()
-            # A connection that was never made may be tried again whatever the method: nothing was sent.
-            retry = Retry(total=None, connect=1, read=0, status=0, other=0, redirect=0, backoff_factor=0.05)
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
-            session.headers["Accept"] = "application/json"
-            self._session = session
+            self._session = new_session()
         return self._session
 
     def request(
