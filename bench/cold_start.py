@@ -137,9 +137,9 @@ def run_python(
     )
 
 
-def import_ms(function: Function, layout: Layout) -> float:
+def import_ms(function: Function, layout: Layout, extra_env: dict[str, str] | None = None) -> float:
     """One import of the function's module in a fresh interpreter, in milliseconds."""
-    finished = run_python(function, layout, MEASURE)
+    finished = run_python(function, layout, MEASURE, extra_env=extra_env)
     for line in reversed(finished.stdout.splitlines()):
         if line.startswith(MARKER):
             return float(line.removeprefix(MARKER))
@@ -170,6 +170,17 @@ def import_times(layout: Layout, *, runs: int, yardsticks: dict[str, float] | No
     if yardsticks is not None:
         yardsticks.update({name: rounded(statistics.median(times)) for name, times in measured.items()})
     return {name: rounded(statistics.median(times)) for name, times in samples.items()}
+
+
+def start_by_wait_mode(layout: Layout, *, runs: int) -> dict[str, float]:
+    """The start function's median import in each wait mode (``WAIT_MODE=durable`` loads the durable
+    execution SDK), measured in alternating rounds so that the machine's load meets both alike."""
+    start = next(function for function in load().functions.values() if function.code_dir.name == "start")
+    samples: dict[str, list[float]] = {"classic": [], "durable": []}
+    for _ in range(runs):
+        for mode in samples:
+            samples[mode].append(import_ms(start, layout, {"WAIT_MODE": mode}))
+    return {mode: rounded(statistics.median(times)) for mode, times in samples.items()}
 
 
 def runtime_packages(directory: Path) -> Path:
@@ -246,6 +257,8 @@ def run(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
         yardsticks: dict[str, float] = {}
         results["import_ms"] = import_times(built, runs=config.runs, yardsticks=yardsticks)
         results["import_yardsticks_ms"] = yardsticks
+        results["start_import_ms_by_wait_mode"] = start_by_wait_mode(built, runs=config.runs)
+        progress(f"cold start: the start function's import by wait mode {results['start_import_ms_by_wait_mode']}")
         from bench import cold_split  # noqa: PLC0415 -- it builds on this module
 
         results["split"] = cold_split.run(built, runs=config.split_runs, progress=progress)
