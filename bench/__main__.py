@@ -156,9 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-seconds", type=float, default=arrival.Config.seconds, help="length of each arrival rate's load"
     )
-    parser.add_argument(
-        "--durable-waits", type=int, default=durable.Config.waits, help="starts per durable wake cell"
-    )
+    parser.add_argument("--durable-waits", type=int, default=durable.Config.waits, help="starts per durable wake cell")
     parser.add_argument(
         "--durable-rate-seconds",
         type=float,

@@ -88,13 +88,15 @@ def function_environment(function: Function) -> dict[str, str]:
     environment.update(
         {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
     )
-    # A reference to another function (the dispatcher's WORKER_FUNCTION_NAME: !Ref
-    # WorkerFunction) is its name in AWS; the logical id stands in for it: the import needs one set.
+    # A reference to another function or its alias (the dispatcher's WORKER_FUNCTION_NAME: !Ref
+    # WorkerFunction.Alias) is its name or ARN in AWS; the logical id stands in: the import needs one set.
     environment.update(
         {
-            name: str(value["Ref"])
+            name: str(value["Ref"]).split(".")[0]
             for name, value in function.environment.items()
-            if isinstance(value, dict) and value.get("Ref") in _function_ids() and name not in environment
+            if isinstance(value, dict)
+            and str(value.get("Ref")).split(".")[0] in _function_ids()
+            and name not in environment
         }
     )
     environment.update(
@@ -178,8 +180,8 @@ def start_by_wait_mode(layout: Layout, *, runs: int) -> dict[str, float]:
     start = next(function for function in load().functions.values() if function.code_dir.name == "start")
     samples: dict[str, list[float]] = {"classic": [], "durable": []}
     for _ in range(runs):
-        for mode in samples:
-            samples[mode].append(import_ms(start, layout, {"WAIT_MODE": mode}))
+        for mode, times in samples.items():
+            times.append(import_ms(start, layout, {"WAIT_MODE": mode}))
     return {mode: rounded(statistics.median(times)) for mode, times in samples.items()}
 
 

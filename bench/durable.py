@@ -46,6 +46,7 @@ from bench.end_to_end import environment_set, output_to
 from bench.pg_cluster import binaries, private_cluster
 from bench.stats import percentile, rounded
 from bench.workloads import WORKLOADS
+from devstack.functions import FunctionPool
 from devstack.stack import DURABLE_FUNCTION, LocalSettings, LocalStack
 
 #: The wait budget of every start (API Gateway's 30 s leaves room for the answer).
@@ -232,10 +233,9 @@ def _completed_at(stack: LocalStack, ids: list[str]) -> dict[str, float]:
     """Each row's ``completed_at`` as epoch seconds (SQLite stores it in UTC, to the millisecond)."""
     path = stack.environment["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
-        rows = connection.execute(
-            f"SELECT correlation_id, completed_at FROM process_store WHERE correlation_id IN ({','.join('?' * len(ids))})",  # noqa: S608 -- placeholders only
-            ids,
-        ).fetchall()
+        marks = ",".join("?" * len(ids))
+        query = f"SELECT correlation_id, completed_at FROM process_store WHERE correlation_id IN ({marks})"  # noqa: S608 -- placeholders only
+        rows = connection.execute(query, ids).fetchall()
     return {row[0]: datetime.fromisoformat(row[1]).timestamp() for row in rows if row[1]}
 
 
@@ -318,6 +318,19 @@ def _client_connections(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _sample(stop: threading.Event, at_s: float, pool: FunctionPool, url: str, samples: list[dict[str, Any]]) -> None:
+    """What the waiters hold ``at_s`` seconds from now, unless ``stop`` is set first."""
+    if not stop.wait(at_s):
+        samples.append(
+            {
+                "running_start_invocations": len(pool.busy()),
+                "start_environments": len(pool.busy()) + pool.idle_count(),
+                "database_client_connections": _client_connections(url),
+                "load_average": machine.load_average(),
+            }
+        )
+
+
 def run_fleet(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
     """N durable starts waiting at once: what they hold, sampled while every one of them waits."""
     results: dict[str, Any] = {}
@@ -330,26 +343,20 @@ def run_fleet(config: Config, *, progress: Callable[[str], None]) -> dict[str, A
                 arrival_s = size / config.fleet_rate_per_s
                 finish_after = arrival_s + config.fleet_hold_s
                 plan = [
-                    Planned(f"df-{run_id}-{size}-{index}", index / config.fleet_rate_per_s, finish_after - index /
-                            config.fleet_rate_per_s)  # fmt: skip
+                    Planned(
+                        f"df-{run_id}-{size}-{index}",
+                        index / config.fleet_rate_per_s,
+                        finish_after - index / config.fleet_rate_per_s,
+                    )
                     for index in range(size)
                 ]
                 samples: list[dict[str, Any]] = []
                 stop = threading.Event()
-
-                def sample(at: float) -> None:
-                    # Once every waiter arrived and its first invocation ended, before any is finished.
-                    if not stop.wait(at):
-                        samples.append(
-                            {
-                                "running_start_invocations": len(pool.busy()),
-                                "start_environments": len(pool.busy()) + pool.idle_count(),
-                                "database_client_connections": _client_connections(cluster.url()),
-                                "load_average": machine.load_average(),
-                            }
-                        )
-
-                sampler = threading.Thread(target=sample, args=(arrival_s + config.fleet_hold_s * 0.6,))
+                # Once every waiter arrived and its first invocation ended, before any is finished.
+                sampler = threading.Thread(
+                    target=_sample,
+                    args=(stop, arrival_s + config.fleet_hold_s * 0.6, pool, cluster.url(), samples),
+                )
                 sampler.start()
                 answers = _drive_elsewhere(stack, plan, size)
                 stop.set()
@@ -374,4 +381,3 @@ def run(config: Config, *, redis: bool, progress: Callable[[str], None]) -> dict
         progress("durable fleet: no PostgreSQL binaries for a private cluster; skipped")
     results["load_average_at_end"] = machine.load_average()
     return results
-

@@ -35,8 +35,10 @@ STRATEGY_COLOURS = {
     "redis": "tab:red",
     "postgres": "tab:blue",
     "durable": "tab:green",
+    "durable-sdk-100ms": "tab:cyan",
+    "poll": "tab:olive",
 }
-SPARE_COLOURS = ("tab:orange", "tab:brown", "tab:pink", "tab:cyan")
+SPARE_COLOURS = ("tab:orange", "tab:brown", "tab:pink")
 #: The wake picture's left edge, in ms: every panel on the same scale.
 FLOOR_MS = 0.1
 
@@ -47,8 +49,9 @@ def draw(results: Mapping[str, Any], directory: Path = IMAGES) -> list[Path]:
     written = []
     if results.get("cost"):
         written.append(draw_cost(results["cost"], directory / COST_PNG))
-    if _has_samples(results.get("wake") or {}):
-        written.append(draw_wake(results["wake"], directory / WAKE_PNG, machine=results.get("machine") or {}))
+    wake = wake_panels(results)
+    if _has_samples(wake):
+        written.append(draw_wake(wake, directory / WAKE_PNG, machine=results.get("machine") or {}))
     return written
 
 
@@ -109,6 +112,19 @@ def draw_cost(cost: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
+#: The panels of the durable section's cells (bench.durable), measured through the local stack over HTTP.
+HTTP_PANEL = "local stack over HTTP, finish committed to the HTTP answer"
+
+
+def wake_panels(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The wake section's cells by backend, and the durable section's (each mode a strategy) beside them."""
+    panels = dict(results.get("wake") or {})
+    cells = ((results.get("durable") or {}).get("wake") or {}).get("cells")
+    if cells:
+        panels[HTTP_PANEL] = cells
+    return panels
+
+
 def draw_wake(wake: Mapping[str, Any], path: Path, *, machine: Mapping[str, Any]) -> Path:
     """The distribution of the wake latency of each wait strategy: one panel per backend and workload,
     one cumulative line per strategy, on a log scale (push and polling differ by two orders)."""
@@ -137,7 +153,8 @@ def draw_wake(wake: Mapping[str, Any], path: Path, *, machine: Mapping[str, Any]
         axes.set_xscale("log")
         axes.set_xlim(FLOOR_MS * 0.8, slowest * 1.3)
         axes.get_xaxis().set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.set_xlabel(f"wake latency, ms (finish committed to wait() returned; under {FLOOR_MS} ms at {FLOOR_MS})")
+        answered = "the HTTP answer" if backend == HTTP_PANEL else "wait() returned"
+        axes.set_xlabel(f"wake latency, ms (finish committed to {answered}; under {FLOOR_MS} ms at {FLOOR_MS})")
         axes.set_ylabel("share of waits")
         axes.set_ylim(0, 1.02)
         axes.set_title(f"{backend}, {workload}", fontsize=10)

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         5,
         description="In the durable mode, how often the durable execution SDK's checkpoint thread looks for its "
         "stop signal; every invocation waits up to this long at its end (the SDK's own 100 ms, billed at every "
-        "invocation and added to every wake; docs/PERFORMANCE.md, \"The durable wait\").",
+        'invocation and added to every wake; docs/PERFORMANCE.md, "The durable wait").',
     )
     long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = Field(
         LONG_WAIT_CEILING_MS,
