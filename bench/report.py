@@ -353,7 +353,8 @@ def _durable(durable: Mapping[str, Any]) -> list[str]:
         held = figures.get("while_waiting") or {}
         lines.append(
             f"   fleet of {size} durable waiters: while all wait, "
-            f"{held.get('running_start_invocations')} running start invocations, {held.get('start_environments')} start environments, "
+            f"{held.get('running_start_invocations')} running start invocations, "
+            f"{held.get('start_environments')} start environments, "
             f"{held.get('database_client_connections')} database client connections (load "
             f"{_loads(held.get('load_average'))}); answers {_text(figures.get('answers'))}"
         )
