@@ -229,6 +229,21 @@ def _stack(environment: Mapping[str, str], local: Mapping[str, Any], progress: C
             raise
 
 
+#: The local stack's start, cancel and status functions, kept warm as a steady deployment has them.
+WARMED = (DURABLE_FUNCTION, "CancelFunction")
+#: The wake cells' starts are sent this far apart, so that they do not all arrive in one instant.
+RAMP_STEP_S = 0.05
+
+
+def _warm(stack: LocalStack, environments: int) -> None:
+    """As many warm environments of the functions a wake cell calls as it has waits in flight: the
+    local stack throttles cold starts (503), which a steady deployment does not meet."""
+    for name in WARMED:
+        pool = stack.pools[name]
+        pool.size = max(pool.size, environments)
+        pool.warm()
+
+
 def _completed_at(stack: LocalStack, ids: list[str]) -> dict[str, float]:
     """Each row's ``completed_at`` as epoch seconds (SQLite stores it in UTC, to the millisecond)."""
     path = stack.environment["DATABASE_URL"].removeprefix("sqlite:///")
@@ -244,12 +259,13 @@ def run_wake(config: Config, *, redis: bool, progress: Callable[[str], None]) ->
     results: dict[str, Any] = {"cells": {}, "invocations": {}}
     run_id = secrets.token_hex(3)
     for mode, environment in modes(redis=redis).items():
-        with _stack(environment, {"concurrency": 4}, progress) as stack:
+        with _stack(environment, {"concurrency": 2}, progress) as stack:
+            _warm(stack, config.concurrent)
             recorder = Recorder(stack)
             for workload in WORKLOADS:
                 durations = workload.durations_ms(config.waits, stream="waits")
                 plan = [
-                    Planned(f"dw-{run_id}-{mode}-{workload.name}-{index}", 0.0, duration / 1000)
+                    Planned(f"dw-{run_id}-{mode}-{workload.name}-{index}", index * RAMP_STEP_S, duration / 1000)
                     for index, duration in enumerate(durations)
                 ]
                 answers = _drive_elsewhere(stack, plan, config.concurrent)
@@ -286,8 +302,9 @@ def run_throughput(config: Config, *, progress: Callable[[str], None]) -> dict[s
     run_id = secrets.token_hex(3)
     count = round(config.rate_per_s * config.rate_seconds)
     for mode, environment in (("classic", {}), ("durable", {"WAIT_MODE": "durable"})):
-        local = {"concurrency": 4, "parameter_overrides": {"StartConcurrency": str(config.start_concurrency)}}
+        local = {"concurrency": 2, "parameter_overrides": {"StartConcurrency": str(config.start_concurrency)}}
         with _stack(environment, local, progress) as stack:
+            _warm(stack, config.concurrent)
             plan = [
                 Planned(f"dt-{run_id}-{mode}-{index}", index / config.rate_per_s, config.rate_process_s)
                 for index in range(count)
@@ -338,6 +355,7 @@ def run_fleet(config: Config, *, progress: Callable[[str], None]) -> dict[str, A
     with private_cluster(max_connections=max(config.fleet_sizes) + 100) as cluster:
         environment = {"WAIT_MODE": "durable", "DATABASE_URL": cluster.url()}
         with _stack(environment, {"concurrency": 2}, progress) as stack:
+            _warm(stack, 10)
             pool = stack.pools[DURABLE_FUNCTION]
             for size in config.fleet_sizes:
                 arrival_s = size / config.fleet_rate_per_s
