@@ -463,8 +463,8 @@ def _cost(cost: Mapping[str, Any]) -> list[str]:
         f"   log-normal sigma {cost['sigma']}; classic = one invocation holding 512 MB for the process (push wake-up) "
         f"+ {cost['base_overhead_ms']} ms ({cost['measured_in']}), at most 25 s",
         f"   durable = {operations} durable operations, 2 invocations of {profile['first_invocation_s']} + "
-        f"{profile['resume_invocation_s']} s (assumed, not measured), {profile['bytes_written_per_start']} bytes "
-        "written (assumed); data written/retained not priced",
+        f"{profile['resume_invocation_s']} s (measured, DurableProfile in bench/capacity.py), "
+        f"{profile['bytes_written_per_start']} bytes checkpointed (measured); data written/retained not priced",
         f"   prices, USD: GB-s x86 {prices['gb_s']['x86_64']:.10f}, arm64 {prices['gb_s']['arm64']:.10f}; "
         f"Lambda requests {prices['per_million_lambda_requests']:.2f}/M; HTTP API "
         f"{prices['per_million_http_api_requests']:.2f}/M; durable operations "
