@@ -19,6 +19,7 @@ from bench import (
     arrival,
     capacity,
     cold_start,
+    durable,
     end_to_end,
     fleet,
     machine,
@@ -33,7 +34,7 @@ from bench.workloads import LOGNORMAL_SIGMA
 from devstack.template import ROOT
 from waitroom.settings import Settings
 
-SECTIONS = ("cold", "wake", "fleet", "e2e", "arrival", "cost")
+SECTIONS = ("cold", "wake", "fleet", "e2e", "arrival", "durable", "cost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         cold_config = cold_start.Config()
         model_config = schedule_model.Config()
+        durable_config = durable.Config(
+            waits=arguments.durable_waits,
+            rate_seconds=arguments.durable_rate_seconds,
+            fleet_sizes=tuple(arguments.durable_fleet_sizes),
+        )
         fleet_config = fleet.Config(sizes=tuple(arguments.fleet_sizes), window_s=arguments.fleet_window)
         results: dict[str, Any] = {
             "machine": machine.describe(postgres_version=postgres, redis_version=redis),
@@ -73,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 "arrival": asdict(arrival_config),
                 "cold_start": asdict(cold_config),
                 "fleet": asdict(fleet_config),
+                "durable": asdict(durable_config),
             },
         }
         # Cold start first: import times are the figures most disturbed by anything else running.
@@ -92,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             results["arrival"] = arrival.run(arrival_config, progress=progress)
             if arrival_config.sweep_bounds:
                 results["arrival_sweep"] = arrival.run_sweep(arrival_config, progress=progress)
+        if "durable" in sections:
+            results["durable"] = durable.run(durable_config, redis=redis is not None, progress=progress)
     if "cost" in sections:
         results["cost"] = _cost(results)
     results["machine"]["load_average_at_end"] = machine.load_average()
@@ -112,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sections",
         nargs="+",
         choices=SECTIONS,
-        help="run only these (default: all; cold, wake, fleet, e2e, arrival, cost)",
+        help="run only these (default: all; cold, wake, fleet, e2e, arrival, durable, cost)",
     )
     parser.add_argument("--waits", type=int, default=wake_latency.Config.waits, help="waits per wake cell")
     parser.add_argument("--threads", type=int, default=wake_latency.Config.threads, help="waits in flight at once")
@@ -146,6 +155,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rate-seconds", type=float, default=arrival.Config.seconds, help="length of each arrival rate's load"
+    )
+    parser.add_argument("--durable-waits", type=int, default=durable.Config.waits, help="starts per durable wake cell")
+    parser.add_argument(
+        "--durable-rate-seconds",
+        type=float,
+        default=durable.Config.rate_seconds,
+        help="length of the durable throughput cell's arrivals",
+    )
+    parser.add_argument(
+        "--durable-fleet-sizes",
+        nargs="+",
+        type=int,
+        default=list(durable.Config.fleet_sizes),
+        help="durable waiters per fleet cell",
     )
     parser.add_argument("--output", default="bench-results.json", help="where the JSON goes")
     parser.add_argument(

@@ -207,16 +207,20 @@ DURABLE_INVOCATIONS_PER_START = 2
 
 @dataclass(frozen=True)
 class DurableProfile:
-    """What a durable start does beside its operations. The defaults are assumptions, not
-    measurements (docs/CAPACITY.md says so beside every figure they give): replace them with the
-    durable bench's measured invocation times and the payloads of the handler as built."""
+    """What a durable start does beside its operations, as ``make bench``'s durable cells measured it
+    (bench/durable.py: the start function's invocations under dex-local-runner on the local stack,
+    SQLite, the development engine as Camunda; the run of 2026-12-06 in docs/PERFORMANCE.md, "The
+    durable wait", load average 12-16 on 2 cores: on a loaded laptop, so an upper bound of Lambda's)."""
 
-    first_invocation_s: float = 0.15
-    """From the invocation to the suspension: the save, Camunda's start and four checkpoints."""
-    resume_invocation_s: float = 0.05
-    """The replay, the read of the row and the answer."""
-    bytes_written_per_start: int = 4096
-    """Checkpointed data: the API Gateway event, the steps' results, the callback's result, the answer."""
+    first_invocation_s: float = 0.380
+    """From the invocation to the suspension (the save, Camunda's start, the callback, the checkpoints):
+    the median of 120, ``first_invocation_p50_ms``."""
+    resume_invocation_s: float = 0.047
+    """The replay, the read of the row and the answer, with ``DURABLE_CHECKPOINT_POLL_MS`` at its
+    default 5: the median of 97, ``resume_invocation_p50_ms`` (117.3 ms, of 82, with the SDK's own 100 ms)."""
+    bytes_written_per_start: int = 2326
+    """The checkpoint requests' bytes the runner received per start (``checkpoint_bytes_per_start``):
+    the steps' results, the callback, the answer, as JSON on the wire."""
     retention_days: int = 1
     """DurableConfig's RetentionPeriodInDays: how long the checkpoints are kept after the end."""
 

@@ -88,13 +88,15 @@ def function_environment(function: Function) -> dict[str, str]:
     environment.update(
         {name: str(value) for name, value in function.environment.items() if not isinstance(value, dict)}
     )
-    # A reference to another function (the dispatcher's WORKER_FUNCTION_NAME: !Ref
-    # WorkerFunction) is its name in AWS; the logical id stands in for it: the import needs one set.
+    # A reference to another function or its alias (the dispatcher's WORKER_FUNCTION_NAME: !Ref
+    # WorkerFunction.Alias) is its name or ARN in AWS; the logical id stands in: the import needs one set.
     environment.update(
         {
-            name: str(value["Ref"])
+            name: str(value["Ref"]).split(".")[0]
             for name, value in function.environment.items()
-            if isinstance(value, dict) and value.get("Ref") in _function_ids() and name not in environment
+            if isinstance(value, dict)
+            and str(value.get("Ref")).split(".")[0] in _function_ids()
+            and name not in environment
         }
     )
     environment.update(
@@ -137,9 +139,9 @@ def run_python(
     )
 
 
-def import_ms(function: Function, layout: Layout) -> float:
+def import_ms(function: Function, layout: Layout, extra_env: dict[str, str] | None = None) -> float:
     """One import of the function's module in a fresh interpreter, in milliseconds."""
-    finished = run_python(function, layout, MEASURE)
+    finished = run_python(function, layout, MEASURE, extra_env=extra_env)
     for line in reversed(finished.stdout.splitlines()):
         if line.startswith(MARKER):
             return float(line.removeprefix(MARKER))
@@ -170,6 +172,17 @@ def import_times(layout: Layout, *, runs: int, yardsticks: dict[str, float] | No
     if yardsticks is not None:
         yardsticks.update({name: rounded(statistics.median(times)) for name, times in measured.items()})
     return {name: rounded(statistics.median(times)) for name, times in samples.items()}
+
+
+def start_by_wait_mode(layout: Layout, *, runs: int) -> dict[str, float]:
+    """The start function's median import in each wait mode (``WAIT_MODE=durable`` loads the durable
+    execution SDK), measured in alternating rounds so that the machine's load meets both alike."""
+    start = next(function for function in load().functions.values() if function.code_dir.name == "start")
+    samples: dict[str, list[float]] = {"classic": [], "durable": []}
+    for _ in range(runs):
+        for mode, times in samples.items():
+            times.append(import_ms(start, layout, {"WAIT_MODE": mode}))
+    return {mode: rounded(statistics.median(times)) for mode, times in samples.items()}
 
 
 def runtime_packages(directory: Path) -> Path:
@@ -243,8 +256,16 @@ def run(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
         results["layer_largest_mb"] = largest(layer)
         progress(f"cold start: layer {results['layer_mb']} MiB")
         built = Layout(layer / "python", runtime_packages(Path(directory) / "runtime"))
+        results["start_import_ms_by_wait_mode"] = start_by_wait_mode(built, runs=config.runs)
+        progress(f"cold start: the start function's import by wait mode {results['start_import_ms_by_wait_mode']}")
         yardsticks: dict[str, float] = {}
-        results["import_ms"] = import_times(built, runs=config.runs, yardsticks=yardsticks)
+        try:
+            results["import_ms"] = import_times(built, runs=config.runs, yardsticks=yardsticks)
+        except RuntimeError as exc:
+            # A function the import environment here cannot satisfy: said, and the other cells still run.
+            progress(f"cold start: {str(exc)[-400:]}")
+            results["import_error"] = str(exc)[-2000:]
+            return results
         results["import_yardsticks_ms"] = yardsticks
         from bench import cold_split  # noqa: PLC0415 -- it builds on this module
 

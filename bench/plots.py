@@ -27,6 +27,7 @@ from devstack.template import ROOT
 IMAGES = ROOT / "docs" / "img"
 COST_PNG = "cost-per-million.png"
 WAKE_PNG = "wake-latency.png"
+WAKE_HTTP_PNG = "wake-latency-http.png"
 #: One colour per wait strategy, the same in every panel; a strategy not named here takes the next free one.
 STRATEGY_COLOURS = {
     "seed": "tab:gray",
@@ -35,8 +36,10 @@ STRATEGY_COLOURS = {
     "redis": "tab:red",
     "postgres": "tab:blue",
     "durable": "tab:green",
+    "durable-sdk-100ms": "tab:cyan",
+    "poll": "tab:olive",
 }
-SPARE_COLOURS = ("tab:orange", "tab:brown", "tab:pink", "tab:cyan")
+SPARE_COLOURS = ("tab:orange", "tab:brown", "tab:pink")
 #: The wake picture's left edge, in ms: every panel on the same scale.
 FLOOR_MS = 0.1
 
@@ -49,6 +52,9 @@ def draw(results: Mapping[str, Any], directory: Path = IMAGES) -> list[Path]:
         written.append(draw_cost(results["cost"], directory / COST_PNG))
     if _has_samples(results.get("wake") or {}):
         written.append(draw_wake(results["wake"], directory / WAKE_PNG, machine=results.get("machine") or {}))
+    http = http_panels(results)
+    if _has_samples(http):
+        written.append(draw_wake(http, directory / WAKE_HTTP_PNG, machine=results.get("machine") or {}))
     return written
 
 
@@ -109,6 +115,17 @@ def draw_cost(cost: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
+#: The panels of the durable section's cells (bench.durable), measured through the local stack over HTTP.
+HTTP_PANEL = "local stack over HTTP, finish committed to the HTTP answer"
+
+
+def http_panels(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The durable section's wake cells (each mode a strategy), a picture of their own: measured end
+    to end over HTTP, they are not comparable with the wake section's ``wait()`` figures."""
+    cells = ((results.get("durable") or {}).get("wake") or {}).get("cells")
+    return {HTTP_PANEL: cells} if cells else {}
+
+
 def draw_wake(wake: Mapping[str, Any], path: Path, *, machine: Mapping[str, Any]) -> Path:
     """The distribution of the wake latency of each wait strategy: one panel per backend and workload,
     one cumulative line per strategy, on a log scale (push and polling differ by two orders)."""
@@ -137,7 +154,8 @@ def draw_wake(wake: Mapping[str, Any], path: Path, *, machine: Mapping[str, Any]
         axes.set_xscale("log")
         axes.set_xlim(FLOOR_MS * 0.8, slowest * 1.3)
         axes.get_xaxis().set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.set_xlabel(f"wake latency, ms (finish committed to wait() returned; under {FLOOR_MS} ms at {FLOOR_MS})")
+        answered = "the HTTP answer" if backend == HTTP_PANEL else "wait() returned"
+        axes.set_xlabel(f"wake latency, ms (finish committed to {answered}; under {FLOOR_MS} ms at {FLOOR_MS})")
         axes.set_ylabel("share of waits")
         axes.set_ylim(0, 1.02)
         axes.set_title(f"{backend}, {workload}", fontsize=10)

@@ -85,6 +85,8 @@ def render(results: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         lines += [*_arrival(results, marks), ""]
     if results.get("arrival_sweep"):
         lines += [*_arrival_sweep(results), ""]
+    if results.get("durable"):
+        lines += [*_durable(results["durable"]), ""]
     if results.get("cost"):
         lines += [*_cost(results["cost"]), ""]
     lines += _summary(verdicts)
@@ -302,8 +304,61 @@ def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
         f"   layer after sam build, unzipped: {marks.cell(cold.get('layer_mb'), 'cold_start', 'layer_mb', unit=' MiB')}"
         + (f" (largest: {largest} MiB)" if largest else ""),
         *_yardsticks(cold.get("import_yardsticks_ms")),
+        *_by_wait_mode(cold.get("start_import_ms_by_wait_mode")),
         *_split(cold.get("split")),
     ]
+
+
+def _by_wait_mode(imports: Mapping[str, float] | None) -> list[str]:
+    if not imports:
+        return []
+    return [
+        "   the start function from the built layer by wait mode, alternating rounds: "
+        + ", ".join(f"{mode} {value} ms" for mode, value in imports.items())
+    ]
+
+
+def _durable(durable: Mapping[str, Any]) -> list[str]:
+    """The durable wait mode beside the classic one, over HTTP through the local stack (bench.durable)."""
+    wake = durable.get("wake") or {}
+    rows = [
+        [workload, mode, *(_text(cell.get(key)) for key in ("wake_p50_ms", "wake_p90_ms", "wake_p99_ms")),
+         f"{cell.get('answered_200')}/{cell.get('waits')}", _loads(cell.get("load_average"))]
+        for workload, cells in (wake.get("cells") or {}).items()
+        for mode, cell in cells.items()
+    ]  # fmt: skip
+    lines = [
+        "D. Durable wait mode, over HTTP through the local stack (finish committed -> HTTP answer), load average "
+        f"{_loads(durable.get('load_average_at_start'))} at the start, {_loads(durable.get('load_average_at_end'))} "
+        "at the end",
+        *_table(["workload", "mode", "p50 ms", "p90 ms", "p99 ms", "200", "load after"], rows),
+    ]
+    for mode, figures in (wake.get("invocations") or {}).items():
+        lines.append(
+            f"   {mode}: start function invocations, first (to the suspension) p50 "
+            f"{_text(figures.get('first_invocation_p50_ms'))} ms p90 "
+            f"{_text(figures.get('first_invocation_p90_ms'))} ms; "
+            f"resumed p50 {_text(figures.get('resume_invocation_p50_ms'))} ms p90 "
+            f"{_text(figures.get('resume_invocation_p90_ms'))} ms; checkpoint bytes sent per start "
+            f"{_text(figures.get('checkpoint_bytes_per_start'))}"
+        )
+    for mode, figures in (durable.get("throughput") or {}).items():
+        lines.append(
+            f"   throughput, {mode}: {figures.get('starts')} starts, answers {_text(figures.get('answers'))}, "
+            f"{_text(figures.get('share_200'))} answered 200, start environments at most "
+            f"{figures.get('start_environments_peak')}, load {_loads(figures.get('load_average_before'))} -> "
+            f"{_loads(figures.get('load_average_after'))}"
+        )
+    for size, figures in (durable.get("fleet") or {}).items():
+        held = figures.get("while_waiting") or {}
+        lines.append(
+            f"   fleet of {size} durable waiters: while all wait, "
+            f"{held.get('running_start_invocations')} running start invocations, "
+            f"{held.get('start_environments')} start environments, "
+            f"{held.get('database_client_connections')} database client connections (load "
+            f"{_loads(held.get('load_average'))}); answers {_text(figures.get('answers'))}"
+        )
+    return lines
 
 
 def _yardsticks(yardsticks: Mapping[str, float] | None) -> list[str]:
@@ -408,8 +463,8 @@ def _cost(cost: Mapping[str, Any]) -> list[str]:
         f"   log-normal sigma {cost['sigma']}; classic = one invocation holding 512 MB for the process (push wake-up) "
         f"+ {cost['base_overhead_ms']} ms ({cost['measured_in']}), at most 25 s",
         f"   durable = {operations} durable operations, 2 invocations of {profile['first_invocation_s']} + "
-        f"{profile['resume_invocation_s']} s (assumed, not measured), {profile['bytes_written_per_start']} bytes "
-        "written (assumed); data written/retained not priced",
+        f"{profile['resume_invocation_s']} s (measured, DurableProfile in bench/capacity.py), "
+        f"{profile['bytes_written_per_start']} bytes checkpointed (measured); data written/retained not priced",
         f"   prices, USD: GB-s x86 {prices['gb_s']['x86_64']:.10f}, arm64 {prices['gb_s']['arm64']:.10f}; "
         f"Lambda requests {prices['per_million_lambda_requests']:.2f}/M; HTTP API "
         f"{prices['per_million_http_api_requests']:.2f}/M; durable operations "

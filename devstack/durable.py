@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -30,9 +31,15 @@ logger = logging.getLogger("devstack.durable")
 
 #: The paths of Lambda's durable execution APIs (checkpoints, state, callbacks).
 DURABLE_API_PREFIX = "/2025-12-01/"
-#: How often the gateway looks whether an execution ended: the local runner has no synchronous
-#: invocation, so this is what the local hop adds to a wake, at most.
+#: How often the gateway looks whether an execution ended, for a while after one of its invocations
+#: returned (the local runner has no synchronous invocation: this is what the local hop adds to a wake,
+#: at most); then once a second until the next returns, so that hundreds of suspended executions
+#: cost the runner nothing.
 RESULT_POLL_S = 0.005
+#: How long after an invocation returned the gateway keeps looking every ``RESULT_POLL_S``.
+AFTER_INVOCATION_S = 0.5
+#: How often it looks while no invocation of the execution returned.
+IDLE_POLL_S = 1.0
 #: An execution lasts at most the longest wait a start grants (the Function URL's, 14 minutes).
 EXECUTION_TIMEOUT_S = 900
 ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
@@ -54,6 +61,9 @@ class DurableRunner:
     def __init__(self, *, lambda_endpoint: str, environment: Mapping[str, str]) -> None:
         #: Executions started (the gateway's starts in the durable wait mode).
         self.executions = 0
+        #: Set when an invocation of the execution (by its ARN) returned: its end may follow.
+        self._returned: dict[str, threading.Event] = {}
+        self._guard = threading.Lock()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
@@ -105,21 +115,42 @@ class DurableRunner:
         started.raise_for_status()
         self.executions += 1
         arn = started.json()["ExecutionArn"]
-        with requests.Session() as session:
-            while True:
-                answer = session.get(
-                    f"{self.url}{DURABLE_API_PREFIX}durable-executions/{quote(arn, safe='')}", timeout=10
-                )
-                answer.raise_for_status()
-                execution = answer.json()
-                if execution["Status"] in ENDED:
-                    break
-                time.sleep(RESULT_POLL_S)
+        returned = threading.Event()
+        with self._guard:
+            self._returned[arn] = returned
+        looking_until = time.monotonic() + AFTER_INVOCATION_S
+        try:
+            with requests.Session() as session:
+                while True:
+                    answer = session.get(
+                        f"{self.url}{DURABLE_API_PREFIX}durable-executions/{quote(arn, safe='')}", timeout=10
+                    )
+                    answer.raise_for_status()
+                    execution = answer.json()
+                    if execution["Status"] in ENDED:
+                        break
+                    if time.monotonic() < looking_until:
+                        time.sleep(RESULT_POLL_S)
+                    elif returned.wait(IDLE_POLL_S):
+                        returned.clear()
+                        looking_until = time.monotonic() + AFTER_INVOCATION_S
+        finally:
+            with self._guard:
+                self._returned.pop(arn, None)
         if execution["Status"] != "SUCCEEDED":
             raise ExecutionFailed(
                 f"{function}: the durable execution ended {execution['Status']}: {execution.get('Error')}"
             )
         return json.loads(execution.get("Result") or "null")
+
+    def invocation_returned(self, event: Any) -> None:
+        """An invocation of a durable function returned (the local Lambda API calls it): the gateway
+        waiting for its execution looks again at once."""
+        arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
+        with self._guard:
+            returned = self._returned.get(arn) if isinstance(arn, str) else None
+        if returned is not None:
+            returned.set()
 
     def forward(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, str]:
         """A request of the durable APIs, as the local Lambda API received it: its answer."""

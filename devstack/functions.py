@@ -248,6 +248,11 @@ class FunctionPool:
         with self._guard:
             return [environment for environment in self._all if environment not in self._idle]
 
+    def idle_count(self) -> int:
+        """The environments kept warm and serving nothing now."""
+        with self._guard:
+            return len(self._idle)
+
     def close(self) -> None:
         """Stop every environment at once, mid-invocation if need be (as Lambda does at a timeout)."""
         with self._guard:

@@ -91,8 +91,10 @@ class LambdaApi:
                     return
                 except Exception as exc:  # the function's error, as Lambda reports it
                     send(self, 200, {"errorMessage": str(exc)}, [("X-Amz-Function-Error", "Unhandled")])
+                    api.invocation_returned(event)
                     return
                 send(self, 200, result)
+                api.invocation_returned(event)
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -100,6 +102,11 @@ class LambdaApi:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_port}"
+
+    def invocation_returned(self, event: Any) -> None:
+        """Tell the durable execution service's waiting gateway that an invocation answered the runner."""
+        if self.durable is not None:
+            self.durable.invocation_returned(event)
 
     def start(self, pool: FunctionPool, event: Any) -> None:
         """One asynchronous invocation, in a thread of its own."""

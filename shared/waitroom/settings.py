@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         "the process's finish sends (template parameter `WaitMode`). Every function that finishes processes "
         "needs the same value.",
     )
+    durable_checkpoint_poll_ms: Annotated[int, Field(ge=1, le=100)] = Field(
+        5,
+        description="In the durable mode, how often the durable execution SDK's checkpoint thread looks for its "
+        "stop signal; every invocation waits up to this long at its end (the SDK's own 100 ms, billed at every "
+        'invocation and added to every wake; docs/PERFORMANCE.md, "The durable wait").',
+    )
     long_wait_max_ms: Annotated[int, Field(gt=0, le=LONG_WAIT_CEILING_MS)] = Field(
         LONG_WAIT_CEILING_MS,
         description="Longest `Prefer: wait` honoured on the Lambda Function URLs of start and status (template "

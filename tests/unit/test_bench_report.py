@@ -23,3 +23,45 @@ def test_a_missing_crossover_is_said_so() -> None:
     cost = capacity.cost_report(sigma=0.3, base_overhead_ms=10.0, measured_in="test")
     cost["crossover_median_s"] = {"x86_64": None, "arm64": None}
     assert "x86_64 none below 25 s" in report.render({"cost": cost}, [])
+
+
+def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
+    durable = {
+        "load_average_at_start": [1.0, 2.0, 3.0],
+        "load_average_at_end": [4.0, 5.0, 6.0],
+        "wake": {
+            "cells": {
+                "uniform": {
+                    "durable": {
+                        "wake_p50_ms": 63.0,
+                        "wake_p90_ms": 95.5,
+                        "wake_p99_ms": 108.4,
+                        "waits": 10,
+                        "answered_200": 7,
+                        "load_average": [7.1, 7.2, 5.3],
+                    },
+                }
+            },
+            "invocations": {
+                "durable": {
+                    "first_invocation_p50_ms": 380.1,
+                    "resume_invocation_p50_ms": 47.0,
+                    "checkpoint_bytes_per_start": 2326,
+                }
+            },
+        },
+        "throughput": {"durable": {"starts": 20, "answers": {"200": 20}, "share_200": 1.0}},
+        "fleet": {
+            "100": {
+                "answers": {"200": 100},
+                "while_waiting": {"running_start_invocations": 0, "database_client_connections": 0},
+            }
+        },
+    }
+    text = report.render({"durable": durable}, [])
+    assert "uniform   durable  63.0    95.5    108.4   7/10  7.1/7.2/5.3" in text
+    assert "load average 1.0/2.0/3.0 at the start, 4.0/5.0/6.0 at the end" in text
+    assert "resumed p50 47.0 ms" in text
+    assert "checkpoint bytes sent per start 2326" in text
+    assert "throughput, durable: 20 starts, answers 200 x20, 1.00 answered 200" in text
+    assert "fleet of 100 durable waiters: while all wait, 0 running start invocations" in text

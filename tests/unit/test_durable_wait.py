@@ -198,3 +198,22 @@ def test_a_finish_after_the_waiter_timed_out_meets_a_closed_callback_and_is_no_e
     assert finished is not None and finished.status is ProcessStatus.DONE
     assert [sent for sent, _ in durable.callbacks.sent] == [callback_id]
     assert durable.callbacks.closed == [callback_id], "the runner refused it: the execution had ended"
+
+
+def test_the_sdks_checkpoint_poll_is_set_from_the_setting_and_still_named_as_waitroom_sets_it() -> None:
+    """The SDK's constant is private: a release that renames it must fail here, not silently bring
+    back its 100 ms per invocation."""
+    from aws_durable_execution_sdk_python import state as sdk_state  # noqa: PLC0415 -- the SDK's module under test
+
+    from waitroom.entrypoints.http.durable import SDK_STOP_POLL_NAME, set_checkpoint_poll  # noqa: PLC0415
+
+    assert isinstance(getattr(sdk_state, SDK_STOP_POLL_NAME), float)
+    before = getattr(sdk_state, SDK_STOP_POLL_NAME)
+    try:
+        set_checkpoint_poll(0.007)
+        assert getattr(sdk_state, SDK_STOP_POLL_NAME) == 0.007
+        settings = Settings(database_url="sqlite:///:memory:", durable_checkpoint_poll_ms=3)
+        durable_handler(create_resolver(settings), settings, DurableWait(service_on_fakes().service))
+        assert getattr(sdk_state, SDK_STOP_POLL_NAME) == 0.003
+    finally:
+        set_checkpoint_poll(before)

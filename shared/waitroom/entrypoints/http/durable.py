@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
+from aws_durable_execution_sdk_python import state as sdk_state
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
 from aws_durable_execution_sdk_python.context import DurableContext
 from aws_durable_execution_sdk_python.exceptions import CallbackError
@@ -157,10 +158,25 @@ def _domain_error(error: Mapping[str, Any]) -> WaitroomError:
 DurableHandler = Callable[[Any, Any], Any]
 
 
+#: The SDK's private constant: how long its checkpoint thread blocks on an empty queue before it looks
+#: at its stop signal again. The SDK stops that thread at every invocation's end and waits for it, so
+#: its 100 ms lands on every invocation (billed) and on every wake (the resumed invocation returns that
+#: much later); docs/PERFORMANCE.md measures both. tests/unit/test_durable_wait.py fails if it is renamed.
+SDK_STOP_POLL_NAME = "_STOP_SIGNAL_POLL_SECONDS"
+
+
+def set_checkpoint_poll(seconds: float) -> None:
+    """Have the SDK's checkpoint thread look for its stop signal every ``seconds`` (``DURABLE_CHECKPOINT_POLL_MS``)."""
+    if not hasattr(sdk_state, SDK_STOP_POLL_NAME):
+        raise RuntimeError(f"the durable execution SDK has no {SDK_STOP_POLL_NAME} any more: see durable.py")
+    setattr(sdk_state, SDK_STOP_POLL_NAME, seconds)
+
+
 def durable_handler(app: APIGatewayHttpResolver, settings: Settings, waiting: DurableWait) -> DurableHandler:
     """The start function's Lambda entry point in the durable mode: the API handler of the classic
     mode, run inside the durable execution whose context the route's wait uses."""
     handler = api_handler(app, settings)
+    set_checkpoint_poll(settings.durable_checkpoint_poll_ms / 1000)
 
     @durable_execution
     def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
