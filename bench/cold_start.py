@@ -107,6 +107,11 @@ def function_environment(function: Function) -> dict[str, str]:
             "LAMBDA_TASK_ROOT": str(function.code_dir),
         }
     )
+    # The status function reads its cursor key from Secrets Manager at cold start (CURSOR_KEY_SECRET_ARN,
+    # an intrinsic here); the bench has no Secrets Manager, so a key stands in: the secret's round trip
+    # is measured apart (bench/cold_split.py).
+    if isinstance(function.environment.get("CURSOR_KEY_SECRET_ARN"), dict):
+        environment.setdefault("CURSOR_KEY", "bench-cursor-key-not-a-secret-0123456789")
     # In Lambda a database setting is required at cold start (the template always gives one); the
     # import never connects, so any URL does.
     if not {"DATABASE_URL", "DB_HOST", "DB_SECRET_ARN"} & environment.keys():
