@@ -41,7 +41,7 @@ $(UV_VENV)/.installed: tools/uv/requirements.txt
 
 # --locked: the environment is exactly uv.lock, and the build fails when the lock no longer satisfies
 # pyproject.toml (run `make lock`).
-$(VENV)/.installed: $(UV_VENV)/.installed pyproject.toml uv.lock clients/python/pyproject.toml
+$(VENV)/.installed: $(UV_VENV)/.installed pyproject.toml uv.lock clients/python/pyproject.toml dev-engine/pyproject.toml
 	@echo "Creating $(VENV) on Python 3.13 from uv.lock, with every dependency." >&2
 	$(UV) sync --locked --quiet
 	touch $@

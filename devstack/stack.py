@@ -29,7 +29,6 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devstack.durable import DurableRunner
-from devstack.engine.server import EngineServer
 from devstack.functions import WARM_TIMEOUT_S, FunctionPool
 from devstack.gateway import FUNCTION_URL_PREFIX, Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
@@ -42,6 +41,7 @@ from waitroom.adapters.camunda8.deployment import deploy_bpmn as deploy_bpmn_cam
 from waitroom.adapters.store import dialect_for
 from waitroom.adapters.store.migrate import migrate
 from waitroom.settings import Settings, load_settings
+from waitroom_dev_engine.server import EngineServer
 
 logger = logging.getLogger("devstack")
 # SpiffWorkflow logs every task state change at INFO; the engine's own log says what matters.

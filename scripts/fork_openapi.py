@@ -4,7 +4,7 @@ Operaton and CIB seven publish their ``/engine-rest`` OpenAPI document only insi
 generated at build time from the FreeMarker templates in ``engine-rest/engine-rest-openapi``. This
 renders those templates as their build does (scripts/engine_openapi/Render.java, with Debian's
 ``libfreemarker-java`` 2.3.31 and ``libgoogle-gson-java``), then keeps the path items and methods of
-``devstack/engine/reference/camunda7-engine-rest.openapi.json`` with every component they reference,
+``dev-engine/src/waitroom_dev_engine/reference/camunda7-engine-rest.openapi.json`` with every component they reference,
 copied unchanged, so that the three documents cover the same routes::
 
     python scripts/fork_openapi.py --git /path/to/operaton.git --ref v2.1.4 --name operaton \
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "devstack" / "engine" / "reference"
+REFERENCE = ROOT / "dev-engine" / "src" / "waitroom_dev_engine" / "reference"
 CAMUNDA7 = REFERENCE / "camunda7-engine-rest.openapi.json"
 TEMPLATES = "engine-rest/engine-rest-openapi/src/main/templates"
 CLASSPATH = "/usr/share/java/freemarker.jar:/usr/share/java/gson.jar"

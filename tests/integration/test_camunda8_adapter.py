@@ -1,7 +1,7 @@
 """Waitroom's Camunda 8 adapters (waitroom.adapters.camunda8) on the development engine's ``/v2`` over
 real HTTP, running onboard-user for Camunda 8 (examples/onboard-user/bpmn-camunda8). Every request the
 adapters send, and every answer they get, is validated against Camunda's OpenAPI document for the
-Orchestration Cluster API (tests/support/camunda8_openapi.py)."""
+Orchestration Cluster API (dev-engine/src/waitroom_dev_engine/testing/camunda8.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.engine import EngineServer
-from tests.support.camunda8_openapi import document, validate_request, validate_response
 from waitroom.adapters.camunda8.client import Camunda8Client, problem_error
 from waitroom.adapters.camunda8.deployment import deploy_bpmn
 from waitroom.adapters.camunda8.engine import Camunda8Engine
@@ -32,6 +30,8 @@ from waitroom.domain.errors import (
     InvalidRequest,
 )
 from waitroom.service.ports import TopicRequest
+from waitroom_dev_engine import EngineServer
+from waitroom_dev_engine.testing.camunda8 import document, validate_request, validate_response
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "examples" / "onboard-user" / "bpmn-camunda8"
 PROCESS = "onboard-user"

@@ -18,7 +18,6 @@ from pathlib import Path
 import pymssql
 import pytest
 
-from devstack.engine.server import EngineServer
 from devstack.stack import EXAMPLE_BPMN_DIR
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.errors import StoreUnavailable
@@ -26,6 +25,7 @@ from waitroom.domain.process import NewProcess, Outcome, ProcessStatus, StepEven
 from waitroom.entrypoints.cli import _one_line, main, redact
 from waitroom.entrypoints.http.schemas import ProcessView
 from waitroom.settings import Settings
+from waitroom_dev_engine.server import EngineServer
 
 INSTALLED = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "waitroom"
 COMMANDS = ["migrate", "deploy-bpmn", "status", "list", "purge", "fail-pending", "delete", "pending"]

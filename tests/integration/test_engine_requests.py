@@ -1,5 +1,5 @@
 """Every request Waitroom sends to ``/engine-rest``, validated against the OpenAPI document of each
-engine it supports: Camunda 7, Operaton and CIB seven (tests/support/camunda_openapi.py).
+engine it supports: Camunda 7, Operaton and CIB seven (dev-engine/src/waitroom_dev_engine/testing/camunda7.py).
 
 The requests are the real ones: Waitroom's own Camunda adapter (the HTTP functions' engine adapter,
 the worker's and the dispatcher's calls, the CLI's deployment) drives the development engine over
@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.engine import EngineServer
-from tests.support.camunda_openapi import ENGINE_DOCUMENTS, SentRequest, validate_request
 from waitroom.adapters.camunda.client import CamundaClient, FetchTopic
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.camunda.engine import CamundaEngine
 from waitroom.adapters.camunda.variables import DEFAULT_STRING_MAX_CHARS, to_typed_variables
+from waitroom_dev_engine import EngineServer
+from waitroom_dev_engine.testing.camunda7 import ENGINE_DOCUMENTS, SentRequest, validate_request
 
 ONBOARD_USER = Path(__file__).resolve().parents[2] / "examples" / "onboard-user" / "bpmn"
 PROCESS = "onboard-user"

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from devstack.engine.server import EngineServer
 from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 from tests.support.pausing_proxy import PausingProxy
@@ -25,6 +24,7 @@ from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import NewProcess, ProcessRecord
 from waitroom.settings import Settings
+from waitroom_dev_engine.server import EngineServer
 
 FIXTURES = Path(__file__).parent / "bpmn"
 USER = {"userId": "user-5", "email": "user5@example.com"}

@@ -16,10 +16,10 @@ import requests
 
 from devstack.stack import LocalStack
 from tests.integration.test_local_stack import bearer, running_stack
-from tests.support.ecosystem_worker import ExternalTask, TaskResult, running_worker
 from tests.support.processes import ECHO_BPMN, process_xml
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
+from waitroom_dev_engine.testing.ecosystem_worker import ExternalTask, TaskResult, running_worker
 
 #: A person in the process: a user task (completed over the engine's REST API), then the response step.
 LEAVE_REQUEST_BPMN = """<?xml version="1.0" encoding="UTF-8"?>

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from devstack.engine.server import EngineServer
 from devstack.stack import EXAMPLE_BPMN_DIR
 from tests.support.services import reconciler_on, service_on
 from tests.support.stores import StoreFactory
@@ -18,6 +17,7 @@ from waitroom.adapters.store import SqlStore
 from waitroom.domain.process import Caller, NewProcess, ProcessStatus
 from waitroom.service.reconciler import Reconciler
 from waitroom.settings import Settings
+from waitroom_dev_engine.server import EngineServer
 
 FIXTURES = Path(__file__).parent / "bpmn"
 ALICE = Caller("alice")

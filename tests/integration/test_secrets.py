@@ -16,7 +16,6 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from devstack.engine.server import EngineServer
 from waitroom.adapters.camunda.client import CamundaClient, Credentials
 from waitroom.adapters.secrets import cursor_key
 from waitroom.adapters.store import SecretUrl, open_store
@@ -24,6 +23,7 @@ from waitroom.adapters.store.migrate import migrate
 from waitroom.domain.errors import CamundaRejected, ConfigurationError
 from waitroom.domain.process import NewProcess
 from waitroom.settings import Settings
+from waitroom_dev_engine.server import EngineServer
 
 
 @pytest.fixture

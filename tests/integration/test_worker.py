@@ -12,7 +12,6 @@ import pytest
 from onboard_user.handlers import prepare_response
 from onboard_user.onboarding_api import OnboardingApi
 
-from devstack.engine.server import EngineServer
 from devstack.stack import EXAMPLE_BPMN_DIR
 from tests.support.processes import process_xml
 from tests.support.services import DEMO_HANDLERS, worker_on
@@ -25,6 +24,7 @@ from waitroom.domain.process import NewProcess, ProcessStatus, request_hash
 from waitroom.entrypoints.worker.runner import Worker
 from waitroom.entrypoints.worker.tasks import Task
 from waitroom.settings import Settings
+from waitroom_dev_engine.server import EngineServer
 
 USER: dict[str, object] = {"userId": "user-7", "email": "user7@example.com"}
 

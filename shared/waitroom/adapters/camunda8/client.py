@@ -2,7 +2,7 @@
 session, and the OAuth client-credentials tokens it authenticates with.
 
 Only the endpoints Waitroom calls; shapes as in Camunda's OpenAPI document
-(``devstack/engine/reference/camunda8-orchestration-cluster-api.openapi.json``). Camunda's own Python
+(``dev-engine/src/waitroom_dev_engine/reference/camunda8-orchestration-cluster-api.openapi.json``). Camunda's own Python
 SDK is not used: docs/ARCHITECTURE.md ("Camunda 8: a thin client, not the SDK") gives the figures.
 Failures become the domain's ``Camunda*`` errors exactly as Camunda 7's do
 (:mod:`waitroom.adapters.camunda.client`); Camunda 8 answers RFC 9457 problem details, whose
