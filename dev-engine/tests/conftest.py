@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_client import ORDER_REVIEW, SINGLE_STEP, Camunda
 
+from engine_client import ORDER_REVIEW, SINGLE_STEP, Camunda
 from waitroom_dev_engine import EngineServer
 
 

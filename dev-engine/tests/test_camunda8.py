@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_client import BPMN_DIR, Camunda
 
+from engine_client import BPMN_DIR, Camunda
 from waitroom_dev_engine import EngineServer
 from waitroom_dev_engine.engine import Engine
 from waitroom_dev_engine.rest_v2 import RestApiV2

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_client import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
 
+from engine_client import BPMN_DIR, ORDER_REVIEW, SINGLE_STEP, Camunda, order_variables
 from waitroom_dev_engine import EngineServer, openapi
 from waitroom_dev_engine.engine import Engine
 from waitroom_dev_engine.rest import RestApi

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_client import BPMN_DIR, Camunda
 
+from engine_client import BPMN_DIR, Camunda
 from waitroom_dev_engine import EngineServer
 from waitroom_dev_engine.testing.camunda7 import validate_response
 

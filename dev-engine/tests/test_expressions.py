@@ -15,8 +15,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from engine_client import Camunda
 
+from engine_client import Camunda
 from waitroom_dev_engine import EngineServer
 
 _KEYS = itertools.count()

@@ -7,13 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from engine_client import Camunda
-
-from waitroom.adapters.camunda import client as client_module
-from waitroom.adapters.camunda.client import CamundaClient
-from waitroom.adapters.camunda.engine import CamundaEngine
-from waitroom.service.ports import ScopeEnd
 
 HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -170,15 +164,3 @@ def test_deleting_an_instance_s_history_deletes_its_activity_and_variable_histor
     assert engine.delete(f"/history/process-instance/{instance_id}").status_code == 204
     assert _scope_ends(engine, instance_id) == []
     assert _variables(engine, instance_id, includeDeleted="true") == {}
-
-
-def test_waitroom_reads_how_an_instance_ended_and_its_variables_page_by_page(
-    camunda: Camunda, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = _deployed(camunda, tmp_path)
-    instance_id = _run(engine, "inner")
-    monkeypatch.setattr(client_module, "PAGE", 2)
-    waitroom = CamundaEngine(CamundaClient(engine.url), string_max_chars=4000)
-
-    assert waitroom.scope_ends(instance_id) == [ScopeEnd("afterInner", "noneEndEvent")], "the instance's own only"
-    assert waitroom.final_variables(instance_id) == {"way": "inner", "amount": 10, "verdict": "fine"}

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from engine_client import (
     BPMN_DIR,
     HTTP_TIMEOUT,
@@ -16,7 +17,6 @@ from engine_client import (
     Camunda,
     order_variables,
 )
-
 from waitroom_dev_engine import EngineServer
 from waitroom_dev_engine.testing.ecosystem_worker import ExternalTask, TaskResult, running_worker
 

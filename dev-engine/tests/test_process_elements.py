@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_client import BPMN_DIR, Camunda
 
+from engine_client import BPMN_DIR, Camunda
 from waitroom_dev_engine import EngineServer
 from waitroom_dev_engine.testing.ecosystem_worker import ExternalTask, TaskResult, running_worker
 

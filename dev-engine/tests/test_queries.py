@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engine_client import Camunda, order_variables
 
+from engine_client import Camunda, order_variables
 from waitroom_dev_engine import openapi
 from waitroom_dev_engine.clock import format_date, now_ms
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engine_client import Camunda, order_variables
 
+from engine_client import Camunda, order_variables
 from waitroom_dev_engine.clock import parse_date
 
 
