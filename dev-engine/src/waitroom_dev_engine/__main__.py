@@ -22,13 +22,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bpmn-dir", help="deploy every BPMN file in this directory at start (changed ones only)")
     parser.add_argument(
         "--username",
-        default=os.environ.get("DEVSTACK_ENGINE_USERNAME"),
-        help="require HTTP basic auth with this user (env DEVSTACK_ENGINE_USERNAME)",
+        default=os.environ.get("WAITROOM_DEV_ENGINE_USERNAME"),
+        help="require HTTP basic auth with this user (env WAITROOM_DEV_ENGINE_USERNAME)",
     )
     parser.add_argument(
         "--password",
-        default=os.environ.get("DEVSTACK_ENGINE_PASSWORD"),
-        help="password for --username (env DEVSTACK_ENGINE_PASSWORD)",
+        default=os.environ.get("WAITROOM_DEV_ENGINE_PASSWORD"),
+        help="password for --username (env WAITROOM_DEV_ENGINE_PASSWORD)",
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
     args = parser.parse_args(argv)

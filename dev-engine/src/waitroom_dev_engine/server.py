@@ -72,10 +72,10 @@ class EngineServer:
             deploy_directory(engine, self._bpmn_dir)
         self._engine = engine
         self._httpd = _HttpServer(self._address, RestApi(engine), RestApiV2(engine), self._credentials)
-        self._thread = threading.Thread(target=self._serve, name="devstack-engine", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="waitroom-dev-engine", daemon=True)
         self._thread.start()
         self._stopping.clear()
-        self._timers = threading.Thread(target=self._fire_timers, name="devstack-engine-timers", daemon=True)
+        self._timers = threading.Thread(target=self._fire_timers, name="waitroom-dev-engine-timers", daemon=True)
         self._timers.start()
         _LOG.info("Camunda-compatible development engine listening on %s", self.url)
         return self.url
@@ -139,7 +139,11 @@ def deploy_directory(engine: Engine, directory: Path) -> None:
         return
     resources = {path.relative_to(directory).as_posix(): path.read_bytes() for path in files}
     result = engine.deploy(
-        name="devstack", source="devstack", resources=resources, duplicate_filtering=True, changed_only=True
+        name="waitroom-dev-engine",
+        source="waitroom-dev-engine",
+        resources=resources,
+        duplicate_filtering=True,
+        changed_only=True,
     )
     deployed = [definition.id for definition in result.definitions or []]
     _LOG.info("Deployed from %s: %s", directory, ", ".join(deployed) or "nothing changed")
@@ -163,7 +167,7 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server_version = "devstack-engine"
+    server_version = "waitroom-dev-engine"
     disable_nagle_algorithm = True  # headers and body go in two writes; see the gateway's handler
     # Bounds how long an idle client connection can hold up stop(), which joins request threads.
     timeout = 30
