@@ -1,13 +1,13 @@
-"""Render a Camunda 7 fork's REST OpenAPI document from its templates and keep the routes Waitroom's checks use.
+"""Render a Camunda 7 fork's REST OpenAPI document from its templates and keep the routes the engine serves.
 
 Operaton and CIB seven publish their ``/engine-rest`` OpenAPI document only inside a Maven artifact,
 generated at build time from the FreeMarker templates in ``engine-rest/engine-rest-openapi``. This
-renders those templates as their build does (scripts/engine_openapi/Render.java, with Debian's
+renders those templates as their build does (engine_openapi/Render.java beside this, with Debian's
 ``libfreemarker-java`` 2.3.31 and ``libgoogle-gson-java``), then keeps the path items and methods of
-``dev-engine/src/waitroom_dev_engine/reference/camunda7-engine-rest.openapi.json`` with every component they reference,
+``src/waitroom_dev_engine/reference/camunda7-engine-rest.openapi.json`` with every component they reference,
 copied unchanged, so that the three documents cover the same routes::
 
-    python scripts/fork_openapi.py --git /path/to/operaton.git --ref v2.1.4 --name operaton \
+    python dev-engine/scripts/fork_openapi.py --git /path/to/operaton.git --ref v2.1.4 --name operaton \
         --version-key operatonbpmVersion --repository github.com/operaton/operaton
 """
 
@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# dev-engine/, the distribution's directory.
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "dev-engine" / "src" / "waitroom_dev_engine" / "reference"
+REFERENCE = ROOT / "src" / "waitroom_dev_engine" / "reference"
 CAMUNDA7 = REFERENCE / "camunda7-engine-rest.openapi.json"
 TEMPLATES = "engine-rest/engine-rest-openapi/src/main/templates"
 CLASSPATH = "/usr/share/java/freemarker.jar:/usr/share/java/gson.jar"
@@ -103,7 +104,7 @@ def main() -> None:
     document = subset(full, routes)
     document["info"]["x-provenance"] = (
         f"Rendered from the FreeMarker templates in {args.repository} {TEMPLATES} at tag {args.ref} "
-        f"(commit {commit}, version {version}) by scripts/fork_openapi.py, which mirrors the fork's "
+        f"(commit {commit}, version {version}) by dev-engine/scripts/fork_openapi.py, which mirrors the fork's "
         "engine-rest-openapi-generator TemplateParser (FreeMarker 2.3.31, Gson). Upstream license: "
         f"{full['info']['license']['name']}. SUBSET: the path items and methods of "
         f"{CAMUNDA7.name} with every component they reference, copied unchanged, on "
