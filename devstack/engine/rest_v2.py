@@ -584,7 +584,7 @@ class RestApiV2:
         conditions = _filter(
             body.get("filter"),
             {"jobKey", "type", "processInstanceKey", "processDefinitionId", "processDefinitionKey", "elementId",
-             "elementInstanceKey", "state", "retries", "worker"},
+             "elementInstanceKey", "state", "retries"},
         )  # fmt: skip
         thrown = {
             incident.configuration
@@ -613,15 +613,14 @@ class RestApiV2:
             "processDefinitionKey": key_of(job.definition_id),
             "processInstanceKey": key_of(job.process_instance_id),
             "retries": job.retries if job.retries is not None else 0,
-            # The last thing that happened to it, as Camunda's exporter records it (an activation is no
-            # job event there, so an activated job stays CREATED).
+            # Its last job event, as Camunda's exporter records it: an activated job stays CREATED.
             "state": "ERROR_THROWN" if error_thrown else "FAILED" if failed else "CREATED",
             "tenantId": TENANT,
             "type": job.topic_name,
-            "worker": job.worker_id or "",
+            # Camunda's exporter writes its job index from job events, and an activation is a job
+            # batch's event: the search shows no job activated, worker or deadline (as after creation).
+            "worker": "",
         }
-        if job.lock_expiration_time is not None:
-            result["deadline"] = _date(job.lock_expiration_time)
         if job.error_message is not None:
             result["errorMessage"] = job.error_message
         return result

@@ -328,7 +328,7 @@ def test_what_camunda_8_cannot_take_is_refused_before_it_is_sent(adapters: Adapt
         adapters.tasks.check_variables({"big": 2**63})
     with pytest.raises(InvalidRequest):
         adapters.tasks.check_variables({"raw": b"bytes"})
-    # The adapter reads no backlog (no job search yet), and says so.
+    # The adapter reads no backlog (the job search cannot tell a job taken from one waiting), and says so.
     with pytest.raises(ConfigurationError):
         adapters.tasks.backlog(VALIDATE.topic)
 
