@@ -15,7 +15,8 @@ history:
   event's kind (none, terminate, error ...) is read from its process's XML
   (``GET /process-definitions/{key}/xml``, kept per definition: a deployed definition never changes)
   and given as Camunda 7's activity type (``noneEndEvent``, ``terminateEndEvent`` ...), the port's
-  vocabulary;
+  vocabulary (an end event the XML does not name is a :class:`~waitroom.domain.errors.CamundaFailed`,
+  never taken for a plain end);
 * :meth:`Camunda8Engine.final_variables`: a variable search on the instance's own scope (``scopeKey``
   the instance's key). Values come as JSON text; one the search truncated (``isTruncated``) is read
   whole with ``GET /variables/{variableKey}``.
@@ -165,10 +166,7 @@ class Camunda8Engine:
         ends = self.client.search("/element-instances/search", {"filter": query})
         return [
             ScopeEnd(
-                activity_id=str(end["elementId"]),
-                activity_type=self._end_event_types(str(end["processDefinitionKey"])).get(
-                    str(end["elementId"]), "noneEndEvent"
-                ),
+                str(end["elementId"]), self._end_event_type(str(end["processDefinitionKey"]), str(end["elementId"]))
             )
             for end in ends
         ]
@@ -183,15 +181,24 @@ class Camunda8Engine:
             values[str(whole["name"])] = _json_value(whole)
         return values
 
-    def _end_event_types(self, definition_key: str) -> dict[str, str]:
-        """The activity type of each end event of the process definition, by element id."""
+    def _end_event_type(self, definition_key: str, element_id: str) -> str:
+        """The activity type of an end event of the process definition, from its XML; a
+        :class:`CamundaFailed` when the XML does not say (an end event is never guessed plain)."""
         found = self._end_events.get(definition_key)
         if found is None:
-            found = end_event_types(self.client.text(f"/process-definitions/{definition_key}/xml") or "")
+            xml = self.client.text(f"/process-definitions/{definition_key}/xml")
+            try:
+                found = end_event_types(xml or "")
+            except SyntaxError as exc:  # ElementTree's ParseError, or no XML at all
+                raise CamundaFailed(f"Camunda's XML of the process definition {definition_key} does not parse") from exc
             if len(self._end_events) >= DEFINITIONS_KEPT:
                 self._end_events.pop(next(iter(self._end_events)))
             self._end_events[definition_key] = found
-        return found
+        if element_id not in found:
+            raise CamundaFailed(
+                f"the end event {element_id} is not in the XML of its process definition {definition_key}"
+            )
+        return found[element_id]
 
     def _job_types(self, job_keys: list[str]) -> dict[str, str]:
         if not job_keys:
