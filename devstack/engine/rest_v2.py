@@ -580,11 +580,12 @@ class RestApiV2:
 
     def search_jobs(self, body: dict[str, Any]) -> HttpResponse:
         """The jobs waiting, activated or failed: the engine keeps no job once it ended (completed,
-        its error caught, its instance cancelled), so it finds none of those."""
+        its error caught, its instance cancelled), so it finds none of those, and a filter on the
+        state (which could ask for them) is refused."""
         conditions = _filter(
             body.get("filter"),
             {"jobKey", "type", "processInstanceKey", "processDefinitionId", "processDefinitionKey", "elementId",
-             "elementInstanceKey", "state", "retries"},
+             "elementInstanceKey", "retries"},
         )  # fmt: skip
         thrown = {
             incident.configuration

@@ -508,6 +508,8 @@ def test_what_the_history_searches_cannot_answer_is_refused(c8: Camunda8) -> Non
     assert by_value["detail"] == "Filter 'value' is not supported by the development engine"
     by_deadline = c8.call("POST", "/jobs/search", 400, json_body={"filter": {"deadline": {"$exists": True}}})
     assert by_deadline["detail"] == "Filter 'deadline' is not supported by the development engine"
+    ended_jobs = c8.call("POST", "/jobs/search", 400, json_body={"filter": {"state": "COMPLETED"}})
+    assert ended_jobs["detail"] == "Filter 'state' is not supported by the development engine"
     c8.call("GET", "/variables/{variableKey}", 404, path=f"/variables/{UNKNOWN_KEY}")
     c8.call(
         "GET", "/process-definitions/{processDefinitionKey}/xml", 404, path=f"/process-definitions/{UNKNOWN_KEY}/xml"
