@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from engine_client import BPMN_DIR, Camunda
 from waitroom_dev_engine import EngineServer
 from waitroom_dev_engine.engine import Engine
 from waitroom_dev_engine.rest_v2 import RestApiV2
 from waitroom_dev_engine.testing.camunda8 import Camunda8
+from engine_client import BPMN_DIR, Camunda
+from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
 
 SHIPMENT = BPMN_DIR / "shipment.bpmn"
 UNKNOWN_KEY = "2251799813685249"
@@ -46,8 +47,11 @@ def _order(order_id: str = "o-1") -> dict[str, Any]:
     return {"order": {"id": order_id, "items": 2}}
 
 
-def _search(c8: Camunda8, route: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    found: dict[str, Any] = c8.call("POST", route, 200, json_body=body)
+def _search(
+    c8: Camunda8, route: str, body: dict[str, Any], *, truncate_values: bool | None = None
+) -> list[dict[str, Any]]:
+    query = "" if truncate_values is None else f"?truncateValues={str(truncate_values).lower()}"
+    found: dict[str, Any] = c8.call("POST", route, 200, path=route + query, json_body=body)
     items: list[dict[str, Any]] = found["items"]
     assert found["page"]["totalItems"] >= len(items)
     return items
@@ -383,6 +387,135 @@ def test_what_the_engine_does_not_run_is_refused_at_deployment_naming_the_elemen
     assert message in problem["detail"]
 
 
+# What the history keeps: end events reached, variables, jobs ------------------------------------------
+
+
+def _run_to_its_end(c8: Camunda8, key: str, job_type: str, variables: dict[str, Any]) -> str:
+    """Start ``key``, complete its one job with ``{"done": true}``; its instance key."""
+    instance_key: str = c8.start(key, variables)["processInstanceKey"]
+    c8.complete(c8.activate_one(job_type)["jobKey"], {"done": True})
+    assert c8.instance(instance_key)["state"] == "COMPLETED"
+    return instance_key
+
+
+def test_the_end_events_an_instance_reached_are_element_instances_of_their_scope(c8: Camunda8) -> None:
+    plain = zeebe_process_xml("plain", ("plain.step",), sub_process=True)
+    deployed = c8.deploy(
+        ("plain.bpmn", plain.encode()),
+        ("stop.bpmn", zeebe_process_xml("stop", ("stop.step",), end="terminate").encode()),
+    )
+    definition_key = deployed["deployments"][0]["processDefinition"]["processDefinitionKey"]
+    instance_key = _run_to_its_end(c8, "plain", "plain.step", {})
+
+    everywhere = _search(
+        c8, "/element-instances/search", {"filter": {"processInstanceKey": instance_key, "type": "END_EVENT"}}
+    )
+    assert [(end["elementId"], end["state"], end["type"]) for end in everywhere] == [
+        ("SubEnd", "COMPLETED", "END_EVENT"),
+        ("End", "COMPLETED", "END_EVENT"),
+    ]
+    top_level = {"processInstanceKey": instance_key, "elementInstanceScopeKey": instance_key, "type": "END_EVENT"}
+    (end,) = _search(c8, "/element-instances/search", {"filter": top_level})
+    assert (end["elementId"], end["processDefinitionKey"]) == ("End", definition_key)
+    # The end event's kind is in the process's XML, as deployed.
+    xml = c8.call(
+        "GET",
+        "/process-definitions/{processDefinitionKey}/xml",
+        200,
+        path=f"/process-definitions/{definition_key}/xml",
+    )
+    assert xml == plain
+    stopped = _run_to_its_end(c8, "stop", "stop.step", {})
+    (terminate,) = _search(
+        c8,
+        "/element-instances/search",
+        {"filter": {**top_level, "processInstanceKey": stopped, "elementInstanceScopeKey": stopped}},
+    )
+    assert terminate["elementId"] == "End"
+    assert (
+        _search(
+            c8,
+            "/element-instances/search",
+            {"filter": {"processInstanceKey": stopped, "type": "END_EVENT", "state": "ACTIVE"}},
+        )
+        == []
+    )
+
+
+def test_an_instance_s_variables_are_searched_as_json_texts_truncated_unless_asked_whole(c8: Camunda8) -> None:
+    c8.deploy(("plain.bpmn", zeebe_process_xml("plain", ("plain.step",)).encode()))
+    long_text = "x" * 9_000
+    variables = {"order": {"id": "o-1", "items": [1, 2]}, "note": long_text}
+    instance_key = _run_to_its_end(c8, "plain", "plain.step", variables)
+
+    scope = {"processInstanceKey": instance_key, "scopeKey": instance_key}
+    found = {item["name"]: item for item in _search(c8, "/variables/search", {"filter": scope})}
+    assert {name: (item["value"], item["isTruncated"]) for name, item in found.items() if name != "note"} == {
+        "order": ('{"id":"o-1","items":[1,2]}', False),
+        "done": ("true", False),
+    }
+    note = found["note"]
+    assert note["isTruncated"] is True and len(note["value"]) == 8191
+    assert note["scopeKey"] == note["processInstanceKey"] == instance_key
+    whole = c8.call("GET", "/variables/{variableKey}", 200, path=f"/variables/{note['variableKey']}")
+    assert whole["value"] == f'"{long_text}"'
+    (untruncated,) = _search(
+        c8, "/variables/search", {"filter": {"processInstanceKey": instance_key, "name": "note"}}, truncate_values=False
+    )
+    assert (untruncated["value"], untruncated["isTruncated"]) == (f'"{long_text}"', False)
+    assert _search(c8, "/variables/search", {"filter": {"scopeKey": UNKNOWN_KEY}}) == []
+
+
+def test_the_job_search_finds_jobs_by_key_with_their_type_and_state(c8: Camunda8) -> None:
+    first = c8.start("shipment", _order("o-1"))["processInstanceKey"]
+    c8.start("shipment", _order("o-2"))
+    jobs = _search(c8, "/jobs/search", {"filter": {"type": "shipment.pack"}})
+    assert [(job["state"], job["retries"], job["hasFailedWithRetriesLeft"]) for job in jobs] == [
+        ("CREATED", 2, False)
+    ] * 2
+    job = c8.activate_one("shipment.pack")
+    # Camunda's exporter records job events, and an activation is none: the job shows as created.
+    (activated,) = _search(c8, "/jobs/search", {"filter": {"jobKey": job["jobKey"]}})
+    assert (activated["state"], activated["worker"], "deadline" in activated) == ("CREATED", "", False)
+    c8.call(
+        "POST",
+        "/jobs/{jobKey}/failure",
+        204,
+        path=f"/jobs/{job['jobKey']}/failure",
+        json_body={"retries": 1, "errorMessage": "later"},
+    )
+    (failed,) = _search(c8, "/jobs/search", {"filter": {"jobKey": {"$in": [job["jobKey"], UNKNOWN_KEY]}}})
+    assert (failed["type"], failed["state"], failed["retries"], failed["hasFailedWithRetriesLeft"]) == (
+        "shipment.pack",
+        "FAILED",
+        1,
+        True,
+    )
+    assert (failed["processInstanceKey"], failed["errorMessage"]) == (first, "later")
+    again = c8.activate_one("shipment.pack")
+    c8.complete(again["jobKey"], {"parcel": "p-1"})
+    # The engine keeps no job once it ended: a completed job is found no more.
+    assert _search(c8, "/jobs/search", {"filter": {"jobKey": again["jobKey"]}}) == []
+
+
+def test_what_the_history_searches_cannot_answer_is_refused(c8: Camunda8) -> None:
+    key = c8.start("shipment", _order())["processInstanceKey"]
+    untyped = c8.call("POST", "/element-instances/search", 400, json_body={"filter": {"processInstanceKey": key}})
+    assert untyped["detail"].startswith("Filter 'type' must be END_EVENT")
+    tasks = c8.call("POST", "/element-instances/search", 400, json_body={"filter": {"type": "SERVICE_TASK"}})
+    assert tasks["title"] == "INVALID_ARGUMENT"
+    by_value = c8.call("POST", "/variables/search", 400, json_body={"filter": {"value": "1"}})
+    assert by_value["detail"] == "Filter 'value' is not supported by the development engine"
+    by_deadline = c8.call("POST", "/jobs/search", 400, json_body={"filter": {"deadline": {"$exists": True}}})
+    assert by_deadline["detail"] == "Filter 'deadline' is not supported by the development engine"
+    ended_jobs = c8.call("POST", "/jobs/search", 400, json_body={"filter": {"state": "COMPLETED"}})
+    assert ended_jobs["detail"] == "Filter 'state' is not supported by the development engine"
+    c8.call("GET", "/variables/{variableKey}", 404, path=f"/variables/{UNKNOWN_KEY}")
+    c8.call(
+        "GET", "/process-definitions/{processDefinitionKey}/xml", 404, path=f"/process-definitions/{UNKNOWN_KEY}/xml"
+    )
+
+
 # Conformance: the documented errors, and every route exercised --------------------------------------
 
 
@@ -466,6 +599,18 @@ def test_every_served_route_is_in_the_document_and_exercised(server: EngineServe
     ship = c8.activate_one("shipment.ship")
     c8.call("POST", "/jobs/{jobKey}/error", 204, path=f"/jobs/{ship['jobKey']}/error", json_body={"errorCode": "E"})
     _incidents(c8, key)
+    _search(c8, "/jobs/search", {"filter": {"processInstanceKey": key}})
+    c8.deploy(("plain.bpmn", zeebe_process_xml("plain", ("plain.step",)).encode()))
+    ended = _run_to_its_end(c8, "plain", "plain.step", {"note": "n"})
+    (end,) = _search(c8, "/element-instances/search", {"filter": {"processInstanceKey": ended, "type": "END_EVENT"}})
+    c8.call(
+        "GET",
+        "/process-definitions/{processDefinitionKey}/xml",
+        200,
+        path=f"/process-definitions/{end['processDefinitionKey']}/xml",
+    )
+    variable = _search(c8, "/variables/search", {"filter": {"processInstanceKey": ended}})[0]
+    c8.call("GET", "/variables/{variableKey}", 200, path=f"/variables/{variable['variableKey']}")
     c8.call(
         "POST",
         "/process-instances/{processInstanceKey}/cancellation",

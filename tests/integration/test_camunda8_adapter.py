@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 import requests
 
+from waitroom_dev_engine import EngineServer
+from waitroom_dev_engine.testing.camunda8 import document, validate_request, validate_response
+from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
+from waitroom.adapters import camunda8
 from waitroom.adapters.camunda8.client import Camunda8Client, problem_error
 from waitroom.adapters.camunda8.deployment import deploy_bpmn
 from waitroom.adapters.camunda8.engine import Camunda8Engine
@@ -29,9 +33,9 @@ from waitroom.domain.errors import (
     ConfigurationError,
     InvalidRequest,
 )
-from waitroom.service.ports import TopicRequest
-from waitroom_dev_engine import EngineServer
-from waitroom_dev_engine.testing.camunda8 import document, validate_request, validate_response
+from waitroom.domain.process import Outcome
+from waitroom.service.engine_watch import engine_ending
+from waitroom.service.ports import ScopeEnd, TopicRequest
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "examples" / "onboard-user" / "bpmn-camunda8"
 PROCESS = "onboard-user"
@@ -74,10 +78,17 @@ class Adapters:
                 _route(prepared.method, path),
                 body,
                 response.status_code,
-                response.json() if response.content else None,
+                _answer(response),
                 response.headers.get("Content-Type", ""),
             )
         )
+
+
+def _answer(response: requests.Response) -> Any:
+    """An answer's JSON, or its text when it is a document of another type (a process's XML)."""
+    if not response.content:
+        return None
+    return response.json() if "json" in response.headers.get("Content-Type", "") else response.text
 
 
 def _route(method: str, path: str) -> str:
@@ -147,9 +158,17 @@ def test_a_process_started_with_its_correlation_id_runs_through_jobs_to_its_end(
         (instance_id, "c-1")
     ]
     assert adapters.engine.instances_ended_after(ended.ended_at + timedelta(seconds=1), limit=10) == []
-    # Camunda 8's REST API serves neither how it ended nor its final variables here (the module says why).
-    assert adapters.engine.scope_ends(instance_id) == []
-    assert adapters.engine.final_variables(instance_id) == {}
+    # How it ended: the end event on its top level, a none end event, and its variables then.
+    assert adapters.engine.scope_ends(instance_id) == [ScopeEnd("EndEvent_UserOnboarded", "noneEndEvent")]
+    final = adapters.engine.final_variables(instance_id)
+    assert {name: final[name] for name in (*USER, *(name for output in outputs.values() for name in output))} == {
+        **USER,
+        "validation": {"ok": True},
+        "backgroundCheck": {"status": "clear"},
+        "onboarding": {"accountId": "acc-1"},
+        "outcome": {"status": "onboarded"},
+        "preparedAt": "2026-12-06T00:00:00+00:00",
+    }
 
 
 def test_a_job_asked_for_named_variables_brings_those_only(adapters: Adapters) -> None:
@@ -190,6 +209,8 @@ def test_a_job_failed_with_no_retries_left_raises_an_incident_with_its_business_
     )
     (raised,) = adapters.engine.incidents_raised_after(adapters.since, limit=10)
     assert (raised.id, raised.business_key, raised.instance_id) == (incident.id, "c-inc", instance_id)
+    # Its job's type, from the job search: the step's topic, as Camunda 7's external task gives it.
+    assert raised.topic == VALIDATE.topic
     assert raised.raised_at is not None and raised.raised_at > adapters.since
     assert adapters.engine.incidents_raised_after(raised.raised_at, limit=10) == []
     assert adapters.tasks.take([VALIDATE], max_tasks=1, wait_ms=0) == []
@@ -211,6 +232,69 @@ def test_a_bpmn_error_takes_the_process_s_error_path(adapters: Adapters) -> None
     assert adapters.tasks.take([CHECK], max_tasks=1, wait_ms=0) == []
     reject = _take_one(adapters, REJECT)
     assert (reject.business_key, reject.variables["rejectionReason"]) == ("c-err", "no userId")
+
+
+def _deploy(adapters: Adapters, folder: Path, key: str, job_type: str, **shape: Any) -> None:
+    (folder / f"{key}.bpmn").write_text(zeebe_process_xml(key, (job_type,), **shape))
+    deploy_bpmn(adapters.client, folder)
+
+
+def _run(adapters: Adapters, key: str, job_type: str, variables: dict[str, Any]) -> str:
+    """Start ``key`` and complete its one job with ``{"done": True}``; the instance's id."""
+    instance_id = adapters.engine.start(key, business_key=f"c-{key}", variables=variables)
+    adapters.tasks.complete(_take_one(adapters, TopicRequest(job_type, 60_000)).id, {"done": True})
+    return instance_id
+
+
+def test_an_instance_that_ended_plainly_is_done_with_its_variables_at_its_end(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    _deploy(adapters, tmp_path, "plain", "plain.step", sub_process=True)
+    # A value longer than the search gives whole (Camunda truncates it there) is read whole.
+    note = "n" * 10_000
+    instance_id = _run(adapters, "plain", "plain.step", {"amount": 700, "note": note, "lines": [{"sku": "a"}]})
+
+    # The sub process's end event ended its own scope, not the instance's.
+    assert adapters.engine.scope_ends(instance_id) == [ScopeEnd("End", "noneEndEvent")]
+    ended = adapters.engine.history(instance_id)
+    assert ended is not None
+    assert engine_ending(ended, adapters.engine) == (
+        "ENDED_AT_END_EVENT",
+        Outcome.done({"amount": 700, "note": note, "lines": [{"sku": "a"}], "done": True}),
+    )
+    assert any(exchange.route == "/variables/{variableKey}" for exchange in adapters.exchanges)
+
+
+def test_an_instance_that_reached_a_terminate_end_event_ends_error_terminated(
+    adapters: Adapters, tmp_path: Path
+) -> None:
+    _deploy(adapters, tmp_path, "stop", "stop.step", end="terminate")
+    instance_id = _run(adapters, "stop", "stop.step", {})
+
+    assert adapters.engine.scope_ends(instance_id) == [ScopeEnd("End", "terminateEndEvent")]
+    ended = adapters.engine.history(instance_id)
+    assert ended is not None
+    repair, outcome = engine_ending(ended, adapters.engine) or ("", None)
+    assert repair == "TERMINATED"
+    assert outcome is not None and outcome.error is not None
+    assert (outcome.error["code"], outcome.error["activityId"]) == ("TERMINATED", "End")
+
+
+def test_an_error_nothing_catches_is_an_incident_without_a_topic(adapters: Adapters, tmp_path: Path) -> None:
+    # Camunda 8 keeps the instance running with an UNHANDLED_ERROR_EVENT incident where Camunda 7
+    # ends it: the incident ends its process, and it is no step that ran out of retries.
+    _deploy(adapters, tmp_path, "throws", "throws.step")
+    instance_id = adapters.engine.start("throws", business_key="c-throws", variables={})
+    task = _take_one(adapters, TopicRequest("throws.step", 60_000))
+    adapters.tasks.throw_bpmn_error(task.id, code="NOPE", message="not here", variables={})
+
+    (raised,) = adapters.engine.incidents_raised_after(adapters.since, limit=10)
+    assert (raised.instance_id, raised.business_key, raised.activity_id, raised.topic) == (
+        instance_id,
+        "c-throws",
+        "Task_0",
+        None,
+    )
 
 
 def test_a_lock_is_extended_and_a_report_on_a_job_gone_is_refused(adapters: Adapters) -> None:
@@ -244,7 +328,7 @@ def test_what_camunda_8_cannot_take_is_refused_before_it_is_sent(adapters: Adapt
         adapters.tasks.check_variables({"big": 2**63})
     with pytest.raises(InvalidRequest):
         adapters.tasks.check_variables({"raw": b"bytes"})
-    # The adapter reads no backlog (no job search yet), and says so.
+    # The adapter reads no backlog (the job search cannot tell a job taken from one waiting), and says so.
     with pytest.raises(ConfigurationError):
         adapters.tasks.backlog(VALIDATE.topic)
 
@@ -265,3 +349,51 @@ def test_a_problem_detail_becomes_the_domain_s_error(status: int, error: type[Ex
     mapped = problem_error(status, body, "POST", "/x")
     assert type(mapped) is error
     assert mapped.details == [{"camundaStatus": status, "camundaType": "INVALID_STATE", "camundaMessage": "why"}]
+
+
+#: A path the adapters send, in their source: a literal or an f-string below /v2.
+_SENT_PATH = re.compile(r'f?"(/[a-z][a-z-]*(?:/[^"\s]*)?)"')
+
+
+def _routes_in_source() -> set[str]:
+    """The document's routes of every path the Camunda 8 adapters' modules send."""
+    package = Path(camunda8.__file__).parent
+    routes = set()
+    for source in package.glob("*.py"):
+        for sent in _SENT_PATH.findall(source.read_text(encoding="utf-8")):
+            if sent in document()["paths"]:
+                routes.add(sent)
+                continue
+            path = re.sub(r"\{[^}]*\}", "1", sent)
+            (route,) = [
+                documented
+                for documented in document()["paths"]
+                if "{" in documented and re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", documented), path)
+            ]
+            routes.add(route)
+    return routes
+
+
+def test_every_route_the_adapters_send_is_exercised_and_validated(adapters: Adapters, tmp_path: Path) -> None:
+    # One scene through every request the adapters can send; the fixture validates each one.
+    _deploy(adapters, tmp_path, "plain", "plain.step")
+    ended = _run(adapters, "plain", "plain.step", {"note": "n" * 10_000})
+    adapters.engine.find_by_business_key("c-plain", process_key="plain")
+    adapters.engine.history(ended)
+    adapters.engine.instances_ended_after(adapters.since, limit=10)
+    adapters.engine.scope_ends(ended)
+    adapters.engine.final_variables(ended)
+    running = adapters.engine.start(PROCESS, business_key="c-scene", variables=USER)
+    task = _take_one(adapters, VALIDATE)
+    adapters.tasks.extend_lock(task.id, 60_000)
+    adapters.tasks.fail(task.id, message="down", details=None, retries=0, retry_in_ms=0)
+    adapters.engine.incidents(running)
+    adapters.engine.incidents_raised_after(adapters.since, limit=10)
+    other = adapters.engine.start(PROCESS, business_key="c-scene-2", variables=USER)
+    adapters.tasks.throw_bpmn_error(_take_one(adapters, VALIDATE).id, code="USER_REJECTED", message="no", variables={})
+    adapters.tasks.complete(_take_one(adapters, REJECT).id, {})
+    adapters.engine.delete(running)
+    assert adapters.engine.history(other) is not None
+
+    sent = {exchange.route for exchange in adapters.exchanges}
+    assert sent == _routes_in_source()

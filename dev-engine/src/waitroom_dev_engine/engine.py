@@ -767,8 +767,11 @@ class Engine:
         request = FetchRequest(worker, max_jobs, (topic,), async_response_timeout=request_timeout, jobs=True)
         return [(locked.task, locked.variables) for locked in self.fetch_and_lock(request)]
 
-    def definitions(self, key: str) -> list[ProcessDefinition]:
+    def definitions(self, key: str | None = None) -> list[ProcessDefinition]:
+        """The definitions of the process ``key`` (every deployed one when None)."""
         with self._store.transaction():
+            if key is None:
+                return self._store.all(ProcessDefinition)
             return self._store.by_owner(ProcessDefinition, key)
 
     def activity(self, definition_id: str, activity_id: str) -> Activity:

@@ -26,9 +26,16 @@ from waitroom_dev_engine.engine import UNHANDLED_ERROR_INCIDENT_TYPE, Engine
 from waitroom_dev_engine.errors import CommandRejection, NotFoundException, ParseException, ProcessEngineException
 from waitroom_dev_engine.multipart import parse_form_data
 from waitroom_dev_engine.parsing import BPMN_SUFFIXES, parse_resource
-from waitroom_dev_engine.records import ExternalTask, HistoricProcessInstance, Incident, ProcessDefinition
+from waitroom_dev_engine.records import (
+    ExternalTask,
+    HistoricActivityInstance,
+    HistoricProcessInstance,
+    HistoricVariableInstance,
+    Incident,
+    ProcessDefinition,
+)
 from waitroom_dev_engine.rest import HttpRequest, HttpResponse
-from waitroom_dev_engine.variables import MAX_STRING_LENGTH, TypedValue, from_python, to_python
+from waitroom_dev_engine.variables import MAX_STRING_LENGTH, TypedValue, from_python, from_record, to_python
 
 GATEWAY_VERSION = "8.8.0"
 TENANT = "<default>"
@@ -44,6 +51,17 @@ _DEPLOYMENT_NAME = "camunda8"
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]{0,99}$")
 MAX_TAGS = 10
 _KEY = re.compile(r"-?\d{1,19}")
+# The element instances the engine keeps: those that completed a scope (HistoricActivityInstance),
+# by their Camunda 7 activity type (Camunda 8's element type; an end event's kind is in the XML only).
+_ELEMENT_TYPES = {
+    "noneEndEvent": "END_EVENT",
+    "terminateEndEvent": "END_EVENT",
+    "errorEndEvent": "END_EVENT",
+    "serviceTask": "SERVICE_TASK",
+}
+# A variable search answers values longer than this truncated (isTruncated), unless asked for them
+# whole (truncateValues=false): the default of Camunda's exporter's variableSizeThreshold.
+VARIABLE_SIZE_THRESHOLD = 8191
 
 Handler = Callable[..., HttpResponse]
 
@@ -70,11 +88,12 @@ class _Route:
     pattern: re.Pattern[str]
     handler: Handler
     body: frozenset[str]  # the JSON body properties applied; every other one is refused
+    query: frozenset[str]  # the documented query parameters applied, passed to the handler as ``query``
 
 
-def _route(method: str, path: str, handler: Handler, body: Iterable[str] = ()) -> _Route:
+def _route(method: str, path: str, handler: Handler, body: Iterable[str] = (), query: Iterable[str] = ()) -> _Route:
     pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
-    return _Route(method, path, pattern, handler, frozenset(body))
+    return _Route(method, path, pattern, handler, frozenset(body), frozenset(query))
 
 
 class RestApiV2:
@@ -92,6 +111,11 @@ class RestApiV2:
             _route("POST", "/process-instances/search", self.search_instances, {"filter", "page", "sort"}),
             _route("GET", "/process-instances/{key}", self.get_instance),
             _route("POST", "/process-instances/{key}/cancellation", self.cancel_instance),
+            _route("GET", "/process-definitions/{key}/xml", self.definition_xml),
+            _route("POST", "/element-instances/search", self.search_element_instances, {"filter", "page", "sort"}),
+            _route("POST", "/variables/search", self.search_variables, {"filter", "page", "sort"}, {"truncateValues"}),
+            _route("GET", "/variables/{key}", self.get_variable),
+            _route("POST", "/jobs/search", self.search_jobs, {"filter", "page", "sort"}),
             _route(
                 "POST",
                 "/jobs/activation",
@@ -129,7 +153,9 @@ class RestApiV2:
             if route.method != request.method:
                 allowed = True
                 continue
-            arguments = match.groupdict()
+            arguments: dict[str, Any] = match.groupdict()
+            if route.query:
+                arguments["query"] = {name: values[-1] for name, values in request.query.items() if name in route.query}
             key = arguments.get("key")
             if key is not None and not _KEY.fullmatch(key):
                 # Spring's answer when a path variable does not convert to the key's Long.
@@ -487,6 +513,119 @@ class RestApiV2:
                 rejection.intent, rejection.rejection_type, rejection.reason.replace("{key}", key)
             ) from rejection
 
+    # Process definitions, element instances, variables: what the instances' history keeps -------
+
+    def definition_xml(self, key: str) -> HttpResponse:
+        definition = next((found for found in self._engine.definitions() if key_of(found.id) == key), None)
+        if definition is None:
+            raise Problem(404, "NOT_FOUND", f"Process definition with key '{key}' not found")
+        return HttpResponse(200, self._engine.definition_xml(definition.id), {"Content-Type": "text/xml"})
+
+    def search_element_instances(self, body: dict[str, Any]) -> HttpResponse:
+        """The element instances of the engine's activity history: each end event reached (and each
+        Camunda 7 external task whose uncaught BPMN error ended its path); it keeps no other, so a
+        search must ask for end events (``type`` ``END_EVENT``)."""
+        raw = body.get("filter")
+        if not isinstance(raw, dict) or raw.get("type") != "END_EVENT":
+            raise Problem(
+                400,
+                "INVALID_ARGUMENT",
+                "Filter 'type' must be END_EVENT: the development engine keeps the end events reached, no other "
+                "element instance",
+            )
+        conditions = _filter(
+            raw,
+            {"processInstanceKey", "processDefinitionId", "processDefinitionKey", "elementInstanceScopeKey", "type",
+             "state", "elementId", "elementInstanceKey"},
+        )  # fmt: skip
+        rows = [
+            _element_instance(record) for record in sorted(
+                self._engine.historic_activity_instances(), key=lambda record: (record.end_time, record.id)
+            )
+        ]  # fmt: skip
+        matching = [_public(row) for row in rows if all(condition(row) for condition in conditions)]
+        return HttpResponse(200, _page(_sorted(matching, body.get("sort")), body.get("page")))
+
+    def search_variables(self, body: dict[str, Any], query: Mapping[str, str]) -> HttpResponse:
+        """The variables of the instances' own scopes (their scope key is the instance's key), from the
+        history: the engine keeps no other."""
+        truncate = query.get("truncateValues", "true").lower() != "false"
+        conditions = _filter(
+            body.get("filter"), {"processInstanceKey", "scopeKey", "name", "variableKey", "isTruncated"}
+        )
+        rows = []
+        for variable in self._live_variables():
+            row = _variable_result(variable)
+            text = row["value"]
+            row["isTruncated"] = truncate and len(text) > VARIABLE_SIZE_THRESHOLD
+            if row["isTruncated"]:
+                row["value"] = text[:VARIABLE_SIZE_THRESHOLD]
+            rows.append(row)
+        matching = [row for row in rows if all(condition(row) for condition in conditions)]
+        return HttpResponse(200, _page(_sorted(matching, body.get("sort")), body.get("page")))
+
+    def get_variable(self, key: str) -> HttpResponse:
+        variable = next((found for found in self._live_variables() if key_of(found.id) == key), None)
+        if variable is None:
+            raise Problem(404, "NOT_FOUND", f"Variable with key '{key}' not found")
+        return HttpResponse(200, _variable_result(variable))
+
+    def _live_variables(self) -> list[HistoricVariableInstance]:
+        return sorted(
+            (found for found in self._engine.historic_variable_instances() if found.state != "DELETED"),
+            key=lambda found: (found.create_time, found.id),
+        )
+
+    # Job search ----------------------------------------------------------------------------------
+
+    def search_jobs(self, body: dict[str, Any]) -> HttpResponse:
+        """The jobs waiting, activated or failed: the engine keeps no job once it ended (completed,
+        its error caught, its instance cancelled), so it finds none of those, and a filter on the
+        state (which could ask for them) is refused."""
+        conditions = _filter(
+            body.get("filter"),
+            {"jobKey", "type", "processInstanceKey", "processDefinitionId", "processDefinitionKey", "elementId",
+             "elementInstanceKey", "retries"},
+        )  # fmt: skip
+        thrown = {
+            incident.configuration
+            for incident in self._engine.incidents()
+            if incident.incident_type == UNHANDLED_ERROR_INCIDENT_TYPE
+        }
+        rows = [
+            self._job_result(job, job.id in thrown)
+            for job in sorted(self._engine.jobs(), key=lambda job: (job.create_time, job.id))
+        ]
+        matching = [row for row in rows if all(condition(row) for condition in conditions)]
+        return HttpResponse(200, _page(_sorted(matching, body.get("sort")), body.get("page")))
+
+    def _job_result(self, job: ExternalTask, error_thrown: bool) -> dict[str, Any]:
+        headers = self._engine.activity(job.definition_id, job.activity_id).extension_properties
+        failed = job.error_message is not None and not error_thrown
+        result: dict[str, Any] = {
+            "customHeaders": dict(headers),
+            "elementId": job.activity_id,
+            "elementInstanceKey": key_of(job.activity_instance_id),
+            "hasFailedWithRetriesLeft": failed and job.has_retries_left,
+            "jobKey": key_of(job.id),
+            "kind": "BPMN_ELEMENT",
+            "listenerEventType": "UNSPECIFIED",
+            "processDefinitionId": job.definition_key,
+            "processDefinitionKey": key_of(job.definition_id),
+            "processInstanceKey": key_of(job.process_instance_id),
+            "retries": job.retries if job.retries is not None else 0,
+            # Its last job event, as Camunda's exporter records it: an activated job stays CREATED.
+            "state": "ERROR_THROWN" if error_thrown else "FAILED" if failed else "CREATED",
+            "tenantId": TENANT,
+            "type": job.topic_name,
+            # Camunda's exporter writes its job index from job events, and an activation is a job
+            # batch's event: the search shows no job activated, worker or deadline (as after creation).
+            "worker": "",
+        }
+        if job.error_message is not None:
+            result["errorMessage"] = job.error_message
+        return result
+
     # Incidents -----------------------------------------------------------------------------------
 
     def search_incidents(self, body: dict[str, Any]) -> HttpResponse:
@@ -519,7 +658,45 @@ class RestApiV2:
 
 
 def _key_name(path: str) -> str:
-    return "jobKey" if path.startswith("/jobs/") else "processInstanceKey"
+    names = {"/jobs/": "jobKey", "/variables/": "variableKey", "/process-definitions/": "processDefinitionKey"}
+    return next((name for prefix, name in names.items() if path.startswith(prefix)), "processInstanceKey")
+
+
+def _element_instance(record: HistoricActivityInstance) -> dict[str, Any]:
+    """An ElementInstanceResult, with its scope's key under ``elementInstanceScopeKey`` for the filter
+    (the document has it as a filter, not in the result: :func:`_public` drops it)."""
+    return {
+        "processDefinitionId": record.process_definition_key,
+        "startDate": _date(record.start_time),
+        "endDate": _date(record.end_time),
+        "elementId": record.activity_id,
+        "elementName": record.activity_name or record.activity_id,
+        "type": _ELEMENT_TYPES.get(record.activity_type, "UNKNOWN"),
+        "state": "COMPLETED",
+        "hasIncident": False,
+        "tenantId": TENANT,
+        "elementInstanceKey": key_of(record.id),
+        "processInstanceKey": key_of(record.process_instance_id),
+        "processDefinitionKey": key_of(record.process_definition_id),
+        "elementInstanceScopeKey": key_of(record.parent_activity_instance_id),
+    }
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name != "elementInstanceScopeKey"}
+
+
+def _variable_result(variable: HistoricVariableInstance) -> dict[str, Any]:
+    """A VariableResult: the value as JSON text, as Camunda 8's secondary storage keeps it."""
+    return {
+        "name": variable.name,
+        "value": json.dumps(_json_value(from_record(variable.value)), ensure_ascii=False, separators=(",", ":")),
+        "tenantId": TENANT,
+        "variableKey": key_of(variable.id),
+        # The instance's own scope: Camunda 8's scope key of a process-level variable is the instance's key.
+        "scopeKey": key_of(variable.process_instance_id),
+        "processInstanceKey": key_of(variable.process_instance_id),
+    }
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

@@ -261,7 +261,10 @@ class _Handler(BaseHTTPRequestHandler):
         return user_matches and password_matches
 
     def _send(self, response: HttpResponse) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        if isinstance(response.body, bytes):
+            payload = response.body  # a document as it is (Camunda 8's process XML), its type in the headers
+        else:
+            payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():

@@ -16,11 +16,12 @@ from waitroom.settings import Settings
 def build_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher at its cold start: the engine's task queue (Camunda 7's external tasks), the
     topics the worker serves, and the Lambda client that starts worker invocations. The Camunda 8
-    adapter reads no backlog yet (:mod:`waitroom.adapters.camunda8.task_queue`): on ``ENGINE=camunda8``
-    the cold start fails, and the worker runs on its schedule alone."""
+    adapter reads no backlog (:mod:`waitroom.adapters.camunda8.task_queue` says why): on
+    ``ENGINE=camunda8`` the cold start fails, and the worker runs on its schedule alone."""
     if settings.engine != "camunda7":
         raise ConfigurationError(
-            "the dispatcher reads Camunda 7's backlog of external tasks; Waitroom's Camunda 8 adapter reads none yet"
+            "the dispatcher reads Camunda 7's backlog of external tasks; Camunda 8's job search does not tell a job "
+            "taken from one waiting, so Waitroom's Camunda 8 adapter reads none"
         )
     return Dispatcher(
         # It reads the backlog and takes no task: its id is in no lock.

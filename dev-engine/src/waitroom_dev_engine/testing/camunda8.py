@@ -12,8 +12,11 @@ properties (``ProcessInstanceStateFilterProperty``, ``StringFilterProperty`` ...
 ``type: object`` with a ``oneOf`` of a plain value (exact match) or an object of operators, so no
 plain value could ever validate, while Camunda's documentation and server take ``"state":
 "ACTIVE"``; for validating, ``type: object`` is dropped from schemas whose ``oneOf`` offers a
-non-object (``_components``). Two more, likewise:
+non-object (``_components``). Three more, likewise:
 
+* ``ElementInstanceFilter.elementInstanceScopeKey`` is a ``oneOf`` of ``ElementInstanceKey`` and
+  ``ProcessInstanceKey``, two schemas of the same ``LongKey`` string, so no key could match exactly
+  one; for validating, a ``oneOf`` of keys only is read as ``anyOf`` (``_any_key``);
 * the search queries (``ProcessInstanceSearchQuery``, ``IncidentSearchQuery``) say
   ``additionalProperties: false`` beside an ``allOf`` bringing in ``page``, which JSON Schema reads
   as "no page allowed"; for validating, the ``allOf`` parts' properties are listed with the others;
@@ -65,12 +68,35 @@ def _components() -> dict[str, Any]:
         branches = [_resolve(branch) if "$ref" in branch else branch for branch in schema.get("oneOf", [])]
         if schema.get("type") == "object" and any(branch.get("type") not in (None, "object") for branch in branches):
             del schema["type"]
+    _any_key(components["schemas"])
     for schema in components["schemas"].values():
         if schema.get("additionalProperties") is False and "allOf" in schema:
             for part in schema["allOf"]:
                 inherited = components["schemas"][part["$ref"].rsplit("/", 1)[-1]] if "$ref" in part else part
                 schema.setdefault("properties", {}).update(inherited.get("properties", {}))
     return components
+
+
+def _any_key(node: Any) -> None:
+    """Make each ``oneOf`` of keys only an ``anyOf``: every key (a ``LongKey`` string) is valid under
+    all of them, so no value could match exactly one."""
+    if isinstance(node, dict):
+        branches = node.get("oneOf")
+        if branches and all(_is_key(branch) for branch in branches):
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _any_key(value)
+    elif isinstance(node, list):
+        for item in node:
+            _any_key(item)
+
+
+def _is_key(branch: Any) -> bool:
+    return (
+        isinstance(branch, dict)
+        and "$ref" in branch
+        and {"$ref": "#/components/schemas/LongKey"} in _resolve(branch).get("allOf", [])
+    )
 
 
 def _validate(schema: dict[str, Any], value: Any) -> None:
@@ -116,6 +142,15 @@ def validate_response(method: str, route: str, status: int, body: Any, content_t
     _validate(content[media_type]["schema"], body)
 
 
+def _body(response: requests.Response) -> Any:
+    """An answer's JSON, or its text when it is a document of another type (a process's XML)."""
+    if not response.content:
+        return None
+    if "json" in response.headers.get("Content-Type", "application/json"):
+        return response.json()
+    return response.text
+
+
 class Camunda8:
     """The engine's Camunda 8 API, every call checked against the document."""
 
@@ -149,7 +184,7 @@ class Camunda8:
             method, self.url + (path or route), json=json_body, files=files, timeout=timeout
         )
         assert response.status_code == status, f"{method} {path or route}: {response.status_code} {response.text}"
-        body = response.json() if response.content else None
+        body = _body(response)
         validate_response(method, route, status, body, response.headers.get("Content-Type", ""))
         return body
 

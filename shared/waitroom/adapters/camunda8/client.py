@@ -200,6 +200,29 @@ class Camunda8Client:
         read_timeout_s: float | None = None,
     ) -> Any:
         """The answer's JSON (None for 204), or the ``Camunda*`` error of a failure."""
+        response = self._send(method, path, json=json, files=files, read_timeout_s=read_timeout_s)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CamundaFailed(f"Camunda answered {method} {path} with something that is not JSON") from exc
+
+    def text(self, path: str) -> str | None:
+        """``GET path``'s answer as text (a process's XML), None for 204, or the ``Camunda*`` error of a failure."""
+        response = self._send("GET", path)
+        return None if response.status_code == 204 else response.text
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        files: Any = None,
+        read_timeout_s: float | None = None,
+    ) -> requests.Response:
+        """The answer of a status below 400, or the ``Camunda*`` error of a failure."""
         import requests  # noqa: PLC0415 -- imported by the session already
 
         timeout = self.timeout if read_timeout_s is None else (self.timeout[0], read_timeout_s)
@@ -223,12 +246,7 @@ class Camunda8Client:
             break
         if response.status_code >= 400:
             raise problem_error(response.status_code, _body(response), method, path)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise CamundaFailed(f"Camunda answered {method} {path} with something that is not JSON") from exc
+        return response
 
     def search(self, path: str, body: Mapping[str, Any], *, page_size: int = 100) -> list[dict[str, Any]]:
         """Every item of a search, page by page (``page.from`` and ``page.limit``)."""

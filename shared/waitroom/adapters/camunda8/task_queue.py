@@ -10,12 +10,15 @@ idle worker sends about one activation a second. A job carries its instance's ta
 correlation id's (:mod:`.engine`). A job brings every variable visible from its element:
 ``TopicRequest.local_variables`` has no counterpart in Camunda 8's activation.
 
-The backlog is not read on Camunda 8 yet: it would come from the job search (``POST /v2/jobs/search``),
-which the development engine does not serve and the copied part of Camunda's document does not hold,
-so nothing here could be tested against it. :meth:`backlog` and :meth:`busy_workers` raise
-:class:`~waitroom.domain.errors.ConfigurationError`, and the dispatcher, the one reader of both, is
-not composed on Camunda 8 (:mod:`waitroom.composition.dispatcher`); the worker then runs on its
-schedule alone.
+The backlog is not read on Camunda 8: Camunda 8.8's job search (``POST /v2/jobs/search``) reads
+the job index its exporter writes from job events, and a job's activation is no job event (it is a
+job batch's), so a job a worker holds looks there like one waiting (``CREATED``, no ``worker``, no
+``deadline``), and the workers holding jobs cannot be counted. A backlog read from it would count
+every job running as waiting, and the dispatcher would start workers for jobs already taken.
+:meth:`backlog` and :meth:`busy_workers` raise :class:`~waitroom.domain.errors.ConfigurationError`,
+and the dispatcher, the one reader of both, is not composed on Camunda 8
+(:mod:`waitroom.composition.dispatcher`); the worker then runs on its schedule alone. (The job search
+does serve the engine: an incident's job type, :mod:`.engine`.)
 
 Only the worker's composition loads this module: an API function never does (an import contract in
 pyproject.toml says so).
@@ -38,8 +41,8 @@ NO_WAIT = -1
 #: The longest long poll of one topic while others wait their turn.
 LONG_POLL_SLICE_MS = 1_000
 NO_BACKLOG = (
-    "Waitroom's Camunda 8 adapter reads no backlog (no job search yet), so the dispatcher does not run on "
-    "ENGINE=camunda8"
+    "Waitroom's Camunda 8 adapter reads no backlog (Camunda 8's job search does not tell a job taken from one "
+    "waiting), so the dispatcher does not run on ENGINE=camunda8"
 )
 
 
