@@ -11,9 +11,12 @@ from ``shared/`` with the virtualenv (as the local stack does it) is measured be
 
 from __future__ import annotations
 
+import compileall
 import functools
 import os
+import py_compile
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,12 +194,19 @@ def start_by_wait_mode(layout: Layout, *, runs: int) -> dict[str, float]:
 
 
 def runtime_packages(directory: Path) -> Path:
-    """A directory holding only what Lambda's runtime adds to the path (links into the virtualenv)."""
+    """A directory holding only what Lambda's runtime adds to the path: copies of the virtualenv's
+    packages, compiled to bytecode as the layer is (``shared/Makefile``). The virtualenv's own copies
+    hold bytecode only if something imported them without ``-B`` before (uv installs none), and
+    compiling botocore at each import would triple its cost and make the figure depend on that."""
     directory.mkdir()
     site_packages = Path(sysconfig.get_paths()["purelib"])
     for name in RUNTIME_PACKAGES:
         if (site_packages / name).is_dir():
-            (directory / name).symlink_to(site_packages / name, target_is_directory=True)
+            shutil.copytree(site_packages / name, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+    if not compileall.compile_dir(
+        directory, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+    ):
+        raise RuntimeError(f"the runtime's packages did not compile in {directory}")
     return directory
 
 

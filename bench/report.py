@@ -304,17 +304,20 @@ def _cold(cold: Mapping[str, Any], marks: Marks) -> list[str]:
         f"   layer after sam build, unzipped: {marks.cell(cold.get('layer_mb'), 'cold_start', 'layer_mb', unit=' MiB')}"
         + (f" (largest: {largest} MiB)" if largest else ""),
         *_yardsticks(cold.get("import_yardsticks_ms")),
-        *_by_wait_mode(cold.get("start_import_ms_by_wait_mode")),
+        *_by_wait_mode(cold.get("start_import_ms_by_wait_mode"), marks),
         *_split(cold.get("split")),
     ]
 
 
-def _by_wait_mode(imports: Mapping[str, float] | None) -> list[str]:
+def _by_wait_mode(imports: Mapping[str, float] | None, marks: Marks) -> list[str]:
     if not imports:
         return []
     return [
         "   the start function from the built layer by wait mode, alternating rounds: "
-        + ", ".join(f"{mode} {value} ms" for mode, value in imports.items())
+        + ", ".join(
+            f"{mode} {marks.cell(value, 'cold_start', 'start_import_ms_by_wait_mode', mode, unit=' ms')}"
+            for mode, value in imports.items()
+        )
     ]
 
 

@@ -15,6 +15,8 @@ LOGNORMAL_POLL_P99_MS = 150.0
 UNIFORM_P99_FACTOR = 3.0
 OVERHEAD_P50_MS = 50.0
 IMPORT_MS = 250.0
+#: The start function's import in the durable wait mode (issue #24).
+DURABLE_IMPORT_MS = 300.0
 LAYER_MB = 100.0
 #: The capacity model's statements per second and connections, against the fleet's (docs/CAPACITY.md).
 MODEL_OFF_PCT = 10.0
@@ -181,5 +183,13 @@ def _cold(results: Mapping[str, Any]) -> Iterator[Verdict]:
                 measured,
                 IMPORT_MS,
             )
+    durable = (cold.get("start_import_ms_by_wait_mode") or {}).get("durable")
+    if durable is not None:
+        yield Verdict(
+            ("cold_start", "start_import_ms_by_wait_mode", "durable"),
+            f"durable start function import <= {DURABLE_IMPORT_MS:.0f} ms",
+            durable,
+            DURABLE_IMPORT_MS,
+        )
     if cold.get("layer_mb") is not None:
         yield Verdict(("cold_start", "layer_mb"), f"layer <= {LAYER_MB:.0f} MB unzipped", cold["layer_mb"], LAYER_MB)

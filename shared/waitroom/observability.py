@@ -22,6 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+from wrapt import when_imported
 
 from waitroom.domain.process import ProcessRecord, ProcessStatus
 
@@ -36,8 +37,17 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 logger = Logger(service=SERVICE)
 # Only requests (the Camunda calls) is patched: the database has subsegments of its own (traced), and
-# patching everything X-Ray supports would import psycopg and botocore into every cold start.
-tracer = Tracer(service=SERVICE, patch_modules=("requests",))
+# patching everything X-Ray supports would import psycopg and botocore into every cold start. It is
+# patched when something first imports it, since patching imports it: a function that calls no
+# Camunda in an invocation (status, docs) never loads requests (docs/PERFORMANCE.md, "Cold start").
+tracer = Tracer(service=SERVICE, auto_patch=False)
+
+
+@when_imported("requests")
+def _trace_requests(_requests: object) -> None:
+    tracer.patch(["requests"])
+
+
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 #: The metric counted for each way a start request can be answered.

@@ -4,6 +4,7 @@ what to set, instead of falling back to the SQLite default (under Lambda's read-
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +24,26 @@ def test_a_function_without_a_database_fails_its_cold_start_saying_what_to_set(f
     assert last_line.startswith("waitroom.domain.errors.ConfigurationError: invalid configuration:"), imported.stderr
     assert "no database configured: set DB_SECRET_ARN (or DATABASE_URL, dev only)" in last_line
     assert not (ROOT / "functions" / function / ".var").exists(), "no SQLite file was created"
+
+
+#: As Lambda runs a function, with the tracer active (tests/conftest.py disables it elsewhere).
+TRACED = {"LAMBDA_TASK_ROOT": "/var/task", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+#: After the import: whether requests was loaded, then, once imported, whether X-Ray traces its calls.
+REQUESTS_LOADED_THEN_TRACED = (
+    "import sys, app\n"
+    "print('requests' in sys.modules)\n"
+    "import requests\n"
+    "print(type(vars(requests.Session)['request']).__name__ == 'FunctionWrapper')\n"
+)
+
+
+@pytest.mark.parametrize("function", ["status", "docs"])
+def test_a_function_that_calls_no_camunda_at_its_cold_start_loads_no_requests_yet_traces_it_once_imported(
+    function: str, tmp_path: Path
+) -> None:
+    environment = {
+        name: value for name, value in os.environ.items() if name not in {"POWERTOOLS_TRACE_DISABLED", "PYTHONPATH"}
+    }
+    environment |= TRACED | {"DATABASE_URL": f"sqlite:///{tmp_path / 'waitroom.sqlite3'}"}
+    imported = import_app(function, environment, code=REQUESTS_LOADED_THEN_TRACED)
+    assert imported.stdout.split() == ["False", "True"], imported.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import capacity, report
+from bench import capacity, report, targets
 
 
 def test_the_cost_section_prints_the_table_the_crossover_and_the_sizing_of_both_modes() -> None:
@@ -65,3 +65,13 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
     assert "checkpoint bytes sent per start 2326" in text
     assert "throughput, durable: 20 starts, answers 200 x20, 1.00 answered 200" in text
     assert "fleet of 100 durable waiters: while all wait, 0 running start invocations" in text
+
+
+def test_the_durable_start_s_import_is_judged_against_its_target() -> None:
+    results = {"cold_start": {"start_import_ms_by_wait_mode": {"classic": 210.0, "durable": 320.5}}}
+    verdicts = targets.verdicts(results)
+    text = report.render(results, verdicts)
+    assert "classic 210.0 ms, durable 320.5 ms MISSED" in text
+    assert "MISSED start_import_ms_by_wait_mode.durable: 320.5" in text
+    results["cold_start"]["start_import_ms_by_wait_mode"]["durable"] = 299.0
+    assert "durable 299.0 ms met" in report.render(results, targets.verdicts(results))

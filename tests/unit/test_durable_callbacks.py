@@ -5,12 +5,15 @@ answers: a closed callback is no error, any other refusal is a callback not sent
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from tests.support.fakes import Fakes, service_on_fakes
+from waitroom.adapters import callbacks as callbacks_adapter
 from waitroom.adapters.callbacks import LambdaCallbacks
 from waitroom.domain.errors import CallbackNotSent, CamundaUnavailable
 from waitroom.domain.process import Caller, Outcome, ProcessStatus, record_from_json
@@ -131,3 +134,27 @@ def test_any_other_refusal_is_a_callback_not_sent(lambda_api: Stubber, code: str
     )
     with lambda_api, pytest.raises(CallbackNotSent):
         LambdaCallbacks(lambda_api.client).send("Y2I=", "{}")
+
+
+def test_the_adapter_makes_its_client_at_the_first_callback_once_for_every_thread(
+    lambda_api: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    release = threading.Event()
+
+    def lambda_client() -> object:
+        # Holds the first maker until every thread has asked, so that they race for the client.
+        release.wait(timeout=5)
+        made.append(lambda_api.client)
+        return lambda_api.client
+
+    monkeypatch.setattr(callbacks_adapter, "lambda_client", lambda_client)
+    callbacks = LambdaCallbacks()
+    assert made == [], "a cold start makes no client"
+    for _ in range(4):
+        lambda_api.add_response("send_durable_execution_callback_success", {})
+    with lambda_api, ThreadPoolExecutor(max_workers=4) as pool:
+        sent = [pool.submit(callbacks.send, f"cb-{index}", "{}") for index in range(4)]
+        release.set()
+        assert [future.result(timeout=10) for future in sent] == [True] * 4
+    assert made == [lambda_api.client], "one client for all the threads"

@@ -1,5 +1,6 @@
 """The durable execution SDK (and the boto3 it loads) stays off the classic functions' cold start: only
-the start function in the durable wait mode imports it (issue #24's cold-start targets)."""
+the start function in the durable wait mode imports it (issue #24's cold-start targets); the functions
+that send callbacks load boto3 with their first callback."""
 
 from __future__ import annotations
 
@@ -44,3 +45,4 @@ def test_in_the_durable_mode_every_finishing_function_loads_the_callbacks_client
     loaded = loaded_in(function, "durable", tmp_path)
     assert "waitroom.adapters.callbacks" in loaded, "a finishing function sends callbacks"
     assert SDK not in loaded
+    assert "boto3" not in loaded, "boto3 and its Lambda client come with the first callback sent"
