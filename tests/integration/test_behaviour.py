@@ -33,6 +33,7 @@ from tests.support.onboarding import ScriptedOnboarding
 from tests.support.stacks import run_stack
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import NewProcess, ProcessRecord
+from waitroom.service.ports import InstanceHistory
 from waitroom.settings import Settings
 
 #: A stack's start (a dozen functions' cold starts) counts in its first test's time; on a busy
@@ -192,6 +193,17 @@ def status_becomes(deployment: Deployment, correlation_id: str, wanted: str) -> 
     return body
 
 
+def the_instance(deployment: Deployment, correlation_id: str, state: str | None = None) -> InstanceHistory:
+    """The one instance the engine has for the process (in ``state``, if given): a real Camunda 8's
+    searches read its secondary storage, which its exporter fills a moment later."""
+    [instance] = eventually(
+        lambda: deployment.probe.instances(correlation_id),
+        lambda found: len(found) == 1 and state in (None, found[0].state),
+        f"one instance of {correlation_id}" + (f" in state {state}" if state else ""),
+    )
+    return instance
+
+
 def in_background(call: Callable[[], requests.Response]) -> tuple[threading.Thread, list[requests.Response]]:
     answers: list[requests.Response] = []
     thread = threading.Thread(target=lambda: answers.append(call()))
@@ -219,11 +231,7 @@ def test_a_start_answers_200_with_the_result_of_every_step(deployment: Deploymen
     assert data["onboarding"]["userId"] == "user-123"
     if durable is not None:
         assert durable.executions == executions + 1, "the start ran as a durable execution"
-    [instance] = eventually(
-        lambda: deployment.probe.instances(correlation_id),
-        lambda found: len(found) == 1 and found[0].state == "COMPLETED",
-        "the engine's instance completed",
-    )
+    instance = the_instance(deployment, correlation_id, "COMPLETED")
     row = deployment.row(correlation_id)
     assert row is not None and row.camunda_instance_id == instance.id
 
@@ -289,7 +297,7 @@ def test_a_second_start_with_the_same_id_joins_the_first_and_both_get_its_result
     [first_answer] = answers
     assert (first_answer.status_code, second.status_code) == (200, 200), (first_answer.text, second.text)
     assert first_answer.json()["data"] == second.json()["data"]
-    assert len(deployment.probe.instances(correlation_id)) == 1, "one instance for both starts"
+    the_instance(deployment, correlation_id)  # one for both starts
 
 
 # --- cancel ---------------------------------------------------------------------------------------
@@ -309,11 +317,7 @@ def test_a_cancel_reaches_the_client_waiting_on_the_start_and_ends_the_instance(
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "CANCELLED", "the waiting start answered with the cancellation"
     assert deployment.cancel(correlation_id).status_code == 200, "a second cancel is answered alike"
-    eventually(
-        lambda: deployment.probe.instances(correlation_id),
-        lambda found: [instance.state for instance in found] == ["EXTERNALLY_TERMINATED"],
-        "the engine's instance ended",
-    )
+    the_instance(deployment, correlation_id, "EXTERNALLY_TERMINATED")
 
 
 # --- incident -------------------------------------------------------------------------------------
@@ -332,7 +336,7 @@ def test_a_step_failing_for_good_ends_in_an_incident_that_reaches_the_waiting_cl
     assert deployment.onboarding.calls_for[user["userId"]] == attempts
     steps = deployment.status(correlation_id, history=True).json()["history"]
     assert [step["outcome"] for step in steps if step["topic"] == ONBOARDING_TOPIC] == ["FAILED"] * attempts
-    [instance] = deployment.probe.instances(correlation_id)
+    instance = the_instance(deployment, correlation_id)
     eventually(
         lambda: deployment.probe.incident_activities(instance.id),
         lambda activities: activities == ["Task_CallOnboardingApi"],
@@ -359,7 +363,7 @@ def test_the_reconciler_settles_what_dead_start_functions_left(deployment: Deplo
     orphan = deployment.id("orphan")
     done = status_becomes(deployment, orphan, "DONE")
     assert done["data"]["userId"] == "orphan"
-    [instance] = deployment.probe.instances(orphan)
+    instance = the_instance(deployment, orphan)
     row = deployment.row(orphan)
     assert row is not None and row.camunda_instance_id == instance.id
 
