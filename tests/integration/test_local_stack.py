@@ -25,6 +25,10 @@ from devstack.template import ROOT, load
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 from tests.support.stacks import run_stack
 
+#: A stack's start (a dozen functions' cold starts) counts in its first test's time; on a busy
+#: machine it has taken two minutes.
+pytestmark = pytest.mark.timeout(400)
+
 USER = {"userId": "user-123", "email": "user@example.com"}
 
 

@@ -26,6 +26,10 @@ from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import ProcessRecord
 from waitroom.settings import Settings
 
+#: A stack's start (a dozen functions' cold starts) counts in its first test's time; on a busy
+#: machine it has taken two minutes.
+pytestmark = pytest.mark.timeout(400)
+
 FIXTURES = Path(__file__).parent / "bpmn"
 USER = {"userId": "user-5", "email": "user5@example.com"}
 #: The reconciler judges a row only once its start can no longer be under way, which the timeouts
