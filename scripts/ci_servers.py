@@ -2,9 +2,12 @@
 
     python scripts/ci_servers.py mssql --database waitroom_test   # password from MSSQL_SA_PASSWORD
     python scripts/ci_servers.py camunda --url http://127.0.0.1:8080/engine-rest
+    python scripts/ci_servers.py camunda8 --url http://127.0.0.1:8080/v2
 
 A service container is "started" long before the server in it answers (SQL Server needs about
 20 s, Camunda Run about 30 s): each command retries until the server answers or ``--within`` ends.
+Camunda 8 answers its topology before its partition can take commands: it is ready once a partition
+has a leader that is healthy (the topology's ``partitions``, Camunda's TopologyResponse).
 """
 
 from __future__ import annotations
@@ -56,18 +59,35 @@ def wait_for_camunda(url: str, within_s: float) -> None:
     retry(f"Camunda at {url}", engines, within_s)
 
 
+class NotReady(requests.RequestException):
+    """The server answers, but cannot serve yet."""
+
+
+def wait_for_camunda8(url: str, within_s: float) -> None:
+    def leader() -> None:
+        answer = requests.get(f"{url.rstrip('/')}/topology", timeout=5)
+        answer.raise_for_status()
+        partitions = [partition for broker in answer.json().get("brokers") or [] for partition in broker["partitions"]]
+        if not any(partition["role"] == "leader" and partition["health"] == "healthy" for partition in partitions):
+            raise NotReady("no healthy leader partition yet")
+
+    retry(f"Camunda 8 at {url}", leader, within_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("server", choices=["mssql", "camunda"])
+    parser.add_argument("server", choices=["mssql", "camunda", "camunda8"])
     parser.add_argument("--host", default="127.0.0.1", help="SQL Server's host")
     parser.add_argument("--database", default="waitroom_test", help="the database to create on SQL Server")
-    parser.add_argument("--url", default="http://127.0.0.1:8080/engine-rest", help="Camunda's REST API")
+    parser.add_argument("--url", help="the engine's REST API (default http://127.0.0.1:8080/engine-rest, or /v2)")
     parser.add_argument("--within", type=float, default=180, help="seconds to wait at most")
     args = parser.parse_args(argv)
     if args.server == "mssql":
         prepare_mssql(args.host, args.database, args.within)
+    elif args.server == "camunda8":
+        wait_for_camunda8(args.url or "http://127.0.0.1:8080/v2", args.within)
     else:
-        wait_for_camunda(args.url, args.within)
+        wait_for_camunda(args.url or "http://127.0.0.1:8080/engine-rest", args.within)
     return 0
 
 

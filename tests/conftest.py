@@ -34,6 +34,9 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: tests deploy the BPMN to it and run on it instead of the development engine. Read here, at import,
 #: because clean_environment removes every setting from each test's environment.
 REAL_CAMUNDA_URL = os.environ.get("CAMUNDA_URL") or None
+#: CAMUNDA8_URL names a real Camunda 8 (its REST API's base, ending in /v2, as CI's Camunda 8 job starts
+#: one): the behaviour suite's Camunda 8 variants deploy the BPMN to it and run on it.
+REAL_CAMUNDA8_URL = os.environ.get("CAMUNDA8_URL") or None
 #: The stores the end-to-end flow runs on. One real engine outlives each stack, and the runs on both
 #: stores use the same business keys, which its reconciler would then find twice: there, SQLite only
 #: (the store suite covers every backend on its own).
@@ -80,9 +83,10 @@ def pytest_report_header() -> list[str]:
         "MSSQL_URL set: the store suite runs on it" if os.environ.get("MSSQL_URL") else "not tested (set MSSQL_URL)"
     )
     camunda = f"the Camunda at {REAL_CAMUNDA_URL} (CAMUNDA_URL)" if REAL_CAMUNDA_URL else "the development engine"
+    camunda8 = f"the Camunda 8 at {REAL_CAMUNDA8_URL} (CAMUNDA8_URL)" if REAL_CAMUNDA8_URL else "the development engine"
     return [
         f"waitroom backends: SQLite, PostgreSQL; SQL Server {sql_server}; Redis for the wake channel",
-        f"waitroom end-to-end tests on {camunda}",
+        f"waitroom end-to-end tests on {camunda}; their Camunda 8 variants on {camunda8}",
     ]
 
 

@@ -1,14 +1,10 @@
-"""The whole flow on one machine with ``ENGINE=camunda8``: the local stack deploys onboard-user for
-Camunda 8 (examples/onboard-user/bpmn-camunda8) through the development engine's ``/v2``, the HTTP
-functions start and find instances through Waitroom's Camunda 8 adapter, and the worker on its
-schedule takes and reports jobs. A team's own processes, run by a job worker of the team's, are
+"""A team's own processes on Camunda 8 (``ENGINE=camunda8``), run by a job worker of the team's, are
 answered from what Camunda 8 keeps of them: their variables at a plain end, a terminate end event,
-an incident and its job's type."""
+an incident and its job's type. The behaviours every engine shares are in test_behaviour.py."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,12 +14,10 @@ import pytest
 import requests
 
 from devstack.stack import LocalSettings, LocalStack
-from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
 from tests.support.stacks import run_stack
 from waitroom.adapters.camunda8.client import Camunda8Client
 from waitroom.adapters.camunda8.deployment import deploy_bpmn
-
-USER = {"userId": "user-123", "email": "user@example.com"}
+from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
 
 
 @contextmanager
@@ -39,57 +33,6 @@ def camunda8_stack(tmp_path: Path, **environment: str) -> Iterator[LocalStack]:
     with run_stack(local, variables) as running:
         yield running
 
-
-def post(stack: LocalStack, body: dict[str, Any]) -> requests.Response:
-    headers = {"Authorization": f"Bearer {stack.identity.issue('tester')}"}
-    return requests.post(f"{stack.url}/api/process/start", json=body, headers=headers, timeout=60)
-
-
-def status(stack: LocalStack, correlation_id: str) -> requests.Response:
-    headers = {"Authorization": f"Bearer {stack.identity.issue('tester')}"}
-    return requests.get(f"{stack.url}/api/process/status/{correlation_id}", headers=headers, timeout=60)
-
-
-def test_onboard_user_on_camunda8_answers_200_and_an_incident_answers_error(tmp_path: Path) -> None:
-    with camunda8_stack(tmp_path) as stack:
-        assert stack.engine is not None
-        response = post(stack, {"processKey": "onboard-user", "correlationId": "c8-e2e-1", "variables": USER})
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["status"] == "DONE"
-        assert body["data"]["success"] is True
-        assert body["data"]["onboarding"]["userId"] == "user-123"
-        # The instance is Camunda 8's, tagged with the correlation id.
-        (instance,) = [h for h in stack.engine.engine.historic_instances() if "waitroom:c8-e2e-1" in h.tags]
-        assert instance.state == "COMPLETED"
-
-        rejected = post(stack, {"processKey": "onboard-user", "correlationId": "c8-e2e-2", "variables": {"userId": ""}})
-        assert rejected.status_code == 500, rejected.text
-        assert rejected.json()["error"]["code"] == "USER_REJECTED"
-
-
-def test_a_step_failing_until_no_retries_are_left_ends_error_incident_on_camunda8(tmp_path: Path) -> None:
-    # The onboarding API is out of reach: its step fails on every attempt; the job's retries (3 in
-    # the BPMN) run out and the process ends ERROR.
-    with camunda8_stack(tmp_path, ONBOARDING_API_URL="http://127.0.0.1:9", WORKER_RETRY_TIMEOUT_MS="100") as stack:
-        response = post(stack, {"processKey": "onboard-user", "correlationId": "c8-inc", "variables": USER})
-        assert response.status_code in (202, 500), response.text
-        # Bounded by attempts, not by the clock: a loaded machine runs the retries more slowly.
-        for _ in range(240):
-            if response.json()["status"] != "PENDING":
-                break
-            time.sleep(0.25)
-            response = status(stack, "c8-inc")
-        assert response.status_code == 500, response.text
-        assert response.json()["status"] == "ERROR"
-        error = response.json()["error"]
-        assert error["code"] == "INCIDENT"
-        assert "onboard-user.call-onboarding-api" in error["message"]
-        assert stack.engine is not None
-        assert [i.activity_id for i in stack.engine.engine.incidents()] == ["Task_CallOnboardingApi"]
-
-
-# A team's own processes on Camunda 8, run by the team's own job worker: answered from the engine --------
 
 #: How often the worker looks at the engine for instances ended and incidents raised here; the bound
 #: on the answer is generous beside it (scheduling).
