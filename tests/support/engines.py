@@ -4,8 +4,11 @@ before recording it leaves one, find a process's instance and its state and open
 Waitroom's own adapter of the engine port), and say which worker holds the lock of a process's task.
 
 The lock holder is the only read with no port behind it: Camunda 7 lists locked external tasks
-(``GET /external-task``), Camunda 8 searches jobs (``POST /v2/jobs/search``), which the development
-engine does not serve, so there the suite reads the development engine's own state instead.
+(``GET /external-task``); Camunda 8 searches jobs (``POST /v2/jobs/search``). The development engine
+serves that search as Camunda's exporter fills it, without a job's activation (its worker and
+deadline), so there the suite reads the development engine's own state instead. Whether a real
+Camunda 8.8's search shows them is unproven: the adapter's task queue says why its exporter may not
+(shared/waitroom/adapters/camunda8/task_queue.py), and only the ``camunda8-server`` CI job can tell.
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ class Camunda8Probe(_PortProbe):
 
 
 class DevelopmentCamunda8Probe(Camunda8Probe):
-    """The development engine's ``/v2``: it serves no job search, so its jobs are read in process."""
+    """The development engine's ``/v2``: its job search shows no activation, so its jobs are read in process."""
 
     def __init__(self, url: str, stack: LocalStack) -> None:
         super().__init__(url)
