@@ -43,6 +43,8 @@ TEAM_PROCESSES = {
     "team-plain": zeebe_process_xml("team-plain", ("team.submit", "team.approve")),
     "team-stop": zeebe_process_xml("team-stop", ("team.submit",), end="terminate"),
     "team-audit": zeebe_process_xml("team-audit", ("team.audit",)),
+    # Waitroom's response step between two of the team's steps: it, not the end, gives the result.
+    "team-respond": zeebe_process_xml("team-respond", ("team.submit", "waitroom-respond", "team.approve")),
 }
 
 
@@ -126,6 +128,14 @@ def test_a_process_without_a_response_step_is_answered_with_its_variables_at_its
         "approved": True,
         "approver": "lead-7",
     }
+
+
+def test_the_response_step_answers_with_the_variables_it_receives_on_camunda8(team_stack: LocalStack) -> None:
+    response = start_waiting(team_stack, "team-respond", "c8-respond-1", {"employee": "ada"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "DONE"
+    # The job's variables when Waitroom's worker took it: the step after it had not run yet.
+    assert response.json()["data"] == {"employee": "ada", "submittedBy": "ada"}
 
 
 def test_a_terminate_end_event_ends_the_wait_in_error_terminated_on_camunda8(team_stack: LocalStack) -> None:
