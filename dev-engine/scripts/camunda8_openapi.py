@@ -23,9 +23,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
+from openapi_subset import subset
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "src" / "waitroom_dev_engine" / "reference" / "camunda8-orchestration-cluster-api.openapi.json"
@@ -52,44 +52,6 @@ ROUTES: dict[str, list[str]] = {
 }
 
 
-def subset(full: dict[str, Any], routes: dict[str, list[str]]) -> dict[str, Any]:
-    """The path items and methods in ``routes`` with every component they reference, and the security schemes."""
-    paths = {path: {method: full["paths"][path][method] for method in methods} for path, methods in routes.items()}
-    components = full["components"]
-    kept: set[tuple[str, str]] = set()
-    pending = _references(paths)
-    while pending:
-        reference = pending.pop()
-        if reference not in kept:
-            kept.add(reference)
-            section, name = reference
-            pending |= _references(components[section][name])
-    cut: dict[str, dict[str, Any]] = {}
-    for section, name in sorted(kept):
-        cut.setdefault(section, {})[name] = components[section][name]
-    cut["securitySchemes"] = components["securitySchemes"]
-    return {
-        **{key: value for key, value in full.items() if key not in ("paths", "components", "security", "tags")},
-        "paths": paths,
-        "components": {section: cut[section] for section in sorted(cut)},
-    }
-
-
-def _references(node: Any) -> set[tuple[str, str]]:
-    """The components ``node`` references: (section, name) of each ``#/components/<section>/<name>``."""
-    if isinstance(node, dict):
-        found: set[tuple[str, str]] = set()
-        if isinstance(node.get("$ref"), str):
-            _, _, section, name = node["$ref"].split("/", 3)
-            found.add((section, name))
-        for value in node.values():
-            found |= _references(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(_references(item) for item in node)) if node else set()
-    return set()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -108,7 +70,7 @@ def main() -> None:
         text=True,
     ).stdout.strip()
     full = yaml.safe_load(text)
-    document = subset(full, ROUTES)
+    document = subset(full, ROUTES, whole_sections=("securitySchemes",), dropped_keys=("security", "tags"))
     listed = ", ".join(f"{method.upper()} {path}" for path, methods in ROUTES.items() for method in methods)
     document["info"]["x-provenance"] = (
         "Copied from github.com/camunda/camunda branch stable/8.8, zeebe/gateway-protocol/src/main/proto/rest-api.yaml "
@@ -120,8 +82,9 @@ def main() -> None:
         f"{full['info']['license']['name']} (info.license). SUBSET: the path items and methods served by "
         f"dev-engine under /v2 ({listed}; listed in dev-engine/README.md) with every component they "
         "reference and the security schemes, copied unchanged and converted from YAML to JSON by "
-        f"dev-engine/scripts/camunda8_openapi.py on {datetime.now(UTC).date().isoformat()}. Camunda 8.9's document (same SDK, "
-        "branch stable/9) adds businessId to process instance creation; 8.8's has none."
+        f"dev-engine/scripts/camunda8_openapi.py on {datetime.now(UTC).date().isoformat()}. "
+        "Camunda 8.9's document (same SDK, branch stable/9) adds businessId to process instance creation; "
+        "8.8's has none."
     )
     rendered = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
     if args.check:

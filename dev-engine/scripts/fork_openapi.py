@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openapi_subset import subset
+
 # dev-engine/, the distribution's directory.
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "src" / "waitroom_dev_engine" / "reference"
@@ -46,35 +48,6 @@ def render(git_dir: Path, ref: str, version_key: str, version: str, work: Path) 
     )
     rendered: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return rendered
-
-
-def subset(full: dict[str, Any], routes: dict[str, list[str]]) -> dict[str, Any]:
-    """The path items and methods in ``routes`` with every component schema they reference."""
-    paths = {path: {method: full["paths"][path][method] for method in methods} for path, methods in routes.items()}
-    schemas = full["components"]["schemas"]
-    kept: set[str] = set()
-    pending = _references(paths)
-    while pending:
-        name = pending.pop()
-        if name not in kept:
-            kept.add(name)
-            pending |= _references(schemas[name])
-    return {
-        **{key: value for key, value in full.items() if key not in ("paths", "components")},
-        "paths": paths,
-        "components": {"schemas": {name: schemas[name] for name in sorted(kept)}},
-    }
-
-
-def _references(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        found = {str(node["$ref"]).rsplit("/", 1)[-1]} if "$ref" in node else set()
-        for value in node.values():
-            found |= _references(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(_references(item) for item in node)) if node else set()
-    return set()
 
 
 def main() -> None:
