@@ -30,7 +30,7 @@ from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA8_URL, REAL_CAMUNDA_URL
 from tests.support.engines import EngineProbe, probe_of
 from tests.support.onboarding import ScriptedOnboarding
-from tests.support.stacks import run_stack
+from tests.support.stacks import RECONCILE_SOON, run_stack
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import NewProcess, ProcessRecord
 from waitroom.service.ports import InstanceHistory
@@ -67,16 +67,6 @@ VARIANTS = [variant for variant in EVERY_VARIANT if variant.engine in ENGINES]
 USER = {"userId": "user-123", "email": "user@example.com"}
 ONBOARDING_TOPIC = "onboard-user.call-onboarding-api"
 BACKGROUND_CHECK_TOPIC = "onboard-user.run-background-check"
-#: The reconciler judges a row only once its start can no longer be under way, which the timeouts bound
-#: (Settings.start_under_way_max_s): these let it judge rows after 2 * (2 * 2 + 1) + 2 * (2 * 1 + 5) = 24 s
-#: instead of 120.
-RECONCILE_SOON = {
-    "DB_QUERY_TIMEOUT_S": "2",
-    "DB_CONNECT_TIMEOUT_S": "1",
-    "CAMUNDA_CONNECT_TIMEOUT_S": "1",
-    "CAMUNDA_READ_TIMEOUT_S": "5",
-    "RECONCILE_MIN_AGE_S": "24",
-}
 #: A step that keeps failing runs twice before its incident (on Camunda 7; a Camunda 8 job has its BPMN's
 #: retries), 200 ms apart.
 WORKER_MAX_RETRIES = 2

@@ -18,7 +18,7 @@ import requests
 from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 from tests.support.pausing_proxy import PausingProxy
-from tests.support.stacks import run_stack
+from tests.support.stacks import RECONCILE_SOON, run_stack
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -32,16 +32,6 @@ pytestmark = pytest.mark.timeout(400)
 
 FIXTURES = Path(__file__).parent / "bpmn"
 USER = {"userId": "user-5", "email": "user5@example.com"}
-#: The reconciler judges a row only once its start can no longer be under way, which the timeouts
-#: bound (Settings.start_under_way_max_s): shorter ones than the defaults let it judge rows after
-#: 2 * (2 * 2 + 1) + 2 * (2 * 1 + 5) = 24 s instead of 120.
-RECONCILE_SOON = {
-    "DB_QUERY_TIMEOUT_S": "2",
-    "DB_CONNECT_TIMEOUT_S": "1",
-    "CAMUNDA_CONNECT_TIMEOUT_S": "1",
-    "CAMUNDA_READ_TIMEOUT_S": "5",
-    "RECONCILE_MIN_AGE_S": "24",
-}
 #: How long a test waits for the reconciler to settle a row: its minimum age, and some runs of it.
 RECONCILED_WITHIN_S = 24 + 15
 

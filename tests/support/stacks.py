@@ -9,6 +9,17 @@ import pytest
 
 from devstack.stack import LocalSettings, LocalStack
 
+#: The reconciler judges a row only once its start can no longer be under way, which the timeouts
+#: bound (Settings.start_under_way_max_s): these let it judge rows after
+#: 2 * (2 * 2 + 1) + 2 * (2 * 1 + 5) = 24 s instead of 120.
+RECONCILE_SOON = {
+    "DB_QUERY_TIMEOUT_S": "2",
+    "DB_CONNECT_TIMEOUT_S": "1",
+    "CAMUNDA_CONNECT_TIMEOUT_S": "1",
+    "CAMUNDA_READ_TIMEOUT_S": "5",
+    "RECONCILE_MIN_AGE_S": "24",
+}
+
 
 @contextmanager
 def run_stack(local: LocalSettings, environment: Mapping[str, str | None]) -> Iterator[LocalStack]:
