@@ -87,6 +87,12 @@ class Api:
 
         def report() -> None:
             time.sleep(delay_s)
+            # A step reports on a process that exists: on a loaded machine the start may not have
+            # saved its row yet after ``delay_s``. Bounded by attempts, not by the clock.
+            for _ in range(600):
+                if self.status(body["correlationId"]).status != 404:
+                    break
+                time.sleep(0.05)
             assert self.complete(body).status == 200
 
         thread = threading.Thread(target=report)
