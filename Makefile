@@ -1,6 +1,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .ONESHELL:
+# One shell per recipe: without -e only its last line would decide whether the target failed.
+.SHELLFLAGS := -e -o pipefail -c
 
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin

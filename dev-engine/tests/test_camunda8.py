@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from engine_client import BPMN_DIR, Camunda
 from waitroom_dev_engine import EngineServer
 from waitroom_dev_engine.engine import Engine
 from waitroom_dev_engine.rest_v2 import RestApiV2
-from waitroom_dev_engine.testing.camunda8 import Camunda8
-from engine_client import BPMN_DIR, Camunda
 from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
+from waitroom_dev_engine.testing.camunda8 import Camunda8
 
 SHIPMENT = BPMN_DIR / "shipment.bpmn"
 UNKNOWN_KEY = "2251799813685249"

@@ -17,9 +17,6 @@ from typing import Any
 import pytest
 import requests
 
-from waitroom_dev_engine import EngineServer
-from waitroom_dev_engine.testing.camunda8 import document, validate_request, validate_response
-from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
 from waitroom.adapters import camunda8
 from waitroom.adapters.camunda8.client import Camunda8Client, problem_error
 from waitroom.adapters.camunda8.deployment import deploy_bpmn
@@ -36,6 +33,9 @@ from waitroom.domain.errors import (
 from waitroom.domain.process import Outcome
 from waitroom.service.engine_watch import engine_ending
 from waitroom.service.ports import ScopeEnd, TopicRequest
+from waitroom_dev_engine import EngineServer
+from waitroom_dev_engine.testing.bpmn import zeebe_process_xml
+from waitroom_dev_engine.testing.camunda8 import document, validate_request, validate_response
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "examples" / "onboard-user" / "bpmn-camunda8"
 PROCESS = "onboard-user"
