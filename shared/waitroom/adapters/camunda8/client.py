@@ -1,8 +1,9 @@
-"""A small client of Camunda 8's Orchestration Cluster REST API (``/v2``, Camunda 8.8) on one ``requests``
+"""A small client of Camunda 8's Orchestration Cluster REST API (``/v2``, Camunda 8.8 and later) on one ``requests``
 session, and the OAuth client-credentials tokens it authenticates with.
 
 Only the endpoints Waitroom calls; shapes as in Camunda's OpenAPI document
-(``dev-engine/src/waitroom_dev_engine/reference/camunda8-orchestration-cluster-api.openapi.json``). Camunda's own Python
+(``dev-engine/src/waitroom_dev_engine/reference/camunda8-orchestration-cluster-api.openapi.json``; what 8.9 adds,
+``camunda8.9-orchestration-cluster-api.openapi.json`` beside it). Camunda's own Python
 SDK is not used: docs/ARCHITECTURE.md ("Camunda 8: a thin client, not the SDK") gives the figures.
 Failures become the domain's ``Camunda*`` errors exactly as Camunda 7's do
 (:mod:`waitroom.adapters.camunda.client`); Camunda 8 answers RFC 9457 problem details, whose
@@ -12,6 +13,8 @@ error's details.
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,9 +37,14 @@ from waitroom.settings import Settings
 if TYPE_CHECKING:
     import requests
 
+logger = logging.getLogger(__name__)
+
 #: A token is fetched again this long before the identity provider says it expires: a request
 #: sent with it must still be accepted when it arrives.
 TOKEN_MARGIN_S = 30.0
+#: The major and minor of a version as ``GET /topology``'s ``gatewayVersion`` gives it (``8.9.0``,
+#: ``8.10.0-SNAPSHOT``).
+_VERSION = re.compile(r"(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,9 @@ class Camunda8Client:
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.tokens = tokens
         self._session: requests.Session | None = None
+        #: The gateway's (major, minor), or None when it answered without one; unset until asked.
+        self._version: tuple[int, int] | None = None
+        self._version_known = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Camunda8Client:
@@ -178,6 +189,8 @@ class Camunda8Client:
     def close(self) -> None:
         """Let go of the connections and the token (a SnapStart snapshot, a test's end)."""
         session, self._session = self._session, None
+        # A snapshot may be restored after the cluster was upgraded: its version is asked again.
+        self._version_known = False
         if self.tokens is not None:
             self.tokens.forget()
         if session is not None:
@@ -247,6 +260,32 @@ class Camunda8Client:
         if response.status_code >= 400:
             raise problem_error(response.status_code, _body(response), method, path)
         return response
+
+    def gateway_version(self) -> tuple[int, int] | None:
+        """The gateway's (major, minor) from ``GET /topology``'s ``gatewayVersion``, asked once per client;
+        None when it cannot be told.
+
+        Only what Waitroom sends beyond 8.8 depends on it, never whether a request is made, so a
+        failure to read it is not an error. An answer without a version (refused, or not one) is kept:
+        asking again would get the same answer on every start. No answer at all is not kept: Camunda is
+        away, the request that needed the version fails on its own, and the next one asks again.
+        """
+        if self._version_known:
+            return self._version
+        try:
+            topology = self.request("GET", "/topology")
+        except (CamundaUnavailable, CamundaNoAnswer) as exc:
+            logger.debug("Camunda's version is not known yet: %s", exc)
+            return None
+        except WaitroomError as exc:
+            topology = None
+            logger.warning("Camunda's version cannot be read (%s); only 8.8's requests are sent", exc)
+        found = _VERSION.match(str(topology.get("gatewayVersion") or "")) if isinstance(topology, dict) else None
+        if topology is not None and found is None:
+            logger.warning("Camunda's topology names no gatewayVersion; only 8.8's requests are sent")
+        self._version = (int(found[1]), int(found[2])) if found else None
+        self._version_known = True
+        return self._version
 
     def search(self, path: str, body: Mapping[str, Any], *, page_size: int = 100) -> list[dict[str, Any]]:
         """Every item of a search, page by page (``page.from`` and ``page.limit``)."""

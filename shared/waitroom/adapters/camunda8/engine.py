@@ -1,10 +1,16 @@
-"""Camunda 8 as the service's :class:`~waitroom.service.ports.Engine`, on its REST API v2 (8.8).
+"""Camunda 8 as the service's :class:`~waitroom.service.ports.Engine`, on its REST API v2 (8.8 and later).
 
-An instance carries its Waitroom correlation id as the tag ``waitroom:<id>`` (Camunda 8.8 has no
-business key; 8.9's ``businessId`` is not used yet, so that one adapter serves both): a correlation id
-(``[A-Za-z0-9._:-]{1,64}``) behind that prefix always matches Camunda's Tag pattern (a letter, then
-at most 99 of letters, digits, ``_ - : .``). Finding by business key is a process-instance search on
-the tag.
+An instance carries its Waitroom correlation id as the tag ``waitroom:<id>`` on every version: a
+correlation id (``[A-Za-z0-9._:-]{1,64}``) behind that prefix always matches Camunda's Tag pattern (a
+letter, then at most 99 of letters, digits, ``_ - : .``). On Camunda 8.9 and later it is also the
+instance's ``businessId`` (a string of 1 to 256 characters, no pattern: every correlation id is
+one), so Camunda's own tools show and search it as the business id. The version is the gateway's
+(``GET /topology``'s ``gatewayVersion``, read once per client by
+:meth:`~waitroom.adapters.camunda8.client.Camunda8Client.gateway_version`); when it cannot be read
+the start goes ahead as on 8.8, with the tag only. Finding by business key is a process-instance
+search on the tag on every version: an instance started before an upgrade to 8.9 has no business
+id, and the one search serves both. With 8.9's business-id uniqueness check switched on, Camunda
+refuses a second active instance of the same process with the same correlation id.
 
 How an ended instance ended comes from Camunda 8's secondary storage, as Camunda 7's comes from its
 history:
@@ -52,6 +58,8 @@ from waitroom.service.ports import Incident, InstanceHistory, ScopeEnd
 
 #: The prefix of the tag that carries an instance's Waitroom correlation id.
 TAG_PREFIX = "waitroom:"
+#: The first Camunda version whose instances have a ``businessId``.
+BUSINESS_ID_SINCE = (8, 9)
 #: Camunda 8's instance states → the port's (Camunda 7's) states.
 STATES = {"ACTIVE": "ACTIVE", "COMPLETED": "COMPLETED", "TERMINATED": "EXTERNALLY_TERMINATED"}
 #: The incident a job raises when its retries run out: the one whose job's type is a topic.
@@ -89,15 +97,14 @@ class Camunda8Engine:
         to_json_variables(variables)
 
     def start(self, process_key: str, *, business_key: str, variables: Mapping[str, Any]) -> str:
-        created = self.client.request(
-            "POST",
-            "/process-instances",
-            json={
-                "processDefinitionId": process_key,
-                "variables": to_json_variables(variables),
-                "tags": [correlation_tag(business_key)],
-            },
-        )
+        instruction: dict[str, Any] = {
+            "processDefinitionId": process_key,
+            "variables": to_json_variables(variables),
+            "tags": [correlation_tag(business_key)],
+        }
+        if (self.client.gateway_version() or (0, 0)) >= BUSINESS_ID_SINCE:
+            instruction["businessId"] = business_key
+        created = self.client.request("POST", "/process-instances", json=instruction)
         return str(created["processInstanceKey"])
 
     def find_by_business_key(self, business_key: str, *, process_key: str | None) -> list[InstanceHistory]:
