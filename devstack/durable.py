@@ -37,9 +37,13 @@ DURABLE_API_PREFIX = "/2025-12-01/"
 RESULT_POLL_S = 0.005
 #: How long after an invocation returned an end the gateway keeps looking every ``RESULT_POLL_S``.
 AFTER_INVOCATION_S = 0.5
-#: How often it looks while no invocation of the execution returned an end (an execution that times
-#: out or is stopped ends without one): a suspended execution costs the runner a look a second.
-IDLE_POLL_S = 1.0
+#: How often it looks while no invocation of the execution returned an end. Every end but an
+#: execution's own timeout or a stop comes with an invocation (a callback's timeout invokes the
+#: function, which answers 202), so this look is for those two only: a look a second at each of
+#: hundreds of suspended executions kept the runner, one Python process, busy answering them.
+IDLE_POLL_S = 30.0
+#: How long the gateway waits for the runner's answer: a loaded machine slows it past seconds.
+RUNNER_TIMEOUT_S = 60.0
 #: What a durable function's invocation answers (aws-durable-execution-sdk-python, ``InvocationStatus``).
 INVOCATION_ENDED = frozenset({"SUCCEEDED", "FAILED"})
 INVOCATION_SUSPENDED = "PENDING"
@@ -150,7 +154,7 @@ class DurableRunner:
                 "ExecutionRetentionPeriodDays": 1,
                 "Input": json.dumps(event),
             },
-            timeout=10,
+            timeout=RUNNER_TIMEOUT_S,
         )
         started.raise_for_status()
         arn = started.json()["ExecutionArn"]
@@ -167,7 +171,8 @@ class DurableRunner:
             with requests.Session() as session:
                 while True:
                     answer = session.get(
-                        f"{self.url}{DURABLE_API_PREFIX}durable-executions/{quote(arn, safe='')}", timeout=10
+                        f"{self.url}{DURABLE_API_PREFIX}durable-executions/{quote(arn, safe='')}",
+                        timeout=RUNNER_TIMEOUT_S,
                     )
                     answer.raise_for_status()
                     execution = answer.json()
