@@ -17,13 +17,21 @@ Cells:
   and the checkpoint bytes each durable start sends.
 * ``throughput``: starts at a fixed arrival rate, each process lasting ``rate_process_s``, with
   ``StartConcurrency`` at ``start_concurrency``, in both modes: the share answered 200.
-* ``fleet``: N durable starts waiting at once on a private PostgreSQL cluster: the start function's
-  running invocations and the database's client connections while they wait.
+* ``fleet``: N durable starts waiting at once on a private PostgreSQL cluster. Once every start's
+  first invocation has returned suspended (the runner's count), and for ``fleet_hold_s`` before any is
+  finished: the start function's running invocations (the runner's count), its environments, the
+  database's Waitroom sessions (``pg_stat_activity``, told apart by the environments' sockets) and the
+  statements the server ran (``pg_stat_statements``) per wait. The arrival, while first invocations
+  run, is reported apart.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import multiprocessing
+import os
 import secrets
 import sqlite3
 import tempfile
@@ -43,14 +51,17 @@ import requests
 
 from bench import machine, services
 from bench.end_to_end import environment_set, output_to
-from bench.pg_cluster import binaries, private_cluster
+from bench.pg_cluster import DATABASE, binaries, private_cluster
 from bench.stats import percentile, rounded
 from bench.workloads import WORKLOADS
-from devstack.functions import FunctionPool
+from devstack.gateway import FUNCTION_URL_PREFIX
+from devstack.identity import FUNCTION_URL_SERVICE, LocalIdentity
 from devstack.stack import DURABLE_FUNCTION, LocalSettings, LocalStack
 
 #: The wait budget of every start (API Gateway's 30 s leaves room for the answer).
 WAIT_S = 25
+#: The start function's Function URL on the local gateway (its waits may last 14 minutes).
+START_FUNCTION_URL = f"{FUNCTION_URL_PREFIX}{DURABLE_FUNCTION}/api/process/start"
 USER = {"userId": "bench-user", "email": "bench@example.com"}
 
 
@@ -66,10 +77,15 @@ class Config:
     start_concurrency: int = 40
     """``StartConcurrency`` of the throughput cell (the template's default)."""
     fleet_sizes: tuple[int, ...] = (100, 500)
+    """Waiters per fleet cell. 2,000 (``--durable-fleet-sizes 100 500 2000``) needs a machine of its own:
+    the client, the gateway and dex-local-runner hold a thread per waiting start (docs/PERFORMANCE.md)."""
     fleet_rate_per_s: float = 50.0
     """How fast a fleet's waiters arrive."""
     fleet_hold_s: float = 5.0
-    """How long every waiter of a fleet waits at once before they are finished."""
+    """How long every waiter of a fleet waits at once, once all suspended, before they are finished."""
+    fleet_wait_s: int = 600
+    """The fleet's wait budget: its starts go through the Function URL, so that the first to arrive
+    still wait when the last has suspended, however slowly this machine lets them arrive."""
 
 
 #: Each mode's environment, set before the stack starts (its functions inherit it).
@@ -87,8 +103,8 @@ class Planned:
     correlation_id: str
     at_s: float
     """When the start is sent, from the beginning of the load."""
-    finish_after_s: float
-    """How long after its start is sent the process is cancelled."""
+    finish_after_s: float | None
+    """How long after its start is sent the process is cancelled (None: not by the client)."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +116,11 @@ class Answer:
     latency_ms: float
 
 
-def drive(url: str, token: str, plan: list[Planned], in_flight: int) -> list[Answer]:
+def drive(url: str, token: str, plan: list[Planned], in_flight: int, long_wait_s: int | None = None) -> list[Answer]:
     """In a process of its own (spawned): each start sent at its time (or when one of ``in_flight``
-    threads is free), its process cancelled ``finish_after_s`` after it was sent."""
+    threads is free), its process cancelled ``finish_after_s`` after it was sent. With ``long_wait_s``
+    the starts go to the start function's Function URL (signed), which grants waits past API
+    Gateway's 30 s."""
     headers = {"Authorization": f"Bearer {token}", "Prefer": f"wait={WAIT_S}"}
     answers: list[Answer] = []
     timers: list[threading.Timer] = []
@@ -128,13 +146,25 @@ def drive(url: str, token: str, plan: list[Planned], in_flight: int) -> list[Ans
         if delay > 0:
             time.sleep(delay)
         body = {"processKey": "onboard-user", "correlationId": item.correlation_id, "variables": USER}
-        timer = threading.Timer(item.finish_after_s, cancel, args=(item.correlation_id,))
-        with guard:
-            timers.append(timer)
         sent = time.monotonic()
-        timer.start()
+        if item.finish_after_s is not None:
+            timer = threading.Timer(item.finish_after_s, cancel, args=(item.correlation_id,))
+            with guard:
+                timers.append(timer)
+            timer.start()
         try:
-            response = requests.post(f"{url}/api/process/start", json=body, headers=headers, timeout=WAIT_S + 30)
+            if long_wait_s is None:
+                response = requests.post(f"{url}/api/process/start", json=body, headers=headers, timeout=WAIT_S + 30)
+            else:
+                target, payload = f"{url}{START_FUNCTION_URL}", json.dumps(body).encode()
+                signed = LocalIdentity.sign(
+                    "POST",
+                    target,
+                    payload,
+                    {"Content-Type": "application/json", "Prefer": f"wait={long_wait_s}"},
+                    service=FUNCTION_URL_SERVICE,
+                )
+                response = requests.post(target, data=payload, headers=signed, timeout=long_wait_s + 30)
             code = response.status_code
         except requests.RequestException:
             code = 0
@@ -297,12 +327,26 @@ def run_wake(config: Config, *, redis: bool, progress: Callable[[str], None]) ->
     return results
 
 
+def throughput_parameters(config: Config) -> dict[str, str]:
+    """The template parameters of the throughput cell, the same in both modes: ``StartConcurrency`` as
+    told, and the start route's throttle (API Gateway's, ``StartThrottleRate`` and ``StartThrottleBurst``)
+    letting the arrival rate through, so that what answers the starts is the wait mode, not the
+    throttle: its defaults (15 a second, 30 at once) size it for the classic mode's bound,
+    StartConcurrency / the mean wait (docs/DEPLOYING.md)."""
+    rate = math.ceil(config.rate_per_s)
+    return {
+        "StartConcurrency": str(config.start_concurrency),
+        "StartThrottleRate": str(rate),
+        "StartThrottleBurst": str(max(rate, min(config.start_concurrency, 2 * rate))),
+    }
+
+
 def run_throughput(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     run_id = secrets.token_hex(3)
     count = round(config.rate_per_s * config.rate_seconds)
     for mode, environment in (("classic", {}), ("durable", {"WAIT_MODE": "durable"})):
-        local = {"concurrency": 2, "parameter_overrides": {"StartConcurrency": str(config.start_concurrency)}}
+        local = {"concurrency": 2, "parameter_overrides": throughput_parameters(config)}
         with _stack(environment, local, progress) as stack:
             _warm(stack, config.concurrent)
             plan = [
@@ -314,6 +358,7 @@ def run_throughput(config: Config, *, progress: Callable[[str], None]) -> dict[s
             codes = Counter(str(answer.status_code) for answer in answers)
             latencies = [answer.latency_ms for answer in answers if answer.status_code == 200]
             results[mode] = {
+                "parameters": throughput_parameters(config),
                 "starts": count,
                 "answers": dict(sorted(codes.items())),
                 "share_200": rounded(codes["200"] / count, 4),
@@ -327,66 +372,189 @@ def run_throughput(config: Config, *, progress: Callable[[str], None]) -> dict[s
     return results
 
 
-def _client_connections(url: str) -> int:
-    with psycopg.connect(url, autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+#: The application name every Waitroom connection gives (shared/waitroom/adapters/store/postgres.py).
+APPLICATION_NAME = "waitroom"
+
+
+def _socket_ports(pids: list[int]) -> set[int]:
+    """The local TCP ports of the sockets the processes ``pids`` hold open (from /proc)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text(encoding="utf-8").splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 9 and fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+class FleetProbe:
+    """What the fleet's waiters hold, read from the runner, the start function's environments and the
+    database server (its sessions and its ``pg_stat_statements``)."""
+
+    def __init__(self, stack: LocalStack, admin: psycopg.Connection[Any], database: str) -> None:
+        if stack.durable is None:
+            raise RuntimeError("the durable fleet needs the stack in the durable wait mode")
+        self.runner = stack.durable
+        self.pool = stack.pools[DURABLE_FUNCTION]
+        self.admin, self.database = admin, database
+
+    def statements(self) -> int:
+        """Statements the server ran so far, the probe's own (on its statistics views) left out."""
+        row = self.admin.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%'"
         ).fetchone()
-    return int(row[0]) if row else 0
+        return int(row[0]) if row else 0
+
+    def sample(self) -> dict[str, Any]:
+        rows = self.admin.execute(
+            "SELECT client_port FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            (self.database, APPLICATION_NAME),
+        ).fetchall()
+        environments, busy = self.pool.environments(), self.pool.busy()
+        start_ports = _socket_ports([environment.process.pid or 0 for environment in environments])
+        busy_ports = _socket_ports([environment.process.pid or 0 for environment in busy])
+        return {
+            "running_start_invocations": self.runner.running,
+            "suspended_executions": len(self.runner.suspended),
+            "start_environments": len(environments),
+            "busy_start_environments": len(busy),
+            "database_connections": len(rows),
+            # An environment keeps its connection between invocations, as Lambda's frozen one does:
+            # the connections serving a start are those of the environments running an invocation.
+            "start_environment_connections": sum(1 for (port,) in rows if port in start_ports),
+            "running_start_connections": sum(1 for (port,) in rows if port in busy_ports),
+        }
 
 
-def _sample(stop: threading.Event, at_s: float, pool: FunctionPool, url: str, samples: list[dict[str, Any]]) -> None:
-    """What the waiters hold ``at_s`` seconds from now, unless ``stop`` is set first."""
-    if not stop.wait(at_s):
-        samples.append(
-            {
-                "running_start_invocations": len(pool.busy()),
-                "start_environments": len(pool.busy()) + pool.idle_count(),
-                "database_client_connections": _client_connections(url),
-                "load_average": machine.load_average(),
-            }
-        )
+def finish_all(url: str, token: str, ids: list[str], threads: int) -> int:
+    """In a process of its own (spawned): cancel every process, ``threads`` at once; how many were not."""
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def cancel(correlation_id: str) -> bool:
+        """Cancelled, or given up after ``FINISH_TRIES_S``: a refusal of this machine's (a cold start
+        slower than Lambda's limit answers 503) would leave its start waiting out its whole budget."""
+        body = {"correlationId": correlation_id, "reason": "bench: the fleet's wait is over"}
+        deadline = time.monotonic() + FINISH_TRIES_S
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if requests.post(f"{url}/api/process/cancel", json=body, headers=headers, timeout=60).ok:
+                    return True
+            time.sleep(0.2)
+        return False
+
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(not done for done in pool.map(cancel, ids))
+
+
+def _fleet_cell(stack: LocalStack, probe: FleetProbe, size: int, config: Config, run_id: str) -> dict[str, Any]:
+    """``size`` starts arrive, every one suspends, they wait ``fleet_hold_s`` together, then all are
+    finished. The arrival (first invocations running) is reported apart from the wait."""
+    plan = [Planned(f"df-{run_id}-{size}-{index}", index / config.fleet_rate_per_s, None) for index in range(size)]
+    token = stack.identity.issue("bench")
+    # The starts come through the Function URL, signed: an administrator's token finishes them.
+    admin_token = stack.identity.issue("bench-admin", admin=True)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as client, ProcessPoolExecutor(1, mp_context=spawn) as finisher:
+        statements_began = probe.statements()
+        began = time.monotonic()
+        answered = client.submit(drive, stack.url, token, plan, size, config.fleet_wait_s)
+        arrival: list[dict[str, Any]] = []
+        # Every start must have suspended while the first to arrive still waits.
+        deadline = began + config.fleet_wait_s * FLEET_ARRIVAL_SHARE
+        # The arrival ends when every start's first invocation has returned suspended.
+        while time.monotonic() < deadline and not answered.done():
+            arrival.append(probe.sample())
+            if arrival[-1]["suspended_executions"] >= size and arrival[-1]["running_start_invocations"] == 0:
+                break
+            time.sleep(FLEET_SAMPLE_S)
+        arrival_s = time.monotonic() - began
+        statements_arrived = probe.statements()
+        all_suspended = bool(arrival) and arrival[-1]["suspended_executions"] >= size
+        # The wait: every start suspended, nothing finished; sampled through it.
+        waiting: list[dict[str, Any]] = []
+        hold_until = time.monotonic() + config.fleet_hold_s
+        while time.monotonic() < hold_until:
+            waiting.append({**probe.sample(), "load_average": machine.load_average()})
+            time.sleep(FLEET_SAMPLE_S)
+        statements_waited = probe.statements()
+        not_cancelled = finisher.submit(finish_all, stack.url, admin_token, [item.correlation_id for item in plan],
+                                        FLEET_FINISH_THREADS).result()  # fmt: skip
+        answers = answered.result()
+    codes = Counter(str(answer.status_code) for answer in answers)
+    statements_total = probe.statements() - statements_began
+    held = {key: max(sample[key] for sample in waiting) for key in waiting[0] if key != "load_average"}
+    return {
+        "waiters": size,
+        "answers": dict(sorted(codes.items())),
+        "not_cancelled": not_cancelled,
+        "all_suspended": all_suspended,
+        "arrival": {
+            "seconds": rounded(arrival_s),
+            "peak_running_start_invocations": max(sample["running_start_invocations"] for sample in arrival),
+            "peak_database_connections": max(sample["database_connections"] for sample in arrival),
+            "peak_running_start_connections": max(sample["running_start_connections"] for sample in arrival),
+            "start_environments": arrival[-1]["start_environments"],
+            "statements_per_start": rounded((statements_arrived - statements_began) / size, 2),
+        },
+        "while_waiting": {
+            **held,
+            "seconds": config.fleet_hold_s,
+            "samples": len(waiting),
+            "statements": statements_waited - statements_arrived,
+            "statements_per_wait": rounded((statements_waited - statements_arrived) / size, 3),
+            "load_average": waiting[-1]["load_average"],
+        },
+        "statements_per_start_whole": rounded(statements_total / size, 2),
+    }
+
+
+#: The share of the fleet's wait budget its arrival may take.
+FLEET_ARRIVAL_SHARE = 0.8
+#: How often the fleet cell reads what its waiters hold.
+FLEET_SAMPLE_S = 0.2
+#: How long each of the fleet's cancels is tried.
+FINISH_TRIES_S = 120.0
+#: Cancels sent at once when the fleet's wait is over (no more than the cancel function's warm environments).
+FLEET_FINISH_THREADS = 8
 
 
 def run_fleet(config: Config, *, progress: Callable[[str], None]) -> dict[str, Any]:
-    """N durable starts waiting at once: what they hold, sampled while every one of them waits."""
+    """N durable starts waiting at once: what they hold once every one has suspended, and what their
+    arrival held, on a private PostgreSQL cluster."""
     results: dict[str, Any] = {}
     run_id = secrets.token_hex(3)
-    with private_cluster(max_connections=max(config.fleet_sizes) + 100) as cluster:
+    most = max(config.fleet_sizes)
+    with private_cluster(max_connections=FLEET_DATABASE_CONNECTIONS) as cluster:
         environment = {"WAIT_MODE": "durable", "DATABASE_URL": cluster.url()}
-        with _stack(environment, {"concurrency": 2}, progress) as stack:
+        # Every waiter holds a connection to the gateway (API Gateway has no bound on them).
+        local = {"concurrency": 2, "gateway_connections": most + 64}
+        with (
+            _stack(environment, local, progress) as stack,
+            psycopg.connect(cluster.url(), autocommit=True, application_name="bench-probe") as admin,
+        ):
             _warm(stack, 10)
-            pool = stack.pools[DURABLE_FUNCTION]
+            probe = FleetProbe(stack, admin, DATABASE)
             for size in config.fleet_sizes:
-                arrival_s = size / config.fleet_rate_per_s
-                finish_after = arrival_s + config.fleet_hold_s
-                plan = [
-                    Planned(
-                        f"df-{run_id}-{size}-{index}",
-                        index / config.fleet_rate_per_s,
-                        finish_after - index / config.fleet_rate_per_s,
-                    )
-                    for index in range(size)
-                ]
-                samples: list[dict[str, Any]] = []
-                stop = threading.Event()
-                # Once every waiter arrived and its first invocation ended, before any is finished.
-                sampler = threading.Thread(
-                    target=_sample,
-                    args=(stop, arrival_s + config.fleet_hold_s * 0.6, pool, cluster.url(), samples),
+                results[str(size)] = cell = _fleet_cell(stack, probe, size, config, run_id)
+                progress(
+                    f"durable fleet {size}: arrival {cell['arrival']}; while all wait {cell['while_waiting']}; "
+                    f"answers {cell['answers']}"
                 )
-                sampler.start()
-                answers = _drive_elsewhere(stack, plan, size)
-                stop.set()
-                sampler.join()
-                codes = Counter(str(answer.status_code) for answer in answers)
-                results[str(size)] = {
-                    "waiters": size,
-                    "answers": dict(sorted(codes.items())),
-                    "while_waiting": samples[0] if samples else None,
-                }
-                progress(f"durable fleet {size}: {results[str(size)]}")
     return results
+
+
+#: The private cluster's connections: the start function's environments and the cancel function's
+#: hold one each, however many starts wait.
+FLEET_DATABASE_CONNECTIONS = 200
 
 
 def run(config: Config, *, redis: bool, progress: Callable[[str], None]) -> dict[str, Any]:

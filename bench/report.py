@@ -347,21 +347,36 @@ def _durable(durable: Mapping[str, Any]) -> list[str]:
         )
     for mode, figures in (durable.get("throughput") or {}).items():
         lines.append(
-            f"   throughput, {mode}: {figures.get('starts')} starts, answers {_text(figures.get('answers'))}, "
+            f"   throughput, {mode}: {figures.get('starts')} starts ({_parameters(figures.get('parameters'))}), "
+            f"answers {_text(figures.get('answers'))}, "
             f"{_text(figures.get('share_200'))} answered 200, start environments at most "
             f"{figures.get('start_environments_peak')}, load {_loads(figures.get('load_average_before'))} -> "
             f"{_loads(figures.get('load_average_after'))}"
         )
     for size, figures in (durable.get("fleet") or {}).items():
-        held = figures.get("while_waiting") or {}
+        held, arrival = figures.get("while_waiting") or {}, figures.get("arrival") or {}
         lines.append(
-            f"   fleet of {size} durable waiters: while all wait, "
-            f"{held.get('running_start_invocations')} running start invocations, "
-            f"{held.get('start_environments')} start environments, "
-            f"{held.get('database_client_connections')} database client connections (load "
-            f"{_loads(held.get('load_average'))}); answers {_text(figures.get('answers'))}"
+            f"   fleet of {size} durable waiters, {'all' if figures.get('all_suspended') else 'NOT all'} "
+            f"suspended, over {_text(held.get('seconds'))} s: "
+            f"{_text(held.get('running_start_invocations'))} running start invocations, "
+            f"{_text(held.get('running_start_connections'))} database connections serving a start, "
+            f"{_text(held.get('statements_per_wait'))} statements per wait; "
+            f"{_text(held.get('start_environments'))} idle start environments holding "
+            f"{_text(held.get('start_environment_connections'))} of the {_text(held.get('database_connections'))} "
+            f"Waitroom connections (load {_loads(held.get('load_average'))})"
+        )
+        lines.append(
+            f"      arrival over {_text(arrival.get('seconds'))} s: at most "
+            f"{_text(arrival.get('peak_running_start_invocations'))} running start invocations and "
+            f"{_text(arrival.get('peak_running_start_connections'))} connections serving them, "
+            f"{_text(arrival.get('statements_per_start'))} statements per start; "
+            f"answers {_text(figures.get('answers'))}"
         )
     return lines
+
+
+def _parameters(parameters: Mapping[str, str] | None) -> str:
+    return ", ".join(f"{name} {value}" for name, value in (parameters or {}).items()) or "template defaults"
 
 
 def _yardsticks(yardsticks: Mapping[str, float] | None) -> list[str]:

@@ -66,7 +66,48 @@ def verdicts(results: Mapping[str, Any]) -> list[Verdict]:
         *_end_to_end(results.get("e2e") or {}),
         *_cold(results),
         *_arrival(results.get("arrival") or {}),
+        *_durable(results.get("durable") or {}),
     ]
+
+
+#: The durable wait mode's targets (issue 24): its wake beside push and poll, its throughput at
+#: 20 starts a second with 10 s processes, what a waiting start holds.
+DURABLE_WAKE_P99_MS = 100.0
+DURABLE_MODE = "durable"
+
+
+def _durable(durable: Mapping[str, Any]) -> Iterator[Verdict]:
+    for workload, cells in ((durable.get("wake") or {}).get("cells") or {}).items():
+        p99 = (cells.get(DURABLE_MODE) or {}).get("wake_p99_ms")
+        if p99 is not None:
+            yield Verdict(
+                ("durable", "wake", "cells", workload, DURABLE_MODE, "wake_p99_ms"),
+                f"durable: wake p99 <= {DURABLE_WAKE_P99_MS:.0f} ms",
+                p99,
+                DURABLE_WAKE_P99_MS,
+            )
+    throughput = (durable.get("throughput") or {}).get(DURABLE_MODE) or {}
+    if throughput.get("share_200") is not None:
+        yield Verdict(
+            ("durable", "throughput", DURABLE_MODE, "share_200"),
+            f"durable: >= {SHARE_200_PCT:.0f}% answered 200",
+            throughput["share_200"] * 100,
+            SHARE_200_PCT,
+            at_least=True,
+        )
+    for size, cell in (durable.get("fleet") or {}).items():
+        held = cell.get("while_waiting") or {}
+        for figure, target in (
+            ("running_start_invocations", "running invocations"),
+            ("running_start_connections", "database connections"),
+        ):
+            if held.get(figure) is not None:
+                yield Verdict(
+                    ("durable", "fleet", size, "while_waiting", figure),
+                    f"durable: a waiting start holds 0 {target}",
+                    held[figure] if cell.get("all_suspended") else math.inf,
+                    0,
+                )
 
 
 def fleet_schedules(fleet: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:

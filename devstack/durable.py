@@ -31,19 +31,34 @@ logger = logging.getLogger("devstack.durable")
 
 #: The paths of Lambda's durable execution APIs (checkpoints, state, callbacks).
 DURABLE_API_PREFIX = "/2025-12-01/"
-#: How often the gateway looks whether an execution ended, for a while after one of its invocations
-#: returned (the local runner has no synchronous invocation: this is what the local hop adds to a wake,
-#: at most); then once a second until the next returns, so that hundreds of suspended executions
-#: cost the runner nothing.
+#: How often the gateway looks whether an execution ended once one of its invocations returned an end
+#: (SUCCEEDED or FAILED): the runner records the end a few milliseconds after the invocation's answer.
+#: The local runner has no synchronous invocation; this is what the local hop adds to a wake, at most.
 RESULT_POLL_S = 0.005
-#: How long after an invocation returned the gateway keeps looking every ``RESULT_POLL_S``.
+#: How long after an invocation returned an end the gateway keeps looking every ``RESULT_POLL_S``.
 AFTER_INVOCATION_S = 0.5
-#: How often it looks while no invocation of the execution returned.
-IDLE_POLL_S = 1.0
+#: How often it looks while no invocation of the execution returned an end. Every end but an
+#: execution's own timeout or a stop comes with an invocation (a callback's timeout invokes the
+#: function, which answers 202), so this look is for those two only: a look a second at each of
+#: hundreds of suspended executions kept the runner, one Python process, busy answering them.
+IDLE_POLL_S = 30.0
+#: How long the gateway waits for the runner's answer: a loaded machine slows it past seconds.
+RUNNER_TIMEOUT_S = 60.0
+#: What a durable function's invocation answers (aws-durable-execution-sdk-python, ``InvocationStatus``).
+INVOCATION_ENDED = frozenset({"SUCCEEDED", "FAILED"})
+INVOCATION_SUSPENDED = "PENDING"
+#: How long the return of an invocation no gateway waits for (yet) is kept for one to come.
+EARLY_KEPT_S = 60.0
 #: An execution lasts at most the longest wait a start grants (the Function URL's, 14 minutes).
 EXECUTION_TIMEOUT_S = 900
 ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
 START_TIMEOUT_S = 60.0
+
+
+def _execution_of(event: Any) -> str | None:
+    """The execution an invocation's event belongs to (None: not a durable function's invocation)."""
+    arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
+    return arn if isinstance(arn, str) else None
 
 
 class ExecutionFailed(RuntimeError):
@@ -57,19 +72,48 @@ def _free_port() -> int:
         return port
 
 
+#: dex-local-runner invokes handlers on a thread pool whose size it does not let its caller choose:
+#: ``ThreadPoolExecutor``'s default, min(32, CPUs + 4), six on a two-core machine. Lambda's bound is
+#: the function's concurrency, which the local Lambda API applies (devstack/functions.py), so the
+#: runner is started with a pool of that size: the default its thread pools take is replaced before
+#: its executor is built (aws-durable-execution-sdk-python-testing 1.4.0, ``threads.py``,
+#: ``executor.py``'s ``_invocation_pool``; tests/unit/test_local_durable_runner.py holds it to that).
+RUNNER_BOUND = (
+    "from aws_durable_execution_sdk_python_testing import threads\nthreads.default_max_workers = lambda: {threads}\n"
+)
+RUNNER_MAIN = (
+    "import sys\n" + RUNNER_BOUND + "from aws_durable_execution_sdk_python_testing.cli import main\nsys.exit(main())\n"
+)
+
+
+class _Watch:
+    """What the gateway waiting for one execution learns from the local Lambda API."""
+
+    def __init__(self) -> None:
+        self.returned = threading.Event()
+        self.ended = False
+        """An invocation answered SUCCEEDED or FAILED: the execution's end follows."""
+
+
 class DurableRunner:
-    def __init__(self, *, lambda_endpoint: str, environment: Mapping[str, str]) -> None:
+    def __init__(self, *, lambda_endpoint: str, environment: Mapping[str, str], invocation_threads: int = 64) -> None:
         #: Executions started (the gateway's starts in the durable wait mode).
         self.executions = 0
-        #: Set when an invocation of the execution (by its ARN) returned: its end may follow.
-        self._returned: dict[str, threading.Event] = {}
+        #: Invocations of durable functions under way now (what Lambda counts against concurrency).
+        self.running = 0
+        #: Executions whose last invocation returned suspended (PENDING): they wait, running nothing.
+        self.suspended: set[str] = set()
+        self._watches: dict[str, _Watch] = {}
+        #: Returns of executions no gateway waits for yet: when, and whether the execution ended.
+        self._early: dict[str, tuple[float, bool]] = {}
         self._guard = threading.Lock()
+        self.invocation_threads = invocation_threads
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
             sys.executable,
             "-c",
-            "import sys; from aws_durable_execution_sdk_python_testing.cli import main; sys.exit(main())",
+            RUNNER_MAIN.format(threads=int(invocation_threads)),
             "start-server",
             "--host=127.0.0.1",
             f"--port={self.port}",
@@ -110,20 +154,25 @@ class DurableRunner:
                 "ExecutionRetentionPeriodDays": 1,
                 "Input": json.dumps(event),
             },
-            timeout=10,
+            timeout=RUNNER_TIMEOUT_S,
         )
         started.raise_for_status()
-        self.executions += 1
         arn = started.json()["ExecutionArn"]
-        returned = threading.Event()
+        watch = _Watch()
         with self._guard:
-            self._returned[arn] = returned
-        looking_until = time.monotonic() + AFTER_INVOCATION_S
+            self.executions += 1
+            self._watches[arn] = watch
+            early = self._early.pop(arn, None)
+        if early is not None:
+            watch.ended = early[1]
+            watch.returned.set()
+        looking_until = 0.0
         try:
             with requests.Session() as session:
                 while True:
                     answer = session.get(
-                        f"{self.url}{DURABLE_API_PREFIX}durable-executions/{quote(arn, safe='')}", timeout=10
+                        f"{self.url}{DURABLE_API_PREFIX}durable-executions/{quote(arn, safe='')}",
+                        timeout=RUNNER_TIMEOUT_S,
                     )
                     answer.raise_for_status()
                     execution = answer.json()
@@ -131,26 +180,53 @@ class DurableRunner:
                         break
                     if time.monotonic() < looking_until:
                         time.sleep(RESULT_POLL_S)
-                    elif returned.wait(IDLE_POLL_S):
-                        returned.clear()
-                        looking_until = time.monotonic() + AFTER_INVOCATION_S
+                    elif watch.returned.wait(IDLE_POLL_S):
+                        watch.returned.clear()
+                        # A suspension needs no look: the execution waits for its callback.
+                        if watch.ended:
+                            looking_until = time.monotonic() + AFTER_INVOCATION_S
         finally:
             with self._guard:
-                self._returned.pop(arn, None)
+                self._watches.pop(arn, None)
+                self.suspended.discard(arn)
         if execution["Status"] != "SUCCEEDED":
             raise ExecutionFailed(
                 f"{function}: the durable execution ended {execution['Status']}: {execution.get('Error')}"
             )
         return json.loads(execution.get("Result") or "null")
 
-    def invocation_returned(self, event: Any) -> None:
-        """An invocation of a durable function returned (the local Lambda API calls it): the gateway
-        waiting for its execution looks again at once."""
-        arn = event.get("DurableExecutionArn") if isinstance(event, dict) else None
+    def invocation_began(self, event: Any) -> None:
+        """An invocation of a durable function began (the local Lambda API calls it)."""
+        arn = _execution_of(event)
+        if arn is None:
+            return
         with self._guard:
-            returned = self._returned.get(arn) if isinstance(arn, str) else None
-        if returned is not None:
-            returned.set()
+            self.running += 1
+            self.suspended.discard(arn)
+
+    def invocation_returned(self, event: Any, result: Any = None) -> None:
+        """An invocation of a durable function returned ``result`` (the local Lambda API calls it; None:
+        it failed or was throttled, and the runner invokes it again): the gateway waiting for its
+        execution looks again at once if it ended."""
+        arn = _execution_of(event)
+        if arn is None:
+            return
+        status = result.get("Status") if isinstance(result, dict) else None
+        ended = status in INVOCATION_ENDED
+        with self._guard:
+            self.running -= 1
+            if status == INVOCATION_SUSPENDED:
+                self.suspended.add(arn)
+            watch = self._watches.get(arn)
+            if watch is None:
+                # Returned before the gateway had the execution's ARN (or after it saw the end):
+                # kept a while for a gateway still to come.
+                now = time.monotonic()
+                self._early = {key: kept for key, kept in self._early.items() if now - kept[0] < EARLY_KEPT_S}
+                self._early[arn] = (now, ended or self._early.get(arn, (now, False))[1])
+                return
+            watch.ended = watch.ended or ended
+        watch.returned.set()
 
     def forward(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, str]:
         """A request of the durable APIs, as the local Lambda API received it: its answer."""

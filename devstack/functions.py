@@ -248,6 +248,11 @@ class FunctionPool:
         with self._guard:
             return [environment for environment in self._all if environment not in self._idle]
 
+    def environments(self) -> list[Environment]:
+        """Every environment of the function now, busy or idle."""
+        with self._guard:
+            return list(self._all)
+
     def idle_count(self) -> int:
         """The environments kept warm and serving nothing now."""
         with self._guard:

@@ -16,13 +16,14 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
 from devstack.durable import DURABLE_API_PREFIX, DurableRunner
-from devstack.functions import FunctionPool, Throttled
+from devstack.functions import WARM_TIMEOUT_S, ColdStartsThrottled, FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
 
 logger = logging.getLogger("devstack.lambda")
@@ -36,6 +37,31 @@ def function_name(identifier: str) -> str:
     Locally every qualifier runs the one code there is."""
     parts = identifier.split(":")
     return parts[6] if parts[0] == "arn" and len(parts) >= 7 else parts[0]
+
+
+#: The header dex-local-runner marks its invocations of a durable function's handler with
+#: (aws-durable-execution-sdk-python-testing 1.4.0, ``invoker.py``, ``INVOCATION_MARKER_HEADER``).
+RUNNER_INVOCATION_HEADER = "X-Dex-Handler-Invoke"
+#: How often an invocation held back by this machine's bound on cold starts tries again.
+COLD_START_RETRY_S = 0.02
+#: How long it tries (the stack's own start waits as long for its first environments).
+COLD_START_WAIT_S = WARM_TIMEOUT_S
+
+
+def invoke_waiting_for_cold_starts(pool: FunctionPool, event: Any, *, within_s: float = COLD_START_WAIT_S) -> Any:
+    """Invoke, waiting (up to ``within_s``) while this machine's bound on cold starts at once holds the
+    invocation back, or while its environment's cold start outlasts Lambda's 10 s on a loaded machine.
+    The durable runner takes any refusal or failure for Lambda's and invokes again only 5 s later
+    (``Executor.RETRY_BACKOFF_SECONDS``), failing the execution at the fifth: a limit of the local
+    machine would turn into late answers and failed starts that Lambda does not give."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return pool.invoke(event)
+        except (ColdStartsThrottled, NotReady):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(COLD_START_RETRY_S)
 
 
 class LambdaApi:
@@ -84,17 +110,19 @@ class LambdaApi:
                     api.start(pool, event)
                     send(self, 202, b"", [("Content-Type", "application/json")])
                     return
+                handler_invocation = self.headers.get(RUNNER_INVOCATION_HEADER) == "true"
+                api.invocation_began(event)
+                result = None
                 try:
-                    result = pool.invoke(event)
+                    result = invoke_waiting_for_cold_starts(pool, event) if handler_invocation else pool.invoke(event)
                 except Throttled as exc:
                     send(self, 429, {"Type": "User", "message": str(exc)})
-                    return
                 except Exception as exc:  # the function's error, as Lambda reports it
                     send(self, 200, {"errorMessage": str(exc)}, [("X-Amz-Function-Error", "Unhandled")])
-                    api.invocation_returned(event)
-                    return
-                send(self, 200, result)
-                api.invocation_returned(event)
+                else:
+                    send(self, 200, result)
+                finally:
+                    api.invocation_returned(event, result)
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -103,10 +131,16 @@ class LambdaApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def invocation_returned(self, event: Any) -> None:
-        """Tell the durable execution service's waiting gateway that an invocation answered the runner."""
+    def invocation_began(self, event: Any) -> None:
+        """Tell the durable execution service that an invocation of a durable function began."""
         if self.durable is not None:
-            self.durable.invocation_returned(event)
+            self.durable.invocation_began(event)
+
+    def invocation_returned(self, event: Any, result: Any) -> None:
+        """Tell the durable execution service's waiting gateway that an invocation answered the runner
+        (``result`` None: it failed, or was throttled)."""
+        if self.durable is not None:
+            self.durable.invocation_returned(event, result)
 
     def start(self, pool: FunctionPool, event: Any) -> None:
         """One asynchronous invocation, in a thread of its own."""

@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devstack.durable import DurableRunner
 from devstack.functions import WARM_TIMEOUT_S, FunctionPool
-from devstack.gateway import FUNCTION_URL_PREFIX, Gateway
+from devstack.gateway import FUNCTION_URL_PREFIX, MAX_CONNECTIONS, Gateway
 from devstack.identity import ADMIN_SCOPE, LocalIdentity
 from devstack.lambda_api import LambdaApi
 from devstack.template import ROOT, Application, Function, load
@@ -102,6 +102,9 @@ class LocalSettings(BaseSettings):
     parameter_overrides: dict[str, str] = Field(default_factory=dict)
     """Template parameters, as JSON (``LOCAL_PARAMETER_OVERRIDES='{"StartConcurrency": "4"}'``), as
     ``sam deploy --parameter-overrides`` gives them; the local stack reads the concurrency ones."""
+    gateway_connections: int = Field(default=MAX_CONNECTIONS, gt=0, le=10_000)
+    """Connections the local gateway serves at once (then 429), so that slow clients cannot hold every
+    thread; API Gateway has no such bound, and a bench holding thousands of durable waits open raises it."""
     schedules: bool = True
     """Run the scheduled functions (worker, reconciler, retention)."""
     schedule_interval_s: float | None = Field(default=None, gt=0)
@@ -252,6 +255,8 @@ class LocalStack:
             self.durable = DurableRunner(
                 lambda_endpoint=self.lambda_api.url,
                 environment={**LOCAL_LAMBDA_CLIENT, "AWS_DEFAULT_REGION": LOCAL_DEFAULTS["AWS_DEFAULT_REGION"]},
+                # As many invocations at once as the function's concurrency, Lambda's own bound.
+                invocation_threads=self._concurrency_of(self.application.functions[DURABLE_FUNCTION]),
             ).start()
             self.lambda_api.durable = self.durable
         # The shell's own variables win over the local defaults, as they reach the functions too.
@@ -266,7 +271,7 @@ class LocalStack:
         routed = {route.function for route in self.application.routes}
         for name in sorted(routed):
             function = self.application.functions[name]
-            limit = min(self.local.max_concurrency, function.reserved_concurrency or self.local.max_concurrency)
+            limit = self._concurrency_of(function)
             self.pools[name] = FunctionPool(
                 function,
                 size=min(self.local.concurrency, limit),
@@ -282,7 +287,14 @@ class LocalStack:
             ]
         for pool in self.pools.values():
             pool.warm()
-        self.gateway = Gateway(self.application, self.pools, identity=self.identity, host="127.0.0.1", port=self.port)
+        self.gateway = Gateway(
+            self.application,
+            self.pools,
+            identity=self.identity,
+            host="127.0.0.1",
+            port=self.port,
+            max_connections=self.local.gateway_connections,
+        )
         if self.durable is not None:
             self.gateway.durable = self.durable
             self.gateway.durable_functions = frozenset({DURABLE_FUNCTION})
@@ -312,6 +324,10 @@ class LocalStack:
             max_size=max_size,
             metrics_path=self.local.metrics_path,
         ).start()
+
+    def _concurrency_of(self, function: Function) -> int:
+        """Most environments of ``function`` at once: its reserved concurrency, within the local bound."""
+        return min(self.local.max_concurrency, function.reserved_concurrency or self.local.max_concurrency)
 
     def pool_of(self, name: str) -> FunctionPool | None:
         """The environments of the function named ``name`` (its logical id in the template)."""

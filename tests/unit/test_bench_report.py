@@ -50,11 +50,29 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
                 }
             },
         },
-        "throughput": {"durable": {"starts": 20, "answers": {"200": 20}, "share_200": 1.0}},
+        "throughput": {
+            "durable": {
+                "parameters": {"StartConcurrency": "40", "StartThrottleRate": "20"},
+                "starts": 20,
+                "answers": {"200": 20},
+                "share_200": 1.0,
+            }
+        },
         "fleet": {
             "100": {
                 "answers": {"200": 100},
-                "while_waiting": {"running_start_invocations": 0, "database_client_connections": 0},
+                "all_suspended": True,
+                "arrival": {"seconds": 2.1, "peak_running_start_invocations": 6, "peak_running_start_connections": 6},
+                "while_waiting": {
+                    "seconds": 5.0,
+                    "running_start_invocations": 0,
+                    "running_start_connections": 0,
+                    "statements_per_wait": 0.0,
+                    "start_environments": 10,
+                    "start_environment_connections": 10,
+                    "database_connections": 20,
+                    "load_average": [8.0, 7.0, 6.0],
+                },
             }
         },
     }
@@ -63,8 +81,13 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
     assert "load average 1.0/2.0/3.0 at the start, 4.0/5.0/6.0 at the end" in text
     assert "resumed p50 47.0 ms" in text
     assert "checkpoint bytes sent per start 2326" in text
-    assert "throughput, durable: 20 starts, answers 200 x20, 1.00 answered 200" in text
-    assert "fleet of 100 durable waiters: while all wait, 0 running start invocations" in text
+    assert "throughput, durable: 20 starts (StartConcurrency 40, StartThrottleRate 20), answers 200 x20" in text
+    assert (
+        "fleet of 100 durable waiters, all suspended, over 5.00 s: 0 running start invocations, 0 database "
+        "connections serving a start, 0.00 statements per wait; 10 idle start environments holding 10 of the 20 "
+        "Waitroom connections (load 8.0/7.0/6.0)"
+    ) in text
+    assert "arrival over 2.10 s: at most 6 running start invocations and 6 connections serving them" in text
 
 
 def test_the_durable_start_s_import_is_judged_against_its_target() -> None:
