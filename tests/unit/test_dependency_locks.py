@@ -64,11 +64,17 @@ def test_the_tools_are_locked_apart_from_the_project() -> None:
 
 
 def test_every_engine_image_of_the_real_servers_job_is_a_release_that_renovate_reads() -> None:
-    """The matrix's images are not services' literal images, which the github-actions manager reads:
+    """The engine images are not services' literal images, which the github-actions manager reads:
     renovate.json's custom manager must match each, and each names a release (no `latest`)."""
     workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
     images = re.findall(r"engine-image:\s*(\S+)", workflow)
-    assert len(images) == 3, images  # Camunda Run 7.24, Operaton, CIB seven
+    # Camunda Run 7.24, Operaton, CIB seven (real-servers' matrix) and Camunda 8.8 (camunda8-server).
+    assert [image.split(":")[0] for image in images] == [
+        "camunda/camunda-bpm-platform",
+        "operaton/operaton",
+        "cibseven/cibseven",
+        "camunda/camunda",
+    ], images
     renovate = json.loads((ROOT / "renovate.json").read_text(encoding="utf-8"))
     assert "custom.regex" in renovate["enabledManagers"]
     (manager,) = renovate["customManagers"]
