@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,18 @@ def document() -> dict[str, Any]:
 
 def operation(method: str, path: str) -> dict[str, Any]:
     """The documented operation for a route template (placeholders may be named differently)."""
+    return find_operation(document(), method, path, name=DOCUMENT.name)
+
+
+def find_operation(openapi: Mapping[str, Any], method: str, path: str, *, name: str) -> dict[str, Any]:
+    """The operation an OpenAPI document (``name`` in the error) gives a route template, whatever its
+    placeholders are named; a ``KeyError`` when it documents none."""
     wanted = _PLACEHOLDER.sub("{}", path)
-    for documented, item in document()["paths"].items():
+    for documented, item in openapi["paths"].items():
         if _PLACEHOLDER.sub("{}", documented) == wanted and method.lower() in item:
             found: dict[str, Any] = item[method.lower()]
             return found
-    raise KeyError(f"{method} {path} is not in {DOCUMENT.name}")
+    raise KeyError(f"{method} {path} is not in {name}")
 
 
 def query_parameters(method: str, path: str) -> frozenset[str]:

@@ -67,7 +67,6 @@ UNDOCUMENTED_ERRORS = frozenset(
     {("GET", "/process-definition/key/{key}", 404), ("POST", "/process-definition/key/{key}/start", 404)}
 )
 _EXCEPTION = {"$ref": "#/components/schemas/ExceptionDto"}
-_PLACEHOLDER = re.compile(r"\{\w+\}")
 _NULL_TASK_PROPERTIES = frozenset({"delegationState", "camundaFormRef"})
 
 _FORMATS = FormatChecker()
@@ -115,12 +114,7 @@ def validate_response(method: str, route: str, status: int, body: Any, engine: s
 
 def documented_operation(engine: str, method: str, route: str) -> dict[str, Any]:
     """The operation ``engine``'s document gives a route template (placeholders may be named differently)."""
-    wanted = _PLACEHOLDER.sub("{}", route)
-    for documented, item in engine_document(engine)["paths"].items():
-        if _PLACEHOLDER.sub("{}", documented) == wanted and method.lower() in item:
-            found: dict[str, Any] = item[method.lower()]
-            return found
-    raise KeyError(f"{method} {route} is not in {ENGINE_DOCUMENTS[engine].name}")
+    return openapi.find_operation(engine_document(engine), method, route, name=ENGINE_DOCUMENTS[engine].name)
 
 
 def _without_nulls(body: Any, names: frozenset[str]) -> Any:

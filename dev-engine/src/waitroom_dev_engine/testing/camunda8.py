@@ -29,7 +29,6 @@ non-object (``_components``). Three more, likewise:
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,10 @@ import requests
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from waitroom_dev_engine.openapi import find_operation
+
 DOCUMENT = Path(__file__).resolve().parents[1] / "reference" / "camunda8-orchestration-cluster-api.openapi.json"
 HTTP_TIMEOUT = 30
-_PLACEHOLDER = re.compile(r"\{\w+\}")
 UNDOCUMENTED_ERRORS = frozenset({("POST", "/process-instances", 404)})
 _PROBLEM = {"$ref": "#/components/schemas/ProblemDetail"}
 
@@ -53,12 +53,7 @@ def document() -> dict[str, Any]:
 
 
 def operation(method: str, route: str) -> dict[str, Any]:
-    wanted = _PLACEHOLDER.sub("{}", route)
-    for documented, item in document()["paths"].items():
-        if _PLACEHOLDER.sub("{}", documented) == wanted and method.lower() in item:
-            found: dict[str, Any] = item[method.lower()]
-            return found
-    raise KeyError(f"{method} {route} is not in {DOCUMENT.name}")
+    return find_operation(document(), method, route, name=DOCUMENT.name)
 
 
 @cache
