@@ -274,6 +274,19 @@ def _warm(stack: LocalStack, environments: int) -> None:
         pool.warm()
 
 
+#: How long after its start each of the settling round's processes is finished.
+SETTLE_FINISH_S = 1.0
+
+
+def _settle(stack: LocalStack, starts: int, run_id: str) -> None:
+    """One unmeasured round of ``starts`` starts at once, each finished a second later: every warm
+    environment then has served a start and its wake, as a deployment's environments in steady state
+    have. An environment's first invocation makes its first connection and its first clients, which
+    the cold-start section measures (docs/PERFORMANCE.md); the cells measure the steady state."""
+    plan = [Planned(f"settle-{run_id}-{index}", 0.0, SETTLE_FINISH_S) for index in range(starts)]
+    _drive_elsewhere(stack, plan, starts)
+
+
 def _completed_at(stack: LocalStack, ids: list[str]) -> dict[str, float]:
     """Each row's ``completed_at`` as epoch seconds (SQLite stores it in UTC, to the millisecond)."""
     path = stack.environment["DATABASE_URL"].removeprefix("sqlite:///")
@@ -291,6 +304,7 @@ def run_wake(config: Config, *, redis: bool, progress: Callable[[str], None]) ->
     for mode, environment in modes(redis=redis).items():
         with _stack(environment, {"concurrency": 2}, progress) as stack:
             _warm(stack, config.concurrent)
+            _settle(stack, config.concurrent, f"{run_id}-{mode}")
             recorder = Recorder(stack)
             for workload in WORKLOADS:
                 durations = workload.durations_ms(config.waits, stream="waits")
@@ -298,7 +312,9 @@ def run_wake(config: Config, *, redis: bool, progress: Callable[[str], None]) ->
                     Planned(f"dw-{run_id}-{mode}-{workload.name}-{index}", index * RAMP_STEP_S, duration / 1000)
                     for index, duration in enumerate(durations)
                 ]
+                cpu_before = machine.process_tree_cpu_s()
                 answers = _drive_elsewhere(stack, plan, config.concurrent)
+                cpu_s = machine.process_tree_cpu_s() - cpu_before
                 completed = _completed_at(stack, [answer.correlation_id for answer in answers])
                 wakes = sorted(
                     (answer.answered_at - completed[answer.correlation_id]) * 1000
@@ -313,12 +329,15 @@ def run_wake(config: Config, *, redis: bool, progress: Callable[[str], None]) ->
                     "wake_p99_ms": _p(wakes, 99),
                     "wake_max_ms": rounded(max(wakes)) if wakes else None,
                     "wake_ms": [round(value, 2) for value in wakes],
+                    # The whole local stack's CPU (gateway, functions, runner, engine, client) per start.
+                    "cpu_ms_per_start": rounded(cpu_s * 1000 / len(plan)),
                     "load_average": machine.load_average(),
                 }
                 results["cells"].setdefault(workload.name, {})[mode] = cell
                 progress(
                     f"durable wake {workload.name}/{mode}: p50 {cell['wake_p50_ms']} p90 {cell['wake_p90_ms']} "
                     f"p99 {cell['wake_p99_ms']} ms, {cell['answered_200']}/{cell['waits']} answered 200, "
+                    f"{cell['cpu_ms_per_start']} ms of CPU per start, "
                     f"load {cell['load_average']}"
                 )
             if stack.durable is not None:
@@ -349,12 +368,15 @@ def run_throughput(config: Config, *, progress: Callable[[str], None]) -> dict[s
         local = {"concurrency": 2, "parameter_overrides": throughput_parameters(config)}
         with _stack(environment, local, progress) as stack:
             _warm(stack, config.concurrent)
+            _settle(stack, config.concurrent, f"{run_id}-{mode}")
             plan = [
                 Planned(f"dt-{run_id}-{mode}-{index}", index / config.rate_per_s, config.rate_process_s)
                 for index in range(count)
             ]
             began = machine.load_average()
+            cpu_before = machine.process_tree_cpu_s()
             answers = _drive_elsewhere(stack, plan, count)
+            cpu_s = machine.process_tree_cpu_s() - cpu_before
             codes = Counter(str(answer.status_code) for answer in answers)
             latencies = [answer.latency_ms for answer in answers if answer.status_code == 200]
             results[mode] = {
@@ -365,6 +387,7 @@ def run_throughput(config: Config, *, progress: Callable[[str], None]) -> dict[s
                 "latency_200_p50_ms": _p(latencies, 50),
                 "latency_200_p99_ms": _p(latencies, 99),
                 "start_environments_peak": stack.pools[DURABLE_FUNCTION].peak_busy,
+                "cpu_ms_per_start": rounded(cpu_s * 1000 / count),
                 "load_average_before": began,
                 "load_average_after": machine.load_average(),
             }
@@ -470,11 +493,20 @@ def _fleet_cell(stack: LocalStack, probe: FleetProbe, size: int, config: Config,
         arrival: list[dict[str, Any]] = []
         # Every start must have suspended while the first to arrive still waits.
         deadline = began + config.fleet_wait_s * FLEET_ARRIVAL_SHARE
-        # The arrival ends when every start's first invocation has returned suspended.
+        # The arrival ends when every start's first invocation has returned suspended, or when none runs
+        # and no more suspend for a while: a start answered at once (a refusal) never suspends.
+        settled_since: float | None = None
         while time.monotonic() < deadline and not answered.done():
             arrival.append(probe.sample())
-            if arrival[-1]["suspended_executions"] >= size and arrival[-1]["running_start_invocations"] == 0:
+            running, suspended = arrival[-1]["running_start_invocations"], arrival[-1]["suspended_executions"]
+            if running == 0 and suspended >= size:
                 break
+            if running == 0 and len(arrival) > 1 and suspended == arrival[-2]["suspended_executions"]:
+                settled_since = settled_since or time.monotonic()
+                if time.monotonic() - settled_since >= FLEET_SETTLED_S:
+                    break
+            else:
+                settled_since = None
             time.sleep(FLEET_SAMPLE_S)
         arrival_s = time.monotonic() - began
         statements_arrived = probe.statements()
@@ -499,6 +531,7 @@ def _fleet_cell(stack: LocalStack, probe: FleetProbe, size: int, config: Config,
         "all_suspended": all_suspended,
         "arrival": {
             "seconds": rounded(arrival_s),
+            "suspended": arrival[-1]["suspended_executions"] if arrival else 0,
             "peak_running_start_invocations": max(sample["running_start_invocations"] for sample in arrival),
             "peak_database_connections": max(sample["database_connections"] for sample in arrival),
             "peak_running_start_connections": max(sample["running_start_connections"] for sample in arrival),
@@ -519,6 +552,8 @@ def _fleet_cell(stack: LocalStack, probe: FleetProbe, size: int, config: Config,
 
 #: The share of the fleet's wait budget its arrival may take.
 FLEET_ARRIVAL_SHARE = 0.8
+#: How long no invocation may run and no start suspend before the fleet's arrival counts as over.
+FLEET_SETTLED_S = 10.0
 #: How often the fleet cell reads what its waiters hold.
 FLEET_SAMPLE_S = 0.2
 #: How long each of the fleet's cancels is tried.

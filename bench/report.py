@@ -326,7 +326,8 @@ def _durable(durable: Mapping[str, Any]) -> list[str]:
     wake = durable.get("wake") or {}
     rows = [
         [workload, mode, *(_text(cell.get(key)) for key in ("wake_p50_ms", "wake_p90_ms", "wake_p99_ms")),
-         f"{cell.get('answered_200')}/{cell.get('waits')}", _loads(cell.get("load_average"))]
+         f"{cell.get('answered_200')}/{cell.get('waits')}", _text(cell.get("cpu_ms_per_start")),
+         _loads(cell.get("load_average"))]
         for workload, cells in (wake.get("cells") or {}).items()
         for mode, cell in cells.items()
     ]  # fmt: skip
@@ -334,7 +335,7 @@ def _durable(durable: Mapping[str, Any]) -> list[str]:
         "D. Durable wait mode, over HTTP through the local stack (finish committed -> HTTP answer), load average "
         f"{_loads(durable.get('load_average_at_start'))} at the start, {_loads(durable.get('load_average_at_end'))} "
         "at the end",
-        *_table(["workload", "mode", "p50 ms", "p90 ms", "p99 ms", "200", "load after"], rows),
+        *_table(["workload", "mode", "p50 ms", "p90 ms", "p99 ms", "200", "CPU ms per start", "load after"], rows),
     ]
     for mode, figures in (wake.get("invocations") or {}).items():
         lines.append(
@@ -350,14 +351,15 @@ def _durable(durable: Mapping[str, Any]) -> list[str]:
             f"   throughput, {mode}: {figures.get('starts')} starts ({_parameters(figures.get('parameters'))}), "
             f"answers {_text(figures.get('answers'))}, "
             f"{_text(figures.get('share_200'))} answered 200, start environments at most "
-            f"{figures.get('start_environments_peak')}, load {_loads(figures.get('load_average_before'))} -> "
+            f"{figures.get('start_environments_peak')}, {_text(figures.get('cpu_ms_per_start'))} ms of CPU per start, "
+            f"load {_loads(figures.get('load_average_before'))} -> "
             f"{_loads(figures.get('load_average_after'))}"
         )
     for size, figures in (durable.get("fleet") or {}).items():
         held, arrival = figures.get("while_waiting") or {}, figures.get("arrival") or {}
         lines.append(
             f"   fleet of {size} durable waiters, {'all' if figures.get('all_suspended') else 'NOT all'} "
-            f"suspended, over {_text(held.get('seconds'))} s: "
+            f"suspended ({_text(arrival.get('suspended'))}), over {_text(held.get('seconds'))} s: "
             f"{_text(held.get('running_start_invocations'))} running start invocations, "
             f"{_text(held.get('running_start_connections'))} database connections serving a start, "
             f"{_text(held.get('statements_per_wait'))} statements per wait; "

@@ -38,6 +38,7 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
                         "wake_p99_ms": 108.4,
                         "waits": 10,
                         "answered_200": 7,
+                        "cpu_ms_per_start": 212.5,
                         "load_average": [7.1, 7.2, 5.3],
                     },
                 }
@@ -56,13 +57,14 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
                 "starts": 20,
                 "answers": {"200": 20},
                 "share_200": 1.0,
+                "cpu_ms_per_start": 230.0,
             }
         },
         "fleet": {
             "100": {
                 "answers": {"200": 100},
                 "all_suspended": True,
-                "arrival": {"seconds": 2.1, "peak_running_start_invocations": 6, "peak_running_start_connections": 6},
+                "arrival": {"seconds": 2.1, "suspended": 100, "peak_running_start_invocations": 6, "peak_running_start_connections": 6},
                 "while_waiting": {
                     "seconds": 5.0,
                     "running_start_invocations": 0,
@@ -77,13 +79,14 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
         },
     }
     text = report.render({"durable": durable}, [])
-    assert "uniform   durable  63.0    95.5    108.4   7/10  7.1/7.2/5.3" in text
+    assert "uniform   durable  63.0    95.5    108.4   7/10  212.5             7.1/7.2/5.3" in text
     assert "load average 1.0/2.0/3.0 at the start, 4.0/5.0/6.0 at the end" in text
     assert "resumed p50 47.0 ms" in text
     assert "checkpoint bytes sent per start 2326" in text
     assert "throughput, durable: 20 starts (StartConcurrency 40, StartThrottleRate 20), answers 200 x20" in text
+    assert "230.0 ms of CPU per start" in text
     assert (
-        "fleet of 100 durable waiters, all suspended, over 5.00 s: 0 running start invocations, 0 database "
+        "fleet of 100 durable waiters, all suspended (100), over 5.00 s: 0 running start invocations, 0 database "
         "connections serving a start, 0.00 statements per wait; 10 idle start environments holding 10 of the 20 "
         "Waitroom connections (load 8.0/7.0/6.0)"
     ) in text
