@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import requests
 
+from devstack.http_server import LISTEN_BACKLOG
+
 logger = logging.getLogger("devstack.durable")
 
 #: The paths of Lambda's durable execution APIs (checkpoints, state, callbacks).
@@ -81,8 +83,18 @@ def _free_port() -> int:
 RUNNER_BOUND = (
     "from aws_durable_execution_sdk_python_testing import threads\nthreads.default_max_workers = lambda: {threads}\n"
 )
+#: The runner's web server (``web/server.py``'s ``WebServer``, a ``ThreadingHTTPServer``) listens with
+#: the standard library's backlog of 5; a fleet of starts checkpointing at once had its connections
+#: reset, and those executions never suspended. It listens with the local stack's backlog instead.
+RUNNER_BACKLOG = (
+    "from aws_durable_execution_sdk_python_testing.web import server\n"
+    f"server.WebServer.request_queue_size = {LISTEN_BACKLOG}\n"
+)
 RUNNER_MAIN = (
-    "import sys\n" + RUNNER_BOUND + "from aws_durable_execution_sdk_python_testing.cli import main\nsys.exit(main())\n"
+    "import sys\n"
+    + RUNNER_BOUND
+    + RUNNER_BACKLOG
+    + "from aws_durable_execution_sdk_python_testing.cli import main\nsys.exit(main())\n"
 )
 
 

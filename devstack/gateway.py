@@ -40,13 +40,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from devstack.durable import DurableRunner
 from devstack.functions import ColdStartsThrottled, FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
+from devstack.http_server import LocalHTTPServer
 from devstack.identity import FUNCTION_URL_SERVICE, REGION, LocalIdentity, Rejected
 from devstack.template import Application, Route
 from devstack.throttle import TokenBucket
@@ -278,11 +279,7 @@ _BUSY = (
 )
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # The standard library listens with a backlog of 5: fifty clients connecting at once were reset.
-    request_queue_size = 128
-
+class _GatewayServer(LocalHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
         super().__init__(address, handler)
         self._slots = threading.BoundedSemaphore(max_connections)

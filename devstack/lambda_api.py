@@ -18,13 +18,14 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
 from devstack.durable import DURABLE_API_PREFIX, DurableRunner
 from devstack.functions import WARM_TIMEOUT_S, ColdStartsThrottled, FunctionPool, NotReady, Throttled
 from devstack.http_answers import send
+from devstack.http_server import LocalHTTPServer
 
 logger = logging.getLogger("devstack.lambda")
 
@@ -124,8 +125,7 @@ class LambdaApi:
                 finally:
                     api.invocation_returned(event, result)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = LocalHTTPServer((host, port), Handler)
 
     @property
     def url(self) -> str:

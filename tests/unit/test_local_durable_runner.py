@@ -10,9 +10,11 @@ import pytest
 from aws_durable_execution_sdk_python_testing import threads
 from aws_durable_execution_sdk_python_testing.executor import Executor
 from aws_durable_execution_sdk_python_testing.stores.memory import InMemoryExecutionStore
+from aws_durable_execution_sdk_python_testing.web import server
 
-from devstack.durable import RUNNER_BOUND, DurableRunner, _Watch
+from devstack.durable import RUNNER_BACKLOG, RUNNER_BOUND, DurableRunner, _Watch
 from devstack.functions import ColdStartsThrottled
+from devstack.http_server import LISTEN_BACKLOG
 from devstack.lambda_api import invoke_waiting_for_cold_starts
 
 
@@ -30,6 +32,14 @@ def test_the_runner_invokes_handlers_on_as_many_threads_as_it_is_told(monkeypatc
         assert executor._invocation_pool.max_workers == 40
     finally:
         executor.shutdown()
+
+
+def test_the_runner_listens_with_the_local_stack_s_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard library's backlog of 5 reset a fleet's checkpoint connections."""
+    monkeypatch.setattr(server.WebServer, "request_queue_size", server.WebServer.request_queue_size)
+    assert server.WebServer.request_queue_size == 5
+    exec(RUNNER_BACKLOG, {})  # noqa: S102 -- the runner's own first lines, ours
+    assert server.WebServer.request_queue_size == LISTEN_BACKLOG
 
 
 def _runner() -> DurableRunner:
