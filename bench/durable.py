@@ -76,9 +76,9 @@ class Config:
     rate_process_s: float = 10.0
     start_concurrency: int = 40
     """``StartConcurrency`` of the throughput cell (the template's default)."""
-    fleet_sizes: tuple[int, ...] = (100, 500)
-    """Waiters per fleet cell. 2,000 (``--durable-fleet-sizes 100 500 2000``) needs a machine of its own:
-    the client, the gateway and dex-local-runner hold a thread per waiting start (docs/PERFORMANCE.md)."""
+    fleet_sizes: tuple[int, ...] = (100, 500, 2000)
+    """Waiters per fleet cell. The client, the gateway and dex-local-runner hold a thread per waiting
+    start: 2,000 is about 6,000 threads on the machine (docs/PERFORMANCE.md)."""
     fleet_rate_per_s: float = 50.0
     """How fast a fleet's waiters arrive."""
     fleet_hold_s: float = 5.0
