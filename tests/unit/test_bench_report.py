@@ -64,7 +64,12 @@ def test_the_durable_section_prints_each_cell_beside_its_load() -> None:
             "100": {
                 "answers": {"200": 100},
                 "all_suspended": True,
-                "arrival": {"seconds": 2.1, "suspended": 100, "peak_running_start_invocations": 6, "peak_running_start_connections": 6},
+                "arrival": {
+                    "seconds": 2.1,
+                    "suspended": 100,
+                    "peak_running_start_invocations": 6,
+                    "peak_running_start_connections": 6,
+                },
                 "while_waiting": {
                     "seconds": 5.0,
                     "running_start_invocations": 0,
