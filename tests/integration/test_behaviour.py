@@ -31,6 +31,7 @@ from tests.conftest import REAL_CAMUNDA8_URL, REAL_CAMUNDA_URL
 from tests.support.engines import EngineProbe, probe_of
 from tests.support.onboarding import ScriptedOnboarding
 from tests.support.stacks import RECONCILE_SOON, run_stack
+from tests.support.waiting import eventually
 from waitroom.adapters.store import SqlStore, dialect_for
 from waitroom.domain.process import NewProcess, ProcessRecord
 from waitroom.service.ports import InstanceHistory
@@ -72,9 +73,6 @@ BACKGROUND_CHECK_TOPIC = "onboard-user.run-background-check"
 WORKER_MAX_RETRIES = 2
 #: A killed worker's lock lapses within seconds (the living worker extends its locks while it works).
 WORKER_LOCK_DURATION_MS = 3000
-#: Attempts of the waits below, a quarter of a second apart: a loaded machine takes more of them.
-ATTEMPTS = 480
-PAUSE_S = 0.25
 
 
 @dataclass
@@ -162,16 +160,6 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
                 probe.close()
     finally:
         onboarding.stop()
-
-
-def eventually[T](read: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
-    """``read()`` until ``done`` holds of its value, at most ``ATTEMPTS`` times."""
-    for _ in range(ATTEMPTS):
-        value = read()
-        if done(value):
-            return value
-        time.sleep(PAUSE_S)
-    raise AssertionError(f"{what}: not after {ATTEMPTS} attempts; last {value!r}")
 
 
 def status_becomes(deployment: Deployment, correlation_id: str, wanted: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ reconciler and the rest of what matters on every engine and wait mode are in tes
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from devstack.stack import LocalSettings, LocalStack
 from tests.conftest import REAL_CAMUNDA_URL, STACK_STORES
 from tests.support.pausing_proxy import PausingProxy
 from tests.support.stacks import RECONCILE_SOON, run_stack
+from tests.support.waiting import eventually
 from waitroom.adapters.camunda.client import CamundaClient
 from waitroom.adapters.camunda.deployment import deploy_bpmn
 from waitroom.adapters.store import SqlStore, dialect_for
@@ -32,8 +32,6 @@ pytestmark = pytest.mark.timeout(400)
 
 FIXTURES = Path(__file__).parent / "bpmn"
 USER = {"userId": "user-5", "email": "user5@example.com"}
-#: How long a test waits for the reconciler to settle a row: its minimum age, and some runs of it.
-RECONCILED_WITHIN_S = 24 + 15
 
 
 @contextmanager
@@ -69,14 +67,13 @@ def status(stack: LocalStack, correlation_id: str, **params: str) -> requests.Re
     return requests.get(f"{stack.url}/api/process/status/{correlation_id}", params=params, headers=headers, timeout=40)
 
 
-def wait_for_status(stack: LocalStack, correlation_id: str, wanted: str, within_s: float = 15) -> dict[str, Any]:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = status(stack, correlation_id).json()
-        if body.get("status") == wanted:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{correlation_id} did not become {wanted} within {within_s} s: {body}")
+def status_becomes(stack: LocalStack, correlation_id: str, wanted: str) -> dict[str, Any]:
+    body: dict[str, Any] = eventually(
+        lambda: status(stack, correlation_id).json(),
+        lambda body: body.get("status") == wanted,
+        f"{correlation_id} becomes {wanted}",
+    )
+    return body
 
 
 def test_a_process_ended_by_a_terminate_end_event_is_settled_as_an_error(stack: LocalStack) -> None:
@@ -84,7 +81,7 @@ def test_a_process_ended_by_a_terminate_end_event_is_settled_as_an_error(stack: 
         stack, "/api/process/start", {"processKey": "ends-early", "correlationId": "lc-ends"}, Prefer="wait=0"
     )
     assert started.status_code == 202
-    body = wait_for_status(stack, "lc-ends", "ERROR", within_s=RECONCILED_WITHIN_S)
+    body = status_becomes(stack, "lc-ends", "ERROR")
     assert body["error"]["code"] == "TERMINATED"
     assert body["error"]["activityId"] == "EndEvent_Terminated"
 
@@ -158,7 +155,7 @@ def test_starts_the_engine_never_confirmed_end_with_no_instance_running_and_thei
                 history = camunda.get_historic_process_instance(instances["lc-hung"])
                 assert history is not None and history["state"] == "EXTERNALLY_TERMINATED", "nothing runs on"
 
-                wait_for_status(stack, "lc-hung-done", "DONE", within_s=30)
+                status_becomes(stack, "lc-hung-done", "DONE")
                 assert row_of(stack, "lc-hung-done").camunda_instance_id == instances["lc-hung-done"]
         finally:
             engine.stop()
@@ -166,10 +163,11 @@ def test_starts_the_engine_never_confirmed_end_with_no_instance_running_and_thei
 
 def instance_of(camunda: CamundaClient, correlation_id: str) -> str:
     """The instance the engine created for a start it held, once it has."""
-    deadline = time.monotonic() + 15
-    while not (found := camunda.find_historic_process_instances(business_key=correlation_id, process_key=None)):
-        assert time.monotonic() < deadline, f"the held start of {correlation_id} never reached the engine"
-        time.sleep(0.2)
+    found = eventually(
+        lambda: camunda.find_historic_process_instances(business_key=correlation_id, process_key=None),
+        bool,
+        f"the held start of {correlation_id} reaches the engine",
+    )
     return str(found[0]["id"])
 
 
