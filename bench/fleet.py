@@ -39,7 +39,7 @@ from typing import Any
 import psycopg
 import redis
 
-from bench import capacity, services
+from bench import capacity, machine, services
 from bench.counting import CountingDialect, Counts
 from bench.pg_cluster import Cluster, grant_tables, private_cluster
 from bench.stats import percentile, rounded
@@ -337,32 +337,13 @@ def _cpu_s() -> float:
 # --- the database server's side --------------------------------------------------------------------
 
 
-def _process_cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a process, from /proc (0 when it has gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def server_cpu(cluster: Cluster) -> dict[int, float]:
-    """CPU seconds of the postmaster and of each of its processes (a backend per connection)."""
+    """CPU seconds of the postmaster and of each of its processes (a backend per connection); 0 for
+    a postmaster that has gone."""
     postmaster = cluster.postmaster_pid()
-    return {pid: _process_cpu_s(pid) for pid in [postmaster, *_children(postmaster)]}
+    table = machine.processes()
+    backends = [pid for pid, times in table.items() if times.parent == postmaster]
+    return {pid: table[pid].cpu_s if pid in table else 0.0 for pid in [postmaster, *backends]}
 
 
 @dataclass

@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,31 +31,50 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
-def process_tree_cpu_s(root_pid: int | None = None) -> float:
-    """CPU seconds (user and system) used so far by a process and every process under it, with the
-    children already reaped: what a cell cost the machine, whichever process of the stack spent it."""
-    root_pid = root_pid or os.getpid()
+@dataclass(frozen=True)
+class ProcessTimes:
+    """One process's line of ``/proc/<pid>/stat``, the parts the bench reads."""
+
+    parent: int
+    cpu_s: float
+    """User and system CPU seconds of the process itself (``utime``, ``stime``)."""
+    reaped_children_cpu_s: float
+    """Those of its children it has waited for (``cutime``, ``cstime``)."""
+
+
+def processes() -> dict[int, ProcessTimes]:
+    """Every process now, by pid, from one pass over ``/proc``."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+    found: dict[int, ProcessTimes] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text(encoding="utf-8")
         except OSError:
             continue  # the process ended meanwhile
-        # The command name, in parentheses, may hold spaces: the fields follow its last parenthesis.
-        fields = text[text.rindex(")") + 2 :].split()
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])
-        # utime, stime, cutime, cstime (fields 14 to 17 of proc(5)).
-        times[pid] = sum(int(value) for value in fields[11:15]) / ticks
-    tree, frontier = {root_pid}, [root_pid]
+        # The command name, in parentheses, may hold spaces: the fields follow its last parenthesis
+        # (fields[0] is field 3 of proc(5): ppid is field 4, utime to cstime fields 14 to 17).
+        fields = text.rsplit(")", 1)[1].split()
+        found[int(stat.parent.name)] = ProcessTimes(
+            parent=int(fields[1]),
+            cpu_s=(int(fields[11]) + int(fields[12])) / ticks,
+            reaped_children_cpu_s=(int(fields[13]) + int(fields[14])) / ticks,
+        )
+    return found
+
+
+def process_tree_cpu_s(root_pid: int | None = None) -> float:
+    """CPU seconds (user and system) used so far by a process and every process under it, with the
+    children already reaped: what a cell cost the machine, whichever process of the stack spent it."""
+    table = processes()
+    children: dict[int, list[int]] = {}
+    for pid, times in table.items():
+        children.setdefault(times.parent, []).append(pid)
+    tree, frontier = set(), [root_pid or os.getpid()]
     while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
+        pid = frontier.pop()
+        tree.add(pid)
+        frontier.extend(children.get(pid, []))
+    return sum(table[pid].cpu_s + table[pid].reaped_children_cpu_s for pid in tree if pid in table)
 
 
 def code_version(root: Path) -> dict[str, Any]:
